@@ -1,0 +1,1 @@
+"""The distribution HTTP API (reached through the gateway)."""

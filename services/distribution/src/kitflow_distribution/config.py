@@ -1,0 +1,12 @@
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class DistributionSettings(BaseSettings):
+    """`KITFLOW_DISTRIBUTION_*`: where the API listens and whether this process runs workers."""
+
+    model_config = SettingsConfigDict(env_prefix="KITFLOW_DISTRIBUTION_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8003
+    # Run the outbox relay and the consumers in this process (turn off for API-only replicas).
+    run_workers: bool = True

@@ -1,0 +1,1 @@
+"""Handlers: what distribution does with each command and each event it subscribes to."""

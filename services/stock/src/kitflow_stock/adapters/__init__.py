@@ -1,0 +1,1 @@
+"""Adapters: the MongoDB implementations of the handlers' ports."""

@@ -1,0 +1,1 @@
+"""The stock HTTP API (reached through the gateway, which passes the caller's identity)."""

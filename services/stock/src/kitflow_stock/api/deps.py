@@ -1,0 +1,34 @@
+"""Typed dependencies of the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.web.identity import Caller, Role, require_roles
+
+from kitflow_stock.handlers.ports import Actor, WarehouseRepository
+
+
+def _warehouses(request: Request) -> WarehouseRepository:
+    repo: WarehouseRepository = request.app.state.warehouses
+    return repo
+
+
+def _event_context() -> EventContext:
+    correlation_id = correlation_id_var.get()
+    return EventContext(correlation_id) if correlation_id else EventContext.new()
+
+
+Warehouses = Annotated[WarehouseRepository, Depends(_warehouses)]
+Context = Annotated[EventContext, Depends(_event_context)]
+AnyRole = Annotated[Caller, Depends(require_roles(*Role))]
+Planner = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.COORDINATOR))]
+
+
+def actor_of(caller: Caller) -> Actor:
+    return Actor(
+        user=caller.user, organisation=caller.organisation, admin=Role.ADMIN in caller.roles
+    )

@@ -1,0 +1,9 @@
+"""Integration-event contracts: the payloads that cross service boundaries.
+
+Each module is owned by the service that produces its events; consumers import, never copy.
+Importing this package registers every event type in `kitflow_shared.events.registry`.
+"""
+
+from kitflow_shared.contracts import stock
+
+__all__ = ["stock"]

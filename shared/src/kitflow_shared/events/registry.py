@@ -1,0 +1,92 @@
+"""Explicit, versioned event types and the payload model of each.
+
+Type strings are written out, never derived from class names: renaming a class must not change a
+contract. An additive change keeps the version; a breaking one adds a new type (`...v2`). The JSON
+Schema snapshots in `tests/contract/snapshots/` make a breaking change fail a test.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from kitflow_shared.events.envelope import CloudEvent, EventContext
+
+P = TypeVar("P", bound=BaseModel)
+
+_TYPE_PATTERN = re.compile(r"^org\.kitflow\.[a-z]+(\.[a-z][a-z-]*)+\.v[1-9][0-9]*$")
+
+
+class UnknownEventTypeError(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class EventSpec(Generic[P]):
+    """One event type: its type string, payload model and producing service."""
+
+    type: str
+    payload: builtins.type[P]
+    service: str
+    description: str
+
+    @property
+    def source(self) -> str:
+        return f"/services/{self.service}"
+
+    def new(self, payload: P, *, subject: str, sequence: int, context: EventContext) -> CloudEvent:
+        """Wrap a payload in an envelope, keyed by its aggregate id."""
+        return CloudEvent(
+            source=self.source,
+            type=self.type,
+            subject=subject,
+            data=payload.model_dump(mode="json"),
+            correlationid=context.correlation_id,
+            causationid=context.causation_id,
+            partitionkey=subject,
+            sequence=sequence,
+        )
+
+    def parse(self, event: CloudEvent) -> P:
+        if event.type != self.type:
+            raise ValueError(f"expected an event of type {self.type}, got {event.type}")
+        return self.payload.model_validate(event.data)
+
+
+class EventRegistry:
+    def __init__(self) -> None:
+        self._specs: dict[str, EventSpec[Any]] = {}
+
+    def register(
+        self, type_: str, payload: type[P], *, service: str, description: str
+    ) -> EventSpec[P]:
+        if not _TYPE_PATTERN.match(type_):
+            raise ValueError(f"event type {type_!r} is not of the form org.kitflow.<svc>.<...>.vN")
+        if not type_.startswith(f"org.kitflow.{service}."):
+            raise ValueError(f"event type {type_!r} is not owned by service {service!r}")
+        if type_ in self._specs:
+            raise ValueError(f"event type {type_!r} is registered twice")
+        spec: EventSpec[P] = EventSpec(
+            type=type_, payload=payload, service=service, description=description
+        )
+        self._specs[type_] = spec
+        return spec
+
+    def get(self, type_: str) -> EventSpec[Any]:
+        try:
+            return self._specs[type_]
+        except KeyError:
+            raise UnknownEventTypeError(type_) from None
+
+    def __contains__(self, type_: object) -> bool:
+        return type_ in self._specs
+
+    def all(self) -> list[EventSpec[Any]]:
+        return sorted(self._specs.values(), key=lambda s: s.type)
+
+
+registry = EventRegistry()

@@ -1,0 +1,1 @@
+"""Kafka plumbing: the idempotent producer, the consumer runner, the outbox relay."""

@@ -1,0 +1,90 @@
+"""Consumer-side idempotency: apply an event's effect to a document at most once.
+
+Kafka delivers at least once (and the outbox relay may publish twice), so every effect must be
+guarded. The guard and the effect are one atomic conditional update of one document, so there is
+no window in which the effect is stored but the guard is not, or the other way round.
+
+Two guards, for the two kinds of event:
+- `apply_if_newer`: for state-carrying events with the aggregate's sequence. The update matches
+  only while the stored sequence is lower, so redelivered and stale (out-of-order) events change
+  nothing. This is the preferred form.
+- `apply_once`: for events that carry a delta. The document remembers the ids of the last events
+  it applied (a bounded list); an event whose id is there changes nothing.
+
+With `upsert=True` a document that does not exist yet is created; when it exists and the guard
+does not match, the upsert collides with the existing `_id`, which is how "already applied" shows.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+Document = dict[str, Any]
+
+APPLIED_FIELD = "applied_event_ids"
+SEQUENCE_FIELD = "sequence"
+# Enough to cover any redelivery window: Kafka redelivers from the last committed offset, and a
+# consumer commits every poll batch.
+DEFAULT_REMEMBERED_EVENTS = 500
+
+
+class Applied(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+
+
+def _merge(update: Document, extra_op: str, extra: Document) -> Document:
+    merged = {op: dict(fields) for op, fields in update.items()}
+    target = merged.setdefault(extra_op, {})
+    clash = set(target) & set(extra)
+    if clash:
+        raise ValueError(f"the update already sets {sorted(clash)}")
+    target.update(extra)
+    return merged
+
+
+async def apply_if_newer(
+    collection: AsyncCollection[Document],
+    doc_id: Any,
+    sequence: int,
+    update: Document,
+    *,
+    upsert: bool = True,
+) -> Applied:
+    """Apply `update` only if the stored sequence is lower than `sequence`; store `sequence`."""
+    guarded = _merge(update, "$set", {SEQUENCE_FIELD: sequence})
+    try:
+        result = await collection.update_one(
+            {"_id": doc_id, SEQUENCE_FIELD: {"$lt": sequence}}, guarded, upsert=upsert
+        )
+    except DuplicateKeyError:
+        return Applied.DUPLICATE
+    if result.matched_count == 0 and result.upserted_id is None:
+        return Applied.DUPLICATE
+    return Applied.APPLIED
+
+
+async def apply_once(
+    collection: AsyncCollection[Document],
+    doc_id: Any,
+    event_id: str,
+    update: Document,
+    *,
+    upsert: bool = True,
+    remember: int = DEFAULT_REMEMBERED_EVENTS,
+) -> Applied:
+    """Apply `update` only if `event_id` is not among the ids this document already applied."""
+    guarded = _merge(update, "$push", {APPLIED_FIELD: {"$each": [event_id], "$slice": -remember}})
+    try:
+        result = await collection.update_one(
+            {"_id": doc_id, APPLIED_FIELD: {"$ne": event_id}}, guarded, upsert=upsert
+        )
+    except DuplicateKeyError:
+        return Applied.DUPLICATE
+    if result.matched_count == 0 and result.upserted_id is None:
+        return Applied.DUPLICATE
+    return Applied.APPLIED

@@ -1,0 +1,39 @@
+"""Prometheus metrics of the plumbing, exposed by every service on /metrics.
+
+Defined once per process at import; labels say which service, topic or group they concern.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+HTTP_REQUESTS = Counter(
+    "kitflow_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "kitflow_http_request_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+OUTBOX_PUBLISHED = Counter(
+    "kitflow_outbox_published_total", "Outbox events published to Kafka", ["service", "topic"]
+)
+OUTBOX_FAILURES = Counter(
+    "kitflow_outbox_failures_total",
+    "Outbox relay rounds that failed and will be retried",
+    ["service"],
+)
+OUTBOX_PENDING = Gauge(
+    "kitflow_outbox_pending", "Outbox events found waiting at the last sweep", ["service"]
+)
+EVENTS_CONSUMED = Counter(
+    "kitflow_events_consumed_total",
+    "Events taken from Kafka, by outcome (applied, duplicate, ignored, dead_lettered)",
+    ["group", "topic", "outcome"],
+)
+HANDLER_RETRIES = Counter(
+    "kitflow_consumer_retries_total", "Handler attempts that failed and were retried", ["group"]
+)
+CONSUMER_LAG = Gauge(
+    "kitflow_consumer_lag",
+    "Messages behind the end of the partition",
+    ["group", "topic", "partition"],
+)

@@ -1,0 +1,78 @@
+"""Settings blocks shared by every service, read from the environment (pydantic-settings).
+
+Each block has its own prefix so that one `.env` can configure the whole system:
+`KITFLOW_KAFKA_*`, `KITFLOW_STORE_*`, and `KITFLOW_*` for what is common to every service.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# A development-only default, refused outside development so nobody ships it by accident.
+DEV_INTERNAL_SECRET = "kitflow-development-only-internal-secret-change-me"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is and how we talk to it."""
+
+    model_config = SettingsConfigDict(env_prefix="KITFLOW_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:19092"
+    client_id: str = "kitflow"
+    request_timeout_ms: int = Field(default=30_000, ge=1_000)
+    # Bounded retries before a message is parked on the dead-letter topic.
+    max_attempts: int = Field(default=5, ge=1, le=100)
+    retry_backoff_ms: int = Field(default=200, ge=0)
+    max_poll_records: int = Field(default=200, ge=1)
+
+
+class StoreSettings(BaseSettings):
+    """The MongoDB (or MongoDB-wire) store."""
+
+    model_config = SettingsConfigDict(env_prefix="KITFLOW_STORE_", extra="ignore")
+
+    url: str = "mongodb://127.0.0.1:27017/"
+    server_selection_timeout_ms: int = Field(default=5_000, ge=100)
+
+
+class CommonSettings(BaseSettings):
+    """What every service shares: environment, namespace, the internal-call secret, logging."""
+
+    model_config = SettingsConfigDict(env_prefix="KITFLOW_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    # Prefixes every topic and database name, so that several kitflow systems (a demo, a staging
+    # copy, each test) can share one broker and one store without seeing each other.
+    namespace: str = Field(default="", pattern=r"^[a-z0-9-]{0,40}$")
+    # Signs the identity the gateway passes to the services (HS256). Services refuse any call
+    # not signed with it.
+    internal_secret: SecretStr = SecretStr(DEV_INTERNAL_SECRET)
+    log_level: str = "INFO"
+    log_json: bool = True
+    # How often the outbox relay sweeps for entries a crash left behind.
+    outbox_sweep_interval_s: float = Field(default=2.0, gt=0)
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_in_production(self) -> CommonSettings:
+        secret = self.internal_secret.get_secret_value()
+        if self.env is Environment.PRODUCTION and (
+            secret == DEV_INTERNAL_SECRET or len(secret) < 32
+        ):
+            raise ValueError(
+                "KITFLOW_INTERNAL_SECRET must be set to a random value of at least 32 characters "
+                "in production"
+            )
+        return self
+
+    def database_name(self, service: str) -> str:
+        """The service's own database: no service reads another's."""
+        return f"{self.namespace}_kitflow_{service}" if self.namespace else f"kitflow_{service}"

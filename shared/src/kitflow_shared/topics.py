@@ -1,0 +1,150 @@
+"""Every Kafka topic and consumer group of the system, declared in one place.
+
+The tooling (`python -m kitflow_shared.topics create`) creates exactly these, with these settings;
+the broker's auto-creation is switched off so that a typo cannot invent a topic.
+
+- One topic per producing service, keyed by aggregate id, so each aggregate's events stay in order.
+- One consumer group per consuming service.
+- One dead-letter topic per consumer group, for messages that kept failing.
+Event topics keep their events forever: read models are rebuilt by replaying them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+KEEP_FOREVER_MS = -1
+THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    retention_ms: int
+    purpose: str
+
+    def qualified(self, namespace: str) -> str:
+        return qualify(self.name, namespace)
+
+    def config(self) -> dict[str, str]:
+        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+
+
+@dataclass(frozen=True)
+class ConsumerGroupSpec:
+    name: str
+    subscribes: tuple[str, ...]
+    dead_letter: TopicSpec = field(compare=False)
+
+    def qualified(self, namespace: str) -> str:
+        return qualify(self.name, namespace)
+
+
+def qualify(name: str, namespace: str) -> str:
+    return f"{namespace}.{name}" if namespace else name
+
+
+STOCK_EVENTS = TopicSpec(
+    "kitflow.stock.events", 6, KEEP_FOREVER_MS, "stock: warehouses, balances, reservations"
+)
+NEEDS_EVENTS = TopicSpec(
+    "kitflow.needs.events", 6, KEEP_FOREVER_MS, "needs: assessed needs and their coverage"
+)
+DISTRIBUTION_EVENTS = TopicSpec(
+    "kitflow.distribution.events", 6, KEEP_FOREVER_MS, "distribution: plans, dispatches, deliveries"
+)
+EVENT_TOPICS: tuple[TopicSpec, ...] = (STOCK_EVENTS, NEEDS_EVENTS, DISTRIBUTION_EVENTS)
+
+
+def _dead_letter(group: str) -> TopicSpec:
+    return TopicSpec(f"{group}.dlq", 1, THIRTY_DAYS_MS, f"dead letters of consumer group {group}")
+
+
+STOCK_GROUP = ConsumerGroupSpec(
+    "kitflow.stock", (DISTRIBUTION_EVENTS.name,), _dead_letter("kitflow.stock")
+)
+NEEDS_GROUP = ConsumerGroupSpec(
+    "kitflow.needs", (DISTRIBUTION_EVENTS.name,), _dead_letter("kitflow.needs")
+)
+DISTRIBUTION_GROUP = ConsumerGroupSpec(
+    "kitflow.distribution",
+    (STOCK_EVENTS.name, NEEDS_EVENTS.name),
+    _dead_letter("kitflow.distribution"),
+)
+CONSUMER_GROUPS: tuple[ConsumerGroupSpec, ...] = (STOCK_GROUP, NEEDS_GROUP, DISTRIBUTION_GROUP)
+
+ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + tuple(g.dead_letter for g in CONSUMER_GROUPS)
+
+
+async def ensure_topics(bootstrap_servers: str, namespace: str = "") -> list[str]:
+    """Create every declared topic that does not exist yet; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="kitflow-topics")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in ALL_TOPICS if t.qualified(namespace) not in existing]
+        created: list[str] = []
+        for spec in missing:
+            topic = NewTopic(
+                name=spec.qualified(namespace),
+                num_partitions=spec.partitions,
+                replication_factor=1,
+                topic_configs=spec.config(),
+            )
+            try:
+                await admin.create_topics([topic])
+                created.append(topic.name)
+            except TopicAlreadyExistsError:
+                # Another process created it between our listing and our request: fine.
+                pass
+        await _wait_until_listed(admin, {t.qualified(namespace) for t in ALL_TOPICS})
+        return created
+    finally:
+        await admin.close()
+
+
+async def _wait_until_listed(admin: AIOKafkaAdminClient, names: set[str]) -> None:
+    for _ in range(100):
+        if names <= set(await admin.list_topics()):
+            return
+        await asyncio.sleep(0.1)
+    raise TimeoutError(f"topics not visible after creation: {sorted(names)}")
+
+
+def main() -> None:
+    import typer
+    from rich.console import Console
+    from rich.table import Table
+
+    from kitflow_shared.settings import CommonSettings, KafkaSettings
+
+    app = typer.Typer(help="kitflow's Kafka topics", add_completion=False)
+
+    @app.command()
+    def create() -> None:
+        """Create every declared topic that is missing (idempotent)."""
+        kafka = KafkaSettings()
+        namespace = CommonSettings().namespace
+        created = asyncio.run(ensure_topics(kafka.bootstrap_servers, namespace))
+        Console().print(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
+
+    @app.command("list")
+    def list_() -> None:
+        """Show the declared topics and consumer groups."""
+        namespace = CommonSettings().namespace
+        table = Table("topic", "partitions", "retention", "purpose")
+        for spec in ALL_TOPICS:
+            keep = "forever" if spec.retention_ms < 0 else f"{spec.retention_ms // 86_400_000} d"
+            table.add_row(spec.qualified(namespace), str(spec.partitions), keep, spec.purpose)
+        Console().print(table)
+
+    app()
+
+
+if __name__ == "__main__":
+    main()

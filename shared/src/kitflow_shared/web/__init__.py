@@ -1,0 +1,1 @@
+"""FastAPI building blocks every service shares: problem+json, health, metrics, caller identity."""

@@ -1,0 +1,143 @@
+"""RFC 9457 problem details (application/problem+json) for every error a client can see.
+
+Bad input gets a 4xx that names each offending field and why; nothing else leaks. An unexpected
+exception still answers problem+json (500) with the correlation id to quote to an operator,
+never a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from kitflow_shared.logging import correlation_id_var
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger(__name__)
+
+
+class Problem(Exception):
+    """Raise from a route or handler to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str,
+        *,
+        slug: str | None = None,
+        errors: list[dict[str, Any]] | None = None,
+        **extensions: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.slug = slug
+        self.errors = errors
+        self.extensions = extensions
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    instance: str | None = None,
+    slug: str | None = None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        # A relative URI reference (RFC 9457 §3.1.1); "about:blank" when the status says it all.
+        "type": f"/problems/{slug}" if slug else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if errors:
+        body["errors"] = errors
+    correlation_id = correlation_id_var.get()
+    if correlation_id:
+        body["correlation_id"] = correlation_id
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    """One entry per offending field: where it is (`body.quantity`) and why."""
+    out = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ())]
+        out.append(
+            {
+                "field": ".".join(location),
+                "reason": error.get("msg", "invalid"),
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(
+            exc.status,
+            exc.title,
+            exc.detail,
+            instance=request.url.path,
+            slug=exc.slug,
+            errors=exc.errors,
+            **exc.extensions,
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = field_errors(exc)
+        detail = "; ".join(f"{e['field']}: {e['reason']}" for e in errors)
+        return problem_response(
+            422,
+            "Invalid request",
+            detail or "The request is invalid.",
+            instance=request.url.path,
+            slug="validation",
+            errors=errors,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return problem_response(
+            exc.status_code,
+            _reason(exc.status_code),
+            str(exc.detail),
+            instance=request.url.path,
+            headers=dict(exc.headers or {}),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem_response(
+            500,
+            "Internal error",
+            "The request could not be completed. Quote the correlation id to an operator.",
+            instance=request.url.path,
+        )
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

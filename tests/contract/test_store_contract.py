@@ -1,0 +1,225 @@
+"""The store contract: what kitflow needs of any backing store, proven against the real one.
+
+Runs against whatever `tests/support/infra.py` provides: the embedded MongoDB-wire server in CI
+and `make test`, real MongoDB through testcontainers where a Docker engine exists. Inventory
+correctness rests on the first test: a conditional update is atomic within one document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WarehouseState
+from kitflow_shared.events import CloudEvent, EventContext
+from kitflow_shared.messaging.idempotency import Applied, apply_if_newer, apply_once
+from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.store import IndexSpec, ensure_indexes
+from pymongo import ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+pytestmark = pytest.mark.infra
+
+Db = AsyncDatabase[dict[str, Any]]
+CONCURRENT = 100
+
+
+async def test_concurrent_conditional_decrements_lose_nothing_and_never_cross_the_condition(
+    db: Db,
+) -> None:
+    stock = db["balances"]
+    await stock.insert_one({"_id": "BKO/TARP", "available": 60, "reserved": 0, "log": []})
+
+    async def reserve(i: int) -> int:
+        result = await stock.update_one(
+            {"_id": "BKO/TARP", "available": {"$gte": 1}},
+            {"$inc": {"available": -1, "reserved": 1}, "$push": {"log": i}},
+        )
+        return result.modified_count
+
+    won = sum(await asyncio.gather(*(reserve(i) for i in range(CONCURRENT))))
+    doc = await stock.find_one({"_id": "BKO/TARP"})
+    assert doc is not None
+    assert won == 60
+    assert doc["available"] == 0
+    assert doc["reserved"] == 60
+    assert sorted(doc["log"]) == sorted(set(doc["log"]))
+    assert len(doc["log"]) == 60
+
+
+async def test_concurrent_reservations_of_random_sizes_add_up_exactly(db: Db) -> None:
+    stock = db["balances"]
+    await stock.insert_one({"_id": "GAO/KIT", "available": 500, "reserved": 0})
+    rng = random.Random(7)
+    sizes = [rng.randint(1, 20) for _ in range(CONCURRENT)]
+
+    async def reserve(qty: int) -> int:
+        result = await stock.update_one(
+            {"_id": "GAO/KIT", "available": {"$gte": qty}},
+            {"$inc": {"available": -qty, "reserved": qty}},
+        )
+        return qty if result.modified_count else 0
+
+    granted = sum(await asyncio.gather(*(reserve(q) for q in sizes)))
+    doc = await stock.find_one({"_id": "GAO/KIT"})
+    assert doc is not None
+    assert doc["available"] >= 0
+    assert doc["reserved"] == granted
+    assert doc["available"] + doc["reserved"] == 500
+    assert granted > 500 - 20  # it stopped only when no request could fit any more
+
+
+async def test_concurrent_increments_all_land(db: Db) -> None:
+    counters = db["counters"]
+    await counters.insert_one({"_id": "c", "n": 0})
+    await asyncio.gather(
+        *(counters.update_one({"_id": "c"}, {"$inc": {"n": 1}}) for _ in range(CONCURRENT))
+    )
+    assert (await counters.find_one({"_id": "c"}) or {})["n"] == CONCURRENT
+
+
+async def test_unique_indexes_report_violations(db: Db) -> None:
+    await ensure_indexes(
+        db,
+        [
+            IndexSpec("receipts", [("waybill", 1)], name="waybill_unique", unique=True),
+            IndexSpec(
+                "lines", [("plan", 1), ("line", 1)], name="plan_line_unique", unique=True
+            ),
+        ],
+    )
+    # Declaring the same indexes again is harmless (every service does it at start-up).
+    await ensure_indexes(
+        db, [IndexSpec("receipts", [("waybill", 1)], name="waybill_unique", unique=True)]
+    )
+    await db["receipts"].insert_one({"waybill": "WB-001"})
+    with pytest.raises(DuplicateKeyError):
+        await db["receipts"].insert_one({"waybill": "WB-001"})
+    await db["lines"].insert_one({"plan": "P1", "line": 1})
+    await db["lines"].insert_one({"plan": "P1", "line": 2})
+    with pytest.raises(DuplicateKeyError):
+        await db["lines"].insert_one({"plan": "P1", "line": 1})
+    with pytest.raises(DuplicateKeyError):
+        await db["receipts"].insert_one({"_id": (await db["receipts"].find_one())["_id"]})  # type: ignore[index]
+    assert await db["receipts"].count_documents({}) == 1
+
+
+def _event(code: str, sequence: int) -> CloudEvent:
+    state = WarehouseState(code=f"WH-{code}", name=code, organisation="IOM", type="main",
+                           admin1_pcode="ML09", admin2_pcode="ML0901")
+    return WAREHOUSE_REGISTERED.new(state, subject=f"warehouse/{code}", sequence=sequence,
+                                    context=EventContext.new())
+
+
+async def test_a_change_and_its_outbox_events_are_one_conditional_update(db: Db) -> None:
+    docs = db["aggregates"]
+    await docs.insert_one({"_id": "A", "sequence": 1, "name": "old", OUTBOX_FIELD: []})
+    e2, e3 = _event("A", 2), _event("A", 3)
+    ok = await docs.update_one(
+        {"_id": "A", "sequence": 1},
+        with_outbox({"$set": {"name": "new", "sequence": 2}}, [e2, e3]),
+    )
+    stale = await docs.update_one(
+        {"_id": "A", "sequence": 1},
+        with_outbox({"$set": {"name": "lost", "sequence": 2}}, [_event("A", 2)]),
+    )
+    assert (ok.modified_count, stale.modified_count) == (1, 0)
+    doc = await docs.find_one({"_id": "A"})
+    assert doc is not None
+    assert doc["name"] == "new"
+    assert [CloudEvent.model_validate(e) for e in doc[OUTBOX_FIELD]] == [e2, e3]
+
+
+async def test_outbox_entries_are_found_and_pruned_by_id(db: Db) -> None:
+    docs = db["aggregates"]
+    e1, e2, e3 = _event("A", 1), _event("A", 2), _event("B", 1)
+    await docs.insert_many([
+        {"_id": "A", OUTBOX_FIELD: [e1.to_document(), e2.to_document()]},
+        {"_id": "B", OUTBOX_FIELD: [e3.to_document()]},
+        {"_id": "C", OUTBOX_FIELD: []},
+        {"_id": "D"},
+    ])
+    pending = [d["_id"] async for d in docs.find({f"{OUTBOX_FIELD}.0": {"$exists": True}})]
+    assert sorted(pending) == ["A", "B"]
+    await docs.update_one({"_id": "A"}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e1.id]}}}})
+    doc = await docs.find_one({"_id": "A"})
+    assert doc is not None
+    assert [e["id"] for e in doc[OUTBOX_FIELD]] == [e2.id]
+    found = await docs.find(
+        {"_id": {"$in": ["A", "B", "C"]}, f"{OUTBOX_FIELD}.0": {"$exists": True}},
+        {OUTBOX_FIELD: 1},
+    ).to_list(10)
+    assert sorted(d["_id"] for d in found) == ["A", "B"]
+
+
+async def test_apply_if_newer_creates_updates_and_ignores_stale_or_repeated(db: Db) -> None:
+    view = db["view"]
+    assert await apply_if_newer(view, "W", 1, {"$set": {"v": 1}, "$inc": {"n": 1}}) \
+        is Applied.APPLIED
+    assert await apply_if_newer(view, "W", 3, {"$set": {"v": 3}, "$inc": {"n": 1}}) \
+        is Applied.APPLIED
+    assert await apply_if_newer(view, "W", 3, {"$set": {"v": 3}, "$inc": {"n": 1}}) \
+        is Applied.DUPLICATE
+    assert await apply_if_newer(view, "W", 2, {"$set": {"v": 2}, "$inc": {"n": 1}}) \
+        is Applied.DUPLICATE
+    assert await apply_if_newer(view, "X", 5, {"$set": {"v": 5}}, upsert=False) \
+        is Applied.DUPLICATE
+    doc = await view.find_one({"_id": "W"})
+    assert doc == {"_id": "W", "v": 3, "n": 2, "sequence": 3}
+    assert await view.count_documents({}) == 1
+
+
+async def test_apply_once_applies_each_event_id_once_and_remembers_a_bounded_list(db: Db) -> None:
+    view = db["view"]
+    assert await apply_once(view, "N", "e1", {"$inc": {"qty": 5}}, remember=3) is Applied.APPLIED
+    assert await apply_once(view, "N", "e1", {"$inc": {"qty": 5}}, remember=3) \
+        is Applied.DUPLICATE
+    for i in range(2, 6):
+        await apply_once(view, "N", f"e{i}", {"$inc": {"qty": 1}}, remember=3)
+    doc = await view.find_one({"_id": "N"})
+    assert doc is not None
+    assert doc["qty"] == 9
+    assert doc["applied_event_ids"] == ["e3", "e4", "e5"]
+
+
+async def test_concurrent_redeliveries_of_one_event_apply_once(db: Db) -> None:
+    view = db["view"]
+    results = await asyncio.gather(
+        *(apply_once(view, "N", "same", {"$inc": {"qty": 1}}) for _ in range(20)),
+        *(apply_if_newer(view, "S", 7, {"$inc": {"qty": 1}}) for _ in range(20)),
+    )
+    assert results.count(Applied.APPLIED) == 2
+    assert (await view.find_one({"_id": "N"}) or {})["qty"] == 1
+    assert (await view.find_one({"_id": "S"}) or {})["qty"] == 1
+
+
+async def test_the_query_shapes_the_services_use(db: Db) -> None:
+    items = db["items"]
+    await items.insert_many([
+        {"_id": f"W{i:02d}", "organisation": "IOM" if i % 2 else "NRC", "admin1": f"ML0{i % 3 + 5}",
+         "qty": i}
+        for i in range(10)
+    ])
+    page = await items.find({"organisation": "IOM"}, {"qty": 0}).sort("_id", 1).skip(1).limit(2) \
+        .to_list(None)
+    assert [d["_id"] for d in page] == ["W03", "W05"]
+    assert "qty" not in page[0]
+    assert await items.count_documents({"organisation": "NRC"}) == 5
+    updated = await items.find_one_and_update(
+        {"_id": "W01", "qty": {"$gte": 1}}, {"$inc": {"qty": -1}},
+        return_document=ReturnDocument.AFTER,
+    )
+    assert updated is not None
+    assert updated["qty"] == 0
+    totals = await (await items.aggregate([
+        {"$match": {"qty": {"$gt": 0}}},
+        {"$group": {"_id": "$organisation", "total": {"$sum": "$qty"}, "n": {"$sum": 1}}},
+        {"$sort": {"_id": 1}},
+    ])).to_list(None)
+    assert totals == [{"_id": "IOM", "total": 24, "n": 4}, {"_id": "NRC", "total": 20, "n": 4}]
+    assert await items.count_documents({"_id": {"$in": ["W01", "W02", "ZZ"]}}) == 2
+    await items.delete_many({"organisation": "NRC"})
+    assert await items.count_documents({}) == 5

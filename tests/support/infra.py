@@ -1,0 +1,81 @@
+"""The real broker and store for the test run.
+
+In order of preference:
+1. `KITFLOW_TEST_KAFKA_BOOTSTRAP` and `KITFLOW_TEST_STORE_URL` name servers someone else runs;
+2. `KITFLOW_TEST_DOCKER=1` with a reachable Docker engine: testcontainers' Kafka and MongoDB
+   (the real MongoDB, so the store contract suite also proves the production target);
+3. otherwise the local processes of `deploy/local/kitflow-local` (real Apache Kafka, and the
+   MongoDB-wire server in memory), on ports of their own so a running `make run` is untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_TOOL = REPO_ROOT / "deploy" / "local" / "kitflow-local"
+
+TEST_PORTS = {
+    "KITFLOW_KAFKA_PORT": os.environ.get("KITFLOW_TEST_KAFKA_PORT", "29092"),
+    "KITFLOW_KAFKA_CONTROLLER_PORT": os.environ.get("KITFLOW_TEST_KAFKA_CONTROLLER_PORT", "29093"),
+    "KITFLOW_STORE_PORT": os.environ.get("KITFLOW_TEST_STORE_PORT", "27019"),
+}
+
+
+@dataclass(frozen=True)
+class Infra:
+    kafka_bootstrap: str
+    store_url: str
+    kind: str
+
+
+def start_infra() -> tuple[Infra, Callable[[], None]]:
+    kafka = os.environ.get("KITFLOW_TEST_KAFKA_BOOTSTRAP")
+    store = os.environ.get("KITFLOW_TEST_STORE_URL")
+    if kafka and store:
+        return Infra(kafka, store, "external"), lambda: None
+    if os.environ.get("KITFLOW_TEST_DOCKER") == "1":
+        return _start_containers()
+    return _start_local()
+
+
+def _start_local() -> tuple[Infra, Callable[[], None]]:
+    env = {**os.environ, **TEST_PORTS, "KITFLOW_STORE_BACKEND": "memory"}
+    env.setdefault("PYTHON", os.environ.get("PYTHON", "python"))
+    subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
+    # A store left by an interrupted run would keep its in-memory data: start from nothing.
+    subprocess.run([str(LOCAL_TOOL), "stop", "store"], check=True, env=env)
+    subprocess.run([str(LOCAL_TOOL), "start", "all"], check=True, env=env)
+
+    def stop() -> None:
+        subprocess.run([str(LOCAL_TOOL), "stop", "all"], check=False, env=env)
+
+    infra = Infra(
+        kafka_bootstrap=f"127.0.0.1:{TEST_PORTS['KITFLOW_KAFKA_PORT']}",
+        store_url=f"mongodb://127.0.0.1:{TEST_PORTS['KITFLOW_STORE_PORT']}/",
+        kind="local processes (Apache Kafka + mongo-java-server in memory)",
+    )
+    return infra, stop
+
+
+def _start_containers() -> tuple[Infra, Callable[[], None]]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    kafka = KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft()
+    mongo = MongoDbContainer("mongo:8.0")
+    kafka.start()
+    mongo.start()
+
+    def stop() -> None:
+        kafka.stop()
+        mongo.stop()
+
+    return (
+        Infra(kafka.get_bootstrap_server(), mongo.get_connection_url(), "testcontainers"),
+        stop,
+    )
