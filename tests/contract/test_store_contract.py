@@ -86,9 +86,7 @@ async def test_unique_indexes_report_violations(db: Db) -> None:
         db,
         [
             IndexSpec("receipts", [("waybill", 1)], name="waybill_unique", unique=True),
-            IndexSpec(
-                "lines", [("plan", 1), ("line", 1)], name="plan_line_unique", unique=True
-            ),
+            IndexSpec("lines", [("plan", 1), ("line", 1)], name="plan_line_unique", unique=True),
         ],
     )
     # Declaring the same indexes again is harmless (every service does it at start-up).
@@ -108,10 +106,17 @@ async def test_unique_indexes_report_violations(db: Db) -> None:
 
 
 def _event(code: str, sequence: int) -> CloudEvent:
-    state = WarehouseState(code=f"WH-{code}", name=code, organisation="IOM", type="main",
-                           admin1_pcode="ML09", admin2_pcode="ML0901")
-    return WAREHOUSE_REGISTERED.new(state, subject=f"warehouse/{code}", sequence=sequence,
-                                    context=EventContext.new())
+    state = WarehouseState(
+        code=f"WH-{code}",
+        name=code,
+        organisation="IOM",
+        type="main",
+        admin1_pcode="ML09",
+        admin2_pcode="ML0901",
+    )
+    return WAREHOUSE_REGISTERED.new(
+        state, subject=f"warehouse/{code}", sequence=sequence, context=EventContext.new()
+    )
 
 
 async def test_a_change_and_its_outbox_events_are_one_conditional_update(db: Db) -> None:
@@ -136,12 +141,14 @@ async def test_a_change_and_its_outbox_events_are_one_conditional_update(db: Db)
 async def test_outbox_entries_are_found_and_pruned_by_id(db: Db) -> None:
     docs = db["aggregates"]
     e1, e2, e3 = _event("A", 1), _event("A", 2), _event("B", 1)
-    await docs.insert_many([
-        {"_id": "A", OUTBOX_FIELD: [e1.to_document(), e2.to_document()]},
-        {"_id": "B", OUTBOX_FIELD: [e3.to_document()]},
-        {"_id": "C", OUTBOX_FIELD: []},
-        {"_id": "D"},
-    ])
+    await docs.insert_many(
+        [
+            {"_id": "A", OUTBOX_FIELD: [e1.to_document(), e2.to_document()]},
+            {"_id": "B", OUTBOX_FIELD: [e3.to_document()]},
+            {"_id": "C", OUTBOX_FIELD: []},
+            {"_id": "D"},
+        ]
+    )
     pending = [d["_id"] async for d in docs.find({f"{OUTBOX_FIELD}.0": {"$exists": True}})]
     assert sorted(pending) == ["A", "B"]
     await docs.update_one({"_id": "A"}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": [e1.id]}}}})
@@ -157,16 +164,21 @@ async def test_outbox_entries_are_found_and_pruned_by_id(db: Db) -> None:
 
 async def test_apply_if_newer_creates_updates_and_ignores_stale_or_repeated(db: Db) -> None:
     view = db["view"]
-    assert await apply_if_newer(view, "W", 1, {"$set": {"v": 1}, "$inc": {"n": 1}}) \
-        is Applied.APPLIED
-    assert await apply_if_newer(view, "W", 3, {"$set": {"v": 3}, "$inc": {"n": 1}}) \
-        is Applied.APPLIED
-    assert await apply_if_newer(view, "W", 3, {"$set": {"v": 3}, "$inc": {"n": 1}}) \
+    assert (
+        await apply_if_newer(view, "W", 1, {"$set": {"v": 1}, "$inc": {"n": 1}}) is Applied.APPLIED
+    )
+    assert (
+        await apply_if_newer(view, "W", 3, {"$set": {"v": 3}, "$inc": {"n": 1}}) is Applied.APPLIED
+    )
+    assert (
+        await apply_if_newer(view, "W", 3, {"$set": {"v": 3}, "$inc": {"n": 1}})
         is Applied.DUPLICATE
-    assert await apply_if_newer(view, "W", 2, {"$set": {"v": 2}, "$inc": {"n": 1}}) \
+    )
+    assert (
+        await apply_if_newer(view, "W", 2, {"$set": {"v": 2}, "$inc": {"n": 1}})
         is Applied.DUPLICATE
-    assert await apply_if_newer(view, "X", 5, {"$set": {"v": 5}}, upsert=False) \
-        is Applied.DUPLICATE
+    )
+    assert await apply_if_newer(view, "X", 5, {"$set": {"v": 5}}, upsert=False) is Applied.DUPLICATE
     doc = await view.find_one({"_id": "W"})
     assert doc == {"_id": "W", "v": 3, "n": 2, "sequence": 3}
     assert await view.count_documents({}) == 1
@@ -175,8 +187,7 @@ async def test_apply_if_newer_creates_updates_and_ignores_stale_or_repeated(db: 
 async def test_apply_once_applies_each_event_id_once_and_remembers_a_bounded_list(db: Db) -> None:
     view = db["view"]
     assert await apply_once(view, "N", "e1", {"$inc": {"qty": 5}}, remember=3) is Applied.APPLIED
-    assert await apply_once(view, "N", "e1", {"$inc": {"qty": 5}}, remember=3) \
-        is Applied.DUPLICATE
+    assert await apply_once(view, "N", "e1", {"$inc": {"qty": 5}}, remember=3) is Applied.DUPLICATE
     for i in range(2, 6):
         await apply_once(view, "N", f"e{i}", {"$inc": {"qty": 1}}, remember=3)
     doc = await view.find_one({"_id": "N"})
@@ -198,27 +209,43 @@ async def test_concurrent_redeliveries_of_one_event_apply_once(db: Db) -> None:
 
 async def test_the_query_shapes_the_services_use(db: Db) -> None:
     items = db["items"]
-    await items.insert_many([
-        {"_id": f"W{i:02d}", "organisation": "IOM" if i % 2 else "NRC", "admin1": f"ML0{i % 3 + 5}",
-         "qty": i}
-        for i in range(10)
-    ])
-    page = await items.find({"organisation": "IOM"}, {"qty": 0}).sort("_id", 1).skip(1).limit(2) \
+    await items.insert_many(
+        [
+            {
+                "_id": f"W{i:02d}",
+                "organisation": "IOM" if i % 2 else "NRC",
+                "admin1": f"ML0{i % 3 + 5}",
+                "qty": i,
+            }
+            for i in range(10)
+        ]
+    )
+    page = (
+        await items.find({"organisation": "IOM"}, {"qty": 0})
+        .sort("_id", 1)
+        .skip(1)
+        .limit(2)
         .to_list(None)
+    )
     assert [d["_id"] for d in page] == ["W03", "W05"]
     assert "qty" not in page[0]
     assert await items.count_documents({"organisation": "NRC"}) == 5
     updated = await items.find_one_and_update(
-        {"_id": "W01", "qty": {"$gte": 1}}, {"$inc": {"qty": -1}},
+        {"_id": "W01", "qty": {"$gte": 1}},
+        {"$inc": {"qty": -1}},
         return_document=ReturnDocument.AFTER,
     )
     assert updated is not None
     assert updated["qty"] == 0
-    totals = await (await items.aggregate([
-        {"$match": {"qty": {"$gt": 0}}},
-        {"$group": {"_id": "$organisation", "total": {"$sum": "$qty"}, "n": {"$sum": 1}}},
-        {"$sort": {"_id": 1}},
-    ])).to_list(None)
+    totals = await (
+        await items.aggregate(
+            [
+                {"$match": {"qty": {"$gt": 0}}},
+                {"$group": {"_id": "$organisation", "total": {"$sum": "$qty"}, "n": {"$sum": 1}}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    ).to_list(None)
     assert totals == [{"_id": "IOM", "total": 24, "n": 4}, {"_id": "NRC", "total": 20, "n": 4}]
     assert await items.count_documents({"_id": {"$in": ["W01", "W02", "ZZ"]}}) == 2
     await items.delete_many({"organisation": "NRC"})

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,7 @@ def start_infra() -> tuple[Infra, Callable[[], None]]:
 
 def _start_local() -> tuple[Infra, Callable[[], None]]:
     env = {**os.environ, **TEST_PORTS, "KITFLOW_STORE_BACKEND": "memory"}
-    env.setdefault("PYTHON", os.environ.get("PYTHON", "python"))
+    env.setdefault("PYTHON", sys.executable)
     subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
     # A store left by an interrupted run would keep its in-memory data: start from nothing.
     subprocess.run([str(LOCAL_TOOL), "stop", "store"], check=True, env=env)

@@ -28,6 +28,8 @@ class _ContextFilter(logging.Filter):
         record.service = self.service
         record.correlation_id = correlation_id_var.get()
         record.causation_id = causation_id_var.get()
+        # uvicorn adds an ANSI-coloured copy of some messages; JSON readers don't want it.
+        record.__dict__.pop("color_message", None)
         return True
 
 
@@ -53,6 +55,7 @@ def configure_logging(service: str, level: str = "INFO", as_json: bool = True) -
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s "
                 "%(correlation_id)s %(causation_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+                datefmt="%Y-%m-%dT%H:%M:%S%z",
             )
         )
     else:

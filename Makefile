@@ -1,0 +1,56 @@
+# kitflow: the common commands. `make run` starts the whole system; `make test` installs and tests.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+UV_VERSION := 0.13.9
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := 3.11
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+LOCAL := deploy/local/kitflow-local
+PYTHON := $(CURDIR)/.venv/bin/python
+export PYTHON
+
+.PHONY: help install run stop status test test-unit test-integration lint format snapshots bench clean
+
+help: ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(UV):
+	python3 -m pip install --user --quiet uv==$(UV_VERSION)
+
+install: $(UV) ## install Python dependencies (locked) and the local Kafka + store
+	$(UV) sync --frozen
+	$(LOCAL) install
+
+run: install ## start Kafka, the store, the four services and demo data; Ctrl-C stops all
+	$(UV) run --frozen python deploy/local/run_system.py
+
+stop: ## stop whatever `make run` left running (services and infrastructure)
+	-pkill -TERM -f 'python -m kitflow_(stock|needs|distribution|gateway)' || true
+	$(LOCAL) stop all
+
+status: ## show the local infrastructure
+	$(LOCAL) status
+
+test: install ## run every test tier against the real broker and store (started and stopped here)
+	$(UV) run --frozen pytest tests
+
+test-unit: ## unit tests only (no infrastructure)
+	$(UV) run --frozen pytest tests/unit
+
+lint: $(UV) ## ruff, formatting, mypy (strict) and the import contracts
+	$(UV) sync --frozen
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+	$(UV) run --frozen lint-imports
+
+format: ## fix what ruff can
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+snapshots: ## rewrite the committed JSON Schema snapshots of the event contracts (review the diff!)
+	$(UV) run --frozen python -m tests.contract.snapshots
+
+clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -1,0 +1,192 @@
+"""`make run`: the whole kitflow system on this machine, on its embedded default.
+
+Starts the real Kafka broker and the MongoDB-wire store (deploy/local/kitflow-local), creates
+the topics, starts the four services with their workers, loads the Mali demo data, prints the
+URLs, and stops everything cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from kitflow_shared.settings import CommonSettings
+from kitflow_shared.topics import ensure_topics
+from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+LOCAL_TOOL = HERE / "kitflow-local"
+LOG_DIR = Path(os.environ.get("KITFLOW_LOCAL_DIR", REPO / ".local")) / "logs"
+DEMO = REPO / "deploy" / "demo" / "mali"
+READY_TIMEOUT_S = 90
+
+console = Console()
+
+
+@dataclass
+class Service:
+    name: str
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log(self) -> Path:
+        return LOG_DIR / f"{self.name}.log"
+
+
+def _port(name: str, default: int) -> int:
+    return int(os.environ.get(f"KITFLOW_{name.upper()}_PORT", default))
+
+
+SERVICES = [
+    Service("stock", _port("stock", 8001)),
+    Service("needs", _port("needs", 8002)),
+    Service("distribution", _port("distribution", 8003)),
+    Service("gateway", _port("gateway", 8000)),
+]
+
+
+def _service_env() -> dict[str, str]:
+    env = {**os.environ, "KITFLOW_LOG_JSON": os.environ.get("KITFLOW_LOG_JSON", "false")}
+    kafka_port = os.environ.get("KITFLOW_KAFKA_PORT", "19092")
+    store_port = os.environ.get("KITFLOW_STORE_PORT", "27017")
+    env.setdefault("KITFLOW_KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{kafka_port}")
+    env.setdefault("KITFLOW_STORE_URL", f"mongodb://127.0.0.1:{store_port}/")
+    for service in SERVICES:
+        env[f"KITFLOW_{service.name.upper()}_PORT"] = str(service.port)
+        if service.name != "gateway":
+            env.setdefault(f"KITFLOW_GATEWAY_{service.name.upper()}_URL", service.url)
+    return env
+
+
+def _infra(action: str) -> None:
+    env = {**os.environ, "PYTHON": sys.executable}
+    subprocess.run([str(LOCAL_TOOL), action, "all"], check=True, env=env)
+
+
+async def _wait_ready(service: Service) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    async with httpx.AsyncClient(timeout=2) as client:
+        while time.monotonic() < deadline:
+            assert service.process is not None
+            if service.process.poll() is not None:
+                raise RuntimeError(f"{service.name} exited; see {service.log}")
+            try:
+                if (await client.get(f"{service.url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise RuntimeError(f"{service.name} not ready after {READY_TIMEOUT_S}s; see {service.log}")
+
+
+async def _load_demo_data(stock: Service) -> int:
+    """Register the demo warehouses through the API; what exists already is left as it is."""
+    admin = Caller(user="demo-loader", organisation="IOM", roles=frozenset({Role.ADMIN}))
+    token = issue_internal_token(
+        admin, CommonSettings().internal_secret.get_secret_value(), timedelta(minutes=5)
+    )
+    data = json.loads((DEMO / "warehouses.json").read_text())
+    created = 0
+    async with httpx.AsyncClient(base_url=stock.url, headers={IDENTITY_HEADER: token}) as client:
+        for warehouse in data["warehouses"]:
+            response = await client.post("/v1/warehouses", json=warehouse)
+            if response.status_code == 201:
+                created += 1
+            elif response.status_code != 409:
+                raise RuntimeError(f"demo warehouse {warehouse['code']}: {response.text}")
+    return created
+
+
+def _stop_services() -> None:
+    for service in reversed(SERVICES):
+        if service.process is not None and service.process.poll() is None:
+            service.process.send_signal(signal.SIGTERM)
+    for service in SERVICES:
+        if service.process is not None:
+            try:
+                service.process.wait(20)
+            except subprocess.TimeoutExpired:
+                service.process.kill()
+
+
+def _spawn_services(env: dict[str, str]) -> None:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    for service in SERVICES:
+        with service.log.open("ab") as log:
+            service.process = subprocess.Popen(
+                [sys.executable, "-m", f"kitflow_{service.name}"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO,
+                start_new_session=True,
+            )
+
+
+async def _until_ready_with_demo_data() -> None:
+    await asyncio.gather(*(_wait_ready(s) for s in SERVICES))
+    created = await _load_demo_data(SERVICES[0])
+    console.print(f"demo data: {created} warehouse(s) registered (Bamako, Mopti, Tombouctou, Gao)")
+
+
+def main() -> None:
+    console.print("[bold]kitflow[/bold]: starting Kafka and the store ...")
+    _infra("start")
+    stop = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        env = _service_env()
+        asyncio.run(
+            ensure_topics(env["KITFLOW_KAFKA_BOOTSTRAP_SERVERS"], CommonSettings().namespace)
+        )
+        _spawn_services(env)
+        asyncio.run(_until_ready_with_demo_data())
+        table = Table("service", "URL", "API docs", "log")
+        for s in SERVICES:
+            table.add_row(s.name, s.url, f"{s.url}/docs", str(s.log.relative_to(REPO)))
+        console.print(table)
+        gateway = SERVICES[-1]
+        console.print(
+            f"[bold green]kitflow is up.[/bold green] Public API: {gateway.url}/docs  "
+            f"(dashboard: {gateway.url}/ once the gateway serves it, issue #6)"
+        )
+        console.print("Press Ctrl-C to stop everything.")
+        while not stop:
+            for s in SERVICES:
+                if s.process is not None and s.process.poll() is not None:
+                    console.print(f"[red]{s.name} stopped unexpectedly; see {s.log}[/red]")
+                    stop = True
+            time.sleep(0.5)
+    finally:
+        console.print("stopping the services ...")
+        _stop_services()
+        if os.environ.get("KITFLOW_KEEP_INFRA") != "1":
+            _infra("stop")
+        console.print("kitflow stopped.")
+
+
+if __name__ == "__main__":
+    main()

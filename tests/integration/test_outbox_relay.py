@@ -1,0 +1,135 @@
+"""The outbox relay through the real broker and store."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from kitflow_shared.contracts.stock import WAREHOUSE_UPDATED, WarehouseState
+from kitflow_shared.events import CloudEvent, EventContext
+from kitflow_shared.messaging.outbox import OUTBOX_FIELD, OutboxRelay, with_outbox
+from kitflow_shared.messaging.producer import EventProducer
+from kitflow_shared.topics import STOCK_EVENTS
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.support.infra import Infra
+from tests.support.kafka import eventually, read_topic
+from tests.unit.fakes import FakePublisher
+
+pytestmark = pytest.mark.infra
+Db = AsyncDatabase[dict[str, Any]]
+
+
+def _events(code: str, first: int, last: int) -> list[CloudEvent]:
+    state = WarehouseState(
+        code=code,
+        name=code,
+        organisation="IOM",
+        type="main",
+        admin1_pcode="ML09",
+        admin2_pcode="ML0901",
+    )
+    ctx = EventContext.new()
+    return [
+        WAREHOUSE_UPDATED.new(state, subject=f"warehouse/{code}", sequence=n, context=ctx)
+        for n in range(first, last + 1)
+    ]
+
+
+async def _write(db: Db, code: str, events: list[CloudEvent]) -> None:
+    await db["warehouses"].update_one(
+        {"_id": code},
+        with_outbox({"$set": {"sequence": events[-1].sequence}}, events),
+        upsert=True,
+    )
+
+
+async def _pending(db: Db) -> int:
+    total = 0
+    async for doc in db["warehouses"].find({}, {OUTBOX_FIELD: 1}):
+        total += len(doc.get(OUTBOX_FIELD, []))
+    return total
+
+
+async def test_a_sweep_publishes_everything_in_order_per_aggregate_and_prunes_it(
+    db: Db, producer: EventProducer, topics: str, infra: Infra
+) -> None:
+    topic = STOCK_EVENTS.qualified(topics)
+    written = {code: _events(code, 1, 5) for code in ("BKO", "MOP", "GAO", "TOM")}
+    for code, events in written.items():
+        await _write(db, code, events)
+    relay = OutboxRelay(
+        service="test",
+        publisher=producer,
+        topic=topic,
+        collections=[db["warehouses"]],
+        batch_size=3,
+    )
+    assert await relay.sweep_once() == 20
+    assert await _pending(db) == 0
+    records = await read_topic(infra.kafka_bootstrap, topic, expect=20)
+    assert len(records) == 20
+    by_key: dict[bytes, list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        event = CloudEvent.from_bytes(record.value)
+        assert record.key == event.partitionkey.encode()
+        assert dict(record.headers)["content-type"] == b"application/cloudevents+json"
+        by_key.setdefault(record.key, []).append(event.sequence)
+    assert by_key == {f"warehouse/{c}".encode(): [1, 2, 3, 4, 5] for c in written}
+
+
+async def test_a_kick_publishes_right_after_the_write(
+    db: Db, producer: EventProducer, topics: str, infra: Infra
+) -> None:
+    topic = STOCK_EVENTS.qualified(topics)
+    # A sweep interval far longer than the test: only the kick can publish in time.
+    relay = OutboxRelay(
+        service="test",
+        publisher=producer,
+        topic=topic,
+        collections=[db["warehouses"]],
+        sweep_interval_s=3600,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await _write(db, "BKO", _events("BKO", 1, 2))
+        relay.notify("warehouses", "BKO")
+        await eventually(lambda: _pending(db), lambda n: n == 0, timeout_s=15, what="pruned")
+    finally:
+        task.cancel()
+    records = await read_topic(infra.kafka_bootstrap, topic, expect=2)
+    assert [CloudEvent.from_bytes(r.value).sequence for r in records] == [1, 2]
+
+
+async def test_a_failed_publish_keeps_the_entries_for_the_next_round(db: Db) -> None:
+    await _write(db, "BKO", _events("BKO", 1, 3))
+    publisher = FakePublisher(fail_times=1)
+    relay = OutboxRelay(
+        service="test", publisher=publisher, topic="t", collections=[db["warehouses"]]
+    )
+    with pytest.raises(ConnectionError):
+        await relay.sweep_once()
+    assert await _pending(db) == 3
+    assert await relay.sweep_once() == 3
+    assert [e.sequence for _, e in publisher.sent] == [1, 2, 3]
+    assert await _pending(db) == 0
+
+
+async def test_entries_written_while_publishing_are_not_pruned_unpublished(db: Db) -> None:
+    await _write(db, "BKO", _events("BKO", 1, 2))
+    late = _events("BKO", 3, 3)
+
+    class WriteDuringPublish(FakePublisher):
+        async def publish(self, topic: str, events: Any) -> None:
+            await super().publish(topic, events)
+            if len(self.sent) == 2:
+                await _write(db, "BKO", late)
+
+    publisher = WriteDuringPublish()
+    relay = OutboxRelay(
+        service="test", publisher=publisher, topic="t", collections=[db["warehouses"]]
+    )
+    await relay.sweep_once()
+    assert [e.sequence for _, e in publisher.sent] == [1, 2, 3]
+    assert await _pending(db) == 0

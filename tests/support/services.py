@@ -1,0 +1,130 @@
+"""The four services as real processes (uvicorn), the way `make run` starts them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+from kitflow_shared.settings import DEV_INTERNAL_SECRET
+from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
+
+from tests.support.infra import REPO_ROOT, Infra
+
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "logs"
+SERVICES = ("stock", "needs", "distribution", "gateway")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def service_env(infra: Infra, namespace: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "KITFLOW_ENV": "test",
+        "KITFLOW_NAMESPACE": namespace,
+        "KITFLOW_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
+        "KITFLOW_STORE_URL": infra.store_url,
+        "KITFLOW_OUTBOX_SWEEP_INTERVAL_S": "0.5",
+        "KITFLOW_LOG_JSON": "true",
+        **extra,
+    }
+
+
+@dataclass
+class ServiceProcess:
+    service: str
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ServiceProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**self.env, f"KITFLOW_{self.service.upper()}_PORT": str(self.port)}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", f"kitflow_{self.service}"],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=REPO_ROOT,
+            )
+        return self
+
+    async def wait_ready(self, timeout_s: float = 60) -> dict[str, object]:
+        deadline = time.monotonic() + timeout_s
+        last = "no answer"
+        async with httpx.AsyncClient(timeout=2) as client:
+            while time.monotonic() < deadline:
+                if self.process is not None and self.process.poll() is not None:
+                    raise AssertionError(
+                        f"{self.service} exited with {self.process.returncode}; see {self.log_path}"
+                    )
+                try:
+                    response = await client.get(f"{self.url}/readyz")
+                    if response.status_code == 200:
+                        body: dict[str, object] = response.json()
+                        return body
+                    last = response.text
+                except httpx.HTTPError as exc:
+                    last = repr(exc)
+                await asyncio.sleep(0.2)
+        raise AssertionError(f"{self.service} not ready after {timeout_s}s: {last}")
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+
+def service_process(service: str, infra: Infra, namespace: str, **extra: str) -> ServiceProcess:
+    return ServiceProcess(
+        service=service,
+        port=free_port(),
+        env=service_env(infra, namespace, **extra),
+        log_path=ARTIFACTS / f"{namespace}-{service}.log",
+    )
+
+
+def identity(
+    organisation: str = "IOM", *roles: Role, warehouses: frozenset[str] = frozenset()
+) -> dict[str, str]:
+    """The header the gateway adds for a caller (services trust nothing else)."""
+    caller = Caller(
+        user=f"{organisation.lower()}-user",
+        organisation=organisation,
+        roles=frozenset(roles or (Role.COORDINATOR,)),
+        warehouses=warehouses,
+    )
+    token = issue_internal_token(caller, DEV_INTERNAL_SECRET, timedelta(minutes=10))
+    return {IDENTITY_HEADER: token}
