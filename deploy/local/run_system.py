@@ -23,7 +23,6 @@ from kitflow_shared.settings import CommonSettings
 from kitflow_shared.topics import ensure_topics
 from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
 from rich.console import Console
-from rich.table import Table
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -164,10 +163,11 @@ def main() -> None:
         )
         _spawn_services(env)
         asyncio.run(_until_ready_with_demo_data())
-        table = Table("service", "URL", "API docs", "log")
         for s in SERVICES:
-            table.add_row(s.name, s.url, f"{s.url}/docs", str(s.log.relative_to(REPO)))
-        console.print(table)
+            console.print(
+                f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.log.relative_to(REPO)}",
+                soft_wrap=True,
+            )
         gateway = SERVICES[-1]
         console.print(
             f"[bold green]kitflow is up.[/bold green] Public API: {gateway.url}/docs  "

@@ -250,3 +250,12 @@ async def test_the_query_shapes_the_services_use(db: Db) -> None:
     assert await items.count_documents({"_id": {"$in": ["W01", "W02", "ZZ"]}}) == 2
     await items.delete_many({"organisation": "NRC"})
     assert await items.count_documents({}) == 5
+
+
+async def test_sparse_unique_indexes_ignore_documents_without_the_field(db: Db) -> None:
+    await ensure_indexes(
+        db, [IndexSpec("receipts", [("grn", 1)], name="grn_unique", unique=True, sparse=True)]
+    )
+    await db["receipts"].insert_many([{"n": 1}, {"n": 2}, {"grn": "GRN-1"}])
+    with pytest.raises(DuplicateKeyError):
+        await db["receipts"].insert_one({"grn": "GRN-1"})

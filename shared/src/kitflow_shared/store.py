@@ -9,7 +9,7 @@ indexes, no explicit sessions (see docs/adr/0002-store.md).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pymongo import AsyncMongoClient
@@ -36,16 +36,18 @@ class IndexSpec:
     keys: Sequence[tuple[str, int]]
     name: str
     unique: bool = False
-    # Only for unique indexes on optional fields: documents without the field are not indexed.
-    partial_filter: Document | None = field(default=None)
+    # For unique indexes on optional fields: documents without the field are not indexed.
+    # (Not partialFilterExpression: the embedded store ignores it and would enforce uniqueness
+    # on every document.)
+    sparse: bool = False
 
 
 async def ensure_indexes(db: AsyncDatabase[Document], specs: Sequence[IndexSpec]) -> None:
     """Create the declared indexes; creating an existing identical index is a no-op."""
     for spec in specs:
         options: dict[str, Any] = {"name": spec.name, "unique": spec.unique}
-        if spec.partial_filter is not None:
-            options["partialFilterExpression"] = spec.partial_filter
+        if spec.sparse:
+            options["sparse"] = True
         await db[spec.collection].create_index(list(spec.keys), **options)
 
 

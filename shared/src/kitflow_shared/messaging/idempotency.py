@@ -57,15 +57,9 @@ async def apply_if_newer(
 ) -> Applied:
     """Apply `update` only if the stored sequence is lower than `sequence`; store `sequence`."""
     guarded = _merge(update, "$set", {SEQUENCE_FIELD: sequence})
-    try:
-        result = await collection.update_one(
-            {"_id": doc_id, SEQUENCE_FIELD: {"$lt": sequence}}, guarded, upsert=upsert
-        )
-    except DuplicateKeyError:
-        return Applied.DUPLICATE
-    if result.matched_count == 0 and result.upserted_id is None:
-        return Applied.DUPLICATE
-    return Applied.APPLIED
+    return await _guarded_update(
+        collection, {"_id": doc_id, SEQUENCE_FIELD: {"$lt": sequence}}, guarded, upsert
+    )
 
 
 async def apply_once(
@@ -79,12 +73,23 @@ async def apply_once(
 ) -> Applied:
     """Apply `update` only if `event_id` is not among the ids this document already applied."""
     guarded = _merge(update, "$push", {APPLIED_FIELD: {"$each": [event_id], "$slice": -remember}})
+    return await _guarded_update(
+        collection, {"_id": doc_id, APPLIED_FIELD: {"$ne": event_id}}, guarded, upsert
+    )
+
+
+async def _guarded_update(
+    collection: AsyncCollection[Document], guard: Document, update: Document, upsert: bool
+) -> Applied:
     try:
-        result = await collection.update_one(
-            {"_id": doc_id, APPLIED_FIELD: {"$ne": event_id}}, guarded, upsert=upsert
-        )
+        result = await collection.update_one(guard, update, upsert=upsert)
     except DuplicateKeyError:
-        return Applied.DUPLICATE
+        # Either the document exists and the guard refused (already applied), or another writer
+        # created the document between our match and our insert: MongoDB retries such upserts
+        # only when the filter is pure equality, which a guard is not. A plain conditional
+        # update tells the two apart, since the document exists now.
+        result = await collection.update_one(guard, update, upsert=False)
+        return Applied.APPLIED if result.matched_count else Applied.DUPLICATE
     if result.matched_count == 0 and result.upserted_id is None:
         return Applied.DUPLICATE
     return Applied.APPLIED
