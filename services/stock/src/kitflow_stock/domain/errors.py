@@ -34,3 +34,35 @@ class NotPermitted(StockError):
 
 class ConcurrentChange(StockError):
     """Someone else changed the aggregate between our read and our write; the caller may retry."""
+
+
+class UnknownItem(StockError):
+    def __init__(self, codes: list[str] | str) -> None:
+        self.codes = [codes] if isinstance(codes, str) else sorted(codes)
+        super().__init__(f"not in the catalogue: {', '.join(self.codes)}")
+
+
+class InsufficientStock(StockError):
+    """A movement would take more than is available; says how much is."""
+
+    def __init__(self, warehouse: str, item: str, requested: int, available: int) -> None:
+        super().__init__(f"{warehouse} has {available} {item} available, {requested} requested")
+        self.warehouse = warehouse
+        self.item = item
+        self.requested = requested
+        self.available = available
+
+
+class DuplicateDocument(StockError):
+    """A waybill / goods-received-note number already used in this warehouse."""
+
+    def __init__(self, document_number: str, movement_id: str) -> None:
+        super().__init__(
+            f"document number {document_number!r} is already recorded (movement {movement_id})"
+        )
+        self.document_number = document_number
+        self.movement_id = movement_id
+
+
+class Conflict(StockError):
+    """The request contradicts the current state (a reversed movement, a closed transfer...)."""
