@@ -96,20 +96,31 @@ async def _wait_ready(service: Service) -> None:
 
 
 async def _load_demo_data(stock: Service) -> int:
-    """Register the demo warehouses through the API; what exists already is left as it is."""
+    """Register the demo warehouses, then the catalogue's items and kits (items first: a kit's
+    components must exist), through the API; what exists already is left as it is. Returns how
+    many records were created."""
     admin = Caller(user="demo-loader", organisation="IOM", roles=frozenset({Role.ADMIN}))
     token = issue_internal_token(
         admin, CommonSettings().internal_secret.get_secret_value(), timedelta(minutes=5)
     )
     data = json.loads((DEMO / "warehouses.json").read_text())
+    catalogue = json.loads((DEMO / "catalogue.json").read_text())
+    batches = [
+        ("/v1/warehouses", data["warehouses"]),
+        ("/v1/items", catalogue["items"]),
+        ("/v1/items", catalogue["kits"]),
+    ]
     created = 0
     async with httpx.AsyncClient(base_url=stock.url, headers={IDENTITY_HEADER: token}) as client:
-        for warehouse in data["warehouses"]:
-            response = await client.post("/v1/warehouses", json=warehouse)
-            if response.status_code == 201:
-                created += 1
-            elif response.status_code != 409:
-                raise RuntimeError(f"demo warehouse {warehouse['code']}: {response.text}")
+        for path, records in batches:
+            for record in records:
+                # Keys starting with "_" are the file's notes and sources, not API fields.
+                body = {k: v for k, v in record.items() if not k.startswith("_")}
+                response = await client.post(path, json=body)
+                if response.status_code == 201:
+                    created += 1
+                elif response.status_code != 409:
+                    raise RuntimeError(f"demo {path} {record['code']}: {response.text}")
     return created
 
 
@@ -142,7 +153,10 @@ def _spawn_services(env: dict[str, str]) -> None:
 async def _until_ready_with_demo_data() -> None:
     await asyncio.gather(*(_wait_ready(s) for s in SERVICES))
     created = await _load_demo_data(SERVICES[0])
-    console.print(f"demo data: {created} warehouse(s) registered (Bamako, Mopti, Tombouctou, Gao)")
+    console.print(
+        f"demo data: {created} record(s) registered (warehouses in Bamako, Mopti, Tombouctou, "
+        "Gao; the catalogue's items and kits)"
+    )
 
 
 def main() -> None:

@@ -184,3 +184,19 @@ async def test_listing_filters_and_pages(api: Api) -> None:
 async def test_health_needs_no_identity(api: Api) -> None:
     client, _ = api
     assert (await client.get("/healthz")).json() == {"status": "ok", "service": "stock"}
+
+
+async def test_patch_refuses_to_clear_required_fields_but_clears_optional_ones(api: Api) -> None:
+    client, repo = api
+    await client.post("/v1/warehouses", json=BODY, headers=identity("IOM"))
+    response = await client.patch(
+        "/v1/warehouses/MOP-SUB", json={"name": None, "type": None}, headers=identity("IOM")
+    )
+    assert response.status_code == 422
+    assert {e["field"] for e in response.json()["errors"]} == {"body.name", "body.type"}
+    response = await client.patch(
+        "/v1/warehouses/MOP-SUB", json={"capacity_m3": None}, headers=identity("IOM")
+    )
+    assert response.status_code == 200
+    assert response.json()["capacity_m3"] is None
+    assert repo.rows["MOP-SUB"].details.name == "IOM Mopti"

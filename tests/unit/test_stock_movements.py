@@ -66,7 +66,7 @@ def test_a_grn_number_is_used_once_per_warehouse() -> None:
 @pytest.mark.parametrize("qty", [0, -3])
 def test_receipts_need_positive_quantities_and_change_nothing_otherwise(qty: int) -> None:
     stock = stocked(TARP=10)
-    with pytest.raises(InvalidInput, match="lines\\[1\\].quantity"):
+    with pytest.raises(InvalidInput, match=r"lines\[1\]\.quantity"):
         stock.receive(info(), [InboundLine("TARP", 5), InboundLine("SOAP", qty)])
     assert stock.balance("TARP").on_hand == 10
     assert stock.events == []

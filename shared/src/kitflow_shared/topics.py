@@ -65,8 +65,11 @@ def _dead_letter(group: str) -> TopicSpec:
     return TopicSpec(f"{group}.dlq", 1, THIRTY_DAYS_MS, f"dead letters of consumer group {group}")
 
 
+# Stock also reads its own topic: a transfer that leaves one warehouse is announced to the other.
 STOCK_GROUP = ConsumerGroupSpec(
-    "kitflow.stock", (DISTRIBUTION_EVENTS.name,), _dead_letter("kitflow.stock")
+    "kitflow.stock",
+    (DISTRIBUTION_EVENTS.name, STOCK_EVENTS.name),
+    _dead_letter("kitflow.stock"),
 )
 NEEDS_GROUP = ConsumerGroupSpec(
     "kitflow.needs", (DISTRIBUTION_EVENTS.name,), _dead_letter("kitflow.needs")

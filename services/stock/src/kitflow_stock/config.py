@@ -10,3 +10,5 @@ class StockSettings(BaseSettings):
     port: int = 8001
     # Run the outbox relay and the consumers in this process (turn off for API-only replicas).
     run_workers: bool = True
+    # How often stale reservations expire and near-expiry lots are signalled.
+    housekeeping_interval_s: float = 300.0

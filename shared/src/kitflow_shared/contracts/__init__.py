@@ -4,6 +4,6 @@ Each module is owned by the service that produces its events; consumers import, 
 Importing this package registers every event type in `kitflow_shared.events.registry`.
 """
 
-from kitflow_shared.contracts import distribution, stock
+from kitflow_shared.contracts import catalogue, distribution, needs, stock
 
-__all__ = ["distribution", "stock"]
+__all__ = ["catalogue", "distribution", "needs", "stock"]

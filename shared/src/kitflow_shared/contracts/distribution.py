@@ -3,7 +3,9 @@ distribution)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.events.registry import registry
@@ -47,4 +49,83 @@ NEED_COVERAGE_CHANGED = registry.register(
     description="What has been planned, reserved, dispatched and delivered for one need across "
     "all plans changed; carries the totals after the change (subject need-coverage/<need_id>, "
     "sequence: the coverage's own version).",
+)
+
+
+# --- the plan's conversation with stock (subject: plan/<plan_id>) ----------------------------
+
+
+def plan_subject(plan_id: str) -> str:
+    return f"plan/{plan_id}"
+
+
+LineId = Annotated[
+    str, StringConstraints(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_:-]+$")
+]
+
+
+class PlanLineState(BaseModel):
+    """One line of a plan: so many of an item from a warehouse for a need."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: LineId
+    warehouse: str = Field(min_length=2, max_length=32)
+    item_code: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(gt=0)
+    need_id: str | None = None
+
+
+class PlanApproved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str
+    lines: list[PlanLineState] = Field(min_length=1)
+    reservation_mode: Literal["partial", "all-or-nothing"] = "partial"
+    reservation_expires_at: AwareDatetime
+
+
+class PlanCancelled(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str
+    lines: list[PlanLineState] = Field(description="The lines whose reservations to release")
+    reason: str = ""
+
+
+class DispatchLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: LineId
+    warehouse: str = Field(min_length=2, max_length=32)
+    quantity: int | None = Field(default=None, gt=0, description="None: all that is reserved")
+    waybill_number: str = Field(min_length=1, max_length=64)
+
+
+class PlanDispatchRequested(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str
+    destination: str = Field(description="Where the goods go: site name and P-code")
+    lines: list[DispatchLine] = Field(min_length=1)
+
+
+PLAN_APPROVED = registry.register(
+    "org.kitflow.distribution.plan.approved.v1",
+    PlanApproved,
+    service="distribution",
+    description="A coordinator approved a plan: stock should reserve its lines.",
+)
+PLAN_CANCELLED = registry.register(
+    "org.kitflow.distribution.plan.cancelled.v1",
+    PlanCancelled,
+    service="distribution",
+    description="A plan was cancelled before dispatch: stock should release its reservations.",
+)
+PLAN_DISPATCH_REQUESTED = registry.register(
+    "org.kitflow.distribution.plan.dispatch-requested.v1",
+    PlanDispatchRequested,
+    service="distribution",
+    description="A plan's lines are to leave the warehouses: stock turns reservations into "
+    "dispatches.",
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from kitflow_shared.contracts.common import Admin1Pcode, Admin2Pcode, GeoPoint, OrganisationId
 from kitflow_shared.events.registry import registry
@@ -53,4 +54,190 @@ WAREHOUSE_UPDATED = registry.register(
     WarehouseState,
     service="stock",
     description="A warehouse's details changed; carries its full state after the change.",
+)
+
+
+# --- stock balances, movements and reservations (subject: stock/<warehouse code>) -------------
+
+ItemCode = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9-]*$")
+]
+
+
+def stock_subject(warehouse: str) -> str:
+    """One warehouse's stock is one aggregate; its events share this key and stay in order."""
+    return f"stock/{warehouse}"
+
+
+class BalanceState(BaseModel):
+    """One item's balance in the warehouse after the change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    item_code: ItemCode
+    on_hand: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+    available: int = Field(ge=0)
+    in_transit: int = Field(ge=0, description="On its way here by transfer")
+
+
+class MovementKind(StrEnum):
+    RECEIPT = "receipt"
+    DISPATCH = "dispatch"
+    TRANSFER_OUT = "transfer-out"
+    TRANSFER_IN = "transfer-in"
+    ADJUSTMENT = "adjustment"
+    KIT_ASSEMBLY = "kit-assembly"
+    KIT_BREAKDOWN = "kit-breakdown"
+    REVERSAL = "reversal"
+
+
+class MovementLineState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    item_code: ItemCode
+    quantity: int = Field(description="Signed: + into the warehouse, - out of it")
+    lot: str = ""
+    expiry: date | None = None
+    owner: str = Field(description="The organisation that owns the goods")
+    on_hand_after: int = Field(ge=0, description="The item's on hand after this line")
+    damaged: int = Field(default=0, ge=0)
+    missing: int = Field(default=0, ge=0)
+
+
+class MovementState(BaseModel):
+    """A ledger entry: never edited; undone only by a reversal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    movement_id: str
+    kind: MovementKind
+    warehouse: WarehouseCode
+    occurred_at: AwareDatetime
+    recorded_by: str
+    document_number: str | None = None
+    counterparty: str | None = None
+    reason: str | None = None
+    note: str | None = None
+    transfer_id: str | None = None
+    reverses: str | None = None
+    plan_line_id: str | None = None
+    lines: list[MovementLineState]
+
+
+class MovementRecorded(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    movement: MovementState
+    balances: list[BalanceState]
+
+
+class ReservationState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: str
+    plan_id: str
+    warehouse: WarehouseCode
+    item_code: ItemCode
+    requested: int = Field(ge=0)
+    reserved: int = Field(ge=0)
+    status: str = Field(examples=["active", "rejected", "released", "expired", "dispatched"])
+    mode: str = Field(examples=["partial", "all-or-nothing"])
+    expires_at: AwareDatetime | None = None
+
+
+class ReservationConfirmed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reservation: ReservationState
+    balance: BalanceState
+
+
+class ReservationRejected(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reservation: ReservationState
+    available: int = Field(ge=0, description="What was available when the request came")
+    reason: str
+
+
+class ReservationReleased(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reservation: ReservationState
+    balance: BalanceState
+    reason: str = Field(examples=["cancelled", "expired", "remainder after dispatch"])
+
+
+class TransferInTransit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    transfer_id: str
+    from_warehouse: WarehouseCode
+    to_warehouse: WarehouseCode
+    lines: list[MovementLineState]
+    balances: list[BalanceState]
+
+
+class LowStock(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    warehouse: WarehouseCode
+    balance: BalanceState
+    minimum: int = Field(ge=0)
+
+
+class NearExpiry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    warehouse: WarehouseCode
+    item_code: ItemCode
+    lot: str
+    owner: str
+    expiry: date
+    on_hand: int = Field(ge=0)
+
+
+MOVEMENT_RECORDED = registry.register(
+    "org.kitflow.stock.movement.recorded.v1",
+    MovementRecorded,
+    service="stock",
+    description="A movement entered the ledger; carries it and the balances after it.",
+)
+RESERVATION_CONFIRMED = registry.register(
+    "org.kitflow.stock.reservation.confirmed.v1",
+    ReservationConfirmed,
+    service="stock",
+    description="Stock was reserved for a plan line (fully or partly); carries the balance.",
+)
+RESERVATION_REJECTED = registry.register(
+    "org.kitflow.stock.reservation.rejected.v1",
+    ReservationRejected,
+    service="stock",
+    description="Nothing could be reserved for a plan line; says what was available.",
+)
+RESERVATION_RELEASED = registry.register(
+    "org.kitflow.stock.reservation.released.v1",
+    ReservationReleased,
+    service="stock",
+    description="Reserved stock was given back (plan cancelled, reservation expired, or the "
+    "remainder after a smaller dispatch); carries the balance.",
+)
+TRANSFER_IN_TRANSIT = registry.register(
+    "org.kitflow.stock.transfer.in-transit.v1",
+    TransferInTransit,
+    service="stock",
+    description="A transfer to this warehouse left its origin; counted as in transit here.",
+)
+LOW_STOCK = registry.register(
+    "org.kitflow.stock.balance.low.v1",
+    LowStock,
+    service="stock",
+    description="An item's available quantity fell below the warehouse's minimum.",
+)
+NEAR_EXPIRY = registry.register(
+    "org.kitflow.stock.lot.near-expiry.v1",
+    NearExpiry,
+    service="stock",
+    description="A lot in stock expires within the warning horizon (signalled once per lot).",
 )

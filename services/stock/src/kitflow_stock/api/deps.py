@@ -30,5 +30,9 @@ Planner = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.COORDINATOR))
 
 def actor_of(caller: Caller) -> Actor:
     return Actor(
-        user=caller.user, organisation=caller.organisation, admin=Role.ADMIN in caller.roles
+        user=caller.user,
+        organisation=caller.organisation,
+        admin=Role.ADMIN in caller.roles,
+        coordinator=Role.COORDINATOR in caller.roles,
+        warehouses=caller.warehouses if Role.WAREHOUSE in caller.roles else frozenset(),
     )

@@ -295,6 +295,8 @@ class WarehouseStock:
     sequence: int = 0
     events: list[StockEvent] = field(default_factory=list, compare=False, repr=False)
     changed_items: set[str] = field(default_factory=set, compare=False, repr=False)
+    # (section, key) of the map entries changed since loading, so a save writes only those.
+    changed_entries: set[tuple[str, str]] = field(default_factory=set, compare=False, repr=False)
 
     # ---- reading
 
@@ -409,6 +411,7 @@ class WarehouseStock:
         for line in transfer.lines:
             self._balance_for_update(line.item).in_transit += line.quantity
         self.incoming[transfer.transfer_id] = transfer
+        self.changed_entries.add(("incoming", transfer.transfer_id))
         items = sorted({line.item for line in transfer.lines})
         self._record(TransferAnnounced(transfer, tuple(self.snapshot(i) for i in items)))
         return True
@@ -462,7 +465,8 @@ class WarehouseStock:
                 )
             )
         del self.incoming[transfer_id]
-        self.documents[f"transfer:{transfer_id}"] = info.movement_id
+        self.changed_entries.add(("incoming", transfer_id))
+        self._remember_document(f"transfer:{transfer_id}", info.movement_id)
         info = replace(info, counterparty=transfer.from_warehouse)
         return self._record_movement(MovementType.TRANSFER_IN, info, lines, transfer_id=transfer_id)
 
@@ -530,7 +534,7 @@ class WarehouseStock:
         lines = [self._put(line) for line in inbound]
         for item, lot, owner, qty in outbound:
             lines.extend(self._take([(item, self._find_lot(item, lot, owner), qty)]))
-        self.documents[marker] = info.movement_id
+        self._remember_document(marker, info.movement_id)
         return self._record_movement(MovementType.REVERSAL, info, lines, reverses=original.id)
 
     # ---- reservations
@@ -561,7 +565,7 @@ class WarehouseStock:
             rejected = Reservation(
                 line_id, plan_id, item, quantity, 0, ReservationStatus.REJECTED, expires_at, mode
             )
-            self.reservations[line_id] = rejected
+            self._set_reservation(rejected)
             reason = f"{available} {item} available in {self.warehouse}, {quantity} requested"
             self._record(ReservationRejected(rejected, available, reason))
             return ReservationOutcome(ReservationStatus.REJECTED, quantity, 0, available)
@@ -570,7 +574,7 @@ class WarehouseStock:
         reservation = Reservation(
             line_id, plan_id, item, quantity, granted, ReservationStatus.ACTIVE, expires_at, mode
         )
-        self.reservations[line_id] = reservation
+        self._set_reservation(reservation)
         self._record(ReservationConfirmed(reservation, self.snapshot(item)))
         self._check_low_stock(item)
         return ReservationOutcome(ReservationStatus.ACTIVE, quantity, granted, balance.available)
@@ -580,8 +584,8 @@ class WarehouseStock:
         out of order) leaves a marker, so the late reservation request is refused."""
         existing = self.reservations.get(line_id)
         if existing is None:
-            self.reservations[line_id] = Reservation(
-                line_id, plan_id, item, 0, 0, ReservationStatus.RELEASED, None
+            self._set_reservation(
+                Reservation(line_id, plan_id, item, 0, 0, ReservationStatus.RELEASED, None)
             )
             return False
         if existing.status is not ReservationStatus.ACTIVE:
@@ -614,16 +618,19 @@ class WarehouseStock:
         self._require_positive("quantity", qty)
         if qty > reservation.quantity:
             raise InvalidInput("quantity", f"only {reservation.quantity} are reserved")
-        self._require_new_document(info.document_number)
+        # One waybill carries many plan lines, so its number is not claimed here: the plan
+        # line itself makes the dispatch happen once.
         # Reserved stock is part of on hand: pick it first-expiry-first-out.
         plan = self._plan_takes([OutboundLine(reservation.item, qty)], extra_available=qty)
         balance = self._balance_for_update(reservation.item)
         balance.reserved -= reservation.quantity
         lines = self._take(plan)
-        self.reservations[line_id] = replace(
-            reservation, status=ReservationStatus.DISPATCHED, quantity=qty
+        self._set_reservation(
+            replace(reservation, status=ReservationStatus.DISPATCHED, quantity=qty)
         )
-        movement = self._record_movement(MovementType.DISPATCH, info, lines, plan_line_id=line_id)
+        movement = self._record_movement(
+            MovementType.DISPATCH, info, lines, plan_line_id=line_id, claim_document=False
+        )
         if qty < reservation.quantity:
             remainder = replace(
                 reservation, quantity=reservation.quantity - qty, status=ReservationStatus.RELEASED
@@ -680,6 +687,7 @@ class WarehouseStock:
         transfer_id: str | None = None,
         reverses: str | None = None,
         plan_line_id: str | None = None,
+        claim_document: bool = True,
     ) -> Movement:
         movement = Movement(
             id=info.movement_id,
@@ -695,20 +703,28 @@ class WarehouseStock:
             reverses=reverses,
             plan_line_id=plan_line_id,
         )
-        if info.document_number:
-            self.documents[info.document_number] = info.movement_id
+        if info.document_number and claim_document:
+            self._remember_document(info.document_number, info.movement_id)
         items = sorted({line.item for line in lines})
         self._record(MovementRecorded(movement, tuple(self.snapshot(i) for i in items)))
         for item in items:
             self._check_low_stock(item)
         return movement
 
+    def _remember_document(self, number: str, movement_id: str) -> None:
+        self.documents[number] = movement_id
+        self.changed_entries.add(("documents", number))
+
+    def _set_reservation(self, reservation: Reservation) -> None:
+        self.reservations[reservation.line_id] = reservation
+        self.changed_entries.add(("reservations", reservation.line_id))
+
     def _end_reservation(
         self, reservation: Reservation, status: ReservationStatus, reason: str
     ) -> None:
         self._balance_for_update(reservation.item).reserved -= reservation.quantity
         ended = replace(reservation, status=status)
-        self.reservations[reservation.line_id] = ended
+        self._set_reservation(ended)
         self._record(ReservationReleased(ended, self.snapshot(reservation.item), reason))
 
     def _check_low_stock(self, item: str) -> None:

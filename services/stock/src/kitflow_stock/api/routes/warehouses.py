@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from kitflow_shared.contracts.common import Admin1Pcode, Admin2Pcode, GeoPoint, OrganisationId
 from kitflow_shared.contracts.stock import WarehouseCode, WarehouseType
+from kitflow_shared.web.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_stock.api.deps import AnyRole, Context, Planner, Warehouses, actor_of
@@ -103,6 +104,10 @@ class WarehousePage(BaseModel):
     offset: int
 
 
+# Fields a PATCH may set to null; the others must keep a value.
+_CLEARABLE = {"location", "capacity_m3"}
+
+
 def _coordinates(point: GeoPoint | None) -> Coordinates | None:
     return Coordinates(point.lat, point.lon) if point else None
 
@@ -137,6 +142,18 @@ async def change(
 ) -> WarehousePublic:
     """Change a warehouse's details (its owning organisation's coordinators, or an admin)."""
     given = body.model_dump(exclude_unset=True)
+    cleared = sorted(f for f, v in given.items() if v is None and f not in _CLEARABLE)
+    if cleared:
+        raise Problem(
+            422,
+            "Invalid request",
+            f"{', '.join(cleared)}: cannot be cleared",
+            slug="validation",
+            errors=[
+                {"field": f"body.{f}", "reason": "cannot be null", "type": "none_forbidden"}
+                for f in cleared
+            ],
+        )
     changes: dict[str, object] = {}
     for field, value in given.items():
         if field == "type":

@@ -1,0 +1,353 @@
+"""Stock commands: check who asks and what they name, then apply one command to one
+warehouse's stock through the writer.
+
+Reads that only validate (the warehouse exists, the caller may operate it, the items are in the
+catalogue) happen before the command; the change itself is one atomic write.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
+
+from kitflow_shared.events.envelope import EventContext
+
+from kitflow_stock.domain.errors import InvalidInput, NotPermitted, UnknownWarehouse
+from kitflow_stock.domain.stock import (
+    AdjustmentReason,
+    CountedLine,
+    InboundLine,
+    IncomingTransfer,
+    Movement,
+    MovementInfo,
+    MovementLine,
+    OutboundLine,
+    ReceivedLine,
+    ReservationMode,
+    ReservationOutcome,
+    WarehouseStock,
+)
+from kitflow_stock.domain.warehouses import Warehouse
+from kitflow_stock.handlers.ports import (
+    Actor,
+    CatalogueReader,
+    Ledger,
+    WarehouseRepository,
+)
+from kitflow_stock.handlers.stock_writer import StockWriter
+
+Clock = Callable[[], datetime]
+T = TypeVar("T")
+NEAR_EXPIRY_HORIZON = timedelta(days=180)  # OpenLMIS warns at 6 months (OLMIS-3186)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:16]}"
+
+
+@dataclass(frozen=True)
+class StockRecord:
+    """Who recorded a movement, when it happened, under which document."""
+
+    occurred_at: datetime | None = None
+    document_number: str | None = None
+    counterparty: str | None = None
+    note: str | None = None
+
+
+@dataclass
+class StockHandlers:
+    writer: StockWriter
+    warehouses: WarehouseRepository
+    catalogue: CatalogueReader
+    ledger: Ledger
+    clock: Clock = lambda: datetime.now(UTC)
+
+    # ---- guards
+
+    async def _operable(self, actor: Actor, code: str) -> Warehouse:
+        """The warehouse, if the actor may record movements there. Staff of other warehouses
+        get "unknown warehouse": they learn nothing about stock that is not theirs."""
+        warehouse = await self.warehouses.get(code)
+        if not actor.may_operate(code):
+            raise (
+                UnknownWarehouse(code)
+                if not actor.coordinator
+                else NotPermitted("only the warehouse's staff (or an admin) record its movements")
+            )
+        if not warehouse.details.active:
+            raise InvalidInput("warehouse", f"{code} is not active")
+        return warehouse
+
+    async def readable(self, actor: Actor, code: str) -> Warehouse:
+        warehouse = await self.warehouses.get(code)
+        if not actor.may_read_stock(code):
+            raise UnknownWarehouse(code)
+        return warehouse
+
+    async def _known_items(self, codes: Sequence[str], field: str = "lines") -> None:
+        found = await self.catalogue.get_many(set(codes))
+        for index, code in enumerate(codes):
+            if code not in found:
+                raise InvalidInput(f"{field}[{index}].item_code", f"{code} is not in the catalogue")
+
+    def _info(self, actor: Actor, record: StockRecord, prefix: str = "MV") -> MovementInfo:
+        occurred = record.occurred_at or self.clock()
+        if occurred > self.clock() + timedelta(minutes=5):
+            raise InvalidInput("occurred_at", "cannot be in the future")
+        return MovementInfo(
+            new_id(prefix),
+            occurred,
+            actor.user,
+            record.document_number,
+            record.counterparty,
+            record.note,
+        )
+
+    async def _run(
+        self,
+        warehouse: Warehouse,
+        command: Callable[[WarehouseStock], T],
+        context: EventContext,
+    ) -> T:
+        return await self.writer.execute(
+            warehouse.code, command, context, owner=warehouse.details.organisation
+        )
+
+    # ---- movements
+
+    async def receive(
+        self,
+        actor: Actor,
+        code: str,
+        lines: Sequence[InboundLine],
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        await self._known_items([line.item for line in lines])
+        if not record.document_number:
+            raise InvalidInput("grn_number", "a receipt needs its goods-received-note number")
+        info = self._info(actor, record)
+        return await self._run(warehouse, lambda s: s.receive(info, lines), context)
+
+    async def dispatch(
+        self,
+        actor: Actor,
+        code: str,
+        lines: Sequence[OutboundLine],
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        await self._known_items([line.item for line in lines])
+        if not record.document_number:
+            raise InvalidInput("waybill_number", "a dispatch needs its waybill number")
+        info = self._info(actor, record)
+        return await self._run(warehouse, lambda s: s.dispatch(info, lines), context)
+
+    async def adjust(
+        self,
+        actor: Actor,
+        code: str,
+        reason: AdjustmentReason,
+        item: str,
+        quantity: int,
+        lot: str,
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        await self._known_items([item], "item_code")
+        info = self._info(actor, record)
+        return await self._run(
+            warehouse, lambda s: s.adjust(info, reason, item, quantity, lot), context
+        )
+
+    async def transfer(
+        self,
+        actor: Actor,
+        code: str,
+        to_warehouse: str,
+        lines: Sequence[OutboundLine],
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        try:
+            destination = await self.warehouses.get(to_warehouse)
+        except UnknownWarehouse:
+            raise InvalidInput("to_warehouse", f"no warehouse with code {to_warehouse}") from None
+        if not destination.details.active:
+            raise InvalidInput("to_warehouse", f"{to_warehouse} is not active")
+        await self._known_items([line.item for line in lines])
+        if not record.document_number:
+            raise InvalidInput("waybill_number", "a transfer needs its waybill number")
+        info = self._info(actor, record)
+        transfer_id = new_id("TR")
+        return await self._run(
+            warehouse, lambda s: s.transfer_out(info, transfer_id, to_warehouse, lines), context
+        )
+
+    async def receive_transfer(
+        self,
+        actor: Actor,
+        code: str,
+        transfer_id: str,
+        lines: Sequence[ReceivedLine],
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        info = self._info(actor, record)
+        return await self._run(
+            warehouse, lambda s: s.receive_transfer(info, transfer_id, lines), context
+        )
+
+    async def kitting(
+        self,
+        actor: Actor,
+        code: str,
+        kit: str,
+        count: int,
+        assemble: bool,
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        items = await self.catalogue.get_many({kit})
+        if kit not in items:
+            raise InvalidInput("kit_code", f"{kit} is not in the catalogue")
+        if not items[kit].is_kit:
+            raise InvalidInput("kit_code", f"{kit} is an item, not a kit")
+        bom = [(c.item_code, c.quantity) for c in items[kit].details.components]
+        info = self._info(actor, record)
+        if assemble:
+            return await self._run(
+                warehouse, lambda s: s.assemble_kits(info, kit, count, bom), context
+            )
+        return await self._run(warehouse, lambda s: s.break_kits(info, kit, count, bom), context)
+
+    async def apply_count(
+        self,
+        actor: Actor,
+        code: str,
+        lines: Sequence[CountedLine],
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement | None:
+        warehouse = await self._operable(actor, code)
+        await self._known_items([line.item for line in lines])
+        info = self._info(actor, record)
+        return await self._run(warehouse, lambda s: s.apply_count(info, lines), context)
+
+    async def reverse(
+        self,
+        actor: Actor,
+        code: str,
+        movement_id: str,
+        record: StockRecord,
+        context: EventContext,
+    ) -> Movement:
+        warehouse = await self._operable(actor, code)
+        original = await self.ledger.movement(code, movement_id)
+        if original is None:
+            raise InvalidInput("movement_id", f"no movement {movement_id} in {code}'s ledger")
+        info = self._info(actor, record)
+        return await self._run(warehouse, lambda s: s.reverse(info, original), context)
+
+    async def set_minimum(
+        self, actor: Actor, code: str, item: str, minimum: int, context: EventContext
+    ) -> None:
+        warehouse = await self._operable(actor, code)
+        await self._known_items([item], "item_code")
+        await self._run(warehouse, lambda s: s.set_minimum(item, minimum), context)
+
+    # ---- reservations (coordinators through the API; distribution's plans through events)
+
+    async def reserve(
+        self,
+        actor: Actor | None,
+        code: str,
+        line_id: str,
+        plan_id: str,
+        item: str,
+        quantity: int,
+        mode: ReservationMode,
+        expires_at: datetime,
+        context: EventContext,
+    ) -> ReservationOutcome:
+        warehouse = await self.warehouses.get(code)
+        if actor is not None and not actor.may_reserve:
+            raise NotPermitted("only coordinators reserve stock for plans")
+        if expires_at <= self.clock():
+            raise InvalidInput("expires_at", "must be in the future")
+        return await self._run(
+            warehouse,
+            lambda s: s.reserve(line_id, plan_id, item, quantity, mode, expires_at),
+            context,
+        )
+
+    async def release(
+        self,
+        actor: Actor | None,
+        code: str,
+        line_id: str,
+        plan_id: str,
+        item: str,
+        context: EventContext,
+    ) -> bool:
+        warehouse = await self.warehouses.get(code)
+        if actor is not None and not actor.may_reserve:
+            raise NotPermitted("only coordinators release reservations")
+        return await self._run(warehouse, lambda s: s.release(line_id, plan_id, item), context)
+
+    async def dispatch_reservation(
+        self,
+        actor: Actor | None,
+        code: str,
+        line_id: str,
+        quantity: int | None,
+        record: StockRecord,
+        context: EventContext,
+        system_user: str = "distribution",
+    ) -> Movement:
+        if actor is not None:
+            warehouse = await self._operable(actor, code)
+            info = self._info(actor, record)
+        else:
+            warehouse = await self.warehouses.get(code)
+            info = self._info(Actor(system_user, warehouse.details.organisation), record)
+        return await self._run(
+            warehouse, lambda s: s.dispatch_reservation(info, line_id, quantity), context
+        )
+
+    # ---- reactions and housekeeping
+
+    async def announce_transfer(
+        self,
+        to_warehouse: str,
+        transfer_id: str,
+        from_warehouse: str,
+        lines: Sequence[MovementLine],
+        sent_at: datetime,
+        context: EventContext,
+    ) -> bool:
+        warehouse = await self.warehouses.get(to_warehouse)
+        transfer = IncomingTransfer(transfer_id, from_warehouse, tuple(lines), sent_at)
+        return await self._run(warehouse, lambda s: s.announce_transfer(transfer), context)
+
+    async def housekeeping(self, code: str, today: date | None = None) -> tuple[int, int]:
+        """Expire stale reservations and signal near-expiry lots in one warehouse."""
+        warehouse = await self.warehouses.get(code)
+        now = self.clock()
+
+        def tidy(stock: WarehouseStock) -> tuple[int, int]:
+            expired = stock.expire_reservations(now)
+            signalled = stock.signal_near_expiry(today or now.date(), NEAR_EXPIRY_HORIZON)
+            return expired, signalled
+
+        return await self._run(warehouse, tidy, EventContext.new())
