@@ -1,0 +1,200 @@
+"""Stock's side of the reservation conversation, through the real broker: distribution's plan
+events in, stock's answers out; redelivered and out-of-order messages change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from kitflow_shared.contracts.distribution import (
+    PLAN_APPROVED,
+    PLAN_CANCELLED,
+    PLAN_DISPATCH_REQUESTED,
+    DispatchLine,
+    PlanApproved,
+    PlanCancelled,
+    PlanDispatchRequested,
+    PlanLineState,
+    plan_subject,
+)
+from kitflow_shared.contracts.stock import (
+    MOVEMENT_RECORDED,
+    RESERVATION_CONFIRMED,
+    RESERVATION_REJECTED,
+    RESERVATION_RELEASED,
+)
+from kitflow_shared.events import CloudEvent, EventContext
+from kitflow_shared.messaging.producer import EventProducer
+from kitflow_shared.topics import DISTRIBUTION_EVENTS, STOCK_EVENTS
+from kitflow_shared.web.identity import Role
+from kitflow_stock.bootstrap import create_app
+
+from tests.support.app import running_app
+from tests.support.infra import Infra
+from tests.support.kafka import eventually, read_topic
+from tests.support.services import identity
+
+pytestmark = pytest.mark.infra
+ADMIN = identity("IOM", Role.ADMIN)
+
+
+@pytest.fixture
+async def stock(
+    infra: Infra, topics: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(create_app, infra, topics, monkeypatch) as (_, client):
+        for path, body in [
+            (
+                "/v1/warehouses",
+                {
+                    "code": "TOM-SUB",
+                    "name": "Tombouctou",
+                    "organisation": "IOM",
+                    "type": "sub-office",
+                    "admin1_pcode": "ML06",
+                    "admin2_pcode": "ML0601",
+                },
+            ),
+            (
+                "/v1/items",
+                {
+                    "code": "TARP",
+                    "name_en": "Tarpaulin",
+                    "name_fr": "Bâche",
+                    "category": "shelter",
+                    "unit": "piece",
+                },
+            ),
+            (
+                "/v1/warehouses/TOM-SUB/receipts",
+                {
+                    "grn_number": "GRN-1",
+                    "source": "ECHO",
+                    "lines": [{"item_code": "TARP", "quantity": 50}],
+                },
+            ),
+        ]:
+            response = await client.post(path, json=body, headers=ADMIN)
+            assert response.status_code == 201, response.text
+        yield client
+
+
+def _line(n: int, qty: int) -> PlanLineState:
+    return PlanLineState(
+        line_id=f"P7:L{n}", warehouse="TOM-SUB", item_code="TARP", quantity=qty, need_id=f"N{n}"
+    )
+
+
+async def _answers(infra: Infra, namespace: str, expect: int) -> list[CloudEvent]:
+    records = await eventually(
+        lambda: read_topic(
+            infra.kafka_bootstrap, STOCK_EVENTS.qualified(namespace), expect=expect, timeout_s=3
+        ),
+        lambda rs: len(rs) >= expect,
+        what=f"{expect} stock events",
+    )
+    return [CloudEvent.from_bytes(r.value) for r in records]
+
+
+async def _tarp(stock: httpx.AsyncClient) -> dict[str, Any]:
+    response = await stock.get("/v1/warehouses/TOM-SUB/stock", headers=ADMIN)
+    [item] = response.json()["items"]
+    return dict(item)
+
+
+async def test_the_plan_conversation_with_redeliveries_and_overtaking_messages(
+    stock: httpx.AsyncClient, producer: EventProducer, infra: Infra, topics: str
+) -> None:
+    topic = DISTRIBUTION_EVENTS.qualified(topics)
+    ctx = EventContext.new()
+    expires = datetime.now(UTC) + timedelta(days=3)
+    # L3's cancellation overtakes its approval (different plans' events on other partitions).
+    early_cancel = PLAN_CANCELLED.new(
+        PlanCancelled(plan_id="P7", lines=[_line(3, 5)], reason="site inaccessible"),
+        subject=plan_subject("P7-cancel"),
+        sequence=1,
+        context=ctx,
+    )
+    approved = PLAN_APPROVED.new(
+        PlanApproved(
+            plan_id="P7",
+            lines=[_line(1, 30), _line(2, 40), _line(3, 5)],
+            reservation_mode="partial",
+            reservation_expires_at=expires,
+        ),
+        subject=plan_subject("P7"),
+        sequence=1,
+        context=ctx,
+    )
+    await producer.publish(topic, [early_cancel])
+    await producer.publish(topic, [approved, approved])  # and delivered twice
+
+    answers = await _answers(infra, topics, expect=4)  # receipt + L1 + L2 + L3's release
+    by_type: dict[str, list[CloudEvent]] = {}
+    for event in answers:
+        by_type.setdefault(event.type, []).append(event)
+    [confirmed_1, confirmed_2] = [
+        RESERVATION_CONFIRMED.parse(e) for e in by_type[RESERVATION_CONFIRMED.type]
+    ]
+    assert (confirmed_1.reservation.line_id, confirmed_1.reservation.reserved) == ("P7:L1", 30)
+    assert (confirmed_2.reservation.line_id, confirmed_2.reservation.reserved) == ("P7:L2", 20)
+    assert confirmed_2.reservation.requested == 40  # partial: what was left
+    assert RESERVATION_REJECTED.type not in by_type
+    assert all(e.correlationid == ctx.correlation_id for e in by_type[RESERVATION_CONFIRMED.type])
+    assert all(e.causationid == approved.id for e in by_type[RESERVATION_CONFIRMED.type])
+    tarp = await _tarp(stock)
+    assert (tarp["reserved"], tarp["available"]) == (50, 0)
+
+    # A second plan finds nothing left: rejected, with what was available.
+    second = PLAN_APPROVED.new(
+        PlanApproved(
+            plan_id="P8",
+            lines=[
+                PlanLineState(line_id="P8:L1", warehouse="TOM-SUB", item_code="TARP", quantity=10)
+            ],
+            reservation_mode="all-or-nothing",
+            reservation_expires_at=expires,
+        ),
+        subject=plan_subject("P8"),
+        sequence=1,
+        context=EventContext.new(),
+    )
+    await producer.publish(topic, [second])
+    answers = await _answers(infra, topics, expect=5)
+    [rejected] = [
+        RESERVATION_REJECTED.parse(e) for e in answers if e.type == RESERVATION_REJECTED.type
+    ]
+    assert (rejected.reservation.line_id, rejected.available) == ("P8:L1", 0)
+
+    # Dispatch L1 (twice: redelivered), cancel L2: stock is issued once and released once.
+    dispatch = PLAN_DISPATCH_REQUESTED.new(
+        PlanDispatchRequested(
+            plan_id="P7",
+            destination="Site Ber (ML0601)",
+            lines=[DispatchLine(line_id="P7:L1", warehouse="TOM-SUB", waybill_number="WB-P7")],
+        ),
+        subject=plan_subject("P7"),
+        sequence=2,
+        context=ctx,
+    )
+    cancel = PLAN_CANCELLED.new(
+        PlanCancelled(plan_id="P7", lines=[_line(2, 40)]),
+        subject=plan_subject("P7"),
+        sequence=3,
+        context=ctx,
+    )
+    await producer.publish(topic, [dispatch, dispatch, cancel, cancel])
+    answers = await _answers(infra, topics, expect=7)
+    movements = [MOVEMENT_RECORDED.parse(e) for e in answers if e.type == MOVEMENT_RECORDED.type]
+    assert [m.movement.kind.value for m in movements] == ["receipt", "dispatch"]
+    assert movements[1].movement.plan_line_id == "P7:L1"
+    assert movements[1].movement.lines[0].quantity == -30
+    released = [
+        RESERVATION_RELEASED.parse(e) for e in answers if e.type == RESERVATION_RELEASED.type
+    ]
+    assert [(r.reservation.line_id, r.reservation.reserved) for r in released] == [("P7:L2", 20)]
+    tarp = await _tarp(stock)
+    assert (tarp["on_hand"], tarp["reserved"], tarp["available"]) == (20, 0, 20)
