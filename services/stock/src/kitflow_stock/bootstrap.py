@@ -66,17 +66,20 @@ def create_app() -> FastAPI:
         stock_collection, runtime.db[mongo_stock.LEDGER], common.outbox_sweep_interval_s
     )
 
-    def notify_all(collection: str, doc_id: Any) -> None:
+    def notify_stock(collection: str, doc_id: Any, has_journal: bool) -> None:
         relay.notify(collection, doc_id)
-        if collection == mongo_stock.STOCK:
+        if has_journal:
             journal.notify(collection, doc_id)
 
     # Without workers (an API-only replica) the writes still land in the outbox and journal; a
     # replica that runs workers moves them on its next sweep.
-    notify = notify_all if settings.run_workers else (lambda _c, _i: None)
+    run = settings.run_workers
+    notify = relay.notify if run else (lambda _c, _i: None)
     warehouse_repo = MongoWarehouseRepository(warehouse_collection, notify)
     catalogue_repo = MongoCatalogueRepository(catalogue_collection, notify)
-    stock_repo = MongoWarehouseStockRepository(stock_collection, notify)
+    stock_repo = MongoWarehouseStockRepository(
+        stock_collection, notify_stock if run else (lambda _c, _i, _j: None)
+    )
     handlers = StockHandlers(
         writer=StockWriter(stock_repo),
         warehouses=warehouse_repo,

@@ -47,7 +47,8 @@ INDEXES = [
 ]
 
 Document = dict[str, Any]
-Notify = Callable[[str, Any], None]
+# (collection, document id, whether it has journal rows to move)
+Notify = Callable[[str, Any, bool], None]
 log = logging.getLogger(__name__)
 
 
@@ -218,7 +219,8 @@ class MongoWarehouseStockRepository:
             raise ConcurrentChange(f"the stock of {stock.warehouse} changed meanwhile")
         stock.changed_items.clear()
         stock.changed_entries.clear()
-        self._notify(STOCK, stock.warehouse)
+        if events or journal:
+            self._notify(STOCK, stock.warehouse, bool(journal))
 
     async def all_warehouses(self) -> list[str]:
         return [doc["_id"] async for doc in self._collection.find({}, {"_id": 1})]

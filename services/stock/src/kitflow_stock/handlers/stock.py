@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
@@ -65,13 +65,26 @@ class StockHandlers:
     catalogue: CatalogueReader
     ledger: Ledger
     clock: Clock = lambda: datetime.now(UTC)
+    # Warehouse details change rarely and every stock command needs them: a short-lived cache
+    # saves a store round trip per command. A deactivation takes effect within this time.
+    warehouse_ttl: timedelta = timedelta(seconds=2)
+    _warehouse_cache: dict[str, tuple[datetime, Warehouse]] = field(default_factory=dict)
+
+    async def warehouse(self, code: str) -> Warehouse:
+        now = self.clock()
+        cached = self._warehouse_cache.get(code)
+        if cached is not None and now - cached[0] < self.warehouse_ttl:
+            return cached[1]
+        found = await self.warehouses.get(code)
+        self._warehouse_cache[code] = (now, found)
+        return found
 
     # ---- guards
 
     async def _operable(self, actor: Actor, code: str) -> Warehouse:
         """The warehouse, if the actor may record movements there. Staff of other warehouses
         get "unknown warehouse": they learn nothing about stock that is not theirs."""
-        warehouse = await self.warehouses.get(code)
+        warehouse = await self.warehouse(code)
         if not actor.may_operate(code):
             raise (
                 UnknownWarehouse(code)
@@ -83,7 +96,7 @@ class StockHandlers:
         return warehouse
 
     async def readable(self, actor: Actor, code: str) -> Warehouse:
-        warehouse = await self.warehouses.get(code)
+        warehouse = await self.warehouse(code)
         if not actor.may_read_stock(code):
             raise UnknownWarehouse(code)
         return warehouse
@@ -280,7 +293,7 @@ class StockHandlers:
         expires_at: datetime,
         context: EventContext,
     ) -> ReservationOutcome:
-        warehouse = await self.warehouses.get(code)
+        warehouse = await self.warehouse(code)
         if actor is not None and not actor.may_reserve:
             raise NotPermitted("only coordinators reserve stock for plans")
         if expires_at <= self.clock():
@@ -300,7 +313,7 @@ class StockHandlers:
         item: str,
         context: EventContext,
     ) -> bool:
-        warehouse = await self.warehouses.get(code)
+        warehouse = await self.warehouse(code)
         if actor is not None and not actor.may_reserve:
             raise NotPermitted("only coordinators release reservations")
         return await self._run(warehouse, lambda s: s.release(line_id, plan_id, item), context)
@@ -319,7 +332,7 @@ class StockHandlers:
             warehouse = await self._operable(actor, code)
             info = self._info(actor, record)
         else:
-            warehouse = await self.warehouses.get(code)
+            warehouse = await self.warehouse(code)
             info = self._info(Actor(system_user, warehouse.details.organisation), record)
         return await self._run(
             warehouse, lambda s: s.dispatch_reservation(info, line_id, quantity), context
@@ -336,7 +349,7 @@ class StockHandlers:
         sent_at: datetime,
         context: EventContext,
     ) -> bool:
-        warehouse = await self.warehouses.get(to_warehouse)
+        warehouse = await self.warehouse(to_warehouse)
         transfer = IncomingTransfer(transfer_id, from_warehouse, tuple(lines), sent_at)
         return await self._run(warehouse, lambda s: s.announce_transfer(transfer), context)
 
