@@ -1,36 +1,108 @@
-"""The composition root: settings, connections and the API, wired once."""
+"""The composition root: settings, connections, adapters, workers and the API, wired once."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from kitflow_shared.messaging.consumer import ConsumerRunner
+from kitflow_shared.messaging.outbox import OutboxRelay
 from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
+from kitflow_shared.topics import NEEDS_EVENTS, NEEDS_GROUP
 from kitflow_shared.web.app import create_service_app
 
 from kitflow_needs import SERVICE, __version__
+from kitflow_needs.adapters import mongo_needs, mongo_profiles
+from kitflow_needs.adapters.bundled import (
+    SystemClock,
+    builtin_profiles,
+    load_catalogue,
+    load_gazetteer,
+)
+from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
+from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
+from kitflow_needs.api.errors import install_domain_error_handlers
+from kitflow_needs.api.routes import needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
+from kitflow_needs.consumers import subscriptions
+from kitflow_needs.handlers.ports import NeedsServices
+
+
+def new_need_id() -> str:
+    return str(uuid.uuid4())
 
 
 def create_app() -> FastAPI:
     common = CommonSettings()
     settings = NeedsSettings()
+    kafka = KafkaSettings()
     runtime = ServiceRuntime(
         SERVICE,
         common=common,
-        kafka=KafkaSettings(),
+        kafka=kafka,
         store=StoreSettings(),
-        indexes=[],
+        indexes=[*mongo_needs.INDEXES, *mongo_profiles.INDEXES],
         run_workers=settings.run_workers,
     )
+    assert runtime.producer is not None
+    need_collection = runtime.db[mongo_needs.COLLECTION]
+    relay = OutboxRelay(
+        service=SERVICE,
+        publisher=runtime.producer,
+        topic=NEEDS_EVENTS.qualified(common.namespace),
+        collections=[need_collection],
+        sweep_interval_s=common.outbox_sweep_interval_s,
+    )
+    runtime.add_worker("outbox-relay", relay.run)
+    # Without workers (an API-only replica) the writes still land in the outbox; a replica that
+    # runs workers publishes them on its next sweep.
+    notify = relay.notify if settings.run_workers else (lambda _c, _i: None)
+    services = NeedsServices(
+        needs=MongoNeedRepository(need_collection, notify),
+        profiles=MongoProfileRepository(runtime.db[mongo_profiles.COLLECTION]),
+        gazetteer=load_gazetteer(),
+        catalogue=load_catalogue(),
+        clock=SystemClock(),
+        new_id=new_need_id,
+    )
+    consumer = ConsumerRunner(
+        kafka=kafka,
+        group=NEEDS_GROUP,
+        namespace=common.namespace,
+        handlers=subscriptions(services),
+        dead_letters=runtime.producer,
+        client_id=f"kitflow-{SERVICE}",
+    )
+    runtime.add_worker("consumer", consumer.run)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            # The built-in profiles, where missing; an admin's later changes are never undone.
+            await services.profiles.seed(builtin_profiles())
+            yield
+
     app = create_service_app(
         service=SERVICE,
         title="kitflow needs",
         description="Assessed needs of partner organisations: P-coded locations, population, "
-        "quantities computed from norms, duplicate detection, HXL import and export.",
+        "quantities computed from norms, duplicate detection, HXL import and export. Reached "
+        "through the gateway.",
         version=__version__,
-        lifespan=runtime.lifespan,
+        lifespan=lifespan,
         readiness=lambda _app: runtime.readiness_checks(),
         internal_secret=common.internal_secret.get_secret_value(),
     )
+    install_domain_error_handlers(app)
     app.state.runtime = runtime
+    app.state.relay = relay
+    app.state.services = services
+    # The import and export paths come first: "/v1/needs/imports" is not a need id.
+    app.include_router(transfer.router)
+    app.include_router(needs.router)
+    app.include_router(profiles.router)
+    app.include_router(reference.router)
     return app

@@ -1,0 +1,597 @@
+"""HXL files in and out: needs from HXL-tagged CSV or XLSX (read with libhxl), and needs with
+their coverage as HXL-tagged CSV.
+
+Reading maps columns by hashtag and attributes, never by header text, so a French or an English
+header row makes no difference. See the service README for the columns accepted and produced.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any
+
+import hxl
+import hxl.input
+import hxl.model
+
+from kitflow_needs.domain.catalogue import ItemCatalogue
+from kitflow_needs.domain.errors import FieldProblem, UnreadableFile
+from kitflow_needs.domain.intake import NeedInput
+from kitflow_needs.domain.need import (
+    Assessment,
+    AssessmentSource,
+    Coordinates,
+    DisplacementStatus,
+    Need,
+    Population,
+)
+from kitflow_needs.domain.text import name_key
+from kitflow_needs.handlers.imports import ImportRow
+
+MAX_FILE_BYTES = 20 * 1024 * 1024
+
+# Population columns: which hashtags count, in order of preference.
+_PEOPLE_TAGS = ("#inneed", "#affected", "#targeted", "#population")
+_GROUP_ATTRIBUTES = {"f", "m", "children", "adults", "elderly", "disabled"}
+_PROGRESS_ATTRIBUTES = {"planned", "reserved", "dispatched", "delivered", "remaining"}
+
+_DISPLACEMENT_WORDS = {
+    DisplacementStatus.IDP: {"idp", "idps", "pdi", "pdis", "displaced", "deplace", "deplaces"},
+    DisplacementStatus.RETURNEE: {"returnee", "returnees", "retourne", "retournes", "rapatrie"},
+    DisplacementStatus.HOST_COMMUNITY: {
+        "host",
+        "host community",
+        "host communities",
+        "communaute hote",
+        "communautes hotes",
+        "hote",
+    },
+}
+_SOURCE_WORDS = {
+    AssessmentSource.DTM_ROUND: {"dtm", "dtm round", "dtm-round", "matrice de suivi"},
+    AssessmentSource.PARTNER_ASSESSMENT: {
+        "partner",
+        "partner assessment",
+        "partner-assessment",
+        "evaluation partenaire",
+        "evaluation",
+        "assessment",
+    },
+}
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
+@dataclass
+class NeedsSheet:
+    rows: list[ImportRow]
+    has_items: bool
+    has_norms: bool
+    columns: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Column:
+    index: int
+    tag: str
+    attributes: frozenset[str]
+    label: str
+
+
+def _columns_of(dataset: Any) -> list[_Column]:
+    out = []
+    for index, column in enumerate(dataset.columns):
+        if not column.tag:
+            continue
+        out.append(
+            _Column(index, column.tag, frozenset(column.attributes), column.display_tag or "")
+        )
+    return out
+
+
+def _pick(
+    columns: Sequence[_Column],
+    tag: str,
+    required: Iterable[str] = (),
+    excluded: Iterable[str] = (),
+) -> _Column | None:
+    need, refuse = set(required), set(excluded)
+    for column in columns:
+        if column.tag == tag and need <= column.attributes and not (refuse & column.attributes):
+            return column
+    return None
+
+
+def _pick_people(
+    columns: Sequence[_Column], required: set[str], excluded: set[str]
+) -> _Column | None:
+    for tag in _PEOPLE_TAGS:
+        found = _pick(columns, tag, required, excluded)
+        if found is not None:
+            return found
+    return None
+
+
+@dataclass
+class _Layout:
+    """Which column holds which field of a need."""
+
+    single: dict[str, _Column]
+    item_codes: list[_Column]
+    item_quantities: list[_Column]
+    displacement_from_attributes: DisplacementStatus | None
+
+    def labels(self) -> dict[str, str]:
+        out = {name: c.label for name, c in self.single.items()}
+        for i, (code, qty) in enumerate(zip(self.item_codes, self.item_quantities, strict=False)):
+            out[f"items.{i}.item_code"] = code.label
+            out[f"items.{i}.quantity"] = qty.label
+        if self.item_codes:
+            out.setdefault("items", self.item_codes[0].label)
+        elif "norms.profile_id" in out:
+            out.setdefault("items", out["norms.profile_id"])
+        return out
+
+
+def _layout(columns: list[_Column]) -> _Layout:
+    single: dict[str, _Column | None] = {
+        "external_ref": _pick(columns, "#meta", {"id"}),
+        "organisation": _pick(columns, "#org", {"code"}) or _pick(columns, "#org", {"acronym"}),
+        "location.admin1_pcode": _pick(columns, "#adm1", {"code"}),
+        "location.admin1_name": _pick(columns, "#adm1", {"name"}),
+        "location.admin2_pcode": _pick(columns, "#adm2", {"code"}),
+        "location.admin2_name": _pick(columns, "#adm2", {"name"}),
+        "location.admin3_pcode": _pick(columns, "#adm3", {"code"}),
+        "location.site_name": _pick(columns, "#loc", {"name"})
+        or _pick(columns, "#loc", (), {"code"}),
+        "location.lat": _pick(columns, "#geo", {"lat"}),
+        "location.lon": _pick(columns, "#geo", {"lon"}),
+        "population.households": _pick_people(columns, {"hh"}, _GROUP_ATTRIBUTES),
+        "population.individuals": _pick_people(columns, {"ind"}, _GROUP_ATTRIBUTES)
+        or _pick_people(columns, set(), _GROUP_ATTRIBUTES | {"hh"}),
+        "population.women": _pick_people(columns, {"f", "adults"}, {"hh"}),
+        "population.men": _pick_people(columns, {"m", "adults"}, {"hh"}),
+        "population.girls": _pick_people(columns, {"f", "children"}, {"hh"}),
+        "population.boys": _pick_people(columns, {"m", "children"}, {"hh"}),
+        "population.elderly": _pick_people(columns, {"elderly"}, {"hh", "f", "m"}),
+        "population.disabled": _pick_people(columns, {"disabled"}, {"hh", "f", "m"}),
+        "displacement": _pick(columns, "#beneficiary", {"type"}),
+        "severity": _pick(columns, "#severity"),
+        "assessment.date": _pick(columns, "#date", {"assessed"})
+        or _pick(columns, "#date", {"reported"})
+        or _pick(columns, "#date", (), {"start", "end"}),
+        "assessment.source": _pick(columns, "#meta", {"source"}),
+        "assessment.reference": _pick(columns, "#round", {"code"}),
+        "period.start": _pick(columns, "#date", {"start"}),
+        "period.end": _pick(columns, "#date", {"end"}),
+        "norms.profile_id": _pick(columns, "#meta", {"norms"}),
+        "norms.duration_days": _pick(columns, "#meta", {"days"}),
+    }
+    item_codes = [c for c in columns if c.tag == "#item" and "code" in c.attributes]
+    item_quantities = [
+        c
+        for c in columns
+        if c.tag == "#item" and "num" in c.attributes and not (_PROGRESS_ATTRIBUTES & c.attributes)
+    ] or [c for c in columns if c.tag == "#item" and "requested" in c.attributes]
+    individuals = single["population.individuals"]
+    from_attributes = None
+    if individuals is not None:
+        if "idps" in individuals.attributes:
+            from_attributes = DisplacementStatus.IDP
+        elif "returnees" in individuals.attributes:
+            from_attributes = DisplacementStatus.RETURNEE
+    return _Layout(
+        single={k: v for k, v in single.items() if v is not None},
+        item_codes=item_codes,
+        item_quantities=item_quantities,
+        displacement_from_attributes=from_attributes,
+    )
+
+
+REQUIRED = {
+    "location.admin1_pcode": "#adm1+code",
+    "location.admin2_pcode": "#adm2+code",
+    "population.households": "#inneed+hh (or #affected+hh, #targeted+hh, #population+hh)",
+    "population.individuals": "#inneed+ind (or #affected+ind, #targeted+ind, #population+ind)",
+    "severity": "#severity",
+    "assessment.date": "#date+assessed (or #date+reported)",
+}
+
+
+def read_needs_file(data: bytes, *, organisation: str) -> NeedsSheet:
+    """Read an HXL-tagged CSV or XLSX file into one import row per need.
+
+    Raises UnreadableFile when the file as a whole cannot be imported (nothing is imported then).
+    """
+    if not data.strip():
+        raise UnreadableFile("the file is empty")
+    if len(data) > MAX_FILE_BYTES:
+        raise UnreadableFile(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+    try:
+        dataset = hxl.data(io.BufferedReader(io.BytesIO(data)))
+        columns = _columns_of(dataset)
+        raw_rows = [(row.source_row_number, list(row.values)) for row in dataset]
+    except hxl.input.HXLTagsNotFoundException:
+        raise UnreadableFile(
+            "not an HXL file: no row of HXL hashtags (such as #adm1+code) in its first 25 rows"
+        ) from None
+    except (hxl.HXLException, OSError, ValueError, UnicodeDecodeError) as exc:
+        raise UnreadableFile(f"not a readable CSV or XLSX file: {exc}") from None
+    except Exception as exc:  # xlrd3 and the CSV sniffer raise their own types
+        raise UnreadableFile(f"not a readable CSV or XLSX file: {type(exc).__name__}") from None
+
+    layout = _layout(columns)
+    missing = tuple(tag for name, tag in REQUIRED.items() if name not in layout.single)
+    if missing:
+        raise UnreadableFile(f"missing required HXL columns: {', '.join(missing)}", missing=missing)
+    if len(layout.item_codes) != len(layout.item_quantities):
+        raise UnreadableFile(
+            f"{len(layout.item_codes)} #item+code columns but {len(layout.item_quantities)} "
+            "#item+num columns: each item code needs its quantity column"
+        )
+    labels = layout.labels()
+    reader = _RowReader(layout, labels, organisation)
+    rows = _group_by_reference(
+        [
+            reader.read(n + 1, values)
+            for n, values in raw_rows
+            if any(str(v).strip() for v in values)
+        ]
+    )
+    return NeedsSheet(
+        rows=rows,
+        has_items=bool(layout.item_codes),
+        has_norms="norms.profile_id" in layout.single,
+        columns=[c.label for c in columns],
+    )
+
+
+class _RowReader:
+    def __init__(self, layout: _Layout, labels: dict[str, str], organisation: str) -> None:
+        self._layout = layout
+        self._labels = labels
+        self._organisation = organisation
+
+    def read(self, row_number: int, values: list[Any]) -> ImportRow:
+        problems: list[FieldProblem] = []
+        single = self._layout.single
+
+        def text(name: str) -> str | None:
+            column = single.get(name)
+            if column is None or column.index >= len(values):
+                return None
+            value = str(values[column.index]).strip()
+            return value or None
+
+        def convert(name: str, parse: Callable[[str], Any]) -> Any:
+            raw = text(name)
+            if raw is None:
+                return None
+            try:
+                return parse(raw)
+            except ValueError as exc:
+                problems.append(FieldProblem(name, str(exc)))
+                return None
+
+        org = text("organisation")
+        if org is not None and org.casefold() != self._organisation.casefold():
+            problems.append(
+                FieldProblem(
+                    "organisation",
+                    f"this row is for {org}; an import is for the caller's own organisation "
+                    f"({self._organisation})",
+                )
+            )
+        for name in REQUIRED:
+            if text(name) is None:
+                problems.append(FieldProblem(name, "is required"))
+
+        lat, lon = convert("location.lat", _decimal), convert("location.lon", _decimal)
+        coordinates = None
+        if (lat is None) != (lon is None):
+            problems.append(FieldProblem("location.lat", "give both #geo+lat and #geo+lon"))
+        elif lat is not None and lon is not None:
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                problems.append(FieldProblem("location.lat", f"{lat}, {lon} are not coordinates"))
+            else:
+                coordinates = Coordinates(lat, lon)
+
+        displacement = convert("displacement", _displacement)
+        if displacement is None and "displacement" not in single:
+            displacement = self._layout.displacement_from_attributes
+        if displacement is None and "displacement" not in [p.field for p in problems]:
+            problems.append(
+                FieldProblem(
+                    "displacement",
+                    "give the displacement status (idp, returnee or host-community) in a "
+                    "#beneficiary+type column",
+                )
+            )
+        source = convert("assessment.source", _source)
+        reference = text("assessment.reference")
+        if source is None:
+            source = (
+                AssessmentSource.DTM_ROUND if reference else AssessmentSource.PARTNER_ASSESSMENT
+            )
+
+        items: list[tuple[str, int]] = []
+        for i, (code_col, qty_col) in enumerate(
+            zip(self._layout.item_codes, self._layout.item_quantities, strict=True)
+        ):
+            code = str(values[code_col.index]).strip() if code_col.index < len(values) else ""
+            qty = str(values[qty_col.index]).strip() if qty_col.index < len(values) else ""
+            if not code and not qty:
+                continue
+            if not code:
+                problems.append(
+                    FieldProblem(f"items.{i}.item_code", "a quantity without an item code")
+                )
+                continue
+            if not qty:
+                problems.append(FieldProblem(f"items.{i}.quantity", f"no quantity for {code}"))
+                continue
+            try:
+                items.append((code.upper(), _whole(qty)))
+            except ValueError as exc:
+                problems.append(FieldProblem(f"items.{i}.quantity", str(exc)))
+
+        households = convert("population.households", _whole)
+        individuals = convert("population.individuals", _whole)
+        severity = convert("severity", _whole)
+        assessed_on = convert("assessment.date", _date)
+        mapped = [
+            str(values[c.index]).strip() if c.index < len(values) else "" for c in self._all()
+        ]
+        fingerprint = "\x1f".join(mapped)
+        if problems or None in (households, individuals, severity, assessed_on, displacement):
+            return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
+        assert households is not None
+        assert individuals is not None
+        assert severity is not None
+        population = Population(
+            households=households,
+            individuals=individuals,
+            women=convert("population.women", _whole),
+            men=convert("population.men", _whole),
+            girls=convert("population.girls", _whole),
+            boys=convert("population.boys", _whole),
+            elderly=convert("population.elderly", _whole),
+            disabled=convert("population.disabled", _whole),
+        )
+        given = NeedInput(
+            admin1_pcode=text("location.admin1_pcode") or "",
+            admin2_pcode=text("location.admin2_pcode") or "",
+            admin3_pcode=text("location.admin3_pcode"),
+            admin1_name=text("location.admin1_name"),
+            admin2_name=text("location.admin2_name"),
+            site_name=text("location.site_name"),
+            coordinates=coordinates,
+            population=population,
+            displacement=displacement,
+            assessment=Assessment(assessed_on, source, reference),
+            severity=severity,
+            period_start=convert("period.start", _date),
+            period_end=convert("period.end", _date),
+            items=tuple(items),
+            profile_id=text("norms.profile_id"),
+            duration_days=convert("norms.duration_days", _whole),
+            external_ref=text("external_ref"),
+            read_problems=tuple(problems),
+        )
+        if problems:
+            return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
+        return ImportRow(row_number, given, fingerprint, self._labels)
+
+    def _all(self) -> Iterator[_Column]:
+        yield from sorted(self._layout.single.values(), key=lambda c: c.index)
+        yield from self._layout.item_codes
+        yield from self._layout.item_quantities
+
+
+def _group_by_reference(rows: list[ImportRow]) -> list[ImportRow]:
+    """Rows sharing a `#meta+id` are one need listed item by item (the export's layout)."""
+    out: list[ImportRow] = []
+    first: dict[str, int] = {}
+    for row in rows:
+        ref = row.given.external_ref if row.given else None
+        if ref is None or ref not in first:
+            if ref is not None:
+                first[ref] = len(out)
+            out.append(row)
+            continue
+        held = out[first[ref]]
+        assert held.given is not None
+        assert row.given is not None
+        if replace(held.given, items=()) != replace(row.given, items=()):
+            out.append(
+                ImportRow(
+                    row.row,
+                    None,
+                    row.fingerprint,
+                    row.columns,
+                    (
+                        FieldProblem(
+                            "external_ref",
+                            f"the #meta+id {ref!r} is used by row {held.row} too, with other "
+                            "values: one #meta+id is one need",
+                        ),
+                    ),
+                )
+            )
+            continue
+        merged = replace(held.given, items=held.given.items + row.given.items)
+        out[first[ref]] = ImportRow(
+            held.row, merged, held.fingerprint + "\x1e" + row.fingerprint, held.columns
+        )
+    return out
+
+
+# ---------------------------------------------------------------------- value parsers
+
+
+def _whole(raw: str) -> int:
+    cleaned = raw.replace("\u00a0", "").replace(" ", "")
+    try:
+        number = float(cleaned)
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+    if not number.is_integer():
+        raise ValueError(f"{raw!r} is not a whole number")
+    return int(number)
+
+
+def _decimal(raw: str) -> float:
+    try:
+        return float(raw.replace(",", "."))
+    except ValueError:
+        raise ValueError(f"{raw!r} is not a number") from None
+
+
+def _date(raw: str) -> date:
+    text = raw.strip()[:10] if "T" not in raw else raw.split("T")[0]
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        pass
+    match = _DMY.match(raw.strip())
+    if match:
+        day, month, year = (int(g) for g in match.groups())
+        try:
+            return date(year, month, day)
+        except ValueError:
+            pass
+    raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+
+
+def _displacement(raw: str) -> DisplacementStatus:
+    key = name_key(raw)
+    for status, words in _DISPLACEMENT_WORDS.items():
+        if key in words or key == status.value.replace("-", " "):
+            return status
+    raise ValueError(f"{raw!r} is not a displacement status: idp, returnee or host-community")
+
+
+def _source(raw: str) -> AssessmentSource:
+    key = name_key(raw)
+    if key.startswith("dtm"):
+        return AssessmentSource.DTM_ROUND
+    for source, words in _SOURCE_WORDS.items():
+        if key in {name_key(w) for w in words}:
+            return source
+    raise ValueError(f"{raw!r} is not an assessment source: dtm-round or partner-assessment")
+
+
+# ---------------------------------------------------------------------- export
+
+EXPORT_COLUMNS: list[tuple[str, str]] = [
+    ("Need id", "#meta+id"),
+    ("Partner reference", "#meta+ref"),
+    ("Organisation", "#org+code"),
+    ("Status", "#status"),
+    ("Region P-code", "#adm1+code"),
+    ("Region", "#adm1+name"),
+    ("Cercle P-code", "#adm2+code"),
+    ("Cercle", "#adm2+name"),
+    ("Commune P-code", "#adm3+code"),
+    ("Site", "#loc+name"),
+    ("Latitude", "#geo+lat"),
+    ("Longitude", "#geo+lon"),
+    ("Gazetteer vintage", "#meta+vintage"),
+    ("Displacement status", "#beneficiary+type"),
+    ("Households", "#inneed+hh"),
+    ("Individuals", "#inneed+ind"),
+    ("Women", "#inneed+f+adults"),
+    ("Men", "#inneed+m+adults"),
+    ("Girls", "#inneed+f+children"),
+    ("Boys", "#inneed+m+children"),
+    ("Elderly", "#inneed+elderly"),
+    ("People with disabilities", "#inneed+disabled"),
+    ("Severity", "#severity"),
+    ("Assessment date", "#date+assessed"),
+    ("Assessment source", "#meta+source"),
+    ("DTM round", "#round+code"),
+    ("Needed from", "#date+start"),
+    ("Needed until", "#date+end"),
+    ("Norms profile", "#meta+norms"),
+    ("Possible duplicates", "#meta+duplicates"),
+    ("Item code", "#item+code"),
+    ("Item", "#item+name"),
+    ("Unit", "#item+unit"),
+    ("Requested", "#item+num+requested"),
+    ("Planned", "#item+num+planned"),
+    ("Reserved", "#item+num+reserved"),
+    ("Dispatched", "#item+num+dispatched"),
+    ("Delivered", "#item+num+delivered"),
+    ("Remaining to plan", "#item+num+remaining"),
+    ("Households reached", "#reached+hh"),
+    ("Individuals reached", "#reached+ind"),
+]
+
+
+def export_header() -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([header for header, _ in EXPORT_COLUMNS])
+    writer.writerow([tag for _, tag in EXPORT_COLUMNS])
+    return buffer.getvalue()
+
+
+def export_rows(needs: Iterable[Need], catalogue: ItemCatalogue) -> str:
+    """One row per need and item: the need's columns repeat, the item's coverage follows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for need in needs:
+        d = need.details
+        loc, pop = d.location, d.population
+        common = [
+            need.need_id,
+            d.external_ref or "",
+            need.organisation,
+            need.status.value,
+            loc.admin1_pcode,
+            loc.admin1_name,
+            loc.admin2_pcode,
+            loc.admin2_name or "",
+            loc.admin3_pcode or "",
+            loc.site_name or "",
+            loc.coordinates.lat if loc.coordinates else "",
+            loc.coordinates.lon if loc.coordinates else "",
+            loc.gazetteer_vintage,
+            d.displacement.value,
+            pop.households,
+            pop.individuals,
+            *("" if v is None else v for v in (pop.women, pop.men, pop.girls, pop.boys)),
+            "" if pop.elderly is None else pop.elderly,
+            "" if pop.disabled is None else pop.disabled,
+            d.severity,
+            d.assessment.assessed_on.isoformat(),
+            d.assessment.source.value,
+            d.assessment.reference or "",
+            d.period.start.isoformat(),
+            d.period.end.isoformat(),
+            f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else "",
+            " ".join(link.need_id for link in need.duplicates if link.decision.value == "open"),
+        ]
+        for line in need.lines():
+            item = catalogue.get(line.item_code)
+            writer.writerow(
+                [
+                    *common,
+                    line.item_code,
+                    item.name if item else "",
+                    item.unit if item else "",
+                    line.requested,
+                    line.planned,
+                    line.reserved,
+                    line.dispatched,
+                    line.delivered,
+                    line.remaining,
+                    need.reached.households,
+                    need.reached.individuals,
+                ]
+            )
+    return buffer.getvalue()

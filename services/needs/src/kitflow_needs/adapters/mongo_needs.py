@@ -1,0 +1,421 @@
+"""Needs in MongoDB: one document per need, its outbox inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.store import IndexSpec
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from kitflow_needs.domain.errors import ConcurrentChange, IdempotentReplay, UnknownNeed
+from kitflow_needs.domain.need import (
+    ACTIVE_STATUSES,
+    Assessment,
+    AssessmentSource,
+    Coordinates,
+    DisplacementStatus,
+    DuplicateDecision,
+    DuplicateLink,
+    ItemProgress,
+    Location,
+    Need,
+    NeedDetails,
+    NeedStatus,
+    Period,
+    Population,
+    Reached,
+    RequestedItem,
+)
+from kitflow_needs.domain.norms import Basis, Calculation, NormsResult, SkippedRule
+from kitflow_needs.handlers.ports import ImportRecord, NeedQuery, Page, StoredImport
+
+COLLECTION = "needs"
+INDEXES = [
+    IndexSpec(COLLECTION, [("organisation", 1), ("created_at", 1)], name="by_organisation"),
+    IndexSpec(COLLECTION, [("status", 1), ("created_at", 1)], name="by_status"),
+    IndexSpec(COLLECTION, [("admin2_pcode", 1), ("status", 1)], name="duplicate_candidates"),
+    # A retried create finds the need its first attempt made (Idempotency-Key, per organisation).
+    IndexSpec(COLLECTION, [("idempotency", 1)], name="idempotency_key", unique=True, sparse=True),
+]
+DUPLICATE_KEY = 11000
+
+Document = dict[str, Any]
+Notify = Callable[[str, Any], None]
+
+
+# ---------------------------------------------------------------------- mapping
+
+
+def _coords(c: Coordinates | None) -> Document | None:
+    return {"lat": c.lat, "lon": c.lon} if c else None
+
+
+def _calculation(c: Calculation) -> Document:
+    return {
+        "item_code": c.item_code,
+        "basis": c.basis.value,
+        "basis_count": c.basis_count,
+        "amount": str(c.amount),
+        "amount_unit": c.amount_unit,
+        "per_days": c.per_days,
+        "duration_days": c.duration_days,
+        "content_per_item": str(c.content_per_item),
+        "quantity": c.quantity,
+        "formula": c.formula,
+    }
+
+
+def _calculation_of(d: Document) -> Calculation:
+    return Calculation(
+        item_code=d["item_code"],
+        basis=Basis(d["basis"]),
+        basis_count=d["basis_count"],
+        amount=Decimal(d["amount"]),
+        amount_unit=d["amount_unit"],
+        per_days=d["per_days"],
+        duration_days=d["duration_days"],
+        content_per_item=Decimal(d["content_per_item"]),
+        quantity=d["quantity"],
+        formula=d["formula"],
+    )
+
+
+def to_document(need: Need) -> Document:
+    """Every field of the need except `_id` and the outbox."""
+    d = need.details
+    loc = d.location
+    norms = d.norms
+    return {
+        "organisation": need.organisation,
+        "status": need.status.value,
+        "created_at": need.created_at,
+        "updated_at": need.updated_at,
+        "created_by": need.created_by,
+        "sequence": need.sequence,
+        "coverage_sequence": need.coverage_sequence,
+        "admin1_pcode": loc.admin1_pcode,
+        "admin2_pcode": loc.admin2_pcode,
+        "location": {
+            "admin1_pcode": loc.admin1_pcode,
+            "admin1_name": loc.admin1_name,
+            "admin2_pcode": loc.admin2_pcode,
+            "admin2_name": loc.admin2_name,
+            "admin3_pcode": loc.admin3_pcode,
+            "site_name": loc.site_name,
+            "coordinates": _coords(loc.coordinates),
+            "gazetteer_vintage": loc.gazetteer_vintage,
+            "admin2_verified": loc.admin2_verified,
+            "admin3_verified": loc.admin3_verified,
+        },
+        "population": {
+            name: getattr(d.population, name)
+            for name in (
+                "households",
+                "individuals",
+                "women",
+                "men",
+                "girls",
+                "boys",
+                "elderly",
+                "disabled",
+            )
+        },
+        "displacement": d.displacement.value,
+        "assessment": {
+            "date": d.assessment.assessed_on.isoformat(),
+            "source": d.assessment.source.value,
+            "reference": d.assessment.reference,
+        },
+        "severity": d.severity,
+        "period": {"start": d.period.start.isoformat(), "end": d.period.end.isoformat()},
+        "items": [
+            {
+                "item_code": i.item_code,
+                "quantity": i.quantity,
+                "calculation": _calculation(i.calculation) if i.calculation else None,
+            }
+            for i in d.items
+        ],
+        "norms": {
+            "profile_id": norms.profile_id,
+            "profile_version": norms.profile_version,
+            "duration_days": norms.duration_days,
+            "calculations": [_calculation(c) for c in norms.calculations],
+            "skipped": [
+                {"item_code": s.item_code, "basis": s.basis.value, "reason": s.reason}
+                for s in norms.skipped
+            ],
+        }
+        if norms
+        else None,
+        "external_ref": d.external_ref,
+        "progress": [
+            {
+                "item_code": code,
+                "planned": p.planned,
+                "reserved": p.reserved,
+                "dispatched": p.dispatched,
+                "delivered": p.delivered,
+            }
+            for code, p in need.progress.items()
+        ],
+        "reached": {
+            "households": need.reached.households,
+            "individuals": need.reached.individuals,
+        },
+        "duplicates": [
+            {
+                "need_id": link.need_id,
+                "organisation": link.organisation,
+                "reason": link.reason,
+                "decision": link.decision.value,
+            }
+            for link in need.duplicates
+        ],
+        "open_duplicates": any(link.decision is DuplicateDecision.OPEN for link in need.duplicates),
+        "rejection_reason": need.rejection_reason,
+        "cancellation_reason": need.cancellation_reason,
+        "merged_into": need.merged_into,
+        "validated_by": need.validated_by,
+    }
+
+
+def from_document(doc: Document) -> Need:
+    loc = doc["location"]
+    coords = loc.get("coordinates")
+    norms = doc.get("norms")
+    details = NeedDetails(
+        location=Location(
+            admin1_pcode=loc["admin1_pcode"],
+            admin1_name=loc["admin1_name"],
+            admin2_pcode=loc["admin2_pcode"],
+            admin2_name=loc.get("admin2_name"),
+            admin3_pcode=loc.get("admin3_pcode"),
+            site_name=loc.get("site_name"),
+            coordinates=Coordinates(coords["lat"], coords["lon"]) if coords else None,
+            gazetteer_vintage=loc["gazetteer_vintage"],
+            admin2_verified=loc.get("admin2_verified", True),
+            admin3_verified=loc.get("admin3_verified", False),
+        ),
+        population=Population(**doc["population"]),
+        displacement=DisplacementStatus(doc["displacement"]),
+        assessment=Assessment(
+            assessed_on=date.fromisoformat(doc["assessment"]["date"]),
+            source=AssessmentSource(doc["assessment"]["source"]),
+            reference=doc["assessment"].get("reference"),
+        ),
+        severity=doc["severity"],
+        period=Period(
+            date.fromisoformat(doc["period"]["start"]), date.fromisoformat(doc["period"]["end"])
+        ),
+        items=tuple(
+            RequestedItem(
+                i["item_code"],
+                i["quantity"],
+                _calculation_of(i["calculation"]) if i.get("calculation") else None,
+            )
+            for i in doc["items"]
+        ),
+        norms=NormsResult(
+            profile_id=norms["profile_id"],
+            profile_version=norms["profile_version"],
+            duration_days=norms["duration_days"],
+            calculations=tuple(_calculation_of(c) for c in norms["calculations"]),
+            skipped=tuple(
+                SkippedRule(s["item_code"], Basis(s["basis"]), s["reason"])
+                for s in norms["skipped"]
+            ),
+        )
+        if norms
+        else None,
+        external_ref=doc.get("external_ref"),
+    )
+    return Need(
+        need_id=doc["_id"],
+        organisation=doc["organisation"],
+        details=details,
+        status=NeedStatus(doc["status"]),
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
+        created_by=doc.get("created_by", ""),
+        sequence=doc["sequence"],
+        progress={
+            p["item_code"]: ItemProgress(
+                p["planned"], p["reserved"], p["dispatched"], p["delivered"]
+            )
+            for p in doc.get("progress", ())
+        },
+        coverage_sequence=doc.get("coverage_sequence", 0),
+        reached=Reached(**doc.get("reached", {})),
+        duplicates=tuple(
+            DuplicateLink(
+                d["need_id"], d["organisation"], d["reason"], DuplicateDecision(d["decision"])
+            )
+            for d in doc.get("duplicates", ())
+        ),
+        rejection_reason=doc.get("rejection_reason"),
+        cancellation_reason=doc.get("cancellation_reason"),
+        merged_into=doc.get("merged_into"),
+        validated_by=doc.get("validated_by"),
+    )
+
+
+def _idempotency(organisation: str, key: str) -> str:
+    return f"{organisation}\x1f{key}"
+
+
+# ---------------------------------------------------------------------- the repository
+
+
+class MongoNeedRepository:
+    def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
+        self._collection = collection
+        self._notify = notify
+
+    async def get(self, need_id: str) -> Need:
+        doc = await self._collection.find_one({"_id": need_id}, {OUTBOX_FIELD: 0})
+        if doc is None:
+            raise UnknownNeed(need_id)
+        return from_document(doc)
+
+    async def add(
+        self,
+        need: Need,
+        events: Sequence[CloudEvent],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> None:
+        doc: Document = {
+            "_id": need.need_id,
+            **to_document(need),
+            OUTBOX_FIELD: [e.to_document() for e in events],
+        }
+        if idempotency_key is not None:
+            doc["idempotency"] = _idempotency(need.organisation, idempotency_key)
+            doc["request_hash"] = request_hash
+        try:
+            await self._collection.insert_one(doc)
+        except DuplicateKeyError:
+            if idempotency_key is None:
+                raise
+            raise IdempotentReplay(idempotency_key) from None
+        self._notify(COLLECTION, need.need_id)
+
+    async def by_idempotency_key(self, organisation: str, key: str) -> tuple[Need, str] | None:
+        doc = await self._collection.find_one(
+            {"idempotency": _idempotency(organisation, key)}, {OUTBOX_FIELD: 0}
+        )
+        if doc is None:
+            return None
+        return from_document(doc), doc.get("request_hash") or ""
+
+    async def save(
+        self,
+        need: Need,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        *,
+        content_hash: str | None = None,
+    ) -> None:
+        fields = to_document(need)
+        if content_hash is not None:
+            fields["import_hash"] = content_hash
+        result = await self._collection.update_one(
+            {"_id": need.need_id, "sequence": expected_sequence},
+            with_outbox({"$set": fields}, events),
+        )
+        if result.matched_count == 0:
+            raise ConcurrentChange(f"need {need.need_id} changed meanwhile")
+        if events:
+            self._notify(COLLECTION, need.need_id)
+
+    async def save_coverage(
+        self, need: Need, expected_sequence: int, events: Sequence[CloudEvent]
+    ) -> None:
+        # The coverage guard sits in the filter of the same update as its effect.
+        result = await self._collection.update_one(
+            {
+                "_id": need.need_id,
+                "sequence": expected_sequence,
+                "coverage_sequence": {"$lt": need.coverage_sequence},
+            },
+            with_outbox({"$set": to_document(need)}, events),
+        )
+        if result.matched_count == 0:
+            raise ConcurrentChange(f"need {need.need_id} changed meanwhile")
+        self._notify(COLLECTION, need.need_id)
+
+    async def find(self, query: NeedQuery) -> Page:
+        selector: Document = {}
+        if query.organisation is not None:
+            selector["organisation"] = query.organisation
+        if query.statuses:
+            selector["status"] = {"$in": sorted(s.value for s in query.statuses)}
+        if query.admin1_pcode is not None:
+            selector["admin1_pcode"] = query.admin1_pcode
+        if query.admin2_pcode is not None:
+            selector["admin2_pcode"] = query.admin2_pcode
+        if query.min_severity is not None:
+            selector["severity"] = {"$gte": query.min_severity}
+        if query.with_open_duplicates:
+            selector["open_duplicates"] = True
+        total = await self._collection.count_documents(selector)
+        cursor = (
+            self._collection.find(selector, {OUTBOX_FIELD: 0})
+            .sort([("created_at", 1), ("_id", 1)])
+            .skip(query.offset)
+            .limit(query.limit)
+        )
+        return Page(items=[from_document(doc) async for doc in cursor], total=total)
+
+    async def active_in(
+        self, admin2_pcodes: Collection[str], *, excluding_organisation: str
+    ) -> list[Need]:
+        cursor = self._collection.find(
+            {
+                "admin2_pcode": {"$in": sorted(admin2_pcodes)},
+                "status": {"$in": sorted(s.value for s in ACTIVE_STATUSES)},
+                "organisation": {"$ne": excluding_organisation},
+            },
+            {OUTBOX_FIELD: 0},
+        )
+        return [from_document(doc) async for doc in cursor]
+
+    async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
+        cursor = self._collection.find({"_id": {"$in": list(need_ids)}}, {"import_hash": 1})
+        return {
+            doc["_id"]: StoredImport(doc["_id"], doc.get("import_hash") or "")
+            async for doc in cursor
+        }
+
+    async def add_imported(self, records: Sequence[ImportRecord]) -> set[str]:
+        docs = [
+            {
+                "_id": r.need.need_id,
+                **to_document(r.need),
+                "import_key": r.import_key,
+                "import_hash": r.content_hash,
+                OUTBOX_FIELD: [e.to_document() for e in r.events],
+            }
+            for r in records
+        ]
+        ids = {d["_id"] for d in docs}
+        try:
+            await self._collection.insert_many(docs, ordered=False)
+            inserted = ids
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            existing = {docs[e["index"]]["_id"] for e in errors}
+            inserted = ids - existing
+        for need_id in inserted:
+            self._notify(COLLECTION, need_id)
+        return inserted

@@ -1,0 +1,41 @@
+"""Typed dependencies of the routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.web.identity import Caller, Role, require_roles
+
+from kitflow_needs.handlers.ports import Actor, NeedsServices
+
+
+def _services(request: Request) -> NeedsServices:
+    services: NeedsServices = request.app.state.services
+    return services
+
+
+def _event_context() -> EventContext:
+    correlation_id = correlation_id_var.get()
+    return EventContext(correlation_id) if correlation_id else EventContext.new()
+
+
+Services = Annotated[NeedsServices, Depends(_services)]
+Context = Annotated[EventContext, Depends(_event_context)]
+# Partners post and follow their own organisation's needs; coordinators and admins see all.
+Reader = Annotated[Caller, Depends(require_roles(Role.PARTNER, Role.COORDINATOR, Role.ADMIN))]
+Reporter = Annotated[Caller, Depends(require_roles(Role.PARTNER, Role.COORDINATOR))]
+Coordinator = Annotated[Caller, Depends(require_roles(Role.COORDINATOR))]
+Admin = Annotated[Caller, Depends(require_roles(Role.ADMIN))]
+AnyRole = Annotated[Caller, Depends(require_roles(*Role))]
+
+
+def actor_of(caller: Caller) -> Actor:
+    return Actor(
+        user=caller.user,
+        organisation=caller.organisation,
+        coordinator=Role.COORDINATOR in caller.roles,
+        admin=Role.ADMIN in caller.roles,
+    )

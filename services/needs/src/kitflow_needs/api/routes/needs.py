@@ -1,0 +1,156 @@
+"""/v1/needs: partners report and follow their needs; coordinators validate, reject and settle
+duplicates."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Path, Query, Response, status
+from kitflow_shared.contracts.needs import NeedStatus
+
+from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Services, actor_of
+from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
+from kitflow_needs.domain.need import NeedStatus as DomainStatus
+from kitflow_needs.handlers import needs as handlers
+from kitflow_needs.handlers.ports import NeedQuery
+
+router = APIRouter(prefix="/v1/needs", tags=["needs"])
+
+NeedId = Annotated[str, Path(min_length=1, max_length=64)]
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def query_of(
+    status_: list[NeedStatus] | None,
+    admin1_pcode: str | None,
+    admin2_pcode: str | None,
+    min_severity: int | None,
+    duplicates: bool,
+    limit: int,
+    offset: int,
+) -> NeedQuery:
+    return NeedQuery(
+        statuses=frozenset(DomainStatus(s.value) for s in status_) if status_ else None,
+        admin1_pcode=admin1_pcode,
+        admin2_pcode=admin2_pcode,
+        min_severity=min_severity,
+        with_open_duplicates=duplicates,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=NeedPublic)
+async def create(
+    body: NeedCreate,
+    caller: Reporter,
+    svc: Services,
+    context: Context,
+    response: Response,
+    idempotency_key: Annotated[
+        str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=8, max_length=200)
+    ] = None,
+) -> NeedPublic:
+    """Report a need of the caller's organisation (submitted at once, or kept as a draft)."""
+    result = await handlers.create_need(
+        handlers.CreateNeed(body.to_input(), body.submit, idempotency_key),
+        actor_of(caller),
+        svc,
+        context,
+    )
+    if not result.created:
+        response.status_code = status.HTTP_200_OK
+    response.headers["Location"] = f"/v1/needs/{result.need.need_id}"
+    return NeedPublic.of(result.need, svc.catalogue)
+
+
+@router.get("", response_model=NeedPage)
+async def list_needs(
+    caller: Reader,
+    svc: Services,
+    status_: Annotated[list[NeedStatus] | None, Query(alias="status")] = None,
+    admin1_pcode: Annotated[str | None, Query(pattern=r"^ML[0-9]{2}$")] = None,
+    admin2_pcode: Annotated[str | None, Query(pattern=r"^ML[0-9]{4}$")] = None,
+    min_severity: Annotated[int | None, Query(ge=1, le=5)] = None,
+    duplicates: Annotated[
+        bool, Query(description="Only needs with undecided possible duplicates")
+    ] = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> NeedPage:
+    """List needs: a partner sees its own organisation's, coordinators and admins all."""
+    query = query_of(status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset)
+    page = await handlers.list_needs(query, actor_of(caller), svc)
+    return NeedPage(
+        items=[NeedPublic.of(n, svc.catalogue) for n in page.items],
+        total=page.total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{need_id}", response_model=NeedPublic)
+async def get_need(need_id: NeedId, caller: Reader, svc: Services) -> NeedPublic:
+    """One need (another organisation's need is not found for a partner)."""
+    return NeedPublic.of(await handlers.get_need(need_id, actor_of(caller), svc), svc.catalogue)
+
+
+@router.put("/{need_id}", response_model=NeedPublic)
+async def update(
+    need_id: NeedId, body: NeedUpdate, caller: Reporter, svc: Services, context: Context
+) -> NeedPublic:
+    """Replace a need's details (its organisation only); a validated need needs validating again."""
+    need = await handlers.revise_need(need_id, body.to_input(), actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)
+
+
+@router.post("/{need_id}/submit", response_model=NeedPublic)
+async def submit(need_id: NeedId, caller: Reporter, svc: Services, context: Context) -> NeedPublic:
+    """Submit a draft (or a rejected need after fixing it) to the coordinators."""
+    need = await handlers.submit_need(need_id, actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)
+
+
+@router.post("/{need_id}/cancel", response_model=NeedPublic)
+async def cancel(
+    need_id: NeedId, body: ReasonIn, caller: Reporter, svc: Services, context: Context
+) -> NeedPublic:
+    """Cancel a need, with the reason (its organisation, or a coordinator)."""
+    need = await handlers.cancel_need(need_id, body.reason, actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)
+
+
+@router.post("/{need_id}/validate", response_model=NeedPublic)
+async def validate(
+    need_id: NeedId, caller: Coordinator, svc: Services, context: Context
+) -> NeedPublic:
+    """Validate a submitted need: it may now be planned (coordinators)."""
+    need = await handlers.validate_need(need_id, actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)
+
+
+@router.post("/{need_id}/reject", response_model=NeedPublic)
+async def reject(
+    need_id: NeedId, body: ReasonIn, caller: Coordinator, svc: Services, context: Context
+) -> NeedPublic:
+    """Reject a submitted need, with the reason the partner will read (coordinators)."""
+    need = await handlers.reject_need(need_id, body.reason, actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)
+
+
+@router.post("/{need_id}/duplicates/{other_id}/keep", response_model=NeedPublic)
+async def keep_both(
+    need_id: NeedId, other_id: NeedId, caller: Coordinator, svc: Services, context: Context
+) -> NeedPublic:
+    """Keep both needs: they are not the same need (coordinators)."""
+    need = await handlers.keep_both(need_id, other_id, actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)
+
+
+@router.post("/{need_id}/duplicates/{other_id}/merge", response_model=NeedPublic)
+async def merge(
+    need_id: NeedId, other_id: NeedId, caller: Coordinator, svc: Services, context: Context
+) -> NeedPublic:
+    """Merge this need into the other one, which stays; this one is cancelled (coordinators)."""
+    need = await handlers.merge_need(need_id, other_id, actor_of(caller), svc, context)
+    return NeedPublic.of(need, svc.catalogue)

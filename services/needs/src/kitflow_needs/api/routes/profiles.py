@@ -1,0 +1,69 @@
+"""/v1/norms-profiles: the scenario templates that turn population into quantities."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from kitflow_needs.api.deps import Admin, AnyRole, Services, actor_of
+from kitflow_needs.api.schemas import (
+    CalculationRequest,
+    NormsProfileCreate,
+    NormsProfilePublic,
+    NormsProfileUpdate,
+    NormsResultPublic,
+)
+from kitflow_needs.domain.errors import InvalidInput
+from kitflow_needs.domain.need import Population
+from kitflow_needs.domain.norms import calculate
+from kitflow_needs.handlers import profiles as handlers
+
+router = APIRouter(prefix="/v1/norms-profiles", tags=["norms profiles"])
+
+ProfileId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.get("", response_model=list[NormsProfilePublic])
+async def list_profiles(caller: AnyRole, svc: Services) -> list[NormsProfilePublic]:
+    """Every norms profile, with its rules and sources."""
+    return [NormsProfilePublic.of(p) for p in await svc.profiles.all()]
+
+
+@router.get("/{profile_id}", response_model=NormsProfilePublic)
+async def get_profile(profile_id: ProfileId, caller: AnyRole, svc: Services) -> NormsProfilePublic:
+    """One norms profile."""
+    return NormsProfilePublic.of(await svc.profiles.get(profile_id))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=NormsProfilePublic)
+async def add_profile(body: NormsProfileCreate, caller: Admin, svc: Services) -> NormsProfilePublic:
+    """Add a norms profile, e.g. a cluster-specific variant (admins)."""
+    profile = await handlers.add_profile(body.to_profile(), actor_of(caller), svc)
+    return NormsProfilePublic.of(profile)
+
+
+@router.put("/{profile_id}", response_model=NormsProfilePublic)
+async def replace_profile(
+    profile_id: ProfileId, body: NormsProfileUpdate, caller: Admin, svc: Services
+) -> NormsProfilePublic:
+    """Change a profile: a new version; needs keep the version they were computed with (admins)."""
+    if body.profile_id != profile_id:
+        raise InvalidInput.of("profile_id", f"must be {profile_id!r}, the profile in the path")
+    profile = await handlers.replace_profile(
+        body.to_profile(profile_id), body.expected_version, actor_of(caller), svc
+    )
+    return NormsProfilePublic.of(profile)
+
+
+@router.post("/{profile_id}/calculate", response_model=NormsResultPublic)
+async def preview(
+    profile_id: ProfileId, body: CalculationRequest, caller: AnyRole, svc: Services
+) -> NormsResultPublic:
+    """Compute the quantities a population would get, with each formula (changes nothing)."""
+    profile = await svc.profiles.get(profile_id)
+    population = Population(**body.population.model_dump())
+    problems = population.problems()
+    if problems:
+        raise InvalidInput(*problems)
+    return NormsResultPublic.of(calculate(profile, population, body.duration_days))

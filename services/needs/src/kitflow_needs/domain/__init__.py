@@ -1,0 +1,1 @@
+"""The needs domain: plain Python, no I/O. Aggregates record the events of their own changes."""

@@ -1,0 +1,97 @@
+"""The duplicate rule: two partners reporting the same need.
+
+Needs from different organisations are possible duplicates when they are for the same place, for
+overlapping periods, and ask for at least one common item. They are flagged and linked to each
+other; a coordinator then merges them or keeps both. Nothing is merged automatically: two
+partners may well serve two groups on one site.
+
+Same place: the same cercle (admin2) and, when both give one, the same commune (admin3); and
+within it the same site: equal site names (accents and case aside), or coordinates less than
+SAME_SITE_KM apart. A need that names no site (and gives no coordinates) covers the whole area,
+so it collides with any site in it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from kitflow_needs.domain.need import ACTIVE_STATUSES, DuplicateLink, Location, Need, NeedDetails
+from kitflow_needs.domain.text import name_key
+
+SAME_SITE_KM = 1.0
+EARTH_RADIUS_KM = 6371.0088
+
+
+def distance_km(a_lat: float, a_lon: float, b_lat: float, b_lon: float) -> float:
+    """Great-circle distance (haversine)."""
+    p1, p2 = math.radians(a_lat), math.radians(b_lat)
+    dp, dl = p2 - p1, math.radians(b_lon - a_lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def same_place(a: Location, b: Location) -> bool:
+    if a.admin2_pcode != b.admin2_pcode:
+        return False
+    if a.admin3_pcode and b.admin3_pcode and a.admin3_pcode != b.admin3_pcode:
+        return False
+    a_site = name_key(a.site_name) if a.site_name else ""
+    b_site = name_key(b.site_name) if b.site_name else ""
+    if a_site and b_site and a_site == b_site:
+        return True
+    if a.coordinates and b.coordinates:
+        near = (
+            distance_km(a.coordinates.lat, a.coordinates.lon, b.coordinates.lat, b.coordinates.lon)
+            < SAME_SITE_KM
+        )
+        if near:
+            return True
+    a_unspecific = not a_site and a.coordinates is None
+    b_unspecific = not b_site and b.coordinates is None
+    return a_unspecific or b_unspecific
+
+
+def duplicate_reason(
+    need_id: str, organisation: str, details: NeedDetails, other: Need
+) -> str | None:
+    """Why `other` may duplicate the need (`need_id` of `organisation` with `details`), or None."""
+    if need_id == other.need_id or organisation == other.organisation:
+        return None
+    if other.status not in ACTIVE_STATUSES:
+        return None
+    a, b = details, other.details
+    if not same_place(a.location, b.location):
+        return None
+    if not a.period.overlaps(b.period):
+        return None
+    common = sorted(set(a.requested()) & set(b.requested()))
+    if not common:
+        return None
+    place = b.location.admin3_pcode or b.location.admin2_pcode
+    site = f", site {b.location.site_name!r}" if b.location.site_name else ""
+    start = max(a.period.start, b.period.start)
+    end = min(a.period.end, b.period.end)
+    return (
+        f"{other.organisation} reported a need at the same place ({place}{site}) for an "
+        f"overlapping period ({start} to {end}) with items in common: {', '.join(common)}"
+    )
+
+
+def find_duplicates(
+    need_id: str, organisation: str, details: NeedDetails, candidates: list[Need]
+) -> tuple[DuplicateLink, ...]:
+    links = []
+    for other in candidates:
+        reason = duplicate_reason(need_id, organisation, details, other)
+        if reason is not None:
+            links.append(DuplicateLink(other.need_id, other.organisation, reason))
+    return tuple(sorted(links, key=lambda link: link.need_id))
+
+
+def back_link(need: Need, other: Need) -> DuplicateLink:
+    """The link `other` gets pointing at `need` (the same finding, seen from the other side)."""
+    reason = (
+        duplicate_reason(other.need_id, other.organisation, other.details, need)
+        or "flagged as a possible duplicate"
+    )
+    return DuplicateLink(need.need_id, need.organisation, reason)

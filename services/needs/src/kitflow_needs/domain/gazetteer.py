@@ -1,0 +1,318 @@
+"""P-codes checked against a bundled gazetteer that records its vintage.
+
+Three pitfalls this guards against, all seen in real Mali data (see the service README):
+- ISO 3166-2 codes are not P-codes: ISO ML-9 is Ménaka while the P-code ML09 is Bamako;
+- admin2 codes changed between COD vintages: the cercle of Mopti is ML0501 in COD-AB 2015 but
+  MLI0506 in the 2021+ vintage, and ML0506 is Douentza in 2015;
+- a code and a name that do not match (the 5W holds pairs such as (ML05, "Gao")).
+A rejected code comes with the code that matches the name, when a name was given.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from kitflow_needs.domain.errors import FieldProblem, InvalidInput
+from kitflow_needs.domain.text import name_key
+
+ADMIN1_FORMAT = re.compile(r"^ML[0-9]{2}$")
+ADMIN2_FORMAT = re.compile(r"^ML[0-9]{4}$")
+ADMIN3_FORMAT = re.compile(r"^ML[0-9]{6}$")
+ISO_3166_2 = re.compile(r"^ML-([0-9]{1,2}|[A-Z]{3})$")
+ISO3_STYLE = re.compile(r"^MLI([0-9]{2}|[0-9]{4}|[0-9]{6})$")
+
+
+@dataclass(frozen=True)
+class AdminArea:
+    pcode: str
+    name: str
+    parent: str | None = None
+    aliases: tuple[str, ...] = ()
+    keys: frozenset[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Computed once: names are compared for every row of an import.
+        object.__setattr__(self, "keys", frozenset(name_key(n) for n in (self.name, *self.aliases)))
+
+    def is_called(self, name: str) -> bool:
+        return name_key(name) in self.keys
+
+
+@dataclass(frozen=True)
+class ResolvedPlace:
+    """Codes that passed the checks, with the gazetteer's names and what could be verified."""
+
+    admin1_pcode: str
+    admin1_name: str
+    admin2_pcode: str
+    admin2_name: str | None
+    admin3_pcode: str | None
+    admin2_verified: bool
+    admin3_verified: bool
+    vintage: str
+
+
+@dataclass
+class Gazetteer:
+    vintage: str
+    vintage_label: str
+    admin1: list[AdminArea]
+    admin2: list[AdminArea]
+    # Regions whose cercles are all listed: an unknown admin2 there is an error, not a gap.
+    complete_admin1: frozenset[str]
+    other_vintage_label: str = ""
+    other_admin1: list[AdminArea] = field(default_factory=list)
+    other_admin2: list[AdminArea] = field(default_factory=list)
+    iso_names: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._admin1 = {a.pcode: a for a in self.admin1}
+        self._admin2 = {a.pcode: a for a in self.admin2}
+        self._other1 = {a.pcode: a for a in self.other_admin1}
+        self._other2 = {a.pcode: a for a in self.other_admin2}
+        # Name look-ups happen for every row of an import: index them once.
+        self._region_by_name = _by_name(self.admin1)
+        self._cercle_by_name = _by_name(self.admin2)
+        self._cercle_by_region_and_name = {
+            (a.parent, key): a for a in reversed(self.admin2) for key in a.keys
+        }
+
+    # ------------------------------------------------------------------ look-ups
+
+    def region(self, pcode: str) -> AdminArea | None:
+        return self._admin1.get(pcode)
+
+    def cercle(self, pcode: str) -> AdminArea | None:
+        return self._admin2.get(pcode)
+
+    def region_named(self, name: str) -> AdminArea | None:
+        return self._region_by_name.get(name_key(name))
+
+    def cercle_named(self, name: str, within: str | None = None) -> AdminArea | None:
+        """The cercle of that name, preferably inside `within` (several may share a name)."""
+        key = name_key(name)
+        inside = self._cercle_by_region_and_name.get((within, key)) if within else None
+        return inside or self._cercle_by_name.get(key)
+
+    # ------------------------------------------------------------------ the check
+
+    def resolve(
+        self,
+        admin1_pcode: str,
+        admin2_pcode: str,
+        admin3_pcode: str | None = None,
+        *,
+        admin1_name: str | None = None,
+        admin2_name: str | None = None,
+    ) -> ResolvedPlace:
+        """Check the codes (and the names, when given); raise InvalidInput naming each problem."""
+        a1 = admin1_pcode.strip().upper()
+        a2 = admin2_pcode.strip().upper()
+        a3 = admin3_pcode.strip().upper() if admin3_pcode and admin3_pcode.strip() else None
+        problems: list[FieldProblem] = []
+        region = self._check_admin1(a1, admin1_name, problems)
+        cercle, admin2_ok = self._check_admin2(a2, region, admin2_name, problems)
+        if a3 is not None and admin2_ok:
+            self._check_admin3(a3, a2, problems)
+        elif a3 is not None and not ADMIN3_FORMAT.match(a3):
+            problems.append(FieldProblem("admin3_pcode", _admin3_format_reason(a3)))
+        if problems or region is None:
+            raise InvalidInput(*problems)
+        return ResolvedPlace(
+            admin1_pcode=a1,
+            admin1_name=region.name,
+            admin2_pcode=a2,
+            admin2_name=cercle.name if cercle else None,
+            admin3_pcode=a3,
+            admin2_verified=cercle is not None,
+            admin3_verified=False,
+            vintage=self.vintage,
+        )
+
+    def _check_admin1(
+        self, code: str, name: str | None, problems: list[FieldProblem]
+    ) -> AdminArea | None:
+        named = self.region_named(name) if name else None
+        hint = f"; the P-code of {named.name} is {named.pcode}" if named else ""
+        if ISO_3166_2.match(code):
+            iso_name = self.iso_names.get(code)
+            what = f" (ISO's code for {iso_name})" if iso_name else ""
+            if not hint and iso_name:
+                hint = self._where_is(iso_name)
+            problems.append(
+                FieldProblem(
+                    "admin1_pcode",
+                    f"{code} is an ISO 3166-2 code{what}, not an OCHA P-code: ISO ML-9 is Ménaka "
+                    f"while the P-code ML09 is Bamako{hint}",
+                )
+            )
+            return None
+        if ISO3_STYLE.match(code):
+            problems.append(
+                FieldProblem(
+                    "admin1_pcode",
+                    f"{code} is written in the ISO3 style (MLI..); this service uses the COD-AB "
+                    f"form ML + 2 digits{hint or f', e.g. ML{code[3:5]}'}",
+                )
+            )
+            return None
+        if not ADMIN1_FORMAT.match(code):
+            problems.append(
+                FieldProblem(
+                    "admin1_pcode",
+                    f"{code!r} is not an admin1 P-code: ML followed by 2 digits, e.g. ML05 for "
+                    f"Mopti{hint}",
+                )
+            )
+            return None
+        region = self._admin1.get(code)
+        if region is None:
+            other = self._other1.get(code)
+            if other is not None:
+                problems.append(
+                    FieldProblem(
+                        "admin1_pcode",
+                        f"{code} ({other.name}) is a region of {self.other_vintage_label}, not of "
+                        f"this gazetteer's vintage ({self.vintage_label})"
+                        f"{hint or self._where_is(other.name)}",
+                    )
+                )
+            else:
+                codes = ", ".join(sorted(self._admin1))
+                problems.append(
+                    FieldProblem(
+                        "admin1_pcode",
+                        f"unknown admin1 P-code {code}; the regions of {self.vintage_label} are "
+                        f"{codes}{hint}",
+                    )
+                )
+            return None
+        if name and not region.is_called(name):
+            suggestion = hint or f" (no region called {name!r} in the gazetteer)"
+            problems.append(
+                FieldProblem("admin1_pcode", f"{code} is {region.name}, not {name}{suggestion}")
+            )
+            return None
+        return region
+
+    def _check_admin2(
+        self,
+        code: str,
+        region: AdminArea | None,
+        name: str | None,
+        problems: list[FieldProblem],
+    ) -> tuple[AdminArea | None, bool]:
+        within = region.pcode if region else None
+        named = self.cercle_named(name, within) if name else None
+        hint = f"; the P-code of {named.name} is {named.pcode}" if named else ""
+        if ISO3_STYLE.match(code) or ISO_3166_2.match(code):
+            other = self._other2.get(code)
+            if other is not None:
+                current = self.cercle_named(other.name)
+                where = (
+                    f"; in this gazetteer's vintage ({self.vintage_label}) {current.name} is "
+                    f"{current.pcode}"
+                    if current
+                    else ""
+                )
+                reason = f"{code} ({other.name}) is a P-code of {self.other_vintage_label}{where}"
+            else:
+                reason = (
+                    f"{code} is not an admin2 P-code of {self.vintage_label}: ML followed by 4 "
+                    f"digits, e.g. ML0501 for Mopti{hint}"
+                )
+            problems.append(FieldProblem("admin2_pcode", reason))
+            return None, False
+        if not ADMIN2_FORMAT.match(code):
+            problems.append(
+                FieldProblem(
+                    "admin2_pcode",
+                    f"{code!r} is not an admin2 P-code: ML followed by 4 digits, e.g. ML0501 for "
+                    f"the cercle of Mopti{hint}",
+                )
+            )
+            return None, False
+        if region is None:
+            return None, False  # the admin1 problem is already reported
+        cercle = self._admin2.get(code)
+        if not code.startswith(region.pcode):
+            known = f" ({cercle.name}, in {cercle.parent})" if cercle else ""
+            problems.append(
+                FieldProblem(
+                    "admin2_pcode",
+                    f"{code}{known} is not inside {region.pcode} ({region.name}): an admin2 "
+                    f"P-code starts with its admin1 P-code{hint}",
+                )
+            )
+            return None, False
+        other_hint = self._other_vintage_hint(code)
+        if cercle is None:
+            if region.pcode in self.complete_admin1:
+                listed = ", ".join(
+                    f"{a.pcode} {a.name}" for a in self.admin2 if a.parent == region.pcode
+                )
+                problems.append(
+                    FieldProblem(
+                        "admin2_pcode",
+                        f"unknown admin2 P-code {code} in {region.name} ({region.pcode}); its "
+                        f"cercles are {listed}{hint}{other_hint}",
+                    )
+                )
+                return None, False
+            # The gazetteer does not list this region's cercles: accepted on its form, unverified.
+            return None, True
+        if name and not cercle.is_called(name):
+            suggestion = hint or f" (no cercle called {name!r} in the gazetteer)"
+            problems.append(
+                FieldProblem(
+                    "admin2_pcode",
+                    f"{code} is {cercle.name}, not {name}{suggestion}{other_hint}",
+                )
+            )
+            return None, False
+        return cercle, True
+
+    def _check_admin3(self, code: str, admin2: str, problems: list[FieldProblem]) -> None:
+        if not ADMIN3_FORMAT.match(code):
+            problems.append(FieldProblem("admin3_pcode", _admin3_format_reason(code)))
+        elif not code.startswith(admin2):
+            problems.append(
+                FieldProblem(
+                    "admin3_pcode",
+                    f"{code} is not inside {admin2}: an admin3 P-code starts with its admin2 "
+                    "P-code",
+                )
+            )
+
+    def _where_is(self, name: str) -> str:
+        region = self.region_named(name)
+        if region is not None:
+            return f"; the P-code of {region.name} is {region.pcode}"
+        cercle = self.cercle_named(name)
+        if cercle is not None:
+            return (
+                f"; in {self.vintage_label} {cercle.name} is the cercle {cercle.pcode} in "
+                f"{cercle.parent}"
+            )
+        return ""
+
+    def _other_vintage_hint(self, code: str) -> str:
+        """ML0506 is Douentza here but Mopti in the newer vintage: say so."""
+        other = self._other2.get(f"MLI{code[2:]}")
+        if other is None:
+            return ""
+        return (
+            f" ({code} would be {other.name} in {self.other_vintage_label}: check which vintage "
+            "your source uses)"
+        )
+
+
+def _by_name(areas: Iterable[AdminArea]) -> dict[str, AdminArea]:
+    """Name key → area; the first listed wins when two share a name."""
+    return {key: a for a in reversed(list(areas)) for key in a.keys}
+
+
+def _admin3_format_reason(code: str) -> str:
+    return f"{code!r} is not an admin3 P-code: ML followed by 6 digits, e.g. ML050101"

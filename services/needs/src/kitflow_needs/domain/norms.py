@@ -1,0 +1,224 @@
+"""Norms profiles ("scenario templates"): population in, item quantities out, formula shown.
+
+A rule reads: `amount` `amount_unit` per `basis` (per household, per person, per woman, ...),
+every `per_days` days (or once, when `per_days` is None); one item holds `content_per_item` of
+the amount (a 250 g bar of soap holds 250 g). For a need lasting `duration_days`:
+
+    quantity = ceil(basis_count * amount * (duration_days / per_days) / content_per_item)
+
+computed exactly (fractions, no floating point), rounded up once for the whole need, so half a
+kitchen set per household gives 3 sets for 5 households, never 5.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+from typing import Protocol
+
+from kitflow_needs.domain.catalogue import ItemCatalogue
+from kitflow_needs.domain.errors import FieldProblem, InvalidInput
+
+PROFILE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+MAX_DURATION_DAYS = 366
+
+
+class Basis(StrEnum):
+    HOUSEHOLDS = "households"
+    INDIVIDUALS = "individuals"
+    WOMEN = "women"
+    MEN = "men"
+    GIRLS = "girls"
+    BOYS = "boys"
+    ELDERLY = "elderly"
+    DISABLED = "disabled"
+
+
+BASIS_WORDS = {
+    Basis.HOUSEHOLDS: ("household", "households"),
+    Basis.INDIVIDUALS: ("person", "individuals"),
+    Basis.WOMEN: ("woman", "women"),
+    Basis.MEN: ("man", "men"),
+    Basis.GIRLS: ("girl", "girls"),
+    Basis.BOYS: ("boy", "boys"),
+    Basis.ELDERLY: ("older person", "elderly people"),
+    Basis.DISABLED: ("person with a disability", "people with disabilities"),
+}
+
+
+@dataclass(frozen=True)
+class NormRule:
+    item_code: str
+    basis: Basis
+    amount: Decimal
+    amount_unit: str
+    per_days: int | None = None
+    content_per_item: Decimal = Decimal(1)
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class NormsProfile:
+    profile_id: str
+    name: str
+    description: str
+    duration_days: int
+    rules: tuple[NormRule, ...]
+    sources: tuple[str, ...] = ()
+    based_on: str | None = None
+    version: int = 1
+
+    def validated(self, catalogue: ItemCatalogue) -> NormsProfile:
+        problems: list[FieldProblem] = []
+        if not PROFILE_ID.match(self.profile_id):
+            problems.append(
+                FieldProblem(
+                    "profile_id",
+                    "2-64 lower-case letters, digits and hyphens (e.g. sphere-minimum)",
+                )
+            )
+        if not self.name.strip():
+            problems.append(FieldProblem("name", "must not be blank"))
+        if not 1 <= self.duration_days <= MAX_DURATION_DAYS:
+            problems.append(
+                FieldProblem("duration_days", f"must be between 1 and {MAX_DURATION_DAYS}")
+            )
+        if not self.rules:
+            problems.append(FieldProblem("rules", "a profile needs at least one rule"))
+        seen: set[str] = set()
+        for i, rule in enumerate(self.rules):
+            where = f"rules.{i}"
+            unknown = catalogue.problem(rule.item_code, f"{where}.item_code")
+            if unknown:
+                problems.append(unknown)
+            if rule.item_code in seen:
+                problems.append(
+                    FieldProblem(f"{where}.item_code", f"{rule.item_code} has two rules")
+                )
+            seen.add(rule.item_code)
+            if not rule.amount.is_finite() or rule.amount <= 0:
+                problems.append(FieldProblem(f"{where}.amount", "must be greater than 0"))
+            if not rule.content_per_item.is_finite() or rule.content_per_item <= 0:
+                problems.append(FieldProblem(f"{where}.content_per_item", "must be greater than 0"))
+            if rule.per_days is not None and not 1 <= rule.per_days <= MAX_DURATION_DAYS:
+                problems.append(
+                    FieldProblem(
+                        f"{where}.per_days", f"between 1 and {MAX_DURATION_DAYS}, or null for once"
+                    )
+                )
+        if problems:
+            raise InvalidInput(*problems)
+        return self
+
+
+@dataclass(frozen=True)
+class Calculation:
+    """One computed quantity with everything that went into it."""
+
+    item_code: str
+    basis: Basis
+    basis_count: int
+    amount: Decimal
+    amount_unit: str
+    per_days: int | None
+    duration_days: int
+    content_per_item: Decimal
+    quantity: int
+    formula: str
+
+
+@dataclass(frozen=True)
+class SkippedRule:
+    item_code: str
+    basis: Basis
+    reason: str
+
+
+@dataclass(frozen=True)
+class NormsResult:
+    profile_id: str
+    profile_version: int
+    duration_days: int
+    calculations: tuple[Calculation, ...]
+    skipped: tuple[SkippedRule, ...] = ()
+
+
+class PopulationCounts(Protocol):
+    """What the calculator needs from a population: a count per basis, or None if unknown."""
+
+    def count(self, basis: Basis) -> int | None: ...
+
+
+def compute_quantity(rule: NormRule, basis_count: int, duration_days: int) -> Fraction:
+    """The exact (unrounded) number of items a rule gives."""
+    periods = Fraction(duration_days, rule.per_days) if rule.per_days else Fraction(1)
+    return Fraction(basis_count) * Fraction(rule.amount) * periods / Fraction(rule.content_per_item)
+
+
+def calculate(
+    profile: NormsProfile, counts: PopulationCounts, duration_days: int | None = None
+) -> NormsResult:
+    """Apply every rule of `profile`; a rule whose basis count is unknown is skipped, with why."""
+    days = duration_days if duration_days is not None else profile.duration_days
+    if not 1 <= days <= MAX_DURATION_DAYS:
+        raise InvalidInput.of("norms.duration_days", f"must be between 1 and {MAX_DURATION_DAYS}")
+    calculations: list[Calculation] = []
+    skipped: list[SkippedRule] = []
+    for rule in profile.rules:
+        count = counts.count(rule.basis)
+        if count is None:
+            skipped.append(
+                SkippedRule(
+                    rule.item_code,
+                    rule.basis,
+                    f"the number of {BASIS_WORDS[rule.basis][1]} is not known; give "
+                    f"population.{rule.basis.value} or request {rule.item_code} as an item",
+                )
+            )
+            continue
+        quantity = math.ceil(compute_quantity(rule, count, days))
+        if quantity == 0:
+            continue
+        calculations.append(
+            Calculation(
+                item_code=rule.item_code,
+                basis=rule.basis,
+                basis_count=count,
+                amount=rule.amount,
+                amount_unit=rule.amount_unit,
+                per_days=rule.per_days,
+                duration_days=days,
+                content_per_item=rule.content_per_item,
+                quantity=quantity,
+                formula=formula(rule, count, days, quantity),
+            )
+        )
+    return NormsResult(
+        profile_id=profile.profile_id,
+        profile_version=profile.version,
+        duration_days=days,
+        calculations=tuple(calculations),
+        skipped=tuple(skipped),
+    )
+
+
+def formula(rule: NormRule, count: int, days: int, quantity: int) -> str:
+    """E.g. 'ceil(120 persons * 250 g * (30 d / 30 d) / 250 g per item) = 120'."""
+    singular, plural = BASIS_WORDS[rule.basis]
+    who = f"{count} {singular if count == 1 else plural}"
+    rate = f"{_num(rule.amount)} {rule.amount_unit}"
+    periods = f" * ({days} d / {rule.per_days} d)" if rule.per_days else ""
+    per_item = (
+        f" / {_num(rule.content_per_item)} {rule.amount_unit} per item"
+        if rule.content_per_item != 1
+        else ""
+    )
+    return f"ceil({who} * {rate} per {singular}{periods}{per_item}) = {quantity}"
+
+
+def _num(value: Decimal) -> str:
+    return format(value.normalize(), "f")

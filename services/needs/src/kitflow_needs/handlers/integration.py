@@ -1,0 +1,124 @@
+"""Domain events out, integration events (the shared contracts) in: the only place they meet."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from kitflow_shared.contracts.common import GeoPoint
+from kitflow_shared.contracts.distribution import NeedCoverageState
+from kitflow_shared.contracts.needs import (
+    NEED_CANCELLED,
+    NEED_COVERAGE_CHANGED,
+    NEED_REJECTED,
+    NEED_SUBMITTED,
+    NEED_UPDATED,
+    NEED_VALIDATED,
+    AssessmentSource,
+    DisplacementStatus,
+    NeedItemState,
+    NeedPopulation,
+    NeedState,
+    NeedStatus,
+    need_subject,
+)
+from kitflow_shared.events.envelope import CloudEvent, EventContext
+from kitflow_shared.events.registry import EventSpec
+
+from kitflow_needs.domain.need import (
+    DuplicateDecision,
+    ItemProgress,
+    Need,
+    NeedEvent,
+    NeedEventKind,
+    Reached,
+)
+
+SPECS: dict[NeedEventKind, EventSpec[NeedState]] = {
+    NeedEventKind.SUBMITTED: NEED_SUBMITTED,
+    NeedEventKind.UPDATED: NEED_UPDATED,
+    NeedEventKind.VALIDATED: NEED_VALIDATED,
+    NeedEventKind.REJECTED: NEED_REJECTED,
+    NeedEventKind.CANCELLED: NEED_CANCELLED,
+    NeedEventKind.COVERAGE_CHANGED: NEED_COVERAGE_CHANGED,
+}
+
+
+def need_state(need: Need) -> NeedState:
+    d = need.details
+    loc = d.location
+    pop = d.population
+    return NeedState(
+        need_id=need.need_id,
+        organisation=need.organisation,
+        status=NeedStatus(need.status.value),
+        admin1_pcode=loc.admin1_pcode,
+        admin2_pcode=loc.admin2_pcode,
+        admin3_pcode=loc.admin3_pcode,
+        gazetteer_vintage=loc.gazetteer_vintage,
+        site_name=loc.site_name,
+        location=GeoPoint(lat=loc.coordinates.lat, lon=loc.coordinates.lon)
+        if loc.coordinates
+        else None,
+        population=NeedPopulation(
+            households=pop.households,
+            individuals=pop.individuals,
+            women=pop.women,
+            men=pop.men,
+            girls=pop.girls,
+            boys=pop.boys,
+            elderly=pop.elderly,
+            disabled=pop.disabled,
+        ),
+        displacement_status=DisplacementStatus(d.displacement.value),
+        severity=d.severity,
+        assessment_date=d.assessment.assessed_on,
+        assessment_source=AssessmentSource(d.assessment.source.value),
+        period_start=d.period.start,
+        period_end=d.period.end,
+        items=[
+            NeedItemState(
+                item_code=line.item_code,
+                requested=line.requested,
+                planned=line.planned,
+                reserved=line.reserved,
+                dispatched=line.dispatched,
+                delivered=line.delivered,
+                remaining=line.remaining,
+            )
+            for line in need.lines()
+        ],
+        norms_profile=f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else None,
+        possible_duplicates=[
+            link.need_id for link in need.duplicates if link.decision is DuplicateDecision.OPEN
+        ],
+        merged_into=need.merged_into,
+        households_reached=need.reached.households,
+        individuals_reached=need.reached.individuals,
+    )
+
+
+def need_events(events: Sequence[NeedEvent], context: EventContext) -> list[CloudEvent]:
+    return [
+        SPECS[event.kind].new(
+            need_state(event.need),
+            subject=need_subject(event.need.need_id),
+            sequence=event.need.sequence,
+            context=context,
+        )
+        for event in events
+    ]
+
+
+def coverage_of(state: NeedCoverageState) -> tuple[dict[str, ItemProgress], Reached]:
+    """Distribution's coverage totals, translated at the edge into the needs domain's terms."""
+    progress: dict[str, ItemProgress] = {}
+    for item in state.items:
+        held = progress.get(item.item_code, ItemProgress())
+        progress[item.item_code] = ItemProgress(
+            planned=held.planned + item.planned,
+            reserved=held.reserved + item.reserved,
+            dispatched=held.dispatched + item.dispatched,
+            delivered=held.delivered + item.delivered,
+        )
+    reached = Reached(state.households_reached, state.individuals_reached)
+    return progress, reached

@@ -1,0 +1,347 @@
+"""Creating, changing and deciding on needs: one command, one need, one atomic write.
+
+Flagging duplicates touches the other partner's need too; that is a second command on that
+need (its own atomic write with its own event), run after the first succeeded. Both are
+idempotent, so a retry after a crash in between completes the pair; until then the new need's
+own link already shows the duplicate to coordinators.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from kitflow_shared.events.envelope import EventContext
+
+from kitflow_needs.domain.duplicates import back_link, find_duplicates
+from kitflow_needs.domain.errors import (
+    ConcurrentChange,
+    IdempotencyKeyReused,
+    IdempotentReplay,
+    NotPermitted,
+    UnknownNeed,
+)
+from kitflow_needs.domain.intake import NeedInput, build_details
+from kitflow_needs.domain.need import (
+    ACTIVE_STATUSES,
+    DuplicateDecision,
+    DuplicateLink,
+    Need,
+    NeedDetails,
+)
+from kitflow_needs.handlers.integration import need_events
+from kitflow_needs.handlers.ports import Actor, NeedQuery, NeedsServices, Page
+
+log = logging.getLogger(__name__)
+
+# Optimistic concurrency: a few re-reads settle any realistic contention on one need.
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CreateNeed:
+    given: NeedInput
+    submit: bool = True
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Created:
+    need: Need
+    # False when an Idempotency-Key replay returned the need the first request created.
+    created: bool
+
+
+# ---------------------------------------------------------------------- reading
+
+
+async def get_need(need_id: str, actor: Actor, svc: NeedsServices) -> Need:
+    """The need, if the caller may see it; another organisation's need is UnknownNeed (404)."""
+    need = await svc.needs.get(need_id)
+    if not actor.sees_all and need.organisation != actor.organisation:
+        raise UnknownNeed(need_id)
+    return need
+
+
+async def list_needs(query: NeedQuery, actor: Actor, svc: NeedsServices) -> Page:
+    if not actor.sees_all:
+        query = NeedQuery(**{**query.__dict__, "organisation": actor.organisation})
+    return await svc.needs.find(query)
+
+
+# ---------------------------------------------------------------------- the partner's side
+
+
+async def details_of(given: NeedInput, svc: NeedsServices) -> NeedDetails:
+    profiles = {}
+    if given.profile_id is not None:
+        profiles = {p.profile_id: p for p in await svc.profiles.all()}
+    return build_details(given, gazetteer=svc.gazetteer, catalogue=svc.catalogue, profiles=profiles)
+
+
+async def create_need(
+    command: CreateNeed, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Created:
+    fingerprint = request_hash(command)
+    if command.idempotency_key is not None:
+        replay = await _replay(command.idempotency_key, fingerprint, actor, svc)
+        if replay is not None:
+            return Created(replay, created=False)
+    details = await details_of(command.given, svc)
+    need_id = svc.new_id()
+    links: tuple[DuplicateLink, ...] = ()
+    if command.submit:
+        links = await _possible_duplicates(need_id, actor.organisation, details, svc)
+    need = Need.create(
+        need_id,
+        actor.organisation,
+        details,
+        by=actor.user,
+        now=svc.clock.now(),
+        submit=command.submit,
+        duplicates=links,
+    )
+    try:
+        await svc.needs.add(
+            need,
+            need_events(need.events, context),
+            idempotency_key=command.idempotency_key,
+            request_hash=fingerprint,
+        )
+    except IdempotentReplay:
+        # A concurrent retry of the same request got in first: answer with its need.
+        assert command.idempotency_key is not None
+        replay = await _replay(command.idempotency_key, fingerprint, actor, svc)
+        if replay is None:  # pragma: no cover - the key is there, or the store lies
+            raise
+        return Created(replay, created=False)
+    await link_back(need, svc, context)
+    return Created(need, created=True)
+
+
+async def revise_need(
+    need_id: str,
+    given: NeedInput,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    *,
+    content_hash: str | None = None,
+) -> Need:
+    details = await details_of(given, svc)
+
+    async def revise(need: Need) -> bool:
+        _own(need, actor, "changes")
+        links = await _possible_duplicates(need.need_id, need.organisation, details, svc)
+        return need.revise(details, now=svc.clock.now(), duplicates=links)
+
+    return await _change(need_id, actor, svc, context, revise, content_hash=content_hash)
+
+
+async def submit_need(
+    need_id: str, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Need:
+    async def submit(need: Need) -> bool:
+        _own(need, actor, "submits")
+        links = await _possible_duplicates(need.need_id, need.organisation, need.details, svc)
+        return need.submit(now=svc.clock.now(), duplicates=links)
+
+    return await _change(need_id, actor, svc, context, submit)
+
+
+async def cancel_need(
+    need_id: str, reason: str, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Need:
+    async def cancel(need: Need) -> bool:
+        if not actor.sees_all:
+            _own(need, actor, "cancels")
+        return need.cancel(reason, now=svc.clock.now())
+
+    return await _change(need_id, actor, svc, context, cancel)
+
+
+# ---------------------------------------------------------------------- the coordinator's side
+
+
+async def validate_need(
+    need_id: str, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Need:
+    _coordinator(actor, "validates needs")
+
+    async def validate(need: Need) -> bool:
+        return need.validate(by=actor.user, now=svc.clock.now())
+
+    return await _change(need_id, actor, svc, context, validate)
+
+
+async def reject_need(
+    need_id: str, reason: str, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Need:
+    _coordinator(actor, "rejects needs")
+
+    async def reject(need: Need) -> bool:
+        return need.reject(reason, now=svc.clock.now())
+
+    return await _change(need_id, actor, svc, context, reject)
+
+
+async def keep_both(
+    need_id: str, other_id: str, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Need:
+    """Both needs stand: the coordinator checked they are not the same."""
+    _coordinator(actor, "decides on duplicates")
+    await get_need(other_id, actor, svc)
+
+    async def keep(need: Need) -> bool:
+        return need.decide_duplicate(other_id, DuplicateDecision.KEPT, now=svc.clock.now())
+
+    need = await _change(need_id, actor, svc, context, keep)
+    await _decide_other_side(need, other_id, DuplicateDecision.KEPT, actor, svc, context)
+    return need
+
+
+async def merge_need(
+    need_id: str, survivor_id: str, actor: Actor, svc: NeedsServices, context: EventContext
+) -> Need:
+    """`need_id` duplicates `survivor_id`: cancel it as merged; the survivor stays."""
+    _coordinator(actor, "merges duplicates")
+    await get_need(survivor_id, actor, svc)
+
+    async def merge(need: Need) -> bool:
+        return need.merge_into(survivor_id, now=svc.clock.now())
+
+    merged = await _change(need_id, actor, svc, context, merge)
+    await _decide_other_side(merged, survivor_id, DuplicateDecision.MERGED, actor, svc, context)
+    return merged
+
+
+# ---------------------------------------------------------------------- shared steps
+
+
+def request_hash(command: CreateNeed) -> str:
+    """What makes two create requests 'the same request' for an Idempotency-Key."""
+    payload = json.dumps([repr(command.given), command.submit], sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+async def _replay(key: str, fingerprint: str, actor: Actor, svc: NeedsServices) -> Need | None:
+    found = await svc.needs.by_idempotency_key(actor.organisation, key)
+    if found is None:
+        return None
+    need, stored_hash = found
+    if stored_hash != fingerprint:
+        raise IdempotencyKeyReused(key)
+    return need
+
+
+async def _change(
+    need_id: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    mutate: Callable[[Need], Awaitable[bool]],
+    *,
+    content_hash: str | None = None,
+) -> Need:
+    for _ in range(MAX_ATTEMPTS):
+        need = await get_need(need_id, actor, svc)
+        expected = need.sequence
+        if not await mutate(need):
+            return need
+        try:
+            await svc.needs.save(
+                need, expected, need_events(need.events, context), content_hash=content_hash
+            )
+        except ConcurrentChange:
+            continue
+        await link_back(need, svc, context)
+        return need
+    raise ConcurrentChange(f"need {need_id} kept changing; try again")
+
+
+async def _possible_duplicates(
+    need_id: str, organisation: str, details: NeedDetails, svc: NeedsServices
+) -> tuple[DuplicateLink, ...]:
+    candidates = await svc.needs.active_in(
+        {details.location.admin2_pcode}, excluding_organisation=organisation
+    )
+    return find_duplicates(need_id, organisation, details, candidates)
+
+
+SYSTEM = Actor(user="needs-service", organisation="", coordinator=True)
+
+
+async def link_back(need: Need, svc: NeedsServices, context: EventContext) -> None:
+    """Flag `need` on each other partner's need it may duplicate, if not flagged there yet.
+
+    Each is the other need's own atomic write with its own event; idempotent, so repeating it
+    (on the next change of `need`) completes what a crash interrupted.
+    """
+    if need.status not in ACTIVE_STATUSES:
+        return
+    for link in need.duplicates:
+        if link.decision is not DuplicateDecision.OPEN:
+            continue
+
+        async def add_link(other: Need, _need: Need = need) -> bool:
+            if other.duplicate_link(_need.need_id) is not None:
+                return False
+            return other.link_duplicates((back_link(_need, other),), now=svc.clock.now())
+
+        try:
+            await _change_quietly(link.need_id, svc, context, add_link)
+        except (UnknownNeed, ConcurrentChange) as exc:
+            # The new need's own link stands; the coordinator still sees the pair.
+            log.warning("could not link %s back to %s: %s", link.need_id, need.need_id, exc)
+
+
+async def _change_quietly(
+    need_id: str,
+    svc: NeedsServices,
+    context: EventContext,
+    mutate: Callable[[Need], Awaitable[bool]],
+) -> None:
+    """A change made by the service itself on another need (no further linking from it)."""
+    for _ in range(MAX_ATTEMPTS):
+        other = await svc.needs.get(need_id)
+        expected = other.sequence
+        if not await mutate(other):
+            return
+        try:
+            await svc.needs.save(other, expected, need_events(other.events, context))
+        except ConcurrentChange:
+            continue
+        return
+    raise ConcurrentChange(f"need {need_id} kept changing")
+
+
+async def _decide_other_side(
+    need: Need,
+    other_id: str,
+    decision: DuplicateDecision,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+) -> None:
+    async def decide(other: Need) -> bool:
+        changed = False
+        if other.duplicate_link(need.need_id) is None:
+            # Only one side was linked (a crash between the two writes): complete it first.
+            changed = other.link_duplicates((back_link(need, other),), now=svc.clock.now())
+        return other.decide_duplicate(need.need_id, decision, now=svc.clock.now()) or changed
+
+    await _change_quietly(other_id, svc, context, decide)
+
+
+def _own(need: Need, actor: Actor, what: str) -> None:
+    if need.organisation != actor.organisation:
+        # Coordinators of another organisation see the need but do not edit it for the partner.
+        raise NotPermitted(f"only {need.organisation} {what} this need")
+
+
+def _coordinator(actor: Actor, what: str) -> None:
+    if not actor.coordinator:
+        raise NotPermitted(f"only a coordinator {what}")

@@ -1,0 +1,147 @@
+"""The ports the handlers depend on; adapters implement them (MongoDB), tests fake them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from kitflow_shared.events.envelope import CloudEvent
+
+from kitflow_needs.domain.catalogue import ItemCatalogue
+from kitflow_needs.domain.gazetteer import Gazetteer
+from kitflow_needs.domain.need import Need, NeedStatus
+from kitflow_needs.domain.norms import NormsProfile
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who asks, as far as the handlers care."""
+
+    user: str
+    organisation: str
+    coordinator: bool = False
+    admin: bool = False
+
+    @property
+    def sees_all(self) -> bool:
+        """Coordinators and admins see every organisation's needs; partners their own."""
+        return self.coordinator or self.admin
+
+
+@dataclass(frozen=True)
+class NeedQuery:
+    organisation: str | None = None
+    statuses: frozenset[NeedStatus] | None = None
+    admin1_pcode: str | None = None
+    admin2_pcode: str | None = None
+    min_severity: int | None = None
+    with_open_duplicates: bool = False
+    limit: int = 100
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Need]
+    total: int
+
+
+@dataclass(frozen=True)
+class StoredImport:
+    """What the store holds about a need created by an import."""
+
+    need_id: str
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class ImportRecord:
+    need: Need
+    events: Sequence[CloudEvent]
+    import_key: str
+    content_hash: str
+
+
+class NeedRepository(Protocol):
+    async def get(self, need_id: str) -> Need:
+        """The need, or UnknownNeed."""
+
+    async def add(
+        self,
+        need: Need,
+        events: Sequence[CloudEvent],
+        *,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+    ) -> None:
+        """Store a new need and its events atomically. A key already taken raises
+        IdempotentReplay."""
+
+    async def by_idempotency_key(self, organisation: str, key: str) -> tuple[Need, str] | None:
+        """The need first created with this key by this organisation, and the request's hash."""
+
+    async def save(
+        self,
+        need: Need,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        *,
+        content_hash: str | None = None,
+    ) -> None:
+        """Store the changed need and its events atomically if it is still at
+        `expected_sequence`, or raise ConcurrentChange."""
+
+    async def save_coverage(
+        self, need: Need, expected_sequence: int, events: Sequence[CloudEvent]
+    ) -> None:
+        """Like save, and only while the stored coverage sequence is older than the need's."""
+
+    async def find(self, query: NeedQuery) -> Page:
+        """Needs in creation order, filtered."""
+
+    async def active_in(
+        self, admin2_pcodes: Collection[str], *, excluding_organisation: str
+    ) -> list[Need]:
+        """Other organisations' active needs in these cercles: the duplicate candidates."""
+
+    async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
+        """Which of these (import-derived) ids exist already, with their content hash."""
+
+    async def add_imported(self, records: Sequence[ImportRecord]) -> set[str]:
+        """Store new needs from an import, each with its events; return the ids stored (an id
+        that exists already is left as it is)."""
+
+
+class ProfileRepository(Protocol):
+    async def get(self, profile_id: str) -> NormsProfile:
+        """The profile, or UnknownProfile."""
+
+    async def all(self) -> list[NormsProfile]:
+        """Every profile, by id."""
+
+    async def add(self, profile: NormsProfile) -> None:
+        """Store a new profile or raise DuplicateProfile."""
+
+    async def save(self, profile: NormsProfile, expected_version: int) -> None:
+        """Replace the profile if it is still at `expected_version`, or raise ConcurrentChange."""
+
+    async def seed(self, profiles: Sequence[NormsProfile]) -> int:
+        """Store the built-in profiles that are not there yet; return how many."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class NeedsServices:
+    """Everything a needs handler may use, wired once by the composition root."""
+
+    needs: NeedRepository
+    profiles: ProfileRepository
+    gazetteer: Gazetteer
+    catalogue: ItemCatalogue
+    clock: Clock
+    new_id: Callable[[], str]

@@ -1,0 +1,241 @@
+"""The needs service through the real store and broker: events out through the outbox,
+coverage in from distribution's topic, isolation between partners, idempotent creates."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from kitflow_shared.contracts.distribution import (
+    NEED_COVERAGE_CHANGED as DISTRIBUTION_COVERAGE,
+)
+from kitflow_shared.contracts.distribution import (
+    ItemCoverage,
+    NeedCoverageState,
+    need_coverage_subject,
+)
+from kitflow_shared.contracts.needs import NEED_COVERAGE_CHANGED, NEED_SUBMITTED, NEED_VALIDATED
+from kitflow_shared.events import CloudEvent, EventContext
+from kitflow_shared.messaging.consumer import dead_letter_headers
+from kitflow_shared.messaging.producer import EventProducer
+from kitflow_shared.topics import DISTRIBUTION_EVENTS, NEEDS_EVENTS, NEEDS_GROUP
+from kitflow_shared.web.identity import Role
+from pymongo import AsyncMongoClient
+
+from tests.integration.needs_app import NeedsApp, running_needs
+from tests.support.infra import Infra
+from tests.support.kafka import eventually, read_topic
+from tests.support.services import identity
+from tests.unit.needs.builders import CREATE_BODY
+
+pytestmark = pytest.mark.infra
+
+NRC = identity("NRC", Role.PARTNER)
+DRC = identity("DRC", Role.PARTNER)
+COORDINATOR = identity("OCHA", Role.COORDINATOR)
+
+
+@pytest.fixture
+async def needs(
+    infra: Infra,
+    topics: str,
+    monkeypatch: pytest.MonkeyPatch,
+    store_client: AsyncMongoClient[dict[str, Any]],
+) -> AsyncIterator[NeedsApp]:
+    async with running_needs(infra, topics, monkeypatch, store_client) as running:
+        yield running
+
+
+def body(**changes: Any) -> dict[str, Any]:
+    out = copy.deepcopy(CREATE_BODY)
+    out.update(changes)
+    return out
+
+
+def events_of(records: list[Any], subject: str) -> list[CloudEvent]:
+    events = [CloudEvent.from_bytes(r.value) for r in records]
+    return [e for e in events if e.subject == subject]
+
+
+async def test_a_submitted_need_is_published_with_what_a_planner_needs(
+    needs: NeedsApp, infra: Infra, topics: str
+) -> None:
+    created = await needs.client.post("/v1/needs", json=body(), headers=NRC)
+    assert created.status_code == 201, created.text
+    need_id = created.json()["id"]
+    records = await read_topic(infra.kafka_bootstrap, NEEDS_EVENTS.qualified(topics), expect=1)
+    [event] = events_of(records, f"need/{need_id}")
+    assert records[0].key == f"need/{need_id}".encode()
+    assert event.type == NEED_SUBMITTED.type
+    assert event.sequence == 1
+    state = NEED_SUBMITTED.parse(event)
+    assert (state.organisation, state.status, state.severity) == ("NRC", "submitted", 4)
+    assert (state.admin1_pcode, state.admin2_pcode) == ("ML05", "ML0501")
+    assert state.location is not None
+    assert state.population.individuals == 640
+    assert {(i.item_code, i.remaining) for i in state.items} == {
+        ("KIT-NFI", 120),
+        ("JERRYCAN-20L", 240),
+    }
+    # The relay pruned what it published.
+    await eventually(
+        lambda: needs.needs.count_documents({"outbox.0": {"$exists": True}}),
+        lambda n: n == 0,
+        what="an empty outbox",
+    )
+
+
+async def test_partners_see_their_own_needs_and_never_another_organisations(
+    needs: NeedsApp,
+) -> None:
+    mine = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()
+    wrong = await needs.client.get(f"/v1/needs/{mine['id']}", headers=DRC)
+    assert wrong.status_code == 404
+    assert "Sévaré" not in wrong.text
+    right = await needs.client.get(f"/v1/needs/{mine['id']}", headers=NRC)
+    assert right.status_code == 200
+    assert right.json()["location"]["site_name"] == "Sévaré 2"
+    cancel = await needs.client.post(
+        f"/v1/needs/{mine['id']}/cancel", json={"reason": "not ours"}, headers=DRC
+    )
+    assert cancel.status_code == 404
+    assert (await needs.client.get("/v1/needs", headers=DRC)).json()["total"] == 0
+    stored = await needs.needs.find_one({"_id": mine["id"]})
+    assert stored is not None
+    assert stored["status"] == "submitted"
+
+
+async def test_coverage_from_distribution_moves_the_need_to_covered_exactly_once(
+    needs: NeedsApp, infra: Infra, topics: str, producer: EventProducer
+) -> None:
+    need = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()
+    need_id = need["id"]
+    validated = await needs.client.post(f"/v1/needs/{need_id}/validate", headers=COORDINATOR)
+    assert validated.json()["status"] == "validated"
+
+    def coverage(seq: int, kits: int, jerrycans: int, delivered: bool) -> CloudEvent:
+        state = NeedCoverageState(
+            need_id=need_id,
+            organisation="NRC",
+            items=[
+                ItemCoverage(
+                    item_code=code,
+                    planned=qty,
+                    reserved=0 if delivered else qty,
+                    dispatched=qty if delivered else 0,
+                    delivered=qty if delivered else 0,
+                )
+                for code, qty in (("KIT-NFI", kits), ("JERRYCAN-20L", jerrycans))
+            ],
+            households_reached=120 if delivered else 0,
+            individuals_reached=640 if delivered else 0,
+        )
+        return DISTRIBUTION_COVERAGE.new(
+            state,
+            subject=need_coverage_subject(need_id),
+            sequence=seq,
+            context=EventContext.new(),
+        )
+
+    topic = DISTRIBUTION_EVENTS.qualified(topics)
+    planned = coverage(1, 120, 100, delivered=False)
+    await producer.publish(topic, [planned, planned])  # a redelivery
+    await eventually(
+        lambda: needs.client.get(f"/v1/needs/{need_id}", headers=NRC),
+        lambda r: r.json()["status"] == "partially-covered",
+        what="partially covered",
+    )
+    await producer.publish(topic, [coverage(2, 120, 240, delivered=True), planned])  # + a stale one
+    done = await eventually(
+        lambda: needs.client.get(f"/v1/needs/{need_id}", headers=NRC),
+        lambda r: r.json()["status"] == "covered",
+        what="covered",
+    )
+    need = done.json()
+    assert need["households_reached"] == 120
+    assert {i["item_code"]: i["delivered"] for i in need["items"]} == {
+        "KIT-NFI": 120,
+        "JERRYCAN-20L": 240,
+    }
+    records = await read_topic(infra.kafka_bootstrap, NEEDS_EVENTS.qualified(topics), expect=4)
+    events = events_of(records, f"need/{need_id}")
+    assert [e.type for e in events] == [
+        NEED_SUBMITTED.type,
+        NEED_VALIDATED.type,
+        NEED_COVERAGE_CHANGED.type,
+        NEED_COVERAGE_CHANGED.type,
+    ]
+    assert [e.sequence for e in events] == [1, 2, 3, 4]
+    assert NEED_COVERAGE_CHANGED.parse(events[-1]).status == "covered"
+    assert events[2].causationid == planned.id
+    stored = await needs.needs.find_one({"_id": need_id})
+    assert stored is not None
+    assert stored["coverage_sequence"] == 2
+
+
+async def test_coverage_that_breaks_its_contract_is_parked_and_the_rest_applied(
+    needs: NeedsApp, infra: Infra, topics: str, producer: EventProducer
+) -> None:
+    need_id = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()["id"]
+    good = DISTRIBUTION_COVERAGE.new(
+        NeedCoverageState(
+            need_id=need_id,
+            organisation="NRC",
+            items=[
+                ItemCoverage(item_code="KIT-NFI", planned=5, reserved=0, dispatched=0, delivered=0)
+            ],
+        ),
+        subject=need_coverage_subject(need_id),
+        sequence=1,
+        context=EventContext.new(),
+    )
+    poison = good.model_copy(update={"data": {"need_id": need_id}, "id": "poison-1"})
+    topic = DISTRIBUTION_EVENTS.qualified(topics)
+    key = need_coverage_subject(need_id).encode()
+    await producer.publish_raw(topic, poison.to_bytes(), key, [])
+    await producer.publish_raw(topic, good.to_bytes(), key, [])
+    await eventually(
+        lambda: needs.needs.find_one({"_id": need_id}),
+        lambda doc: doc is not None and doc.get("coverage_sequence") == 1,
+        what="the good coverage applied",
+    )
+    parked = await read_topic(
+        infra.kafka_bootstrap, NEEDS_GROUP.dead_letter.qualified(topics), expect=1
+    )
+    assert len(parked) == 1
+    assert dead_letter_headers(parked[0].headers)["kitflow-dlq-reason"] == (
+        "payload breaks its contract"
+    )
+
+
+async def test_two_partners_reporting_the_same_need_are_linked_to_each_other(
+    needs: NeedsApp,
+) -> None:
+    first = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()
+    second = (await needs.client.post("/v1/needs", json=body(), headers=DRC)).json()
+    assert [d["need_id"] for d in second["possible_duplicates"]] == [first["id"]]
+    again = (await needs.client.get(f"/v1/needs/{first['id']}", headers=NRC)).json()
+    assert [d["need_id"] for d in again["possible_duplicates"]] == [second["id"]]
+    flagged = (await needs.client.get("/v1/needs?duplicates=true", headers=COORDINATOR)).json()
+    assert flagged["total"] == 2
+    kept = await needs.client.post(
+        f"/v1/needs/{first['id']}/duplicates/{second['id']}/keep", headers=COORDINATOR
+    )
+    assert kept.json()["possible_duplicates"][0]["decision"] == "kept"
+    flagged = (await needs.client.get("/v1/needs?duplicates=true", headers=COORDINATOR)).json()
+    assert flagged["total"] == 0
+
+
+async def test_concurrent_retries_with_one_idempotency_key_create_one_need(
+    needs: NeedsApp,
+) -> None:
+    headers = {**NRC, "Idempotency-Key": "mopti-2025-03-sevare"}
+    responses = await asyncio.gather(
+        *(needs.client.post("/v1/needs", json=body(), headers=headers) for _ in range(5))
+    )
+    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert await needs.needs.count_documents({}) == 1

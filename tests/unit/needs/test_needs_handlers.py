@@ -1,0 +1,229 @@
+"""The needs handlers on fakes: events, isolation between organisations, duplicates, coverage."""
+
+from __future__ import annotations
+
+import pytest
+from kitflow_needs.domain.errors import (
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotPermitted,
+    UnknownNeed,
+)
+from kitflow_needs.domain.need import DuplicateDecision, NeedStatus, Population
+from kitflow_needs.handlers import needs as h
+from kitflow_needs.handlers.coverage import CoverageMismatch, coverage_changed
+from kitflow_needs.handlers.ports import Actor, NeedQuery
+from kitflow_shared.contracts.distribution import (
+    NEED_COVERAGE_CHANGED as DISTRIBUTION_COVERAGE,
+)
+from kitflow_shared.contracts.distribution import (
+    ItemCoverage,
+    NeedCoverageState,
+    need_coverage_subject,
+)
+from kitflow_shared.contracts.needs import (
+    NEED_COVERAGE_CHANGED,
+    NEED_SUBMITTED,
+    NEED_UPDATED,
+    NEED_VALIDATED,
+)
+from kitflow_shared.events import EventContext
+from kitflow_shared.messaging.idempotency import Applied
+
+from tests.unit.needs.builders import need_input
+from tests.unit.needs.fakes import FakeNeedRepository, services
+
+NRC = Actor(user="lars", organisation="NRC")
+DRC = Actor(user="ines", organisation="DRC")
+COORDINATOR = Actor(user="awa", organisation="OCHA", coordinator=True)
+
+
+def ctx() -> EventContext:
+    return EventContext.new()
+
+
+async def create(svc, actor=NRC, **changes):  # type: ignore[no-untyped-def]
+    result = await h.create_need(h.CreateNeed(need_input(**changes)), actor, svc, ctx())
+    return result.need
+
+
+async def test_creating_stores_the_need_with_its_submitted_event() -> None:
+    svc = services()
+    context = ctx()
+    result = await h.create_need(
+        h.CreateNeed(need_input(profile_id="sphere-minimum", items=())), NRC, svc, context
+    )
+    repo = svc.needs
+    assert isinstance(repo, FakeNeedRepository)
+    [event] = repo.published
+    assert event.type == NEED_SUBMITTED.type
+    assert event.subject == f"need/{result.need.need_id}"
+    assert event.sequence == 1
+    assert event.correlationid == context.correlation_id
+    state = NEED_SUBMITTED.parse(event)
+    assert state.organisation == "NRC"
+    assert state.admin2_pcode == "ML0501"
+    assert state.location is not None
+    assert state.population.households == 120
+    assert state.norms_profile == "sphere-minimum@1"
+    kits = next(i for i in state.items if i.item_code == "KIT-NFI")
+    assert (kits.requested, kits.remaining) == (120, 120)
+
+
+async def test_a_retried_create_with_the_same_key_returns_the_first_need() -> None:
+    svc = services()
+    first = await h.create_need(
+        h.CreateNeed(need_input(), idempotency_key="k-123456"), NRC, svc, ctx()
+    )
+    again = await h.create_need(
+        h.CreateNeed(need_input(), idempotency_key="k-123456"), NRC, svc, ctx()
+    )
+    assert (first.created, again.created) == (True, False)
+    assert again.need.need_id == first.need.need_id
+    assert len(svc.needs.rows) == 1  # type: ignore[attr-defined]
+    with pytest.raises(IdempotencyKeyReused):
+        await h.create_need(
+            h.CreateNeed(need_input(severity=2), idempotency_key="k-123456"), NRC, svc, ctx()
+        )
+    # Keys belong to an organisation: another partner's same key is another request.
+    other = await h.create_need(
+        h.CreateNeed(need_input(), idempotency_key="k-123456"), DRC, svc, ctx()
+    )
+    assert other.created
+
+
+async def test_bad_input_stores_nothing() -> None:
+    svc = services()
+    with pytest.raises(InvalidInput):
+        await create(svc, population=Population(-1, 10))
+    assert svc.needs.rows == {}  # type: ignore[attr-defined]
+
+
+async def test_a_partner_sees_only_its_own_organisations_needs() -> None:
+    svc = services()
+    mine = await create(svc, NRC)
+    theirs = await create(svc, DRC, site_name="Socoura", coordinates=None, items=(("BLANKET", 3),))
+    assert (await h.get_need(mine.need_id, NRC, svc)).organisation == "NRC"
+    with pytest.raises(UnknownNeed):
+        await h.get_need(theirs.need_id, NRC, svc)
+    page = await h.list_needs(NeedQuery(), NRC, svc)
+    assert [n.need_id for n in page.items] == [mine.need_id]
+    assert (await h.list_needs(NeedQuery(), COORDINATOR, svc)).total == 2
+    for action in (
+        h.revise_need(theirs.need_id, need_input(), NRC, svc, ctx()),
+        h.cancel_need(theirs.need_id, "not ours", NRC, svc, ctx()),
+        h.submit_need(theirs.need_id, NRC, svc, ctx()),
+    ):
+        with pytest.raises(UnknownNeed):
+            await action
+    assert svc.needs.need(theirs.need_id).status is NeedStatus.SUBMITTED  # type: ignore[attr-defined]
+
+
+async def test_only_coordinators_validate_and_reject() -> None:
+    svc = services()
+    need = await create(svc)
+    with pytest.raises(NotPermitted):
+        await h.validate_need(need.need_id, NRC, svc, ctx())
+    validated = await h.validate_need(need.need_id, COORDINATOR, svc, ctx())
+    assert validated.status is NeedStatus.VALIDATED
+    assert svc.needs.published[-1].type == NEED_VALIDATED.type  # type: ignore[attr-defined]
+
+
+async def test_a_coordinator_may_cancel_but_not_edit_a_partners_need() -> None:
+    svc = services()
+    need = await create(svc)
+    with pytest.raises(NotPermitted):
+        await h.revise_need(need.need_id, need_input(severity=5), COORDINATOR, svc, ctx())
+    cancelled = await h.cancel_need(need.need_id, "site closed", COORDINATOR, svc, ctx())
+    assert cancelled.status is NeedStatus.CANCELLED
+
+
+async def test_a_change_retries_when_another_writer_got_in_first() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    need = await create(svc)
+    repo.conflicts_to_inject = 2
+    changed = await h.revise_need(need.need_id, need_input(severity=5), NRC, svc, ctx())
+    assert changed.details.severity == 5
+    assert repo.published[-1].type == NEED_UPDATED.type
+    assert repo.published[-1].sequence == 2
+
+
+async def test_duplicates_are_flagged_on_both_needs_each_with_its_event() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    first = await create(svc, NRC)
+    second = await create(svc, DRC)
+    assert [d.need_id for d in second.duplicates] == [first.need_id]
+    back = repo.need(first.need_id)
+    assert [(d.need_id, d.organisation) for d in back.duplicates] == [(second.need_id, "DRC")]
+    assert "NRC reported" not in back.duplicates[0].reason
+    assert "DRC reported a need at the same place" in back.duplicates[0].reason
+    updated = repo.published[-1]
+    assert updated.type == NEED_UPDATED.type
+    assert NEED_UPDATED.parse(updated).possible_duplicates == [second.need_id]
+    page = await h.list_needs(NeedQuery(with_open_duplicates=True), COORDINATOR, svc)
+    assert page.total == 2
+
+
+async def test_a_coordinator_keeps_both_or_merges_one_into_the_other() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    first = await create(svc, NRC)
+    second = await create(svc, DRC)
+    kept = await h.keep_both(first.need_id, second.need_id, COORDINATOR, svc, ctx())
+    assert kept.duplicates[0].decision is DuplicateDecision.KEPT
+    assert repo.need(second.need_id).duplicates[0].decision is DuplicateDecision.KEPT
+
+    third = await create(svc, Actor("x", "IRC"))
+    merged = await h.merge_need(third.need_id, first.need_id, COORDINATOR, svc, ctx())
+    assert merged.status is NeedStatus.CANCELLED
+    assert merged.merged_into == first.need_id
+    survivor = repo.need(first.need_id)
+    assert survivor.duplicate_link(third.need_id).decision is DuplicateDecision.MERGED  # type: ignore[union-attr]
+    with pytest.raises(NotPermitted):
+        await h.keep_both(first.need_id, second.need_id, NRC, svc, ctx())
+
+
+def coverage_event(need_id: str, org: str, seq: int, planned: int, delivered: int = 0):  # type: ignore[no-untyped-def]
+    state = NeedCoverageState(
+        need_id=need_id,
+        organisation=org,
+        items=[
+            ItemCoverage(
+                item_code="KIT-NFI", planned=planned, reserved=0, dispatched=0, delivered=delivered
+            )
+        ],
+        households_reached=0,
+    )
+    return DISTRIBUTION_COVERAGE.new(
+        state, subject=need_coverage_subject(need_id), sequence=seq, context=ctx()
+    )
+
+
+async def test_coverage_is_applied_once_and_published_with_the_need_state() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    need = await create(svc)
+    await h.validate_need(need.need_id, COORDINATOR, svc, ctx())
+    event = coverage_event(need.need_id, "NRC", 2, planned=60)
+    assert await coverage_changed(event, svc) is Applied.APPLIED
+    assert await coverage_changed(event, svc) is Applied.DUPLICATE
+    stale = coverage_event(need.need_id, "NRC", 1, 99)
+    assert await coverage_changed(stale, svc) is Applied.DUPLICATE
+    out = repo.published[-1]
+    assert out.type == NEED_COVERAGE_CHANGED.type
+    assert out.causationid == event.id
+    state = NEED_COVERAGE_CHANGED.parse(out)
+    assert state.status == "partially-covered"
+    kit = next(i for i in state.items if i.item_code == "KIT-NFI")
+    assert (kit.planned, kit.remaining) == (60, 60)
+
+
+async def test_coverage_for_another_organisation_is_refused() -> None:
+    svc = services()
+    need = await create(svc)
+    with pytest.raises(CoverageMismatch):
+        await coverage_changed(coverage_event(need.need_id, "DRC", 1, 5), svc)
+    with pytest.raises(UnknownNeed):
+        await coverage_changed(coverage_event("nope", "NRC", 1, 5), svc)
