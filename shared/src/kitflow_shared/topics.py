@@ -74,9 +74,10 @@ STOCK_GROUP = ConsumerGroupSpec(
 NEEDS_GROUP = ConsumerGroupSpec(
     "kitflow.needs", (DISTRIBUTION_EVENTS.name,), _dead_letter("kitflow.needs")
 )
+# Distribution also reads its own topic: each plan's published state feeds the needs' coverage.
 DISTRIBUTION_GROUP = ConsumerGroupSpec(
     "kitflow.distribution",
-    (STOCK_EVENTS.name, NEEDS_EVENTS.name),
+    (STOCK_EVENTS.name, NEEDS_EVENTS.name, DISTRIBUTION_EVENTS.name),
     _dead_letter("kitflow.distribution"),
 )
 CONSUMER_GROUPS: tuple[ConsumerGroupSpec, ...] = (STOCK_GROUP, NEEDS_GROUP, DISTRIBUTION_GROUP)

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -10,3 +12,6 @@ class DistributionSettings(BaseSettings):
     port: int = 8003
     # Run the outbox relay and the consumers in this process (turn off for API-only replicas).
     run_workers: bool = True
+    # Stock should answer a reservation request within this time; overdue lines are asked again.
+    reservation_answer_timeout: timedelta = timedelta(minutes=10)
+    timeout_check_interval_s: float = 60.0

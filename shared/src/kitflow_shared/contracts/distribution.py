@@ -129,3 +129,42 @@ PLAN_DISPATCH_REQUESTED = registry.register(
     description="A plan's lines are to leave the warehouses: stock turns reservations into "
     "dispatches.",
 )
+
+
+class PlanLineProgress(BaseModel):
+    """A plan line and how far it has got."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: LineId
+    warehouse: str
+    need_id: str
+    item_code: str
+    quantity: int = Field(ge=0, description="Planned")
+    reservation: str = Field(examples=["pending", "active", "rejected", "released", "expired"])
+    reserved: int = Field(ge=0)
+    dispatched: int = Field(ge=0)
+    delivered: int = Field(ge=0)
+    households_reached: int = Field(ge=0)
+    individuals_reached: int = Field(ge=0)
+
+
+class PlanState(BaseModel):
+    """A plan after the change (state-carrying; subject plan/<plan_id>)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str
+    status: str = Field(examples=["draft", "reserving", "reserved", "partly-reserved",
+                                  "dispatched", "delivered", "closed", "cancelled"])
+    title: str
+    created_by: str
+    approved_by: str | None = None
+    lines: list[PlanLineProgress]
+
+
+PLAN_UPDATED = registry.register(
+    "org.kitflow.distribution.plan.updated.v1", PlanState, service="distribution",
+    description="A plan changed (approved, reserved, dispatched, delivered, closed, cancelled); "
+    "carries its state after the change.",
+)

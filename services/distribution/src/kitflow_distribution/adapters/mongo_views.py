@@ -1,16 +1,22 @@
-"""Distribution's read models in MongoDB."""
+"""Distribution's read models in MongoDB, each built only from other services' events."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kitflow_shared.contracts.stock import WarehouseState
+from kitflow_shared.contracts.needs import NeedState
+from kitflow_shared.contracts.stock import BalanceState, WarehouseState
 from kitflow_shared.messaging.idempotency import SEQUENCE_FIELD, Applied, apply_if_newer
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 
 WAREHOUSES = "warehouse_view"
-INDEXES: list[IndexSpec] = []
+STOCK = "stock_view"
+NEEDS = "needs_view"
+VIEWS = (WAREHOUSES, STOCK, NEEDS)
+INDEXES: list[IndexSpec] = [
+    IndexSpec(NEEDS, [("state.status", 1)], name="by_status"),
+]
 
 Document = dict[str, Any]
 
@@ -34,3 +40,46 @@ class MongoWarehouseView:
         return [
             (WarehouseState.model_validate(doc["state"]), doc[SEQUENCE_FIELD]) async for doc in docs
         ]
+
+
+class MongoStockView:
+    """One document per warehouse and item; the stock aggregate's sequence guards it (one
+    warehouse's events are in order on one partition, and carry that warehouse's version)."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def apply(self, warehouse: str, balance: BalanceState, sequence: int) -> Applied:
+        return await apply_if_newer(
+            self._collection,
+            f"{warehouse}/{balance.item_code}",
+            sequence,
+            {"$set": {"warehouse": warehouse, "balance": balance.model_dump(mode="json")}},
+        )
+
+    async def all(self) -> list[tuple[str, BalanceState]]:
+        docs = self._collection.find({}).sort("_id", 1)
+        return [
+            (doc["warehouse"], BalanceState.model_validate(doc["balance"])) async for doc in docs
+        ]
+
+
+class MongoNeedsView:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def apply(self, state: NeedState, sequence: int) -> Applied:
+        return await apply_if_newer(
+            self._collection,
+            state.need_id,
+            sequence,
+            {"$set": {"state": state.model_dump(mode="json")}},
+        )
+
+    async def get(self, need_id: str) -> NeedState | None:
+        doc = await self._collection.find_one({"_id": need_id})
+        return NeedState.model_validate(doc["state"]) if doc else None
+
+    async def all(self) -> list[NeedState]:
+        docs = self._collection.find({}).sort("_id", 1)
+        return [NeedState.model_validate(doc["state"]) async for doc in docs]

@@ -1,21 +1,101 @@
-"""What distribution subscribes to: one visible map from event type to handler."""
+"""What distribution subscribes to: one visible map from event type to handler.
+
+- stock: warehouses and balances (read models), reservation answers and dispatches (plans);
+- needs: the needs' states (read model);
+- its own plans' states: folded into each need's coverage, published to the needs service.
+"""
 
 from __future__ import annotations
 
-from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDATED
-from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.contracts import distribution as plans_contract
+from kitflow_shared.contracts import stock as stock_contract
+from kitflow_shared.events import registry
+from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.messaging.consumer import Handler
 from kitflow_shared.messaging.idempotency import Applied
 
+from kitflow_distribution.domain.plans import LineReservation, UnknownPlan
 from kitflow_distribution.handlers import projections
-from kitflow_distribution.handlers.ports import WarehouseView
+from kitflow_distribution.handlers.plans import PlanHandlers
+from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView
+
+_ANSWER = {
+    "active": LineReservation.ACTIVE,
+    "rejected": LineReservation.REJECTED,
+    "released": LineReservation.RELEASED,
+    "expired": LineReservation.EXPIRED,
+}
 
 
-def subscriptions(warehouses: WarehouseView) -> dict[str, Handler]:
+def subscriptions(
+    warehouses: WarehouseView, stock: StockView, needs: NeedsView, plans: PlanHandlers
+) -> dict[str, Handler]:
     async def on_warehouse(event: CloudEvent) -> Applied:
         return await projections.warehouse_changed(event, warehouses)
 
-    return {
-        WAREHOUSE_REGISTERED.type: on_warehouse,
-        WAREHOUSE_UPDATED.type: on_warehouse,
+    async def on_need(event: CloudEvent) -> Applied:
+        return await projections.need_changed(event, needs)
+
+    async def on_balances(event: CloudEvent) -> Applied:
+        outcome = await projections.balances_changed(event, stock)
+        if event.type in (
+            stock_contract.RESERVATION_CONFIRMED.type,
+            stock_contract.RESERVATION_RELEASED.type,
+        ):
+            await on_reservation_answer(event)
+        if event.type == stock_contract.MOVEMENT_RECORDED.type:
+            await on_movement(event)
+        return outcome
+
+    async def on_reservation_answer(event: CloudEvent) -> Applied:
+        spec = registry.get(event.type)
+        payload = spec.parse(event)
+        r = payload.reservation
+        reason = getattr(payload, "reason", None)
+        try:
+            applied = await plans.reservation_answered(
+                r.plan_id,
+                r.line_id,
+                _ANSWER.get(r.status, LineReservation.RELEASED),
+                r.reserved,
+                reason,
+                event.id,
+                EventContext.caused_by(event),
+            )
+        except UnknownPlan:
+            return Applied.DUPLICATE  # a reservation made by hand, not for one of our plans
+        return Applied.APPLIED if applied else Applied.DUPLICATE
+
+    async def on_movement(event: CloudEvent) -> None:
+        movement = stock_contract.MOVEMENT_RECORDED.parse(event).movement
+        if movement.plan_line_id is None:
+            return
+        plan_id = movement.plan_line_id.rsplit(":", 1)[0]
+        quantity = -sum(line.quantity for line in movement.lines)
+        try:
+            await plans.dispatch_recorded(
+                plan_id, movement.plan_line_id, quantity, event.id, EventContext.caused_by(event)
+            )
+        except UnknownPlan:
+            return
+
+    async def on_plan_updated(event: CloudEvent) -> Applied:
+        state = plans_contract.PLAN_UPDATED.parse(event)
+        changed = await plans.plan_changed(
+            state.plan_id,
+            event.sequence,
+            state.status,
+            [line.model_dump() for line in state.lines],
+            EventContext.caused_by(event),
+        )
+        return Applied.APPLIED if changed else Applied.DUPLICATE
+
+    handlers: dict[str, Handler] = {
+        stock_contract.WAREHOUSE_REGISTERED.type: on_warehouse,
+        stock_contract.WAREHOUSE_UPDATED.type: on_warehouse,
+        stock_contract.RESERVATION_REJECTED.type: on_reservation_answer,
+        plans_contract.PLAN_UPDATED.type: on_plan_updated,
     }
+    handlers.update({spec.type: on_balances for spec in projections.BALANCE_EVENTS})
+    handlers.update({spec.type: on_need for spec in projections.NEED_EVENTS})
+    return handlers

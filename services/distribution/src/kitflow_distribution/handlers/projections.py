@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
-from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDATED
+from kitflow_shared.contracts import needs as needs_contract
+from kitflow_shared.contracts import stock as stock_contract
+from kitflow_shared.events import registry
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_distribution.handlers.ports import WarehouseView
+from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView
 
 
 async def warehouse_changed(event: CloudEvent, view: WarehouseView) -> Applied:
     """Registered and updated both carry the full state: keep the newest."""
-    spec = WAREHOUSE_REGISTERED if event.type == WAREHOUSE_REGISTERED.type else WAREHOUSE_UPDATED
+    spec = (
+        stock_contract.WAREHOUSE_REGISTERED
+        if (event.type == stock_contract.WAREHOUSE_REGISTERED.type)
+        else stock_contract.WAREHOUSE_UPDATED
+    )
     return await view.apply(spec.parse(event), event.sequence)
+
+
+def _warehouse_of(subject: str) -> str:
+    return subject.removeprefix("stock/")
+
+
+async def balances_changed(event: CloudEvent, view: StockView) -> Applied:
+    """Every stock event that carries balances: keep each item's newest balance."""
+    spec = registry.get(event.type)
+    payload = spec.parse(event)
+    if hasattr(payload, "balances"):
+        balances = list(payload.balances)
+    elif hasattr(payload, "balance"):
+        balances = [payload.balance]
+    else:
+        return Applied.DUPLICATE
+    warehouse = _warehouse_of(event.subject)
+    outcomes = [await view.apply(warehouse, b, event.sequence) for b in balances]
+    return Applied.APPLIED if Applied.APPLIED in outcomes else Applied.DUPLICATE
+
+
+async def need_changed(event: CloudEvent, view: NeedsView) -> Applied:
+    """Every needs event carries the need's whole state: keep the newest."""
+    spec = registry.get(event.type)
+    state: needs_contract.NeedState = spec.parse(event)
+    return await view.apply(state, event.sequence)
+
+
+BALANCE_EVENTS = (
+    stock_contract.MOVEMENT_RECORDED,
+    stock_contract.RESERVATION_CONFIRMED,
+    stock_contract.RESERVATION_RELEASED,
+    stock_contract.TRANSFER_IN_TRANSIT,
+    stock_contract.LOW_STOCK,
+)
+NEED_EVENTS = (
+    needs_contract.NEED_SUBMITTED,
+    needs_contract.NEED_UPDATED,
+    needs_contract.NEED_VALIDATED,
+    needs_contract.NEED_REJECTED,
+    needs_contract.NEED_CANCELLED,
+    needs_contract.NEED_COVERAGE_CHANGED,
+)

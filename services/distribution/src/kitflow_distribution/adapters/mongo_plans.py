@@ -1,0 +1,181 @@
+"""Plans and need coverage in MongoDB: one document each, the outbox inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.store import IndexSpec
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from kitflow_distribution.domain.coverage import ItemProgress, NeedCoverage, PlanContribution
+from kitflow_distribution.domain.plans import (
+    LineReservation,
+    Plan,
+    PlanLine,
+    PlanStatus,
+    UnknownPlan,
+)
+from kitflow_distribution.handlers.ports import Concurrency
+
+PLANS = "plans"
+COVERAGE = "need_coverage"
+INDEXES = [
+    IndexSpec(PLANS, [("status", 1), ("created_at", -1)], name="by_status"),
+    IndexSpec(PLANS, [("lines.need_id", 1)], name="by_need"),
+]
+
+Document = dict[str, Any]
+Notify = Callable[[str, Any], None]
+
+
+def _plan_doc(plan: Plan) -> Document:
+    return {
+        "title": plan.title,
+        "created_by": plan.created_by,
+        "created_at": plan.created_at,
+        "status": plan.status.value,
+        "approved_by": plan.approved_by,
+        "approved_at": plan.approved_at,
+        "reservation_deadline": plan.reservation_deadline,
+        "reservation_expires_at": plan.reservation_expires_at,
+        "closed_at": plan.closed_at,
+        "explanation": plan.explanation,
+        "handled_events": plan.handled_events,
+        "sequence": plan.sequence,
+        "lines": [{**asdict(line), "reservation": line.reservation.value} for line in plan.lines],
+    }
+
+
+def _plan(doc: Document) -> Plan:
+    return Plan(
+        id=doc["_id"],
+        title=doc["title"],
+        created_by=doc["created_by"],
+        created_at=doc["created_at"],
+        lines=[
+            PlanLine(**{**x, "reservation": LineReservation(x["reservation"])})
+            for x in doc["lines"]
+        ],
+        status=PlanStatus(doc["status"]),
+        approved_by=doc["approved_by"],
+        approved_at=doc["approved_at"],
+        reservation_deadline=doc["reservation_deadline"],
+        reservation_expires_at=doc["reservation_expires_at"],
+        closed_at=doc.get("closed_at"),
+        explanation=doc["explanation"],
+        handled_events=list(doc["handled_events"]),
+        sequence=doc["sequence"],
+    )
+
+
+class MongoPlanRepository:
+    def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
+        self._collection = collection
+        self._notify = notify
+
+    async def get(self, plan_id: str) -> Plan:
+        doc = await self._collection.find_one({"_id": plan_id}, {OUTBOX_FIELD: 0})
+        if doc is None:
+            raise UnknownPlan(plan_id)
+        return _plan(doc)
+
+    async def add(self, plan: Plan, events: Sequence[CloudEvent]) -> None:
+        await self._collection.insert_one(
+            {"_id": plan.id, **_plan_doc(plan), OUTBOX_FIELD: [e.to_document() for e in events]}
+        )
+        self._notify(PLANS, plan.id)
+
+    async def save(self, plan: Plan, expected_sequence: int, events: Sequence[CloudEvent]) -> None:
+        result = await self._collection.update_one(
+            {"_id": plan.id, "sequence": expected_sequence},
+            with_outbox({"$set": _plan_doc(plan)}, events),
+        )
+        if result.matched_count == 0:
+            raise Concurrency(f"plan {plan.id} changed meanwhile")
+        self._notify(PLANS, plan.id)
+
+    async def find(
+        self, *, status: str | None, need_id: str | None, limit: int, offset: int
+    ) -> tuple[list[Plan], int]:
+        query: Document = {}
+        if status:
+            query["status"] = status
+        if need_id:
+            query["lines.need_id"] = need_id
+        total = await self._collection.count_documents(query)
+        cursor = self._collection.find(query, {OUTBOX_FIELD: 0}).sort("created_at", -1)
+        docs = await cursor.skip(offset).limit(limit).to_list(None)
+        return [_plan(doc) for doc in docs], total
+
+    async def waiting_for_answers(self) -> list[str]:
+        cursor = self._collection.find({"status": PlanStatus.RESERVING.value}, {"_id": 1})
+        return [doc["_id"] async for doc in cursor]
+
+
+def _progress(doc: Document) -> ItemProgress:
+    return ItemProgress(doc["planned"], doc["reserved"], doc["dispatched"], doc["delivered"])
+
+
+class MongoCoverageRepository:
+    def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
+        self._collection = collection
+        self._notify = notify
+
+    async def get(self, need_id: str, organisation: str) -> NeedCoverage:
+        doc = await self._collection.find_one({"_id": need_id}, {OUTBOX_FIELD: 0})
+        if doc is None:
+            return NeedCoverage(need_id, organisation)
+        return NeedCoverage(
+            need_id=need_id,
+            organisation=doc["organisation"],
+            contributions={
+                plan_id: PlanContribution(
+                    c["plan_sequence"],
+                    {i: _progress(p) for i, p in c["items"].items()},
+                    c["households_reached"],
+                    c["individuals_reached"],
+                )
+                for plan_id, c in doc["contributions"].items()
+            },
+            sequence=doc["sequence"],
+            version=doc["version"],
+        )
+
+    async def save(self, coverage: NeedCoverage, events: Sequence[CloudEvent]) -> None:
+        expected = coverage.version
+        doc = {
+            "organisation": coverage.organisation,
+            "sequence": coverage.sequence,
+            "version": expected + 1,
+            "contributions": {
+                plan_id: {
+                    "plan_sequence": c.plan_sequence,
+                    "items": {i: asdict(p) for i, p in c.items.items()},
+                    "households_reached": c.households_reached,
+                    "individuals_reached": c.individuals_reached,
+                }
+                for plan_id, c in coverage.contributions.items()
+            },
+        }
+        try:
+            result = await self._collection.update_one(
+                {"_id": coverage.need_id, "version": expected},
+                with_outbox({"$set": doc}, events),
+                upsert=expected == 0,
+            )
+        except DuplicateKeyError:
+            raise Concurrency(f"coverage of {coverage.need_id} changed meanwhile") from None
+        if result.matched_count == 0 and result.upserted_id is None:
+            raise Concurrency(f"coverage of {coverage.need_id} changed meanwhile")
+        coverage.version = expected + 1
+        if events:
+            self._notify(COVERAGE, coverage.need_id)
+
+    async def all(self) -> list[NeedCoverage]:
+        ids = [doc["_id"] async for doc in self._collection.find({}, {"_id": 1})]
+        return [await self.get(need_id, "") for need_id in ids]

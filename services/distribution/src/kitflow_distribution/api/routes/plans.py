@@ -1,0 +1,337 @@
+"""/v1/plans: draft with the planner, approve, follow the reservations, dispatch, record
+deliveries, close, cancel. /v1/reports/5w: the 5W report as HXL CSV or XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
+from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.web.identity import Caller, Role, require_roles
+from openpyxl import Workbook
+from pydantic import BaseModel, ConfigDict, Field
+
+from kitflow_distribution.domain.planner import PartnerCap
+from kitflow_distribution.domain.plans import Delivery, Plan, UnknownPlan
+from kitflow_distribution.handlers.plans import DraftRequest, PlanHandlers
+from kitflow_distribution.handlers.ports import Actor
+from kitflow_distribution.handlers.reports import COLUMNS, five_w_rows
+
+router = APIRouter(tags=["plans"])
+
+Planner = Annotated[Caller, Depends(require_roles(Role.COORDINATOR, Role.ADMIN))]
+Reader = Annotated[Caller, Depends(require_roles(Role.COORDINATOR, Role.ADMIN, Role.PARTNER))]
+PlanId = Annotated[str, Path(max_length=64, description="e.g. PLN-3F2A...")]
+
+
+def _plans(request: Request) -> PlanHandlers:
+    handlers: PlanHandlers = request.app.state.plans
+    return handlers
+
+
+Plans = Annotated[PlanHandlers, Depends(_plans)]
+
+
+def _context() -> EventContext:
+    correlation_id = correlation_id_var.get()
+    return EventContext(correlation_id) if correlation_id else EventContext.new()
+
+
+Context = Annotated[EventContext, Depends(_context)]
+
+
+def actor_of(caller: Caller) -> Actor:
+    return Actor(
+        user=caller.user,
+        organisation=caller.organisation,
+        coordinator=Role.COORDINATOR in caller.roles,
+        admin=Role.ADMIN in caller.roles,
+        partner=Role.PARTNER in caller.roles,
+    )
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PartnerCapIn(_Strict):
+    partner: str = Field(min_length=1)
+    item_code: str = Field(min_length=1)
+    max_units: int = Field(ge=0)
+
+
+class PlanDraftCreate(_Strict):
+    """What to plan for. Everything is optional: by default every validated need with something
+    left, every item, every warehouse."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Mopti emergency shelter, December round",
+                    "need_ids": ["NEED-01", "NEED-02"],
+                    "item_codes": ["KIT-SHELTER", "KIT-NFI"],
+                    "allowed_warehouses": {"ML05": ["MOP-SUB", "BKO-MAIN"]},
+                    "partner_caps": [{"partner": "NRC", "item_code": "KIT-NFI", "max_units": 200}],
+                }
+            ]
+        },
+    )
+
+    title: str = Field(min_length=1, max_length=200)
+    need_ids: list[str] | None = Field(default=None, min_length=1)
+    item_codes: list[str] | None = Field(default=None, min_length=1)
+    allowed_warehouses: dict[str, list[str]] | None = Field(
+        default=None, description="admin1 P-code -> warehouse codes allowed to serve it"
+    )
+    partner_caps: list[PartnerCapIn] = Field(default_factory=list)
+
+
+class PlanApprove(_Strict):
+    all_or_nothing: bool = Field(default=False, description="Reserve each line whole or not at all")
+
+
+class PlanCancel(_Strict):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PlanDispatch(_Strict):
+    waybill_number: str = Field(min_length=1, max_length=64)
+    destination: str = Field(min_length=1, max_length=200)
+
+
+class DeliveryIn(_Strict):
+    line_id: str = Field(min_length=1, max_length=80)
+    quantity: int = Field(ge=0)
+    households: int = Field(ge=0)
+    individuals: int = Field(ge=0)
+
+
+class DeliveriesCreate(_Strict):
+    deliveries: list[DeliveryIn] = Field(min_length=1, max_length=1000)
+
+
+class PlanLinePublic(BaseModel):
+    line_id: str
+    warehouse: str
+    need_id: str
+    item_code: str
+    quantity: int
+    reservation: str
+    reserved: int
+    dispatched: int
+    delivered: int
+    households_reached: int
+    individuals_reached: int
+    shortfall_reason: str | None
+
+
+class PlanPublic(BaseModel):
+    plan_id: str
+    title: str
+    status: str
+    version: int
+    created_by: str
+    created_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None
+    closed_at: datetime | None
+    lines: list[PlanLinePublic]
+    explanation: dict[str, Any] = Field(
+        description="The planner's objectives, per-need coverage and why not more"
+    )
+
+    @classmethod
+    def of(cls, plan: Plan) -> PlanPublic:
+        return cls(
+            plan_id=plan.id,
+            title=plan.title,
+            status=plan.status.value,
+            version=plan.sequence,
+            created_by=plan.created_by,
+            created_at=plan.created_at,
+            approved_by=plan.approved_by,
+            approved_at=plan.approved_at,
+            closed_at=plan.closed_at,
+            lines=[
+                PlanLinePublic(
+                    line_id=x.line_id,
+                    warehouse=x.warehouse,
+                    need_id=x.need_id,
+                    item_code=x.item,
+                    quantity=x.quantity,
+                    reservation=x.reservation.value,
+                    reserved=x.reserved,
+                    dispatched=x.dispatched,
+                    delivered=x.delivered,
+                    households_reached=x.households_reached,
+                    individuals_reached=x.individuals_reached,
+                    shortfall_reason=x.shortfall_reason,
+                )
+                for x in plan.lines
+            ],
+            explanation=plan.explanation,
+        )
+
+
+class PlanPage(BaseModel):
+    items: list[PlanPublic]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.post("/v1/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
+async def draft(
+    body: PlanDraftCreate, caller: Planner, plans: Plans, context: Context
+) -> PlanPublic:
+    """Draft a plan with the optimal, fair allocation of the stock in reach to open needs."""
+    request = DraftRequest(
+        title=body.title,
+        need_ids=frozenset(body.need_ids) if body.need_ids else None,
+        item_codes=frozenset(body.item_codes) if body.item_codes else None,
+        allowed_warehouses={k: frozenset(v) for k, v in body.allowed_warehouses.items()}
+        if body.allowed_warehouses is not None
+        else None,
+        partner_caps=tuple(
+            PartnerCap(c.partner, c.item_code, c.max_units) for c in body.partner_caps
+        ),
+    )
+    return PlanPublic.of(await plans.draft(actor_of(caller), request, context))
+
+
+@router.get("/v1/plans", response_model=PlanPage)
+async def list_plans(
+    caller: Planner,
+    plans: Plans,
+    status_: Annotated[str | None, Query(alias="status")] = None,
+    need_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> PlanPage:
+    """Plans, newest first, filtered by status or need."""
+    found, total = await plans.plans.find(
+        status=status_, need_id=need_id, limit=limit, offset=offset
+    )
+    return PlanPage(
+        items=[PlanPublic.of(p) for p in found], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/v1/plans/{plan_id}", response_model=PlanPublic)
+async def get_plan(plan_id: PlanId, caller: Reader, plans: Plans) -> PlanPublic:
+    """One plan with its lines, their progress and the planner's explanation.
+
+    Partners see a plan only when it serves one of their needs, and then only those lines."""
+    plan = await plans.plans.get(plan_id)
+    actor = actor_of(caller)
+    if not actor.plans:
+        own = [x for x in plan.lines if await plans.owned_by(x.need_id, actor)]
+        if not own:
+            raise UnknownPlan(plan_id)  # another organisation's plan: not even its existence
+        plan.lines = own
+        plan.explanation = {}
+    return PlanPublic.of(plan)
+
+
+@router.post("/v1/plans/{plan_id}/approve", response_model=PlanPublic)
+async def approve(
+    plan_id: PlanId, body: PlanApprove, caller: Planner, plans: Plans, context: Context
+) -> PlanPublic:
+    """Approve a draft: stock is asked to reserve every line."""
+    return PlanPublic.of(
+        await plans.approve(actor_of(caller), plan_id, body.all_or_nothing, context)
+    )
+
+
+@router.post("/v1/plans/{plan_id}/cancel", response_model=PlanPublic)
+async def cancel(
+    plan_id: PlanId, body: PlanCancel, caller: Planner, plans: Plans, context: Context
+) -> PlanPublic:
+    """Cancel a plan not yet dispatched; what stock reserved for it is released."""
+    return PlanPublic.of(await plans.cancel(actor_of(caller), plan_id, body.reason, context))
+
+
+@router.post("/v1/plans/{plan_id}/dispatch", response_model=PlanPublic)
+async def dispatch(
+    plan_id: PlanId, body: PlanDispatch, caller: Planner, plans: Plans, context: Context
+) -> PlanPublic:
+    """Order the reserved lines out of the warehouses under one waybill."""
+    return PlanPublic.of(
+        await plans.request_dispatch(
+            actor_of(caller), plan_id, body.waybill_number, body.destination, context
+        )
+    )
+
+
+@router.post("/v1/plans/{plan_id}/deliveries", response_model=PlanPublic)
+async def deliveries(
+    plan_id: PlanId, body: DeliveriesCreate, caller: Reader, plans: Plans, context: Context
+) -> PlanPublic:
+    """Record what reached households (never more than was dispatched)."""
+    items = [Delivery(d.line_id, d.quantity, d.households, d.individuals) for d in body.deliveries]
+    return PlanPublic.of(await plans.record_deliveries(actor_of(caller), plan_id, items, context))
+
+
+@router.post("/v1/plans/{plan_id}/close", response_model=PlanPublic)
+async def close(plan_id: PlanId, caller: Planner, plans: Plans, context: Context) -> PlanPublic:
+    """Close a dispatched or delivered plan."""
+    return PlanPublic.of(await plans.close(actor_of(caller), plan_id, context))
+
+
+async def _five_w(caller: Caller, plans: PlanHandlers) -> list[list[Any]]:
+    actor = actor_of(caller)
+    everything: list[Plan] = []
+    offset = 0
+    while True:
+        page, total = await plans.plans.find(status=None, need_id=None, limit=200, offset=offset)
+        everything.extend(page)
+        offset += len(page)
+        if offset >= total or not page:
+            break
+    rows = await five_w_rows(everything, plans.needs, None if actor.plans else actor.organisation)
+    return [[c[0] for c in COLUMNS], [c[1] for c in COLUMNS], *[list(r.values) for r in rows]]
+
+
+@router.get(
+    "/v1/reports/5w.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}}
+)
+async def five_w_csv(caller: Reader, plans: Plans) -> Response:
+    """The 5W report as HXL-tagged CSV (row 1: OCHA Mali 5W headers, row 2: HXL tags)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for row in await _five_w(caller, plans):
+        writer.writerow(["" if v is None else v for v in row])
+    return Response(
+        buffer.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="kitflow-5w.csv"'},
+    )
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@router.get(
+    "/v1/reports/5w.xlsx", response_class=Response, responses={200: {"content": {XLSX: {}}}}
+)
+async def five_w_xlsx(caller: Reader, plans: Plans) -> Response:
+    """The 5W report as an XLSX workbook (sheet ML_5W, HXL tags in row 2)."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "ML_5W"
+    for row in await _five_w(caller, plans):
+        sheet.append(row)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return Response(
+        buffer.getvalue(),
+        media_type=XLSX,
+        headers={"Content-Disposition": 'attachment; filename="kitflow-5w.xlsx"'},
+    )

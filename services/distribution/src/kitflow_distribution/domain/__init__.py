@@ -1,0 +1,1 @@
+"""The distribution domain: plain Python and numpy, no I/O."""

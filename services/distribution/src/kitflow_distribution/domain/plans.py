@@ -1,0 +1,314 @@
+"""Plans: from the planner's draft to households reached.
+
+    draft --approve--> reserving --(every line answered)--> reserved | partly-reserved
+      |                    |                                      |
+      +------cancel--------+-----------------cancel---------------+--> cancelled
+                                                                  |
+                           request dispatch --> dispatching --(stock issued every line)-->
+                           dispatched --(deliveries recorded)--> delivered --close--> closed
+
+Stock answers each line (reserved, partly, or rejected with what it had); dispatch issues what
+was reserved; deliveries say how many households and people were reached. Every transition is
+idempotent: an answer that arrives twice, or after the plan moved on, changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+
+class PlanError(Exception):
+    pass
+
+
+class PlanConflict(PlanError):
+    """The plan is not in a state that allows this (approving a cancelled plan, ...)."""
+
+
+class InvalidPlanInput(PlanError):
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+
+class UnknownPlan(PlanError):
+    def __init__(self, plan_id: str) -> None:
+        super().__init__(f"no plan {plan_id!r}")
+        self.plan_id = plan_id
+
+
+class PlanStatus(StrEnum):
+    DRAFT = "draft"
+    RESERVING = "reserving"
+    RESERVED = "reserved"
+    PARTLY_RESERVED = "partly-reserved"
+    DISPATCHING = "dispatching"
+    DISPATCHED = "dispatched"
+    DELIVERED = "delivered"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class LineReservation(StrEnum):
+    NOT_ASKED = "not-asked"
+    PENDING = "pending"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    RELEASED = "released"
+    EXPIRED = "expired"
+    DISPATCHED = "dispatched"
+
+
+_ANSWERED = {
+    LineReservation.ACTIVE,
+    LineReservation.REJECTED,
+    LineReservation.RELEASED,
+    LineReservation.EXPIRED,
+    LineReservation.DISPATCHED,
+}
+_BEFORE_DISPATCH = {
+    PlanStatus.DRAFT,
+    PlanStatus.RESERVING,
+    PlanStatus.RESERVED,
+    PlanStatus.PARTLY_RESERVED,
+}
+
+
+@dataclass(frozen=True)
+class PlanLine:
+    line_id: str
+    warehouse: str
+    need_id: str
+    item: str
+    quantity: int
+    reservation: LineReservation = LineReservation.NOT_ASKED
+    reserved: int = 0
+    dispatched: int = 0
+    delivered: int = 0
+    households_reached: int = 0
+    individuals_reached: int = 0
+    shortfall_reason: str | None = None
+
+    @property
+    def open_for_dispatch(self) -> bool:
+        return self.reservation is LineReservation.ACTIVE and self.reserved > 0
+
+
+@dataclass(frozen=True)
+class PlanApprovedEvent:
+    lines: tuple[PlanLine, ...]
+    expires_at: datetime
+    all_or_nothing: bool
+
+
+@dataclass(frozen=True)
+class PlanCancelledEvent:
+    lines: tuple[PlanLine, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class DispatchRequestedEvent:
+    lines: tuple[PlanLine, ...]
+    waybill_number: str
+    destination: str
+
+
+@dataclass(frozen=True)
+class PlanChangedEvent:
+    """The plan's state changed: its new state is published for every reader."""
+
+
+PlanEvent = PlanApprovedEvent | PlanCancelledEvent | DispatchRequestedEvent | PlanChangedEvent
+
+
+@dataclass(frozen=True)
+class Delivery:
+    line_id: str
+    quantity: int
+    households: int
+    individuals: int
+
+
+@dataclass
+class Plan:
+    id: str
+    title: str
+    created_by: str
+    created_at: datetime
+    lines: list[PlanLine]
+    status: PlanStatus = PlanStatus.DRAFT
+    approved_by: str | None = None
+    approved_at: datetime | None = None
+    reservation_deadline: datetime | None = None  # answers expected by then
+    reservation_expires_at: datetime | None = None
+    closed_at: datetime | None = None
+    # What the planner said: objectives, per-need coverage, and why not more (JSON-ready).
+    explanation: dict[str, object] = field(default_factory=dict)
+    # Ids of stock events already taken into account (answers may be redelivered).
+    handled_events: list[str] = field(default_factory=list)
+    sequence: int = 0
+    events: list[PlanEvent] = field(default_factory=list, compare=False, repr=False)
+
+    def line(self, line_id: str) -> PlanLine:
+        for line in self.lines:
+            if line.line_id == line_id:
+                return line
+        raise InvalidPlanInput("line_id", f"plan {self.id} has no line {line_id}")
+
+    def _set(self, line: PlanLine) -> None:
+        self.lines = [line if x.line_id == line.line_id else x for x in self.lines]
+
+    def _changed(self) -> None:
+        self.sequence += 1
+        self.events.append(PlanChangedEvent())
+
+    def handled(self, event_id: str) -> bool:
+        return event_id in self.handled_events
+
+    def remember(self, event_id: str, keep: int = 1000) -> None:
+        self.handled_events = [*self.handled_events, event_id][-keep:]
+
+    # ---- coordinator decisions
+
+    def approve(
+        self,
+        by: str,
+        now: datetime,
+        answer_by: datetime,
+        expires_at: datetime,
+        all_or_nothing: bool = False,
+    ) -> None:
+        if self.status is not PlanStatus.DRAFT:
+            raise PlanConflict(f"plan {self.id} is {self.status}; only a draft can be approved")
+        if not any(line.quantity > 0 for line in self.lines):
+            raise PlanConflict(f"plan {self.id} has nothing to distribute")
+        if expires_at <= now:
+            raise InvalidPlanInput("reservation_expires_at", "must be in the future")
+        self.lines = [
+            replace(x, reservation=LineReservation.PENDING) for x in self.lines if x.quantity > 0
+        ]
+        self.status = PlanStatus.RESERVING
+        self.approved_by, self.approved_at = by, now
+        self.reservation_deadline, self.reservation_expires_at = answer_by, expires_at
+        self.events.append(PlanApprovedEvent(tuple(self.lines), expires_at, all_or_nothing))
+        self._changed()
+
+    def cancel(self, reason: str) -> None:
+        if self.status is PlanStatus.CANCELLED:
+            return
+        if self.status not in _BEFORE_DISPATCH:
+            raise PlanConflict(
+                f"plan {self.id} is {self.status}: only a plan not yet dispatched is cancelled"
+            )
+        to_release = tuple(x for x in self.lines if x.reservation is not LineReservation.NOT_ASKED)
+        self.status = PlanStatus.CANCELLED
+        if to_release:
+            self.events.append(PlanCancelledEvent(to_release, reason))
+        self._changed()
+
+    def request_dispatch(self, waybill_number: str, destination: str) -> tuple[PlanLine, ...]:
+        if self.status not in (PlanStatus.RESERVED, PlanStatus.PARTLY_RESERVED):
+            raise PlanConflict(
+                f"plan {self.id} is {self.status}: dispatch follows the reservation answers"
+            )
+        lines = tuple(x for x in self.lines if x.open_for_dispatch)
+        if not lines:
+            raise PlanConflict(f"plan {self.id} has no reserved stock to dispatch")
+        self.status = PlanStatus.DISPATCHING
+        self.events.append(DispatchRequestedEvent(lines, waybill_number, destination))
+        self._changed()
+        return lines
+
+    def record_delivery(self, deliveries: list[Delivery]) -> None:
+        if self.status not in (PlanStatus.DISPATCHING, PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
+            raise PlanConflict(f"plan {self.id} is {self.status}: nothing was dispatched yet")
+        updated: dict[str, PlanLine] = {}
+        for index, d in enumerate(deliveries):
+            line = updated.get(d.line_id) or self.line(d.line_id)
+            if d.quantity < 0 or d.households < 0 or d.individuals < 0:
+                raise InvalidPlanInput(f"deliveries[{index}]", "quantities must not be negative")
+            if line.delivered + d.quantity > line.dispatched:
+                raise InvalidPlanInput(
+                    f"deliveries[{index}].quantity",
+                    f"{line.delivered + d.quantity} delivered on line {line.line_id}, but only "
+                    f"{line.dispatched} were dispatched",
+                )
+            if d.households > d.individuals and d.individuals:
+                raise InvalidPlanInput(
+                    f"deliveries[{index}].households", "more households than individuals"
+                )
+            updated[d.line_id] = replace(
+                line,
+                delivered=line.delivered + d.quantity,
+                households_reached=line.households_reached + d.households,
+                individuals_reached=line.individuals_reached + d.individuals,
+            )
+        for line in updated.values():
+            self._set(line)
+        if self.status is PlanStatus.DISPATCHED and all(
+            x.delivered >= x.dispatched for x in self.lines if x.dispatched
+        ):
+            self.status = PlanStatus.DELIVERED
+        self._changed()
+
+    def close(self, now: datetime) -> None:
+        if self.status not in (PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
+            raise PlanConflict(f"plan {self.id} is {self.status}: close after dispatch")
+        self.status = PlanStatus.CLOSED
+        self.closed_at = now
+        self._changed()
+
+    # ---- stock's answers
+
+    def reservation_answered(
+        self, line_id: str, status: LineReservation, reserved: int, reason: str | None = None
+    ) -> bool:
+        """Record stock's answer for a line; returns False when it changes nothing."""
+        line = self.line(line_id)
+        if line.reservation is LineReservation.DISPATCHED:
+            return False
+        if line.reservation == status and line.reserved == reserved:
+            return False
+        self._set(replace(line, reservation=status, reserved=reserved, shortfall_reason=reason))
+        if self.status is PlanStatus.RESERVING and all(
+            x.reservation in _ANSWERED for x in self.lines
+        ):
+            short = any(x.reserved < x.quantity for x in self.lines)
+            self.status = PlanStatus.PARTLY_RESERVED if short else PlanStatus.RESERVED
+        self._changed()
+        return True
+
+    def dispatch_recorded(self, line_id: str, quantity: int) -> bool:
+        line = self.line(line_id)
+        if line.reservation is LineReservation.DISPATCHED:
+            return False
+        self._set(
+            replace(line, reservation=LineReservation.DISPATCHED, dispatched=quantity, reserved=0)
+        )
+        if self.status is PlanStatus.DISPATCHING and not any(
+            x.open_for_dispatch for x in self.lines
+        ):
+            self.status = PlanStatus.DISPATCHED
+        self._changed()
+        return True
+
+    def unanswered(self, now: datetime) -> tuple[PlanLine, ...]:
+        """Lines still waiting for stock after the deadline: to be asked again."""
+        if self.status is not PlanStatus.RESERVING or self.reservation_deadline is None:
+            return ()
+        if now < self.reservation_deadline:
+            return ()
+        return tuple(x for x in self.lines if x.reservation is LineReservation.PENDING)
+
+    def ask_again(self, now: datetime, answer_by: datetime) -> bool:
+        lines = self.unanswered(now)
+        if not lines or self.reservation_expires_at is None:
+            return False
+        self.reservation_deadline = answer_by
+        self.events.append(PlanApprovedEvent(lines, self.reservation_expires_at, False))
+        self._changed()
+        return True

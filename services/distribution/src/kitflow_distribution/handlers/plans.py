@@ -1,0 +1,339 @@
+"""Plans: drafted by the planner from the read models, decided by coordinators, carried out
+through the conversation with stock, and reported as coverage of each need."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from kitflow_shared.contracts.needs import NeedStatus
+from kitflow_shared.events.envelope import EventContext
+
+from kitflow_distribution.domain.coverage import ItemProgress, PlanContribution
+from kitflow_distribution.domain.planner import (
+    Coordinates,
+    PartnerCap,
+    PlanningNeed,
+    PlanningOptions,
+    PlanningProblem,
+    PlanningWarehouse,
+    StockLevel,
+    plan_allocation,
+)
+from kitflow_distribution.domain.plans import (
+    Delivery,
+    InvalidPlanInput,
+    LineReservation,
+    Plan,
+    PlanLine,
+    PlanStatus,
+)
+from kitflow_distribution.handlers.integration import coverage_events, plan_events
+from kitflow_distribution.handlers.ports import (
+    Actor,
+    Concurrency,
+    CoverageRepository,
+    NeedsView,
+    PlanRepository,
+    StockView,
+    WarehouseView,
+)
+
+Clock = Callable[[], datetime]
+MAX_ATTEMPTS = 10
+PLANNABLE = {NeedStatus.VALIDATED, NeedStatus.PARTIALLY_COVERED}
+
+
+class NotPermitted(Exception):
+    pass
+
+
+def _jsonable(value: Any) -> Any:
+    if is_dataclass(value) and not isinstance(value, type):
+        return _jsonable(asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+@dataclass(frozen=True)
+class DraftRequest:
+    title: str
+    need_ids: frozenset[str] | None = None
+    item_codes: frozenset[str] | None = None
+    allowed_warehouses: Mapping[str, frozenset[str]] | None = None
+    partner_caps: tuple[PartnerCap, ...] = ()
+
+
+@dataclass
+class PlanHandlers:
+    plans: PlanRepository
+    coverage: CoverageRepository
+    warehouses: WarehouseView
+    stock: StockView
+    needs: NeedsView
+    clock: Clock = field(default=lambda: datetime.now(UTC))
+    answer_within: timedelta = timedelta(minutes=10)
+    reservations_last: timedelta = timedelta(days=14)
+
+    # ---- planning
+
+    async def problem(self, request: DraftRequest) -> PlanningProblem:
+        """The planner's input, from the read models only."""
+        warehouses = tuple(
+            PlanningWarehouse(
+                s.code,
+                s.admin1_pcode,
+                Coordinates(s.location.lat, s.location.lon) if s.location else None,
+            )
+            for s, _ in await self.warehouses.all()
+            if s.active
+        )
+        known = {w.code for w in warehouses}
+        stock = tuple(
+            StockLevel(warehouse, b.item_code, b.available)
+            for warehouse, b in await self.stock.all()
+            if b.available > 0 and warehouse in known
+        )
+        needs = tuple(
+            PlanningNeed(
+                id=n.need_id,
+                partner=n.organisation,
+                admin1_pcode=n.admin1_pcode,
+                admin2_pcode=n.admin2_pcode,
+                requested={i.item_code: i.remaining for i in n.items if i.remaining > 0},
+                coordinates=Coordinates(n.location.lat, n.location.lon) if n.location else None,
+                severity=n.severity,
+            )
+            for n in await self.needs.all()
+            if n.status in PLANNABLE and any(i.remaining > 0 for i in n.items)
+        )
+        if request.need_ids is not None:
+            open_ids = {n.id for n in needs}
+            unknown = sorted(request.need_ids - open_ids)
+            if unknown:
+                raise InvalidPlanInput(
+                    "need_ids",
+                    f"not open for planning (unknown, not validated or covered): "
+                    f"{', '.join(unknown)}",
+                )
+        options = PlanningOptions(
+            allowed_warehouses=request.allowed_warehouses,
+            partner_caps=request.partner_caps,
+            need_ids=request.need_ids,
+            item_codes=request.item_codes,
+        )
+        return PlanningProblem(warehouses=warehouses, stock=stock, needs=needs, options=options)
+
+    async def draft(self, actor: Actor, request: DraftRequest, context: EventContext) -> Plan:
+        """Run the planner on what distribution knows now and keep the result as a draft."""
+        if not actor.plans:
+            raise NotPermitted("only coordinators draft plans")
+        problem = await self.problem(request)
+        result = plan_allocation(problem)
+        plan_id = f"PLN-{uuid.uuid4().hex[:12].upper()}"
+        lines = [
+            PlanLine(f"{plan_id}:L{n:03d}", x.warehouse, x.need_id, x.item, x.quantity)
+            for n, x in enumerate(
+                sorted(result.lines, key=lambda x: (x.need_id, x.item, x.warehouse)), start=1
+            )
+        ]
+        plan = Plan(
+            id=plan_id,
+            title=request.title,
+            created_by=actor.user,
+            created_at=self.clock(),
+            lines=lines,
+            explanation={
+                "objectives": _jsonable(result.objectives),
+                "coverage": _jsonable(result.coverage),
+                "shortfalls": _jsonable(result.shortfalls),
+                "distances_km": {f"{x.warehouse}>{x.need_id}": x.distance_km for x in result.lines},
+                "solver": _jsonable(result.stats) if result.stats else None,
+            },
+        )
+        plan.sequence = 1
+        await self.plans.add(plan, [])
+        return plan
+
+    # ---- decisions (optimistic concurrency: reload and redo on a concurrent change)
+
+    async def _change(
+        self,
+        plan_id: str,
+        change: Callable[[Plan], Any],
+        context: EventContext,
+        event_id: str | None = None,
+    ) -> Plan:
+        for _ in range(MAX_ATTEMPTS):
+            plan = await self.plans.get(plan_id)
+            if event_id is not None and plan.handled(event_id):
+                return plan
+            expected = plan.sequence
+            change(plan)
+            if event_id is not None:
+                plan.remember(event_id)
+            if not plan.events and plan.sequence == expected and event_id is None:
+                return plan
+            try:
+                await self.plans.save(plan, expected, plan_events(plan, plan.events, context))
+            except Concurrency:
+                continue
+            return plan
+        raise Concurrency(f"plan {plan_id} kept changing; try again")
+
+    async def approve(
+        self, actor: Actor, plan_id: str, all_or_nothing: bool, context: EventContext
+    ) -> Plan:
+        if not actor.plans:
+            raise NotPermitted("only coordinators approve plans")
+        now = self.clock()
+        return await self._change(
+            plan_id,
+            lambda p: p.approve(
+                actor.user,
+                now,
+                now + self.answer_within,
+                now + self.reservations_last,
+                all_or_nothing,
+            ),
+            context,
+        )
+
+    async def cancel(self, actor: Actor, plan_id: str, reason: str, context: EventContext) -> Plan:
+        if not actor.plans:
+            raise NotPermitted("only coordinators cancel plans")
+        return await self._change(plan_id, lambda p: p.cancel(reason), context)
+
+    async def request_dispatch(
+        self,
+        actor: Actor,
+        plan_id: str,
+        waybill_number: str,
+        destination: str,
+        context: EventContext,
+    ) -> Plan:
+        if not actor.plans:
+            raise NotPermitted("only coordinators order dispatches")
+        return await self._change(
+            plan_id, lambda p: p.request_dispatch(waybill_number, destination), context
+        )
+
+    async def record_deliveries(
+        self, actor: Actor, plan_id: str, deliveries: list[Delivery], context: EventContext
+    ) -> Plan:
+        plan = await self.plans.get(plan_id)
+        if not actor.plans:
+            # A partner confirms deliveries only for its own needs' lines.
+            own = {x.line_id for x in plan.lines if await self.owned_by(x.need_id, actor)}
+            if not own or any(d.line_id not in own for d in deliveries):
+                raise NotPermitted("partners confirm deliveries of their own needs' lines only")
+        return await self._change(plan_id, lambda p: p.record_delivery(deliveries), context)
+
+    async def owned_by(self, need_id: str, actor: Actor) -> bool:
+        need = await self.needs.get(need_id)
+        return need is not None and need.organisation == actor.organisation
+
+    async def close(self, actor: Actor, plan_id: str, context: EventContext) -> Plan:
+        if not actor.plans:
+            raise NotPermitted("only coordinators close plans")
+        now = self.clock()
+        return await self._change(plan_id, lambda p: p.close(now), context)
+
+    # ---- stock's answers (idempotent by event id, and by the line's state)
+
+    async def reservation_answered(
+        self,
+        plan_id: str,
+        line_id: str,
+        status: LineReservation,
+        reserved: int,
+        reason: str | None,
+        event_id: str,
+        context: EventContext,
+    ) -> bool:
+        plan = await self._change(
+            plan_id,
+            lambda p: p.reservation_answered(line_id, status, reserved, reason),
+            context,
+            event_id,
+        )
+        return plan.handled(event_id)
+
+    async def dispatch_recorded(
+        self, plan_id: str, line_id: str, quantity: int, event_id: str, context: EventContext
+    ) -> None:
+        await self._change(
+            plan_id, lambda p: p.dispatch_recorded(line_id, quantity), context, event_id
+        )
+
+    async def ask_again_where_unanswered(self) -> int:
+        """Plans whose lines got no answer in time ask stock again (it answers idempotently)."""
+        asked = 0
+        now = self.clock()
+        for plan_id in await self.plans.waiting_for_answers():
+            plan = await self.plans.get(plan_id)
+            if plan.unanswered(now):
+                await self._change(
+                    plan_id,
+                    lambda p: p.ask_again(now, now + self.answer_within),
+                    EventContext.new(),
+                )
+                asked += 1
+        return asked
+
+    # ---- coverage of needs, from the plans' own published states
+
+    async def plan_changed(
+        self,
+        plan_id: str,
+        plan_sequence: int,
+        status: str,
+        lines: list[dict[str, Any]],
+        context: EventContext,
+    ) -> int:
+        """Fold a plan's new state into the coverage of each need it serves."""
+        by_need: dict[str, list[dict[str, Any]]] = {}
+        for line in lines:
+            by_need.setdefault(line["need_id"], []).append(line)
+        changed = 0
+        counts_as_planned = status not in (PlanStatus.DRAFT.value, PlanStatus.CANCELLED.value)
+        for need_id, need_lines in sorted(by_need.items()):
+            items: dict[str, ItemProgress] = {}
+            for x in need_lines:
+                planned = x["quantity"] if counts_as_planned else x["dispatched"]
+                progress = ItemProgress(
+                    planned,
+                    x["reserved"] if counts_as_planned else 0,
+                    x["dispatched"],
+                    x["delivered"],
+                )
+                items[x["item_code"]] = items.get(x["item_code"], ItemProgress()) + progress
+            contribution = PlanContribution(
+                plan_sequence,
+                items,
+                sum(x["households_reached"] for x in need_lines),
+                sum(x["individuals_reached"] for x in need_lines),
+            )
+            need = await self.needs.get(need_id)
+            for _ in range(MAX_ATTEMPTS):
+                coverage = await self.coverage.get(need_id, need.organisation if need else "")
+                if not coverage.organisation and need is not None:
+                    coverage.organisation = need.organisation
+                if not coverage.apply_plan(plan_id, contribution):
+                    break
+                try:
+                    await self.coverage.save(coverage, coverage_events(coverage, context))
+                except Concurrency:
+                    continue
+                changed += len(coverage.events)
+                break
+        return changed
