@@ -1,0 +1,157 @@
+"""Rebuild distribution's read models (warehouses, stock, needs) by replaying the topics.
+
+    python -m kitflow_distribution.rebuild [--keep]
+
+Drops the views (unless --keep) and reads the stock and needs topics from their beginning up to
+where they end now, through the same sequence-guarded projections the consumer uses. Because
+every view update is "apply if newer", the replay is safe while the service keeps running: the
+live consumer and the replay can only move a document forward. Event topics keep their events
+forever, so the views can always be rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDATED
+from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.logging import configure_logging
+from kitflow_shared.messaging.consumer import Handler
+from kitflow_shared.messaging.idempotency import Applied
+from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
+from kitflow_shared.store import create_client
+from kitflow_shared.topics import NEEDS_EVENTS, STOCK_EVENTS
+from pydantic import ValidationError
+from pymongo.asynchronous.database import AsyncDatabase
+
+from kitflow_distribution import SERVICE
+from kitflow_distribution.adapters import mongo_views
+from kitflow_distribution.adapters.mongo_views import (
+    MongoNeedsView,
+    MongoStockView,
+    MongoWarehouseView,
+)
+from kitflow_distribution.handlers import projections
+
+log = logging.getLogger(__name__)
+Document = dict[str, object]
+
+
+@dataclass
+class RebuildReport:
+    records: int = 0
+    applied: int = 0
+    skipped: int = 0
+
+
+async def rebuild_views(
+    db: AsyncDatabase[Document], bootstrap_servers: str, namespace: str, keep: bool = False
+) -> RebuildReport:
+    if not keep:
+        for name in mongo_views.VIEWS:
+            await db.drop_collection(name)
+    warehouses = MongoWarehouseView(db[mongo_views.WAREHOUSES])
+    stock = MongoStockView(db[mongo_views.STOCK])
+    needs = MongoNeedsView(db[mongo_views.NEEDS])
+    handlers: dict[str, Handler] = {
+        WAREHOUSE_REGISTERED.type: lambda e: projections.warehouse_changed(e, warehouses),
+        WAREHOUSE_UPDATED.type: lambda e: projections.warehouse_changed(e, warehouses),
+        **{
+            s.type: (lambda e: projections.balances_changed(e, stock))
+            for s in projections.BALANCE_EVENTS
+        },
+        **{s.type: (lambda e: projections.need_changed(e, needs)) for s in projections.NEED_EVENTS},
+    }
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
+    )
+    await consumer.start()
+    report = RebuildReport()
+    try:
+        names = [STOCK_EVENTS.qualified(namespace), NEEDS_EVENTS.qualified(namespace)]
+        partitions = [
+            TopicPartition(topic, p)
+            for topic, count in (await _partition_counts(bootstrap_servers, names)).items()
+            for p in range(count)
+        ]
+        if not partitions:
+            return report
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batch.items():
+                for record in records:
+                    report.records += 1
+                    try:
+                        event = CloudEvent.from_bytes(record.value)
+                    except (ValidationError, ValueError):
+                        report.skipped += 1  # the live consumer parked it already
+                        continue
+                    handler = handlers.get(event.type)
+                    if handler is None:
+                        continue
+                    try:
+                        outcome = await handler(event)
+                    except ValidationError:
+                        report.skipped += 1
+                        continue
+                    report.applied += outcome is Applied.APPLIED
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return report
+
+
+async def _partition_counts(bootstrap_servers: str, names: list[str]) -> dict[str, int]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(names)
+    finally:
+        await admin.close()
+    return {t["topic"]: len(t["partitions"]) for t in described if not t.get("error_code")}
+
+
+def main() -> None:
+    import typer
+
+    def run(
+        keep: bool = typer.Option(
+            False, help="Replay over the views instead of dropping them first"
+        ),
+    ) -> None:
+        """Rebuild distribution's read models from the stock and needs topics."""
+        common = CommonSettings()
+        configure_logging(SERVICE, common.log_level, as_json=False)
+
+        async def go() -> RebuildReport:
+            client = create_client(StoreSettings(), "kitflow-distribution-rebuild")
+            try:
+                return await rebuild_views(
+                    client[common.database_name(SERVICE)],
+                    KafkaSettings().bootstrap_servers,
+                    common.namespace,
+                    keep,
+                )
+            finally:
+                await client.close()
+
+        report = asyncio.run(go())
+        typer.echo(
+            f"replayed {report.records} records: {report.applied} applied, "
+            f"{report.skipped} unreadable skipped"
+        )
+
+    typer.run(run)
+
+
+if __name__ == "__main__":
+    main()
