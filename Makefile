@@ -10,7 +10,7 @@ LOCAL := deploy/local/kitflow-local
 PYTHON := $(CURDIR)/.venv/bin/python
 export PYTHON
 
-.PHONY: help install run stop status test test-unit test-integration lint format snapshots bench clean
+.PHONY: help install run stop status test test-unit lint format snapshots bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -51,6 +51,11 @@ format: ## fix what ruff can
 
 snapshots: ## rewrite the committed JSON Schema snapshots of the event contracts (review the diff!)
 	$(UV) run --frozen python -m tests.contract.snapshots
+
+bench: install ## run every benchmark (ratios against references measured in the same run)
+	$(UV) run --frozen python -m bench.stock_reservations
+	$(UV) run --frozen python -m bench.needs_hxl_import
+	$(UV) run --frozen python -m bench.planner
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts

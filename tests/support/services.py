@@ -126,5 +126,6 @@ def identity(
         roles=frozenset(roles or (Role.COORDINATOR,)),
         warehouses=warehouses,
     )
-    token = issue_internal_token(caller, DEV_INTERNAL_SECRET, timedelta(minutes=10))
+    # Long-lived: module-level headers are made at collection, and a test may run much later.
+    token = issue_internal_token(caller, DEV_INTERNAL_SECRET, timedelta(hours=12))
     return {IDENTITY_HEADER: token}

@@ -2,6 +2,7 @@
 
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,9 @@ NFI_KIT = {
 
 def identity(*roles: Role, org: str = "IOM") -> dict[str, str]:
     caller = Caller(user="u", organisation=org, roles=frozenset(roles or (Role.ADMIN,)))
-    return {IDENTITY_HEADER: issue_internal_token(caller, DEV_INTERNAL_SECRET)}
+    # Long-lived: the header is made when the module is collected, the test may run much later.
+    token = issue_internal_token(caller, DEV_INTERNAL_SECRET, timedelta(hours=12))
+    return {IDENTITY_HEADER: token}
 
 
 ADMIN = identity(Role.ADMIN)
