@@ -106,10 +106,14 @@ async def test_concurrent_reservations_on_two_instances_never_oversell(
     )
     # Two relays may both publish an entry (at least once): judge by distinct event ids.
     events = {e.id: e for e in (CloudEvent.from_bytes(r.value) for r in records)}.values()
-    confirmed = {RESERVATION_CONFIRMED.parse(e).reservation.line_id for e in events
-                 if e.type == RESERVATION_CONFIRMED.type}
-    rejected = [RESERVATION_REJECTED.parse(e) for e in events
-                if e.type == RESERVATION_REJECTED.type]
+    confirmed = {
+        RESERVATION_CONFIRMED.parse(e).reservation.line_id
+        for e in events
+        if e.type == RESERVATION_CONFIRMED.type
+    }
+    rejected = [
+        RESERVATION_REJECTED.parse(e) for e in events if e.type == RESERVATION_REJECTED.type
+    ]
     assert confirmed == {o["line_id"] for o in granted}
     assert {r.reservation.line_id for r in rejected} == {o["line_id"] for o in refused}
     assert all("0 KIT-NFI available" in r.reason for r in rejected)

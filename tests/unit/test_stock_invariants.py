@@ -63,11 +63,11 @@ class StockMachine(RuleBasedStateMachine):
         except StockError:
             assert self.stock == before, "a refused command changed the stock"
             assert self.stock.sequence == before.sequence
-            del self.stock.events[len(before.events):]
+            del self.stock.events[len(before.events) :]
         self._absorb_events()
 
     def _absorb_events(self) -> None:
-        for event in self.stock.events[self.seen_events:]:
+        for event in self.stock.events[self.seen_events :]:
             if isinstance(event, MovementRecorded):
                 self.movements.append(event.movement)
                 for line in event.movement.lines:
@@ -88,19 +88,28 @@ class StockMachine(RuleBasedStateMachine):
 
     @rule(item=items, lot=lots, counted=st.integers(-1, 50))
     def count(self, item: str, lot: str, counted: int) -> None:
-        self._attempt(lambda: self.stock.apply_count(
-            self._info(), [CountedLine(item, lot, "IOM", counted)]))
+        self._attempt(
+            lambda: self.stock.apply_count(self._info(), [CountedLine(item, lot, "IOM", counted)])
+        )
 
     @rule(count=st.integers(-1, 5), assemble=st.booleans())
     def kitting(self, count: int, assemble: bool) -> None:
         action = self.stock.assemble_kits if assemble else self.stock.break_kits
         self._attempt(lambda: action(self._info(), "KIT", count, BOM))
 
-    @rule(line=lines_ids, item=items, qty=quantities, mode=st.sampled_from(ReservationMode),
-          days=st.integers(-2, 5))
+    @rule(
+        line=lines_ids,
+        item=items,
+        qty=quantities,
+        mode=st.sampled_from(ReservationMode),
+        days=st.integers(-2, 5),
+    )
     def reserve(self, line: str, item: str, qty: int, mode: ReservationMode, days: int) -> None:
-        self._attempt(lambda: self.stock.reserve(line, "P1", item, qty, mode,
-                                                 self.clock + timedelta(days=days)))
+        self._attempt(
+            lambda: self.stock.reserve(
+                line, "P1", item, qty, mode, self.clock + timedelta(days=days)
+            )
+        )
 
     @rule(line=lines_ids, item=items)
     def release(self, line: str, item: str) -> None:
@@ -130,8 +139,11 @@ class StockMachine(RuleBasedStateMachine):
     def reserved_is_the_sum_of_active_reservations_and_nothing_is_negative(self) -> None:
         for item in ITEMS:
             balance = self.stock.balance(item)
-            active = sum(r.quantity for r in self.stock.reservations.values()
-                         if r.item == item and r.status is ReservationStatus.ACTIVE)
+            active = sum(
+                r.quantity
+                for r in self.stock.reservations.values()
+                if r.item == item and r.status is ReservationStatus.ACTIVE
+            )
             assert balance.reserved == active
             assert balance.available == balance.on_hand - balance.reserved
             assert balance.available >= 0
@@ -140,10 +152,8 @@ class StockMachine(RuleBasedStateMachine):
 
     @invariant()
     def sequences_increase_by_one_per_event(self) -> None:
-        assert [e.sequence for e in self.stock.events] == list(
-            range(1, len(self.stock.events) + 1))
+        assert [e.sequence for e in self.stock.events] == list(range(1, len(self.stock.events) + 1))
 
 
-StockMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40,
-                                          deadline=None)
+StockMachine.TestCase.settings = settings(max_examples=150, stateful_step_count=40, deadline=None)
 TestStockInvariants = StockMachine.TestCase

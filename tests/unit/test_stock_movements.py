@@ -42,8 +42,11 @@ def test_a_receipt_adds_stock_per_lot_and_records_the_running_balance() -> None:
     stock = WarehouseStock("MOP-SUB", owner="IOM")
     movement = stock.receive(
         info("GRN-1", counterparty="ECHO"),
-        [InboundLine("SOAP", 100, "L1", date(2027, 6, 1)), InboundLine("SOAP", 50, "L2"),
-         InboundLine("TARP", 20)],
+        [
+            InboundLine("SOAP", 100, "L1", date(2027, 6, 1)),
+            InboundLine("SOAP", 50, "L2"),
+            InboundLine("TARP", 20),
+        ],
     )
     assert stock.balance("SOAP").on_hand == 150
     assert [line.on_hand_after for line in movement.lines] == [100, 150, 20]
@@ -74,12 +77,16 @@ def test_receipts_need_positive_quantities_and_change_nothing_otherwise(qty: int
 
 def test_dispatch_picks_the_first_expiring_lot_first() -> None:
     stock = WarehouseStock("MOP-SUB", owner="IOM")
-    stock.receive(info(), [InboundLine("SOAP", 10, "LATE", date(2028, 1, 1)),
-                           InboundLine("SOAP", 10, "EARLY", date(2027, 1, 1)),
-                           InboundLine("SOAP", 10, "NONE")])
+    stock.receive(
+        info(),
+        [
+            InboundLine("SOAP", 10, "LATE", date(2028, 1, 1)),
+            InboundLine("SOAP", 10, "EARLY", date(2027, 1, 1)),
+            InboundLine("SOAP", 10, "NONE"),
+        ],
+    )
     movement = stock.dispatch(info("WB-1"), [OutboundLine("SOAP", 15)])
-    assert [(line.lot, line.quantity) for line in movement.lines] == [("EARLY", -10),
-                                                                       ("LATE", -5)]
+    assert [(line.lot, line.quantity) for line in movement.lines] == [("EARLY", -10), ("LATE", -5)]
     assert stock.balance("SOAP").on_hand == 15
 
 
@@ -173,15 +180,22 @@ def test_a_transfer_is_in_transit_until_received_with_damage_and_shortfall_recor
     out = bamako.transfer_out(info("WB-T1"), "TR-1", "MOP-SUB", [OutboundLine("TARP", 40)])
     assert bamako.balance("TARP").on_hand == 60
     mopti = WarehouseStock("MOP-SUB", owner="IOM")
-    transfer = IncomingTransfer("TR-1", "BKO-MAIN", tuple(
-        MovementLine(line.item, -line.quantity, line.lot, line.expiry, line.owner)
-        for line in out.lines), NOW)
+    transfer = IncomingTransfer(
+        "TR-1",
+        "BKO-MAIN",
+        tuple(
+            MovementLine(line.item, -line.quantity, line.lot, line.expiry, line.owner)
+            for line in out.lines
+        ),
+        NOW,
+    )
     assert mopti.announce_transfer(transfer)
     assert not mopti.announce_transfer(transfer)  # redelivered: nothing more
     assert isinstance(mopti.events[0], TransferAnnounced)
     assert mopti.balance("TARP").in_transit == 40
-    received = mopti.receive_transfer(info("GRN-M1"), "TR-1",
-                                      [ReceivedLine("TARP", "T1", "IOM", 35, damaged=3)])
+    received = mopti.receive_transfer(
+        info("GRN-M1"), "TR-1", [ReceivedLine("TARP", "T1", "IOM", 35, damaged=3)]
+    )
     [line] = received.lines
     assert (line.quantity, line.damaged, line.missing) == (35, 3, 2)
     balance = mopti.balance("TARP")
@@ -193,8 +207,9 @@ def test_a_transfer_is_in_transit_until_received_with_damage_and_shortfall_recor
 
 def test_receiving_more_than_was_sent_is_refused() -> None:
     mopti = WarehouseStock("MOP-SUB", owner="IOM")
-    mopti.announce_transfer(IncomingTransfer(
-        "TR-1", "BKO", (MovementLine("TARP", 10, "", None, "IOM"),), NOW))
+    mopti.announce_transfer(
+        IncomingTransfer("TR-1", "BKO", (MovementLine("TARP", 10, "", None, "IOM"),), NOW)
+    )
     with pytest.raises(InvalidInput, match="only 10"):
         mopti.receive_transfer(info(), "TR-1", [ReceivedLine("TARP", "", "IOM", 11)])
     assert mopti.balance("TARP").in_transit == 10
@@ -205,7 +220,11 @@ def test_kits_are_assembled_from_and_broken_into_their_components() -> None:
     bom = [("TARP", 2), ("ROPE", 1), ("MAT", 3)]
     stock.assemble_kits(info(), "KIT-SHELTER", 4, bom)
     assert {i: stock.balance(i).on_hand for i in ("TARP", "ROPE", "MAT", "KIT-SHELTER")} == {
-        "TARP": 2, "ROPE": 6, "MAT": 18, "KIT-SHELTER": 4}
+        "TARP": 2,
+        "ROPE": 6,
+        "MAT": 18,
+        "KIT-SHELTER": 4,
+    }
     with pytest.raises(InsufficientStock):
         stock.assemble_kits(info(), "KIT-SHELTER", 2, bom)
     stock.break_kits(info(), "KIT-SHELTER", 1, bom)
@@ -216,12 +235,15 @@ def test_kits_are_assembled_from_and_broken_into_their_components() -> None:
 def test_a_count_turns_differences_into_count_corrections() -> None:
     stock = WarehouseStock("MOP-SUB", owner="IOM")
     stock.receive(info(), [InboundLine("TARP", 10, "A"), InboundLine("SOAP", 5)])
-    movement = stock.apply_count(info(), [CountedLine("TARP", "A", "IOM", 8),
-                                          CountedLine("SOAP", "", "IOM", 7)])
+    movement = stock.apply_count(
+        info(), [CountedLine("TARP", "A", "IOM", 8), CountedLine("SOAP", "", "IOM", 7)]
+    )
     assert movement is not None
     assert movement.reason is AdjustmentReason.COUNT_CORRECTION
-    assert sorted((line.item, line.quantity) for line in movement.lines) == [("SOAP", 2),
-                                                                              ("TARP", -2)]
+    assert sorted((line.item, line.quantity) for line in movement.lines) == [
+        ("SOAP", 2),
+        ("TARP", -2),
+    ]
     assert stock.apply_count(info(), [CountedLine("TARP", "A", "IOM", 8)]) is None
 
 
@@ -262,8 +284,13 @@ def test_low_stock_is_signalled_when_crossing_the_minimum_and_rearmed_after() ->
 
 def test_near_expiry_is_signalled_once_per_lot() -> None:
     stock = WarehouseStock("MOP-SUB", owner="IOM")
-    stock.receive(info(), [InboundLine("SOAP", 10, "A", date(2027, 3, 1)),
-                           InboundLine("SOAP", 10, "B", date(2028, 3, 1))])
+    stock.receive(
+        info(),
+        [
+            InboundLine("SOAP", 10, "A", date(2027, 3, 1)),
+            InboundLine("SOAP", 10, "B", date(2028, 3, 1)),
+        ],
+    )
     assert stock.signal_near_expiry(date(2026, 11, 28), timedelta(days=180)) == 1
     assert stock.signal_near_expiry(date(2026, 11, 28), timedelta(days=180)) == 0
     [event] = [e for e in stock.events if isinstance(e, NearExpirySignalled)]

@@ -22,10 +22,15 @@ NOW = datetime(2026, 11, 28, 10, tzinfo=UTC)
 
 def draft() -> Plan:
     return Plan(
-        id="P1", title="Mopti round 1", created_by="awa", created_at=NOW,
-        lines=[PlanLine("P1:L1", "MOP-SUB", "N1", "KIT-NFI", 60),
-               PlanLine("P1:L2", "BKO-MAIN", "N2", "KIT-NFI", 40),
-               PlanLine("P1:L3", "BKO-MAIN", "N2", "TARP", 0)],
+        id="P1",
+        title="Mopti round 1",
+        created_by="awa",
+        created_at=NOW,
+        lines=[
+            PlanLine("P1:L1", "MOP-SUB", "N1", "KIT-NFI", 60),
+            PlanLine("P1:L2", "BKO-MAIN", "N2", "KIT-NFI", 40),
+            PlanLine("P1:L3", "BKO-MAIN", "N2", "TARP", 0),
+        ],
     )
 
 

@@ -155,8 +155,18 @@ class PlanState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     plan_id: str
-    status: str = Field(examples=["draft", "reserving", "reserved", "partly-reserved",
-                                  "dispatched", "delivered", "closed", "cancelled"])
+    status: str = Field(
+        examples=[
+            "draft",
+            "reserving",
+            "reserved",
+            "partly-reserved",
+            "dispatched",
+            "delivered",
+            "closed",
+            "cancelled",
+        ]
+    )
     title: str
     created_by: str
     approved_by: str | None = None
@@ -164,7 +174,9 @@ class PlanState(BaseModel):
 
 
 PLAN_UPDATED = registry.register(
-    "org.kitflow.distribution.plan.updated.v1", PlanState, service="distribution",
+    "org.kitflow.distribution.plan.updated.v1",
+    PlanState,
+    service="distribution",
     description="A plan changed (approved, reserved, dispatched, delivered, closed, cancelled); "
     "carries its state after the change.",
 )
