@@ -73,7 +73,10 @@ class ServiceRuntime:
         if self.producer is not None and self.kafka is not None:
             kafka = self.kafka
             await _retry(
-                "broker", lambda: ensure_topics(kafka.bootstrap_servers, self.common.namespace)
+                "broker",
+                lambda: ensure_topics(
+                    kafka.bootstrap_servers, self.common.namespace, kafka.topic_replication_factor
+                ),
             )
             await _retry("producer", self.producer.start)
         if self._run_workers:

@@ -33,6 +33,8 @@ class KafkaSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1, le=100)
     retry_backoff_ms: int = Field(default=200, ge=0)
     max_poll_records: int = Field(default=200, ge=1)
+    # Replicas of each topic kitflow creates: 1 for a single broker, 3 on a production cluster.
+    topic_replication_factor: int = Field(default=1, ge=1, le=7)
 
 
 class StoreSettings(BaseSettings):

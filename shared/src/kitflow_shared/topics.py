@@ -85,7 +85,9 @@ CONSUMER_GROUPS: tuple[ConsumerGroupSpec, ...] = (STOCK_GROUP, NEEDS_GROUP, DIST
 ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + tuple(g.dead_letter for g in CONSUMER_GROUPS)
 
 
-async def ensure_topics(bootstrap_servers: str, namespace: str = "") -> list[str]:
+async def ensure_topics(
+    bootstrap_servers: str, namespace: str = "", replication_factor: int = 1
+) -> list[str]:
     """Create every declared topic that does not exist yet; return the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="kitflow-topics")
     await admin.start()
@@ -97,7 +99,7 @@ async def ensure_topics(bootstrap_servers: str, namespace: str = "") -> list[str
             topic = NewTopic(
                 name=spec.qualified(namespace),
                 num_partitions=spec.partitions,
-                replication_factor=1,
+                replication_factor=replication_factor,
                 topic_configs=spec.config(),
             )
             try:
@@ -134,7 +136,9 @@ def main() -> None:
         """Create every declared topic that is missing (idempotent)."""
         kafka = KafkaSettings()
         namespace = CommonSettings().namespace
-        created = asyncio.run(ensure_topics(kafka.bootstrap_servers, namespace))
+        created = asyncio.run(
+            ensure_topics(kafka.bootstrap_servers, namespace, kafka.topic_replication_factor)
+        )
         Console().print(f"created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
 
     @app.command("list")
