@@ -12,12 +12,12 @@ from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 
 
-def _services(request: Request) -> NeedsServices:
+async def _services(request: Request) -> NeedsServices:
     services: NeedsServices = request.app.state.services
     return services
 
 
-def _event_context() -> EventContext:
+async def _event_context() -> EventContext:
     correlation_id = correlation_id_var.get()
     return EventContext(correlation_id) if correlation_id else EventContext.new()
 

@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
-from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.messaging.outbox import with_outbox
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -35,6 +35,7 @@ from kitflow_stock.domain.stock import (
     ReservationStatus,
     WarehouseStock,
 )
+from kitflow_stock.handlers.ports import ALL_PARTS, StockParts
 
 STOCK = "stock"
 LEDGER = "ledger"
@@ -165,17 +166,27 @@ class MongoWarehouseStockRepository:
         self._collection = collection
         self._notify = notify
 
-    async def load(self, warehouse: str) -> WarehouseStock:
-        doc = await self._collection.find_one(
-            {"_id": warehouse}, {OUTBOX_FIELD: 0, JOURNAL_FIELD: 0}
-        )
+    async def load(self, warehouse: str, parts: StockParts = ALL_PARTS) -> WarehouseStock:
+        projection: Document = {"owner": 1, "sequence": 1, "items": 1, "incoming": 1}
+        if parts.reservations is None:
+            projection["reservations"] = 1
+        else:
+            projection.update({f"reservations.{encode_key(k)}": 1 for k in parts.reservations})
+        if parts.documents is None:
+            projection["documents"] = 1
+        else:
+            projection.update({f"documents.{encode_key(k)}": 1 for k in parts.documents})
+        doc = await self._collection.find_one({"_id": warehouse}, projection)
         if doc is None:
             return WarehouseStock(warehouse)
         return WarehouseStock(
             warehouse=warehouse,
             owner=doc.get("owner", ""),
             items={code: _item(code, x) for code, x in doc.get("items", {}).items()},
-            reservations={k: _reservation(k, x) for k, x in doc.get("reservations", {}).items()},
+            reservations={
+                decode_key(k): _reservation(decode_key(k), x)
+                for k, x in doc.get("reservations", {}).items()
+            },
             incoming={k: _incoming(k, x) for k, x in doc.get("incoming", {}).items()},
             documents={decode_key(k): v for k, v in doc.get("documents", {}).items()},
             sequence=doc["sequence"],

@@ -12,12 +12,12 @@ from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_stock.handlers.ports import Actor, WarehouseRepository
 
 
-def _warehouses(request: Request) -> WarehouseRepository:
+async def _warehouses(request: Request) -> WarehouseRepository:
     repo: WarehouseRepository = request.app.state.warehouses
     return repo
 
 
-def _event_context() -> EventContext:
+async def _event_context() -> EventContext:
     correlation_id = correlation_id_var.get()
     return EventContext(correlation_id) if correlation_id else EventContext.new()
 

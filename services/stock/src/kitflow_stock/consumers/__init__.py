@@ -19,6 +19,7 @@ from kitflow_shared.messaging.idempotency import Applied
 
 from kitflow_stock.domain.errors import Conflict
 from kitflow_stock.domain.stock import MovementLine, ReservationMode, ReservationStatus
+from kitflow_stock.handlers.ports import only
 from kitflow_stock.handlers.stock import StockHandlers, StockRecord
 
 
@@ -77,7 +78,7 @@ def subscriptions(stock: StockHandlers) -> dict[str, Handler]:
         return outcome
 
     async def _reservation_status(warehouse: str, line_id: str) -> ReservationStatus | None:
-        current = await stock.writer.peek(warehouse)
+        current = await stock.writer.peek(warehouse, only(reservations=[line_id]))
         reservation = current.reservations.get(line_id)
         return reservation.status if reservation else None
 

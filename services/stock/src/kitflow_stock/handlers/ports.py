@@ -104,11 +104,39 @@ class CatalogueRepository(CatalogueReader, Protocol):
         `component` (the kits that contain this item code)."""
 
 
+@dataclass(frozen=True)
+class StockParts:
+    """Which reservations and document numbers a command needs loaded (None: all of them).
+
+    A warehouse accumulates reservations and document numbers; a command looks up only its
+    own, so loading just those keeps every command's cost flat as the warehouse's history
+    grows. Everything else (balances, lots, transfers in transit) is always loaded."""
+
+    reservations: frozenset[str] | None = None
+    documents: frozenset[str] | None = None
+
+    def __or__(self, other: StockParts) -> StockParts:
+        def join(a: frozenset[str] | None, b: frozenset[str] | None) -> frozenset[str] | None:
+            return None if a is None or b is None else a | b
+
+        return StockParts(
+            join(self.reservations, other.reservations), join(self.documents, other.documents)
+        )
+
+
+ALL_PARTS = StockParts()
+
+
+def only(reservations: Collection[str] = (), documents: Collection[str | None] = ()) -> StockParts:
+    return StockParts(frozenset(reservations), frozenset(d for d in documents if d))
+
+
 class WarehouseStockRepository(Protocol):
     """One warehouse's stock, stored as one document with its outbox and journal."""
 
-    async def load(self, warehouse: str) -> WarehouseStock:
-        """The stock (empty, at sequence 0, when nothing was ever recorded)."""
+    async def load(self, warehouse: str, parts: StockParts = ALL_PARTS) -> WarehouseStock:
+        """The stock (empty, at sequence 0, when nothing was ever recorded), with the
+        reservations and document numbers `parts` names."""
 
     async def save(
         self,

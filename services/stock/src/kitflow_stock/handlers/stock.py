@@ -32,10 +32,13 @@ from kitflow_stock.domain.stock import (
 )
 from kitflow_stock.domain.warehouses import Warehouse
 from kitflow_stock.handlers.ports import (
+    ALL_PARTS,
     Actor,
     CatalogueReader,
     Ledger,
+    StockParts,
     WarehouseRepository,
+    only,
 )
 from kitflow_stock.handlers.stock_writer import StockWriter
 
@@ -125,9 +128,10 @@ class StockHandlers:
         warehouse: Warehouse,
         command: Callable[[WarehouseStock], T],
         context: EventContext,
+        parts: StockParts = ALL_PARTS,
     ) -> T:
         return await self.writer.execute(
-            warehouse.code, command, context, owner=warehouse.details.organisation
+            warehouse.code, command, context, owner=warehouse.details.organisation, parts=parts
         )
 
     # ---- movements
@@ -145,7 +149,12 @@ class StockHandlers:
         if not record.document_number:
             raise InvalidInput("grn_number", "a receipt needs its goods-received-note number")
         info = self._info(actor, record)
-        return await self._run(warehouse, lambda s: s.receive(info, lines), context)
+        return await self._run(
+            warehouse,
+            lambda s: s.receive(info, lines),
+            context,
+            only(documents=[info.document_number]),
+        )
 
     async def dispatch(
         self,
@@ -160,7 +169,12 @@ class StockHandlers:
         if not record.document_number:
             raise InvalidInput("waybill_number", "a dispatch needs its waybill number")
         info = self._info(actor, record)
-        return await self._run(warehouse, lambda s: s.dispatch(info, lines), context)
+        return await self._run(
+            warehouse,
+            lambda s: s.dispatch(info, lines),
+            context,
+            only(documents=[info.document_number]),
+        )
 
     async def adjust(
         self,
@@ -177,7 +191,7 @@ class StockHandlers:
         await self._known_items([item], "item_code")
         info = self._info(actor, record)
         return await self._run(
-            warehouse, lambda s: s.adjust(info, reason, item, quantity, lot), context
+            warehouse, lambda s: s.adjust(info, reason, item, quantity, lot), context, only()
         )
 
     async def transfer(
@@ -202,7 +216,10 @@ class StockHandlers:
         info = self._info(actor, record)
         transfer_id = new_id("TR")
         return await self._run(
-            warehouse, lambda s: s.transfer_out(info, transfer_id, to_warehouse, lines), context
+            warehouse,
+            lambda s: s.transfer_out(info, transfer_id, to_warehouse, lines),
+            context,
+            only(documents=[info.document_number]),
         )
 
     async def receive_transfer(
@@ -217,7 +234,10 @@ class StockHandlers:
         warehouse = await self._operable(actor, code)
         info = self._info(actor, record)
         return await self._run(
-            warehouse, lambda s: s.receive_transfer(info, transfer_id, lines), context
+            warehouse,
+            lambda s: s.receive_transfer(info, transfer_id, lines),
+            context,
+            only(documents=[info.document_number, f"transfer:{transfer_id}"]),
         )
 
     async def kitting(
@@ -255,7 +275,7 @@ class StockHandlers:
         warehouse = await self._operable(actor, code)
         await self._known_items([line.item for line in lines])
         info = self._info(actor, record)
-        return await self._run(warehouse, lambda s: s.apply_count(info, lines), context)
+        return await self._run(warehouse, lambda s: s.apply_count(info, lines), context, only())
 
     async def reverse(
         self,
@@ -270,14 +290,19 @@ class StockHandlers:
         if original is None:
             raise InvalidInput("movement_id", f"no movement {movement_id} in {code}'s ledger")
         info = self._info(actor, record)
-        return await self._run(warehouse, lambda s: s.reverse(info, original), context)
+        return await self._run(
+            warehouse,
+            lambda s: s.reverse(info, original),
+            context,
+            only(documents=[f"reversal:{original.id}"]),
+        )
 
     async def set_minimum(
         self, actor: Actor, code: str, item: str, minimum: int, context: EventContext
     ) -> None:
         warehouse = await self._operable(actor, code)
         await self._known_items([item], "item_code")
-        await self._run(warehouse, lambda s: s.set_minimum(item, minimum), context)
+        await self._run(warehouse, lambda s: s.set_minimum(item, minimum), context, only())
 
     # ---- reservations (coordinators through the API; distribution's plans through events)
 
@@ -302,6 +327,7 @@ class StockHandlers:
             warehouse,
             lambda s: s.reserve(line_id, plan_id, item, quantity, mode, expires_at),
             context,
+            only(reservations=[line_id]),
         )
 
     async def release(
@@ -316,7 +342,12 @@ class StockHandlers:
         warehouse = await self.warehouse(code)
         if actor is not None and not actor.may_reserve:
             raise NotPermitted("only coordinators release reservations")
-        return await self._run(warehouse, lambda s: s.release(line_id, plan_id, item), context)
+        return await self._run(
+            warehouse,
+            lambda s: s.release(line_id, plan_id, item),
+            context,
+            only(reservations=[line_id]),
+        )
 
     async def dispatch_reservation(
         self,
@@ -335,7 +366,10 @@ class StockHandlers:
             warehouse = await self.warehouse(code)
             info = self._info(Actor(system_user, warehouse.details.organisation), record)
         return await self._run(
-            warehouse, lambda s: s.dispatch_reservation(info, line_id, quantity), context
+            warehouse,
+            lambda s: s.dispatch_reservation(info, line_id, quantity),
+            context,
+            only(reservations=[line_id]),
         )
 
     # ---- reactions and housekeeping
@@ -351,7 +385,12 @@ class StockHandlers:
     ) -> bool:
         warehouse = await self.warehouse(to_warehouse)
         transfer = IncomingTransfer(transfer_id, from_warehouse, tuple(lines), sent_at)
-        return await self._run(warehouse, lambda s: s.announce_transfer(transfer), context)
+        return await self._run(
+            warehouse,
+            lambda s: s.announce_transfer(transfer),
+            context,
+            only(documents=[f"transfer:{transfer_id}"]),
+        )
 
     async def housekeeping(self, code: str, today: date | None = None) -> tuple[int, int]:
         """Expire stale reservations and signal near-expiry lots in one warehouse."""

@@ -20,7 +20,7 @@ from kitflow_shared.events.envelope import CloudEvent, EventContext
 
 from kitflow_stock.domain.errors import ConcurrentChange, StockError
 from kitflow_stock.domain.stock import WarehouseStock
-from kitflow_stock.handlers.ports import WarehouseStockRepository
+from kitflow_stock.handlers.ports import ALL_PARTS, StockParts, WarehouseStockRepository
 from kitflow_stock.handlers.stock_integration import ledger_rows, stock_events
 
 T = TypeVar("T")
@@ -35,6 +35,7 @@ class _Queued:
     command: StockCommand[Any]
     context: EventContext
     owner: str
+    parts: StockParts
     future: asyncio.Future[Any] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -47,12 +48,18 @@ class StockWriter:
         self._workers: dict[str, asyncio.Task[None]] = {}
 
     async def execute(
-        self, warehouse: str, command: StockCommand[T], context: EventContext, owner: str = ""
+        self,
+        warehouse: str,
+        command: StockCommand[T],
+        context: EventContext,
+        owner: str = "",
+        parts: StockParts = ALL_PARTS,
     ) -> T:
         """Apply `command` to the warehouse's stock and store it; return its result.
 
-        `owner` is the warehouse's organisation, used when its stock is created."""
-        queued = _Queued(command, context, owner)
+        `owner` is the warehouse's organisation, used when its stock is created; `parts` the
+        reservations and document numbers the command looks at."""
+        queued = _Queued(command, context, owner, parts)
         self._queues.setdefault(warehouse, []).append(queued)
         if warehouse not in self._workers:
             self._workers[warehouse] = asyncio.create_task(self._drain(warehouse))
@@ -77,8 +84,11 @@ class StockWriter:
                 self._queues.pop(warehouse, None)
 
     async def _apply(self, warehouse: str, batch: list[_Queued]) -> None:
+        parts = batch[0].parts
+        for queued in batch[1:]:
+            parts = parts | queued.parts
         for _ in range(MAX_ROUNDS):
-            stock = await self._repository.load(warehouse)
+            stock = await self._repository.load(warehouse, parts)
             if not stock.owner:
                 stock.owner = next((q.owner for q in batch if q.owner), "")
             expected = stock.sequence
@@ -110,6 +120,6 @@ class StockWriter:
             return
         raise ConcurrentChange(f"the stock of {warehouse} kept changing; try again")
 
-    async def peek(self, warehouse: str) -> WarehouseStock:
+    async def peek(self, warehouse: str, parts: StockParts = ALL_PARTS) -> WarehouseStock:
         """The stock as stored now (read-only use)."""
-        return await self._repository.load(warehouse)
+        return await self._repository.load(warehouse, parts)

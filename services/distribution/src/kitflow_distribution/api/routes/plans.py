@@ -28,7 +28,7 @@ Reader = Annotated[Caller, Depends(require_roles(Role.COORDINATOR, Role.ADMIN, R
 PlanId = Annotated[str, Path(max_length=64, description="e.g. PLN-3F2A...")]
 
 
-def _plans(request: Request) -> PlanHandlers:
+async def _plans(request: Request) -> PlanHandlers:
     handlers: PlanHandlers = request.app.state.plans
     return handlers
 
@@ -36,7 +36,7 @@ def _plans(request: Request) -> PlanHandlers:
 Plans = Annotated[PlanHandlers, Depends(_plans)]
 
 
-def _context() -> EventContext:
+async def _context() -> EventContext:
     correlation_id = correlation_id_var.get()
     return EventContext(correlation_id) if correlation_id else EventContext.new()
 

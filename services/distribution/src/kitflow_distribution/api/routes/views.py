@@ -26,17 +26,17 @@ class StockInView(BaseModel):
     balance: BalanceState
 
 
-def _warehouses(request: Request) -> WarehouseView:
+async def _warehouses(request: Request) -> WarehouseView:
     view: WarehouseView = request.app.state.warehouse_view
     return view
 
 
-def _stock(request: Request) -> StockView:
+async def _stock(request: Request) -> StockView:
     view: StockView = request.app.state.stock_view
     return view
 
 
-def _needs(request: Request) -> NeedsView:
+async def _needs(request: Request) -> NeedsView:
     view: NeedsView = request.app.state.needs_view
     return view
 

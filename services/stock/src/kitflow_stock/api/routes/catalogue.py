@@ -17,7 +17,7 @@ from kitflow_stock.handlers.ports import CatalogueRepository
 router = APIRouter(prefix="/v1/items", tags=["catalogue"])
 
 
-def _catalogue(request: Request) -> CatalogueRepository:
+async def _catalogue(request: Request) -> CatalogueRepository:
     repo: CatalogueRepository = request.app.state.catalogue
     return repo
 

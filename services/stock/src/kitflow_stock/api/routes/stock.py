@@ -32,6 +32,7 @@ from kitflow_stock.domain.stock import (
     ReservationMode,
     ReservationStatus,
 )
+from kitflow_stock.handlers.ports import only
 from kitflow_stock.handlers.stock import StockHandlers, StockRecord, new_id
 
 router = APIRouter(prefix="/v1/warehouses/{code}", tags=["stock"])
@@ -43,12 +44,12 @@ DocNumber = Annotated[str, Field(min_length=1, max_length=64)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 
-def _handlers(request: Request) -> StockHandlers:
+async def _handlers(request: Request) -> StockHandlers:
     handlers: StockHandlers = request.app.state.stock
     return handlers
 
 
-def _counts(request: Request) -> MongoCounts:
+async def _counts(request: Request) -> MongoCounts:
     counts: MongoCounts = request.app.state.counts
     return counts
 
@@ -374,7 +375,7 @@ def _count_public(doc: dict[str, Any]) -> CountPublic:
 async def stock_of(code: Code, caller: Staff, handlers: Handlers) -> StockPublic:
     """Balances per item (on hand, reserved, available, in transit) with their lots."""
     await handlers.readable(actor_of(caller), code)
-    stock = await handlers.writer.peek(code)
+    stock = await handlers.writer.peek(code, only())
     return StockPublic(
         warehouse=code,
         version=stock.sequence,
@@ -719,7 +720,7 @@ async def release(
     context: Context,
 ) -> None:
     """Release a reservation (the plan line was cancelled)."""
-    stock = await handlers.writer.peek(code)
+    stock = await handlers.writer.peek(code, only(reservations=[line_id]))
     held = stock.reservations.get(line_id)
     if held is None:
         raise Problem(
