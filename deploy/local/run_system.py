@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
+from kitflow_gateway.config import DEV_ADMIN_PASSWORD, GatewaySettings
 from kitflow_shared.settings import CommonSettings
 from kitflow_shared.topics import ensure_topics
 from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
@@ -183,9 +184,20 @@ def main() -> None:
                 soft_wrap=True,
             )
         gateway = SERVICES[-1]
+        settings = GatewaySettings()
         console.print(
-            f"[bold green]kitflow is up.[/bold green] Public API: {gateway.url}/docs  "
-            f"(dashboard: {gateway.url}/ once the gateway serves it, issue #6)"
+            f"[bold green]kitflow is up.[/bold green] Public API: {gateway.url}/docs",
+            soft_wrap=True,
+        )
+        console.print(
+            f"Sign in: curl -d grant_type=password -d username={settings.bootstrap_admin_username} "
+            f"-d password=<KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD, development default "
+            f"'{DEV_ADMIN_PASSWORD}'> {gateway.url}/v1/auth/token",
+            soft_wrap=True,
+        )
+        console.print(
+            f"Dashboard: {gateway.url}/ (the coordinator dashboard arrives with issue #6)",
+            soft_wrap=True,
         )
         console.print("Press Ctrl-C to stop everything.")
         while not stop:

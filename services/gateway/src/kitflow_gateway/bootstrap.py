@@ -1,61 +1,190 @@
-"""The composition root: settings, connections and the API, wired once."""
+"""The composition root: settings, connections, adapters, handlers and the API, wired once."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from fastapi import FastAPI
 from kitflow_shared.runtime import ServiceRuntime
-from kitflow_shared.settings import CommonSettings, StoreSettings
+from kitflow_shared.settings import CommonSettings, Environment, StoreSettings
 from kitflow_shared.web.app import ReadinessCheck, create_service_app
+from starlette.middleware.cors import CORSMiddleware
 
 from kitflow_gateway import SERVICE, __version__
+from kitflow_gateway.adapters import mongo
+from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
+from kitflow_gateway.api.errors import install_gateway_error_handlers
+from kitflow_gateway.api.middleware import AuditTrail, BodySizeLimit, RateLimitHeaders
+from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
+from kitflow_gateway.api.routes import audit, auth, identity
 from kitflow_gateway.config import GatewaySettings
+from kitflow_gateway.domain.errors import AlreadyExists
+from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
+from kitflow_gateway.handlers.identity import IdentityHandlers
+from kitflow_gateway.handlers.rate_limits import RateLimiter
+from kitflow_gateway.handlers.tokens import AccessTokens
+
+log = logging.getLogger(__name__)
+
+# Sign-in attempts per user name per minute: slows password guessing to a crawl.
+LOGIN_ATTEMPTS_PER_MINUTE = 10
 
 
-def _upstream_alive(client: httpx.AsyncClient, base_url: str) -> Callable[[], Awaitable[None]]:
+def _upstream_alive(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
     async def check() -> None:
-        response = await client.get(f"{base_url}/healthz")
+        response = await client.get("/healthz")
         response.raise_for_status()
 
     return check
 
 
-def create_app() -> FastAPI:
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
+    """`transports`: the services reached in-process (tests); by default over HTTP."""
     common = CommonSettings()
     settings = GatewaySettings()
-    # The gateway publishes no events of its own: it keeps organisations, users and keys.
+    if common.env is Environment.PRODUCTION:
+        settings.refuse_development_defaults()
+    # The gateway publishes no events of its own: it keeps organisations, users, keys and audit.
     runtime = ServiceRuntime(
-        SERVICE, common=common, kafka=None, store=StoreSettings(), indexes=[], run_workers=False
+        SERVICE, common=common, kafka=None, store=StoreSettings(), indexes=mongo.INDEXES
     )
-    upstream = httpx.AsyncClient(timeout=2.0)
-    runtime.add_closer(upstream.aclose)
-    upstreams = {
+    urls = {
         "stock": settings.stock_url,
         "needs": settings.needs_url,
         "distribution": settings.distribution_url,
     }
+    upstreams: dict[str, httpx.AsyncClient] = {}
+    for name, url in urls.items():
+        client = httpx.AsyncClient(
+            base_url=url,
+            timeout=settings.upstream_timeout_s,
+            transport=(transports or {}).get(name),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        )
+        upstreams[name] = client
+        runtime.add_closer(client.aclose)
+
+    db = runtime.db
+    idempotency_store = mongo.MongoIdempotency(db[mongo.IDEMPOTENCY])
+    rate_counters = mongo.MongoRateCounters(db[mongo.RATE_COUNTERS])
+    audit_log = mongo.MongoAuditLog(db[mongo.AUDIT])
+    identity_handlers = IdentityHandlers(
+        organisations=mongo.MongoOrganisations(db[mongo.ORGANISATIONS]),
+        users=mongo.MongoUsers(db[mongo.USERS]),
+        api_keys=mongo.MongoApiKeys(db[mongo.API_KEYS]),
+        tokens=AccessTokens(
+            settings.token_secret.get_secret_value(),
+            timedelta(seconds=settings.access_token_ttl_s),
+        ),
+        clock=_now,
+    )
+    gateway = Gateway(
+        identity=identity_handlers,
+        rate_limiter=RateLimiter(
+            rate_counters, _now, settings.rate_limit_requests, settings.rate_limit_window_s
+        ),
+        login_limiter=RateLimiter(rate_counters, _now, LOGIN_ATTEMPTS_PER_MINUTE, 60),
+        idempotency=IdempotencyHandlers(
+            idempotency_store, _now, timedelta(seconds=settings.idempotency_lease_s)
+        ),
+        audit=audit_log,
+        upstreams=upstreams,
+        internal_secret=common.internal_secret.get_secret_value(),
+        max_json_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+
+    async def housekeeping() -> None:
+        """Forget expired idempotency keys and past rate windows (no TTL indexes: ADR 0002)."""
+        while True:
+            try:
+                now = _now()
+                await idempotency_store.prune(
+                    now - timedelta(seconds=settings.idempotency_retention_s)
+                )
+                await rate_counters.prune(now - timedelta(hours=1))
+            except Exception:
+                log.exception("gateway housekeeping failed; the next round retries")
+            await asyncio.sleep(settings.housekeeping_interval_s)
+
+    runtime.add_worker("housekeeping", housekeeping)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with runtime.lifespan(app):
+            # AlreadyExists: another gateway instance created it at the same moment.
+            with contextlib.suppress(AlreadyExists):
+                await identity_handlers.ensure_bootstrap_admin(
+                    settings.bootstrap_admin_username,
+                    settings.bootstrap_admin_password.get_secret_value(),
+                    settings.bootstrap_admin_organisation,
+                )
+            yield
 
     def readiness(_app: FastAPI) -> list[ReadinessCheck]:
         return [
             *runtime.readiness_checks(),
-            *(
-                ReadinessCheck(name, _upstream_alive(upstream, url))
-                for name, url in upstreams.items()
-            ),
+            *(ReadinessCheck(name, _upstream_alive(client)) for name, client in upstreams.items()),
         ]
 
     app = create_service_app(
         service=SERVICE,
         title="kitflow gateway",
         description="The one public API of kitflow for partners, warehouse staff and "
-        "coordinators, and the coordinator dashboard.",
+        "coordinators. Authenticate with an API key (`X-API-Key`) or an access token from "
+        "`POST /v1/auth/token` (`Authorization: Bearer`). Errors are RFC 9457 problem+json; "
+        "creating requests accept `Idempotency-Key`; each organisation has a rate limit "
+        "(429 with `Retry-After`).",
         version=__version__,
-        lifespan=runtime.lifespan,
+        lifespan=lifespan,
         readiness=readiness,
         internal_secret=common.internal_secret.get_secret_value(),
     )
+    install_gateway_error_handlers(app)
     app.state.runtime = runtime
-    app.state.upstream = upstream
+    app.state.gateway = gateway
+    app.include_router(auth.router)
+    app.include_router(identity.router)
+    app.include_router(audit.router)
+    install_proxy_routes(app)
+    # Added last = outermost: CORS answers preflights before anything else runs.
+    app.add_middleware(
+        BodySizeLimit,
+        max_json_bytes=settings.max_json_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
+    )
+    app.add_middleware(RateLimitHeaders)
+    app.add_middleware(AuditTrail, log=audit_log)
+    if settings.dashboard_origin:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=[settings.dashboard_origin],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                API_KEY_HEADER,
+                IDEMPOTENCY_HEADER,
+                "X-Correlation-Id",
+            ],
+            expose_headers=[
+                "X-Correlation-Id",
+                "Retry-After",
+                "Location",
+                REPLAYED_HEADER,
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+            ],
+            max_age=600,
+        )
     return app

@@ -1,4 +1,16 @@
+"""`KITFLOW_GATEWAY_*` settings: where the gateway listens, where the services are, its secrets
+and its limits."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only defaults, refused in production so nobody ships them by accident.
+DEV_TOKEN_SECRET = "kitflow-development-only-dashboard-token-secret"  # noqa: S105
+DEV_ADMIN_PASSWORD = "kitflow-development-admin"  # noqa: S105
+MIN_SECRET_LENGTH = 32
+MIN_ADMIN_PASSWORD_LENGTH = 12
 
 
 class GatewaySettings(BaseSettings):
@@ -11,3 +23,46 @@ class GatewaySettings(BaseSettings):
     stock_url: str = "http://127.0.0.1:8001"
     needs_url: str = "http://127.0.0.1:8002"
     distribution_url: str = "http://127.0.0.1:8003"
+    upstream_timeout_s: float = Field(default=30.0, gt=0)
+
+    # Signs the dashboard's short-lived access tokens (HS256); distinct from the internal secret
+    # so a leaked dashboard token secret cannot mint service identities.
+    token_secret: SecretStr = SecretStr(DEV_TOKEN_SECRET)
+    access_token_ttl_s: int = Field(default=900, ge=60, le=86_400)
+
+    # The first administrator, created at start-up if no user has that name yet.
+    bootstrap_admin_username: str = "admin@iom.int"
+    bootstrap_admin_password: SecretStr = SecretStr(DEV_ADMIN_PASSWORD)
+    bootstrap_admin_organisation: str = "IOM"
+
+    # The only origin a browser may call the API from (the dashboard); empty: none.
+    dashboard_origin: str = ""
+
+    # Requests per organisation per window, shared by every gateway instance (see ADR 0006).
+    rate_limit_requests: int = Field(default=600, ge=1)
+    rate_limit_window_s: int = Field(default=60, ge=1, le=3_600)
+
+    max_json_bytes: int = Field(default=1024 * 1024, ge=1_024)
+    # HXL imports: the needs service reads files up to 20 MiB.
+    max_upload_bytes: int = Field(default=20 * 1024 * 1024, ge=1_024)
+
+    # How long a completed Idempotency-Key is remembered, and how long an in-flight claim holds
+    # before a retry may take it over (the instance that claimed it may have died).
+    idempotency_retention_s: int = Field(default=86_400, ge=60)
+    idempotency_lease_s: int = Field(default=60, ge=1)
+    housekeeping_interval_s: float = Field(default=300.0, gt=0)
+
+    def refuse_development_defaults(self) -> None:
+        """Called in production: the development secrets must have been replaced."""
+        secret = self.token_secret.get_secret_value()
+        if secret == DEV_TOKEN_SECRET or len(secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                "KITFLOW_GATEWAY_TOKEN_SECRET must be set to a random value of at least "
+                f"{MIN_SECRET_LENGTH} characters in production"
+            )
+        password = self.bootstrap_admin_password.get_secret_value()
+        if password == DEV_ADMIN_PASSWORD or len(password) < MIN_ADMIN_PASSWORD_LENGTH:
+            raise ValueError(
+                "KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD must be set to a password of at least "
+                f"{MIN_ADMIN_PASSWORD_LENGTH} characters in production"
+            )

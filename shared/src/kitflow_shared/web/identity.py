@@ -11,26 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Annotated
 
 import jwt
 from fastapi import Depends, Header, Request
 from pydantic import BaseModel, ConfigDict
 
+from kitflow_shared.roles import Role
 from kitflow_shared.web.problems import Problem
+
+__all__ = ["IDENTITY_HEADER", "Caller", "Role", "issue_internal_token", "verify_internal_token"]
 
 IDENTITY_HEADER = "X-Kitflow-Identity"
 ISSUER = "kitflow-gateway"
 AUDIENCE = "kitflow-services"
 DEFAULT_TTL = timedelta(seconds=60)
-
-
-class Role(StrEnum):
-    PARTNER = "partner"
-    WAREHOUSE = "warehouse"
-    COORDINATOR = "coordinator"
-    ADMIN = "admin"
 
 
 class Caller(BaseModel):

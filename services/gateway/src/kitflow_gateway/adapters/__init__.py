@@ -1,0 +1,1 @@
+"""The gateway's ports on the store (its own database)."""

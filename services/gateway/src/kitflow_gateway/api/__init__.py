@@ -1,0 +1,1 @@
+"""The public HTTP API: authentication, the gateway's own routes and the proxied service routes."""

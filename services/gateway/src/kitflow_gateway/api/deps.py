@@ -1,0 +1,110 @@
+"""What the routes share: the wired handlers, authentication, the rate limit and role checks."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from kitflow_shared.web.identity import Role
+
+from kitflow_gateway.api.errors import Refused, unauthenticated
+from kitflow_gateway.domain.errors import Unauthenticated
+from kitflow_gateway.domain.identity import Principal
+from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
+from kitflow_gateway.handlers.identity import IdentityHandlers
+from kitflow_gateway.handlers.ports import AuditLog
+from kitflow_gateway.handlers.rate_limits import RateLimiter
+
+API_KEY_HEADER = "X-API-Key"
+TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
+
+
+@dataclass
+class Gateway:
+    """Everything a request may need, built once by bootstrap.py."""
+
+    identity: IdentityHandlers
+    rate_limiter: RateLimiter
+    login_limiter: RateLimiter
+    idempotency: IdempotencyHandlers
+    audit: AuditLog
+    # One client per service, keyed by service name.
+    upstreams: dict[str, httpx.AsyncClient]
+    internal_secret: str
+    max_json_bytes: int
+    max_upload_bytes: int
+
+
+def gateway_of(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(gateway_of)]
+
+api_key_scheme = APIKeyHeader(
+    name=API_KEY_HEADER,
+    auto_error=False,
+    description="An API key (kf_<id>_<secret>) issued at POST /v1/api-keys.",
+)
+bearer_scheme = OAuth2PasswordBearer(
+    tokenUrl=TOKEN_URL,
+    auto_error=False,
+    description="A short-lived access token from POST /v1/auth/token (the dashboard).",
+)
+
+
+async def authenticated(
+    request: Request,
+    gateway: GatewayDep,
+    api_key: Annotated[str | None, Security(api_key_scheme)],
+    token: Annotated[str | None, Security(bearer_scheme)],
+) -> Principal:
+    """The caller, from an API key or an access token; then the organisation's rate limit."""
+    try:
+        if api_key:
+            principal = await gateway.identity.authenticate_key(api_key)
+        elif token:
+            principal = await gateway.identity.authenticate_token(token)
+        else:
+            raise unauthenticated()
+    except Unauthenticated:
+        raise unauthenticated() from None
+    request.state.principal = principal
+    verdict = await gateway.rate_limiter.check(principal.organisation)
+    request.state.rate_verdict = verdict
+    if not verdict.allowed:
+        raise Refused(
+            429,
+            "Too many requests",
+            f"Organisation {principal.organisation} sent more than {verdict.limit} requests in "
+            f"this window; retry in {verdict.retry_after_s} s.",
+            slug="rate-limited",
+            headers={"Retry-After": str(verdict.retry_after_s)},
+            retry_after_s=verdict.retry_after_s,
+        )
+    return principal
+
+
+Authenticated = Annotated[Principal, Depends(authenticated)]
+
+
+def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal]]:
+    """Only callers with one of `roles` pass (403 otherwise)."""
+
+    async def check(principal: Authenticated) -> Principal:
+        if not principal.has_any(roles):
+            allowed = ", ".join(sorted(roles))
+            raise Refused(
+                403, "Forbidden", f"This needs one of the roles: {allowed}.", slug="forbidden"
+            )
+        return principal
+
+    return check
+
+
+Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN})))]

@@ -1,0 +1,1 @@
+"""The gateway's own routes: sign-in, organisations, users, API keys, the audit log."""

@@ -1,0 +1,1 @@
+"""The gateway's domain: organisations, users, API keys and their rules (no I/O)."""

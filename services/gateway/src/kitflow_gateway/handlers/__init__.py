@@ -1,0 +1,1 @@
+"""Use cases of the gateway: identity, credentials, idempotency, rate limits, audit."""

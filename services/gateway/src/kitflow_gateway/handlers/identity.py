@@ -1,0 +1,335 @@
+"""Organisations, users and API keys: who may create, see and change them, and authentication.
+
+Admins manage every organisation and user. Everyone manages their own API keys; admins manage
+anyone's. An object of another organisation is "not found" for a non-admin, never "forbidden",
+so its existence does not leak.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from kitflow_shared.web.identity import Role
+
+from kitflow_gateway.domain import secrets as keys
+from kitflow_gateway.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from kitflow_gateway.domain.identity import (
+    ApiKey,
+    Organisation,
+    OrganisationKind,
+    Principal,
+    User,
+    check_roles,
+    scope_for_key,
+)
+from kitflow_gateway.handlers.ports import (
+    ApiKeyRepository,
+    Clock,
+    OrganisationRepository,
+    Page,
+    UserRepository,
+)
+from kitflow_gateway.handlers.tokens import AccessTokens
+
+
+@dataclass(frozen=True)
+class CreateOrganisation:
+    organisation_id: str
+    name: str
+    kind: OrganisationKind
+
+
+@dataclass(frozen=True)
+class CreateUser:
+    username: str
+    password: str
+    organisation: str
+    roles: frozenset[Role]
+    warehouses: frozenset[str]
+
+
+@dataclass(frozen=True)
+class ChangeUser:
+    roles: frozenset[Role] | None = None
+    warehouses: frozenset[str] | None = None
+    active: bool | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class IssueKey:
+    name: str
+    # None: the caller's own key.
+    user_id: str | None = None
+    roles: frozenset[Role] | None = None
+    warehouses: frozenset[str] | None = None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    plaintext: str
+
+
+@dataclass(frozen=True)
+class Login:
+    user: User
+    access_token: str
+    expires_in_s: int
+
+
+def new_user_id() -> str:
+    return f"USR-{secrets.token_hex(8).upper()}"
+
+
+def _require_admin(actor: Principal) -> None:
+    if not actor.is_admin:
+        raise Forbidden("only administrators manage organisations and users")
+
+
+def principal_of(user: User, credential: str) -> Principal:
+    return Principal(
+        user_id=user.user_id,
+        username=user.username,
+        organisation=user.organisation,
+        roles=user.roles,
+        warehouses=user.warehouses if Role.WAREHOUSE in user.roles else frozenset(),
+        credential=credential,
+    )
+
+
+async def _hash(password: str) -> str:
+    # scrypt takes tens of milliseconds: keep the event loop free for other requests.
+    return await asyncio.to_thread(keys.hash_password, password)
+
+
+class IdentityHandlers:
+    def __init__(
+        self,
+        *,
+        organisations: OrganisationRepository,
+        users: UserRepository,
+        api_keys: ApiKeyRepository,
+        tokens: AccessTokens,
+        clock: Clock,
+    ) -> None:
+        self.organisations = organisations
+        self.users = users
+        self.api_keys = api_keys
+        self.tokens = tokens
+        self.clock = clock
+
+    # ---- start-up ---------------------------------------------------------------------------
+
+    async def ensure_bootstrap_admin(self, username: str, password: str, organisation: str) -> None:
+        """The first administrator, so that someone can create everyone else; idempotent."""
+        if await self.organisations.get(organisation) is None:
+            await self.organisations.add(
+                Organisation(organisation, organisation, OrganisationKind.UN_AGENCY, self.clock())
+            )
+        if await self.users.by_username(username) is not None:
+            return
+        user = User(
+            user_id=new_user_id(),
+            username=username,
+            organisation=organisation,
+            roles=frozenset({Role.ADMIN}),
+            warehouses=frozenset(),
+            password_hash=await _hash(password),
+            created_at=self.clock(),
+        )
+        await self.users.add(user)
+
+    # ---- organisations ----------------------------------------------------------------------
+
+    async def create_organisation(
+        self, command: CreateOrganisation, actor: Principal
+    ) -> Organisation:
+        _require_admin(actor)
+        organisation = Organisation(
+            command.organisation_id, command.name, command.kind, self.clock()
+        )
+        await self.organisations.add(organisation)
+        return organisation
+
+    async def get_organisation(self, organisation_id: str, actor: Principal) -> Organisation:
+        found = await self.organisations.get(organisation_id)
+        if found is None or not (actor.is_admin or actor.organisation == organisation_id):
+            raise NotFound("organisation", organisation_id)
+        return found
+
+    async def list_organisations(
+        self, actor: Principal, limit: int, offset: int
+    ) -> Page[Organisation]:
+        _require_admin(actor)
+        return await self.organisations.list(limit=limit, offset=offset)
+
+    # ---- users ------------------------------------------------------------------------------
+
+    async def create_user(self, command: CreateUser, actor: Principal) -> User:
+        _require_admin(actor)
+        if await self.organisations.get(command.organisation) is None:
+            raise InvalidInput("organisation", f"no organisation {command.organisation}")
+        check_roles(command.roles, command.warehouses)
+        problem = keys.password_problem(command.password)
+        if problem:
+            raise InvalidInput("password", problem)
+        user = User(
+            user_id=new_user_id(),
+            username=command.username,
+            organisation=command.organisation,
+            roles=command.roles,
+            warehouses=command.warehouses,
+            password_hash=await _hash(command.password),
+            created_at=self.clock(),
+        )
+        await self.users.add(user)
+        return user
+
+    async def get_user(self, user_id: str, actor: Principal) -> User:
+        found = await self.users.get(user_id)
+        if found is None or not (actor.is_admin or actor.user_id == user_id):
+            raise NotFound("user", user_id)
+        return found
+
+    async def list_users(
+        self, actor: Principal, organisation: str | None, limit: int, offset: int
+    ) -> Page[User]:
+        _require_admin(actor)
+        return await self.users.list(organisation=organisation, limit=limit, offset=offset)
+
+    async def change_user(self, user_id: str, change: ChangeUser, actor: Principal) -> User:
+        _require_admin(actor)
+        user = await self.get_user(user_id, actor)
+        if user_id == actor.user_id and (change.active is False or change.roles is not None):
+            # Keeps at least the acting administrator able to administer.
+            raise InvalidInput("user_id", "administrators cannot demote or deactivate themselves")
+        password_hash = None
+        if change.password is not None:
+            problem = keys.password_problem(change.password)
+            if problem:
+                raise InvalidInput("password", problem)
+            password_hash = await _hash(change.password)
+        changed = user.with_changes(
+            roles=change.roles,
+            warehouses=change.warehouses,
+            active=change.active,
+            password_hash=password_hash,
+        )
+        await self.users.replace(changed)
+        if not changed.active or change.roles is not None or change.warehouses is not None:
+            # A key's scope was checked against the roles the user had when it was issued.
+            await self.api_keys.revoke_all_of(user_id, self.clock())
+        return changed
+
+    # ---- API keys ---------------------------------------------------------------------------
+
+    async def issue_key(self, command: IssueKey, actor: Principal) -> IssuedKey:
+        owner_id = command.user_id or actor.user_id
+        if owner_id != actor.user_id and not actor.is_admin:
+            raise NotFound("user", owner_id)
+        if actor.key_id is not None and not actor.is_admin:
+            # A leaked key must not be able to mint more keys for itself.
+            raise Forbidden("API keys are issued from a dashboard login, not from another key")
+        owner = await self.get_user(owner_id, actor)
+        if not owner.active:
+            raise InvalidInput("user_id", "the user is deactivated")
+        now = self.clock()
+        if command.expires_at is not None and command.expires_at <= now:
+            raise InvalidInput("expires_at", "must be in the future")
+        roles, warehouses = scope_for_key(owner, command.roles, command.warehouses)
+        new = keys.new_api_key()
+        key = ApiKey(
+            key_id=new.key_id,
+            name=command.name,
+            user_id=owner.user_id,
+            username=owner.username,
+            organisation=owner.organisation,
+            roles=roles,
+            warehouses=warehouses,
+            secret_hash=new.secret_hash,
+            created_at=now,
+            created_by=actor.user_id,
+            expires_at=command.expires_at,
+        )
+        await self.api_keys.add(key)
+        return IssuedKey(key, new.plaintext)
+
+    async def list_keys(
+        self,
+        actor: Principal,
+        *,
+        user_id: str | None,
+        include_revoked: bool,
+        limit: int,
+        offset: int,
+    ) -> Page[ApiKey]:
+        if actor.is_admin:
+            return await self.api_keys.list(
+                organisation=None,
+                user_id=user_id,
+                include_revoked=include_revoked,
+                limit=limit,
+                offset=offset,
+            )
+        if user_id is not None and user_id != actor.user_id:
+            return Page([], 0)
+        return await self.api_keys.list(
+            organisation=actor.organisation,
+            user_id=actor.user_id,
+            include_revoked=include_revoked,
+            limit=limit,
+            offset=offset,
+        )
+
+    async def revoke_key(self, key_id: str, actor: Principal) -> ApiKey:
+        key = await self.api_keys.get(key_id)
+        if key is None or not (actor.is_admin or key.user_id == actor.user_id):
+            raise NotFound("API key", key_id)
+        revoked = await self.api_keys.revoke(key_id, self.clock())
+        if revoked is None:
+            raise NotFound("API key", key_id)
+        return revoked
+
+    # ---- authentication ---------------------------------------------------------------------
+
+    async def authenticate_key(self, plaintext: str) -> Principal:
+        parsed = keys.parse_api_key(plaintext)
+        if parsed is None:
+            raise Unauthenticated("the API key is malformed")
+        key_id, secret = parsed
+        key = await self.api_keys.get(key_id)
+        if key is None or not keys.key_secret_matches(secret, key.secret_hash):
+            raise Unauthenticated("the API key is not known")
+        if not key.usable_at(self.clock()):
+            raise Unauthenticated("the API key is revoked or expired")
+        # Keys are revoked when their user is deactivated or changed, so the key alone decides;
+        # that keeps a key-authenticated request at one read.
+        return Principal(
+            user_id=key.user_id,
+            username=key.username,
+            organisation=key.organisation,
+            roles=key.roles,
+            warehouses=key.warehouses,
+            credential=f"key:{key.key_id}",
+        )
+
+    async def login(self, username: str, password: str) -> Login:
+        user = await self.users.by_username(username)
+        stored = user.password_hash if user is not None else keys.DUMMY_PASSWORD_HASH
+        matches = await asyncio.to_thread(keys.verify_password, password, stored)
+        if user is None or not matches or not user.active:
+            raise Unauthenticated("wrong user name or password")
+        token = self.tokens.issue(user, self.clock())
+        return Login(user, token, int(self.tokens.ttl.total_seconds()))
+
+    async def authenticate_token(self, token: str) -> Principal:
+        claims = self.tokens.verify(token, self.clock())
+        user = await self.users.get(claims.user_id)
+        if user is None or not user.active or user.token_version != claims.token_version:
+            raise Unauthenticated("the access token was revoked")
+        return principal_of(user, f"token:{user.user_id}")

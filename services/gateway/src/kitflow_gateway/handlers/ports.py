@@ -1,0 +1,96 @@
+"""What the handlers need from the outside world; adapters/ implements them on the store, the
+unit tests with hand-written fakes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
+
+from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
+from kitflow_gateway.domain.idempotency import Claim, StoredResponse
+from kitflow_gateway.domain.identity import ApiKey, Organisation, User
+
+T = TypeVar("T")
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    total: int
+
+
+class OrganisationRepository(Protocol):
+    async def add(self, organisation: Organisation) -> None:
+        """Raises AlreadyExists if the id is taken."""
+
+    async def get(self, organisation_id: str) -> Organisation | None: ...
+
+    async def list(self, *, limit: int, offset: int) -> Page[Organisation]: ...
+
+
+class UserRepository(Protocol):
+    async def add(self, user: User) -> None:
+        """Raises AlreadyExists if the user name is taken."""
+
+    async def get(self, user_id: str) -> User | None: ...
+
+    async def by_username(self, username: str) -> User | None: ...
+
+    async def replace(self, user: User) -> None: ...
+
+    async def list(self, *, organisation: str | None, limit: int, offset: int) -> Page[User]: ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+
+    async def get(self, key_id: str) -> ApiKey | None: ...
+
+    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Revoke the key if it is not revoked yet; the key as it now is (None if unknown)."""
+
+    async def revoke_all_of(self, user_id: str, at: datetime) -> int: ...
+
+    async def list(
+        self,
+        *,
+        organisation: str | None,
+        user_id: str | None,
+        include_revoked: bool,
+        limit: int,
+        offset: int,
+    ) -> Page[ApiKey]: ...
+
+
+class IdempotencyStore(Protocol):
+    async def claim(self, claim: Claim) -> bool:
+        """Insert the in-flight claim; False if the organisation already used this key."""
+
+    async def get(self, organisation: str, key: str) -> Claim | None: ...
+
+    async def take_over(
+        self, organisation: str, key: str, claimed_before: datetime, now: datetime
+    ) -> bool:
+        """Re-claim an in-flight claim older than `claimed_before` (one caller wins)."""
+
+    async def complete(self, organisation: str, key: str, response: StoredResponse) -> None: ...
+
+    async def release(self, organisation: str, key: str) -> None: ...
+
+    async def prune(self, claimed_before: datetime) -> int: ...
+
+
+class RateCounters(Protocol):
+    async def increment(self, counter_id: str, window_start: datetime) -> int:
+        """Add one request to the window's counter, atomically; the count after it."""
+
+    async def prune(self, windows_before: datetime) -> int: ...
+
+
+class AuditLog(Protocol):
+    async def record(self, entry: AuditEntry) -> None: ...
+
+    async def find(self, query: AuditQuery) -> Page[AuditEntry]: ...

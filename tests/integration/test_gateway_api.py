@@ -1,0 +1,592 @@
+"""The gateway in front of the real stock, needs and distribution services (all in this process,
+against the real broker and store): authentication, the role x route matrix, organisation
+isolation on every id route, idempotent retries and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from kitflow_distribution.bootstrap import create_app as create_distribution
+from kitflow_gateway.api.proxy import ROUTES, Body, ProxyRoute
+from kitflow_gateway.bootstrap import create_app as create_gateway
+from kitflow_gateway.config import DEV_TOKEN_SECRET
+from kitflow_gateway.handlers.tokens import AUDIENCE, ISSUER
+from kitflow_needs.bootstrap import create_app as create_needs
+from kitflow_shared.topics import ensure_topics
+from kitflow_shared.web.identity import Role
+from kitflow_stock.bootstrap import create_app as create_stock
+
+from tests.support.app import running_app
+from tests.support.infra import Infra
+
+pytestmark = pytest.mark.infra
+
+ADMIN_USER = "admin@iom.int"
+ADMIN_PASSWORD = "integration-admin-passphrase"
+PASSWORD = "a long enough passphrase"
+
+
+@dataclass
+class System:
+    client: httpx.AsyncClient
+    admin: dict[str, str]
+
+
+async def _sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    return await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+
+
+@pytest.fixture(scope="module")
+async def system(infra: Infra) -> AsyncIterator[System]:
+    namespace = f"t{uuid.uuid4().hex[:10]}"
+    await ensure_topics(infra.kafka_bootstrap, namespace)
+    with pytest.MonkeyPatch.context() as mp:
+        async with (
+            running_app(create_stock, infra, namespace, mp) as (stock, _),
+            running_app(create_needs, infra, namespace, mp) as (needs, _),
+            running_app(create_distribution, infra, namespace, mp) as (distribution, _),
+        ):
+            transports: dict[str, httpx.AsyncBaseTransport] = {
+                "stock": httpx.ASGITransport(app=stock),
+                "needs": httpx.ASGITransport(app=needs),
+                "distribution": httpx.ASGITransport(app=distribution),
+            }
+            async with running_app(
+                lambda: create_gateway(transports),
+                infra,
+                namespace,
+                mp,
+                KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_USERNAME=ADMIN_USER,
+                KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+                KITFLOW_GATEWAY_RATE_LIMIT_REQUESTS="100000",
+            ) as (_, client):
+                signed_in = await _sign_in(client, ADMIN_USER, ADMIN_PASSWORD)
+                assert signed_in.status_code == 200, signed_in.text
+                admin = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+                await _seed(client, admin)
+                yield System(client, admin)
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}{uuid.uuid4().hex[:6].upper()}"
+
+
+async def _seed(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    for code, org in (("BKO-MAIN", "IOM"), ("GAO-DRC", "IOM")):
+        response = await client.post(
+            "/v1/warehouses",
+            headers=admin,
+            json={
+                "code": code,
+                "name": code,
+                "organisation": org,
+                "type": "main",
+                "admin1_pcode": "ML09",
+                "admin2_pcode": "ML0901",
+            },
+        )
+        assert response.status_code == 201, response.text
+    response = await client.post(
+        "/v1/items",
+        headers=admin,
+        json={
+            "code": "BLANKET",
+            "name_en": "Blanket",
+            "name_fr": "Couverture",
+            "category": "nfi",
+            "unit": "piece",
+        },
+    )
+    assert response.status_code == 201, response.text
+
+
+async def _organisation(system: System, prefix: str = "ORG") -> str:
+    organisation = _unique(prefix)
+    response = await system.client.post(
+        "/v1/organisations",
+        headers=system.admin,
+        json={"organisation_id": organisation, "name": organisation, "kind": "ngo"},
+    )
+    assert response.status_code == 201, response.text
+    return organisation
+
+
+async def _user(
+    system: System, organisation: str, role: Role, warehouses: tuple[str, ...] = ()
+) -> tuple[str, str]:
+    """A user of `organisation` with `role`: (user id, user name)."""
+    username = f"{uuid.uuid4().hex[:8]}@{organisation.lower()}.org"
+    response = await system.client.post(
+        "/v1/users",
+        headers=system.admin,
+        json={
+            "username": username,
+            "password": PASSWORD,
+            "organisation": organisation,
+            "roles": [role.value],
+            "warehouses": list(warehouses),
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()["user_id"], username
+
+
+async def _key(system: System, user_id: str) -> tuple[str, dict[str, str]]:
+    """An API key issued by the admin for the user: (key id, headers)."""
+    response = await system.client.post(
+        "/v1/api-keys", headers=system.admin, json={"name": "tests", "user_id": user_id}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["key_id"], {"X-API-Key": body["key"]}
+
+
+async def _caller(
+    system: System, organisation: str, role: Role, warehouses: tuple[str, ...] = ()
+) -> dict[str, str]:
+    user_id, _ = await _user(system, organisation, role, warehouses)
+    return (await _key(system, user_id))[1]
+
+
+NEED = {
+    "location": {"admin1_pcode": "ML05", "admin2_pcode": "ML0501", "site_name": "Sévaré 2"},
+    "population": {"households": 120, "individuals": 640},
+    "displacement_status": "idp",
+    "assessment": {"date": "2026-03-01", "source": "dtm-round"},
+    "severity": 4,
+    "items": [{"item_code": "BLANKET", "quantity": 240}],
+}
+
+
+# ---- authentication ---------------------------------------------------------------------------
+
+
+async def test_every_route_but_health_and_docs_needs_a_credential(system: System) -> None:
+    for path in ("/healthz", "/openapi.json", "/docs"):
+        assert (await system.client.get(path)).status_code == 200, path
+    for route in ROUTES:
+        path = route.path.replace("{code}", "BKO-MAIN")
+        for name in route.path_params:
+            path = path.replace(f"{{{name}}}", "X-1")
+        response = await system.client.request(route.method, path, json={})
+        assert response.status_code == 401, (route.method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    for method, path in (
+        ("GET", "/v1/auth/me"),
+        ("GET", "/v1/users"),
+        ("POST", "/v1/api-keys"),
+        ("GET", "/v1/audit"),
+    ):
+        assert (await system.client.request(method, path)).status_code == 401, path
+
+
+def _token(secret: str, **claims: Any) -> str:
+    now = datetime.now(UTC)
+    base = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "USR-NOBODY",
+        "ver": 1,
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    return jwt.encode({**base, **claims}, secret, algorithm="HS256")
+
+
+async def test_expired_forged_and_malformed_credentials_are_refused_alike(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    user_id, username = await _user(system, organisation, Role.PARTNER)
+    signed_in = await _sign_in(system.client, username, PASSWORD)
+    valid = signed_in.json()["access_token"]
+    claims = jwt.decode(valid, options={"verify_signature": False})
+    now = datetime.now(UTC)
+    key_id, key = await _key(system, user_id)
+    bad: dict[str, dict[str, str]] = {
+        "expired token": {
+            "Authorization": "Bearer "
+            + _token(
+                DEV_TOKEN_SECRET,
+                sub=user_id,
+                ver=claims["ver"],
+                iat=now - timedelta(hours=1),
+                exp=now - timedelta(minutes=1),
+            )
+        },
+        "forged token": {
+            "Authorization": "Bearer "
+            + _token("not-the-gateway-secret-0123456789abcdef", sub=user_id, ver=claims["ver"])
+        },
+        "unsigned token": {
+            "Authorization": "Bearer "
+            + jwt.encode({**claims, "exp": int(now.timestamp()) + 300}, None, algorithm="none")
+        },
+        "garbage token": {"Authorization": "Bearer not-a-jwt"},
+        "tampered key": {"X-API-Key": key["X-API-Key"][:-2] + "xx"},
+        "unknown key": {"X-API-Key": f"kf_{'0' * 16}_{'a' * 43}"},
+        "malformed key": {"X-API-Key": "hello"},
+    }
+    for what, headers in bad.items():
+        response = await system.client.get("/v1/needs", headers=headers)
+        assert response.status_code == 401, (what, response.text)
+        assert response.json()["detail"].startswith("Send a valid API key"), what
+    for headers in ({"Authorization": f"Bearer {valid}"}, key):
+        assert (await system.client.get("/v1/needs", headers=headers)).status_code == 200
+    assert key_id
+
+
+async def test_a_revoked_key_and_a_deactivated_users_token_stop_working_at_once(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    user_id, username = await _user(system, organisation, Role.PARTNER)
+    key_id, key = await _key(system, user_id)
+    token = (await _sign_in(system.client, username, PASSWORD)).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert (await system.client.get("/v1/needs", headers=key)).status_code == 200
+
+    revoked = await system.client.delete(f"/v1/api-keys/{key_id}", headers=bearer)
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked_at"] is not None
+    assert (await system.client.get("/v1/needs", headers=key)).status_code == 401
+    assert (await system.client.get("/v1/needs", headers=bearer)).status_code == 200
+
+    _, second_key = await _key(system, user_id)
+    deactivated = await system.client.patch(
+        f"/v1/users/{user_id}", headers=system.admin, json={"active": False}
+    )
+    assert deactivated.status_code == 200, deactivated.text
+    assert (await system.client.get("/v1/needs", headers=bearer)).status_code == 401
+    assert (await system.client.get("/v1/needs", headers=second_key)).status_code == 401
+    assert (await _sign_in(system.client, username, PASSWORD)).status_code == 400
+
+
+async def test_sign_in_refuses_wrong_passwords_without_saying_which_part_was_wrong(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    _, username = await _user(system, organisation, Role.COORDINATOR)
+    wrong_password = await _sign_in(system.client, username, "not the passphrase")
+    unknown_user = await _sign_in(system.client, "nobody@nowhere.org", PASSWORD)
+    for response in (wrong_password, unknown_user):
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["error"] == "invalid_grant"
+        assert response.json()["detail"] == "wrong user name or password"
+    right = await _sign_in(system.client, username, PASSWORD)
+    assert right.status_code == 200
+    assert right.json()["token_type"] == "bearer"
+    me = await system.client.get(
+        "/v1/auth/me", headers={"Authorization": f"Bearer {right.json()['access_token']}"}
+    )
+    assert me.json()["organisation"] == organisation
+    assert me.json()["roles"] == ["coordinator"]
+
+
+async def test_a_key_cannot_be_scoped_beyond_its_owner_and_cannot_mint_keys(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    user_id, username = await _user(system, organisation, Role.WAREHOUSE, ("BKO-MAIN",))
+    token = (await _sign_in(system.client, username, PASSWORD)).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    wider = await system.client.post(
+        "/v1/api-keys", headers=bearer, json={"name": "x", "roles": ["coordinator"]}
+    )
+    assert wider.status_code == 422
+    assert wider.json()["errors"][0]["field"] == "body.roles"
+    elsewhere = await system.client.post(
+        "/v1/api-keys", headers=bearer, json={"name": "x", "warehouses": ["GAO-DRC"]}
+    )
+    assert elsewhere.status_code == 422
+    own = await system.client.post("/v1/api-keys", headers=bearer, json={"name": "scanner"})
+    assert own.status_code == 201, own.text
+    assert own.headers["Cache-Control"] == "no-store"
+    key = {"X-API-Key": own.json()["key"]}
+    assert (
+        await system.client.post("/v1/api-keys", headers=key, json={"name": "y"})
+    ).status_code == 403
+    listed = await system.client.get("/v1/api-keys", headers=bearer)
+    assert [k["key_id"] for k in listed.json()["items"]] == [own.json()["key_id"]]
+    assert "key" not in listed.json()["items"][0]
+    assert user_id == own.json()["user_id"]
+
+
+# ---- roles -----------------------------------------------------------------------------------
+
+
+def _path(route: ProxyRoute) -> str:
+    path = route.path.replace("{code}", "BKO-MAIN")
+    for name in route.path_params:
+        path = path.replace(f"{{{name}}}", "UNKNOWN-1")
+    return path
+
+
+def _request(route: ProxyRoute) -> dict[str, Any]:
+    if route.body is Body.FILE:
+        return {"content": b"#adm1+code\nML05\n", "headers": {"content-type": "text/csv"}}
+    if route.body is Body.JSON:
+        return {"json": route.example or {}}
+    return {}
+
+
+@pytest.fixture(scope="module")
+async def callers(system: System) -> dict[Role, dict[str, str]]:
+    organisation = await _organisation(system, "MATRIX")
+    return {
+        Role.PARTNER: await _caller(system, organisation, Role.PARTNER),
+        Role.WAREHOUSE: await _caller(system, organisation, Role.WAREHOUSE, ("BKO-MAIN",)),
+        Role.COORDINATOR: await _caller(system, organisation, Role.COORDINATOR),
+        Role.ADMIN: await _caller(system, organisation, Role.ADMIN),
+    }
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda r: str(r))
+@pytest.mark.parametrize("route", ROUTES, ids=lambda r: f"{r.method} {r.path}")
+async def test_role_x_route_matrix(
+    system: System, callers: dict[Role, dict[str, str]], route: ProxyRoute, role: Role
+) -> None:
+    """A role outside the route's list is refused by the gateway; a role inside it reaches the
+    service, which agrees (it does not refuse the role either)."""
+    extra = _request(route)
+    headers = {**callers[role], **extra.pop("headers", {})}
+    response = await system.client.request(route.method, _path(route), headers=headers, **extra)
+    assert response.status_code < 500, response.text
+    if role in route.roles:
+        # The service may still refuse on a business rule (another organisation's warehouse),
+        # but never for the role itself.
+        assert response.status_code != 401, response.text
+        if response.status_code == 403:
+            assert not response.json()["detail"].startswith("This needs one of the roles")
+    else:
+        assert response.status_code == 403, response.text
+        assert response.json()["type"] == "/problems/forbidden"
+
+
+# ---- organisation isolation ------------------------------------------------------------------
+
+# Shared by design, readable by every organisation: the cluster's warehouses, its catalogue and
+# its norms profiles (the issue's "admin: catalogue, norms").
+SHARED_BY_DESIGN = {
+    ("GET", "/v1/warehouses/{code}"),
+    ("GET", "/v1/items/{code}"),
+    ("GET", "/v1/norms-profiles/{profile_id}"),
+    ("POST", "/v1/norms-profiles/{profile_id}/calculate"),
+}
+
+
+@dataclass
+class Isolation:
+    owner: str
+    need_id: str
+    other_need_id: str
+    # Callers of another organisation than the objects', one per non-cluster-wide role.
+    partner: dict[str, str]
+    staff: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+async def isolation(system: System) -> Isolation:
+    owner = await _organisation(system, "OWNER")
+    owner_partner = await _caller(system, owner, Role.PARTNER)
+    created = []
+    for site in ("Sévaré 2", "Sévaré 3"):
+        body = {**NEED, "location": {**NEED["location"], "site_name": site}}
+        response = await system.client.post("/v1/needs", headers=owner_partner, json=body)
+        assert response.status_code == 201, response.text
+        created.append(response.json()["id"])
+    intruder = await _organisation(system, "INTRUDER")
+    return Isolation(
+        owner=owner,
+        need_id=created[0],
+        other_need_id=created[1],
+        partner=await _caller(system, intruder, Role.PARTNER),
+        # Staff of another organisation's warehouse, reaching for BKO-MAIN.
+        staff=await _caller(system, intruder, Role.WAREHOUSE, ("GAO-DRC",)),
+    )
+
+
+ID_ROUTES = [r for r in ROUTES if r.path_params and (r.method, r.path) not in SHARED_BY_DESIGN]
+
+
+@pytest.mark.parametrize("route", ID_ROUTES, ids=lambda r: f"{r.method} {r.path}")
+async def test_another_organisations_object_is_not_found(
+    system: System, isolation: Isolation, route: ProxyRoute
+) -> None:
+    """For every id route: a partner or warehouse user of another organisation gets 404 where
+    their role may call the route (403 where it may not), and never the object."""
+    path = (
+        route.path.replace("{code}", "BKO-MAIN")
+        .replace("{need_id}", isolation.need_id)
+        .replace("{other_id}", isolation.other_need_id)
+    )
+    for name in route.path_params:
+        path = path.replace(f"{{{name}}}", "UNKNOWN-1")
+    for role, caller in ((Role.PARTNER, isolation.partner), (Role.WAREHOUSE, isolation.staff)):
+        extra = _request(route)
+        headers = {**caller, **extra.pop("headers", {})}
+        response = await system.client.request(route.method, path, headers=headers, **extra)
+        expected = 404 if role in route.roles else 403
+        assert response.status_code == expected, (role, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        # Nothing of the object comes back: neither its organisation nor its contents.
+        assert isolation.owner not in response.text
+        assert "Sévaré" not in response.text
+    # The need is still there, untouched, for its owner's coordinators.
+    seen = await system.client.get(f"/v1/needs/{isolation.need_id}", headers=system.admin)
+    assert seen.status_code == 200
+    assert seen.json()["status"] == "submitted"
+
+
+async def test_gateway_objects_of_another_organisation_are_not_found(system: System) -> None:
+    first, second = await _organisation(system), await _organisation(system)
+    first_user, first_name = await _user(system, first, Role.PARTNER)
+    second_user, _ = await _user(system, second, Role.PARTNER)
+    second_key_id, _ = await _key(system, second_user)
+    token = (await _sign_in(system.client, first_name, PASSWORD)).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    for method, path in (
+        ("GET", f"/v1/users/{second_user}"),
+        ("GET", f"/v1/organisations/{second}"),
+        ("DELETE", f"/v1/api-keys/{second_key_id}"),
+    ):
+        response = await system.client.request(method, path, headers=bearer)
+        assert response.status_code == 404, (path, response.text)
+    assert (await system.client.get(f"/v1/users/{first_user}", headers=bearer)).status_code == 200
+    listed = await system.client.get(f"/v1/api-keys?user_id={second_user}", headers=bearer)
+    assert listed.json()["items"] == []
+
+
+async def test_a_partner_lists_only_its_own_needs(system: System) -> None:
+    mine, theirs = await _organisation(system), await _organisation(system)
+    me, them = (
+        await _caller(system, mine, Role.PARTNER),
+        await _caller(system, theirs, Role.PARTNER),
+    )
+    created = await system.client.post("/v1/needs", headers=me, json=NEED)
+    assert created.status_code == 201, created.text
+    assert (await system.client.post("/v1/needs", headers=them, json=NEED)).status_code == 201
+    listed = (await system.client.get("/v1/needs", headers=me)).json()
+    assert {n["organisation"] for n in listed["items"]} == {mine}
+    assert [n["id"] for n in listed["items"]] == [created.json()["id"]]
+
+
+# ---- idempotency -----------------------------------------------------------------------------
+
+
+async def test_an_idempotent_retry_returns_the_first_result_and_creates_nothing_more(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    partner = await _caller(system, organisation, Role.PARTNER)
+    headers = {**partner, "Idempotency-Key": "need-sevare-2026-03-01"}
+    first = await system.client.post("/v1/needs", headers=headers, json=NEED)
+    assert first.status_code == 201, first.text
+    retry = await system.client.post("/v1/needs", headers=headers, json=NEED)
+    assert retry.status_code == 201
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.headers["location"] == first.headers["location"]
+
+    other_body = await system.client.post(
+        "/v1/needs", headers=headers, json={**NEED, "severity": 2}
+    )
+    assert other_body.status_code == 422
+    assert other_body.json()["errors"][0]["field"] == "header.Idempotency-Key"
+
+    # The same key in another organisation is another request altogether.
+    other_org = await _caller(system, await _organisation(system), Role.PARTNER)
+    theirs = await system.client.post(
+        "/v1/needs", headers={**other_org, "Idempotency-Key": headers["Idempotency-Key"]}, json=NEED
+    )
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != first.json()["id"]
+    listed = (await system.client.get("/v1/needs", headers=partner)).json()
+    assert listed["total"] == 1
+
+
+async def test_concurrent_retries_create_one_object(system: System) -> None:
+    organisation = await _organisation(system)
+    partner = await _caller(system, organisation, Role.PARTNER)
+    headers = {**partner, "Idempotency-Key": f"burst-{uuid.uuid4().hex}"}
+    responses = await asyncio.gather(
+        *(system.client.post("/v1/needs", headers=headers, json=NEED) for _ in range(8))
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert set(statuses) <= {201, 409}, [r.text for r in responses]
+    created = {r.json()["id"] for r in responses if r.status_code == 201}
+    assert len(created) == 1
+    for response in responses:
+        if response.status_code == 409:
+            assert response.json()["type"] == "/problems/idempotency-in-progress"
+            assert int(response.headers["Retry-After"]) >= 1
+    listed = (await system.client.get("/v1/needs", headers=partner)).json()
+    assert listed["total"] == 1
+
+
+async def test_a_refused_request_can_be_retried_with_the_same_key(system: System) -> None:
+    organisation = await _organisation(system)
+    staff = await _caller(system, organisation, Role.WAREHOUSE, ("BKO-MAIN",))
+    headers = {**staff, "Idempotency-Key": f"grn-{uuid.uuid4().hex}"}
+    receipt = {
+        "grn_number": _unique("GRN-"),
+        "source": "ECHO",
+        "lines": [{"item_code": "BLANKET", "quantity": 10}],
+    }
+    first = await system.client.post(
+        "/v1/warehouses/BKO-MAIN/receipts", headers=headers, json=receipt
+    )
+    assert first.status_code == 201, first.text
+    again = await system.client.post(
+        "/v1/warehouses/BKO-MAIN/receipts", headers=headers, json=receipt
+    )
+    assert again.json() == first.json()
+    # Without the key, the service itself refuses the duplicate GRN: the answers differ.
+    plain = await system.client.post(
+        "/v1/warehouses/BKO-MAIN/receipts", headers=staff, json=receipt
+    )
+    assert plain.status_code == 409
+
+
+# ---- audit -----------------------------------------------------------------------------------
+
+
+async def test_changes_are_audited_with_who_and_which_key_and_admins_read_them(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    user_id, _ = await _user(system, organisation, Role.PARTNER)
+    key_id, key = await _key(system, user_id)
+    created = await system.client.post(
+        "/v1/needs", headers={**key, "X-Correlation-Id": "audit-me-1"}, json=NEED
+    )
+    assert created.status_code == 201
+    await system.client.post("/v1/needs", headers={"X-API-Key": "kf_nonsense"}, json=NEED)
+
+    audit = await system.client.get(
+        f"/v1/audit?organisation={organisation}&path_prefix=/v1/needs", headers=system.admin
+    )
+    assert audit.status_code == 200, audit.text
+    [entry] = audit.json()["items"]
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/v1/needs", 201)
+    assert (entry["user_id"], entry["key_id"], entry["correlation_id"]) == (
+        user_id,
+        key_id,
+        "audit-me-1",
+    )
+    refused = await system.client.get("/v1/audit?status=401&limit=5", headers=system.admin)
+    assert refused.json()["items"][0]["user_id"] is None
+    assert (await system.client.get("/v1/audit", headers=key)).status_code == 403

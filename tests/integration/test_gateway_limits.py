@@ -1,0 +1,110 @@
+"""The gateway's own protections, against the real store: per-organisation rate limits, request
+size limits, CORS for the dashboard's origin only, and an unreachable service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from kitflow_gateway.bootstrap import create_app
+
+from tests.support.app import running_app
+from tests.support.infra import Infra
+
+pytestmark = pytest.mark.infra
+
+ADMIN_USER = "admin@iom.int"
+ADMIN_PASSWORD = "limits-admin-passphrase"
+DASHBOARD = "https://dashboard.kitflow.example"
+LIMIT = 5
+
+
+@pytest.fixture
+async def gateway(
+    infra: Infra, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with running_app(
+        create_app,
+        infra,
+        namespace,
+        monkeypatch,
+        KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_USERNAME=ADMIN_USER,
+        KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        KITFLOW_GATEWAY_RATE_LIMIT_REQUESTS=str(LIMIT),
+        KITFLOW_GATEWAY_RATE_LIMIT_WINDOW_S="3600",
+        KITFLOW_GATEWAY_DASHBOARD_ORIGIN=DASHBOARD,
+        # Nothing listens there: the services are down.
+        KITFLOW_GATEWAY_NEEDS_URL="http://127.0.0.1:9",
+    ) as (_, client):
+        yield client
+
+
+async def _admin(client: httpx.AsyncClient) -> dict[str, str]:
+    response = await client.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def test_an_organisation_over_its_limit_gets_429_with_retry_after(
+    gateway: httpx.AsyncClient,
+) -> None:
+    admin = await _admin(gateway)
+    answers = [await gateway.get("/v1/auth/me", headers=admin) for _ in range(LIMIT)]
+    assert [a.status_code for a in answers] == [200] * LIMIT
+    assert answers[-1].headers["RateLimit-Remaining"] == "0"
+    refused = await gateway.get("/v1/auth/me", headers=admin)
+    assert refused.status_code == 429
+    assert refused.headers["content-type"] == "application/problem+json"
+    retry_after = int(refused.headers["Retry-After"])
+    assert 1 <= retry_after <= 3600
+    assert refused.json()["retry_after_s"] == retry_after
+
+
+async def test_bodies_over_the_limit_are_refused_with_413(gateway: httpx.AsyncClient) -> None:
+    admin = await _admin(gateway)
+    big = b'{"name": "' + b"x" * (1024 * 1024) + b'"}'
+    for path in ("/v1/items", "/v1/api-keys"):
+        response = await gateway.post(
+            path, headers={**admin, "content-type": "application/json"}, content=big
+        )
+        assert response.status_code == 413, (path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        # No Content-Length: the body is counted as it arrives.
+        for _ in range(20):
+            yield b" " * 100_000
+
+    streamed = await gateway.post(
+        "/v1/items", headers={**admin, "content-type": "application/json"}, content=chunks()
+    )
+    assert streamed.status_code == 413
+
+
+async def test_cors_answers_the_dashboard_origin_only(gateway: httpx.AsyncClient) -> None:
+    preflight = {"Access-Control-Request-Method": "POST"}
+    allowed = await gateway.options("/v1/needs", headers={**preflight, "Origin": DASHBOARD})
+    assert allowed.headers["access-control-allow-origin"] == DASHBOARD
+    other = await gateway.options(
+        "/v1/needs", headers={**preflight, "Origin": "https://evil.example"}
+    )
+    assert "access-control-allow-origin" not in other.headers
+
+
+async def test_an_unreachable_service_is_a_503_problem(gateway: httpx.AsyncClient) -> None:
+    admin = await _admin(gateway)
+    response = await gateway.get("/v1/needs", headers=admin)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/upstream-unavailable"
+
+
+async def test_repeated_sign_in_attempts_are_slowed_down(gateway: httpx.AsyncClient) -> None:
+    form = {"grant_type": "password", "username": "someone@ngo.org", "password": "guess-guess!"}
+    statuses = [(await gateway.post("/v1/auth/token", data=form)).status_code for _ in range(11)]
+    assert statuses[:10] == [400] * 10
+    assert statuses[10] == 429

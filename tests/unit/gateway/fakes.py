@@ -1,0 +1,170 @@
+"""Hand-written fakes of the gateway's ports, and a clock the tests move."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+
+from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
+from kitflow_gateway.domain.errors import AlreadyExists
+from kitflow_gateway.domain.idempotency import Claim, ClaimState, StoredResponse
+from kitflow_gateway.domain.identity import ApiKey, Organisation, User
+from kitflow_gateway.handlers.ports import Page
+
+
+@dataclass
+class FakeClock:
+    now: datetime = field(default_factory=lambda: datetime(2026, 3, 1, 8, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+class FakeOrganisations:
+    def __init__(self) -> None:
+        self.rows: dict[str, Organisation] = {}
+
+    async def add(self, organisation: Organisation) -> None:
+        if organisation.organisation_id in self.rows:
+            raise AlreadyExists("organisation", organisation.organisation_id, "organisation_id")
+        self.rows[organisation.organisation_id] = organisation
+
+    async def get(self, organisation_id: str) -> Organisation | None:
+        return self.rows.get(organisation_id)
+
+    async def list(self, *, limit: int, offset: int) -> Page[Organisation]:
+        rows = sorted(self.rows.values(), key=lambda o: o.organisation_id)
+        return Page(rows[offset : offset + limit], len(rows))
+
+
+class FakeUsers:
+    def __init__(self) -> None:
+        self.rows: dict[str, User] = {}
+
+    async def add(self, user: User) -> None:
+        if any(u.username == user.username for u in self.rows.values()):
+            raise AlreadyExists("user", user.username, "username")
+        self.rows[user.user_id] = user
+
+    async def get(self, user_id: str) -> User | None:
+        return self.rows.get(user_id)
+
+    async def by_username(self, username: str) -> User | None:
+        return next((u for u in self.rows.values() if u.username == username), None)
+
+    async def replace(self, user: User) -> None:
+        self.rows[user.user_id] = user
+
+    async def list(self, *, organisation: str | None, limit: int, offset: int) -> Page[User]:
+        rows = [u for u in self.rows.values() if organisation in (None, u.organisation)]
+        return Page(rows[offset : offset + limit], len(rows))
+
+
+class FakeApiKeys:
+    def __init__(self) -> None:
+        self.rows: dict[str, ApiKey] = {}
+
+    async def add(self, key: ApiKey) -> None:
+        self.rows[key.key_id] = key
+
+    async def get(self, key_id: str) -> ApiKey | None:
+        return self.rows.get(key_id)
+
+    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+        key = self.rows.get(key_id)
+        if key is not None and key.revoked_at is None:
+            self.rows[key_id] = replace(key, revoked_at=at)
+        return self.rows.get(key_id)
+
+    async def revoke_all_of(self, user_id: str, at: datetime) -> int:
+        mine = [k for k in self.rows.values() if k.user_id == user_id and k.revoked_at is None]
+        for key in mine:
+            self.rows[key.key_id] = replace(key, revoked_at=at)
+        return len(mine)
+
+    async def list(
+        self,
+        *,
+        organisation: str | None,
+        user_id: str | None,
+        include_revoked: bool,
+        limit: int,
+        offset: int,
+    ) -> Page[ApiKey]:
+        rows = [
+            k
+            for k in self.rows.values()
+            if organisation in (None, k.organisation)
+            and user_id in (None, k.user_id)
+            and (include_revoked or k.revoked_at is None)
+        ]
+        return Page(rows[offset : offset + limit], len(rows))
+
+
+class FakeIdempotencyStore:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Claim] = {}
+
+    async def claim(self, claim: Claim) -> bool:
+        if (claim.organisation, claim.key) in self.rows:
+            return False
+        self.rows[(claim.organisation, claim.key)] = claim
+        return True
+
+    async def get(self, organisation: str, key: str) -> Claim | None:
+        return self.rows.get((organisation, key))
+
+    async def take_over(
+        self, organisation: str, key: str, claimed_before: datetime, now: datetime
+    ) -> bool:
+        claim = self.rows.get((organisation, key))
+        if claim is None or claim.state is not ClaimState.IN_PROGRESS:
+            return False
+        if claim.claimed_at >= claimed_before:
+            return False
+        self.rows[(organisation, key)] = replace(claim, claimed_at=now)
+        return True
+
+    async def complete(self, organisation: str, key: str, response: StoredResponse) -> None:
+        claim = self.rows[(organisation, key)]
+        self.rows[(organisation, key)] = replace(
+            claim, state=ClaimState.COMPLETED, response=response
+        )
+
+    async def release(self, organisation: str, key: str) -> None:
+        claim = self.rows.get((organisation, key))
+        if claim is not None and claim.state is ClaimState.IN_PROGRESS:
+            del self.rows[(organisation, key)]
+
+    async def prune(self, claimed_before: datetime) -> int:
+        old = [k for k, c in self.rows.items() if c.claimed_at < claimed_before]
+        for k in old:
+            del self.rows[k]
+        return len(old)
+
+
+class FakeRateCounters:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    async def increment(self, counter_id: str, window_start: datetime) -> int:
+        self.counts[counter_id] = self.counts.get(counter_id, 0) + 1
+        return self.counts[counter_id]
+
+    async def prune(self, windows_before: datetime) -> int:
+        return 0
+
+
+class FakeAuditLog:
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    async def record(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
+
+    async def find(self, query: AuditQuery) -> Page[AuditEntry]:
+        rows = [e for e in self.entries if query.organisation in (None, e.organisation)]
+        return Page(rows[query.offset : query.offset + query.limit], len(rows))
