@@ -56,6 +56,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.stock_reservations
 	$(UV) run --frozen python -m bench.needs_hxl_import
 	$(UV) run --frozen python -m bench.planner
+	$(UV) run --frozen python -m bench.gateway_needs
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts
