@@ -22,7 +22,7 @@ from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
 from kitflow_gateway.api.errors import install_gateway_error_handlers
 from kitflow_gateway.api.middleware import AuditTrail, BodySizeLimit, RateLimitHeaders
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
-from kitflow_gateway.api.routes import audit, auth, identity
+from kitflow_gateway.api.routes import audit, auth, dashboard, identity
 from kitflow_gateway.config import GatewaySettings
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
@@ -157,6 +157,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     app.include_router(identity.router)
     app.include_router(audit.router)
     install_proxy_routes(app)
+    app.include_router(dashboard.router)
     # Added last = outermost: CORS answers preflights before anything else runs.
     app.add_middleware(
         BodySizeLimit,

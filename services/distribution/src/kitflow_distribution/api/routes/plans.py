@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.logging import correlation_id_var
 from kitflow_shared.web.identity import Caller, Role, require_roles
+from kitflow_shared.web.paging import MAX_OFFSET
 from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -212,7 +213,7 @@ async def list_plans(
     status_: Annotated[str | None, Query(alias="status")] = None,
     need_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> PlanPage:
     """Plans, newest first, filtered by status or need."""
     found, total = await plans.plans.find(

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from kitflow_shared.web.paging import MAX_OFFSET
 from pydantic import AwareDatetime, BaseModel
 
 from kitflow_gateway.api.deps import Admin, GatewayDep
@@ -54,7 +55,7 @@ async def audit(
     since: AwareDatetime | None = None,
     until: AwareDatetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> AuditPage:
     """The audit log of changes, newest first, filtered (admins)."""
     query = AuditQuery(

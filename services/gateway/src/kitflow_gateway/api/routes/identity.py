@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.web.identity import Role
+from kitflow_shared.web.paging import MAX_OFFSET
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from kitflow_gateway.api.deps import Admin, Authenticated, GatewayDep
@@ -26,7 +27,7 @@ from kitflow_gateway.handlers.identity import (
 router = APIRouter(tags=["identity"])
 
 Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Username = Annotated[str, Field(min_length=3, max_length=200, examples=["coordinator@iom.int"])]
 Password = Annotated[str, Field(min_length=12, max_length=200)]
 WarehouseCode = Annotated[str, Field(min_length=1, max_length=32)]

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from kitflow_shared.contracts.needs import NeedStatus
+from kitflow_shared.web.paging import MAX_OFFSET
 
 from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Services, actor_of
 from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
@@ -76,7 +77,7 @@ async def list_needs(
         bool, Query(description="Only needs with undecided possible duplicates")
     ] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> NeedPage:
     """List needs: a partner sees its own organisation's, coordinators and admins all."""
     query = query_of(status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset)

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from kitflow_shared.contracts.catalogue import ItemCategory, ItemCode
 from kitflow_shared.web.identity import Caller, Role, require_roles
+from kitflow_shared.web.paging import MAX_OFFSET
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kitflow_stock.api.deps import AnyRole, Context, actor_of
@@ -248,7 +249,7 @@ async def list_items(
         str | None, Query(max_length=64, description="Only the kits that contain this item")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> ItemPage:
     """List catalogue items and kits (every role: the catalogue is the cluster's shared list)."""
     page = await repo.list(

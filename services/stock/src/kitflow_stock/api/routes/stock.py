@@ -15,6 +15,7 @@ from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.contracts.distribution import LineId
 from kitflow_shared.contracts.stock import ItemCode, WarehouseCode
 from kitflow_shared.web.identity import Caller, Role, require_roles
+from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.problems import Problem
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -391,7 +392,7 @@ async def stock_card(
     caller: Staff,
     handlers: Handlers,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> StockCardPage:
     """The stock card: every movement of the item, oldest first, with the running balance."""
     await handlers.readable(actor_of(caller), code)

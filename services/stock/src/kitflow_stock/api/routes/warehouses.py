@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, status
 from kitflow_shared.contracts.common import Admin1Pcode, Admin2Pcode, GeoPoint, OrganisationId
 from kitflow_shared.contracts.stock import WarehouseCode, WarehouseType
+from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.problems import Problem
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -175,7 +176,7 @@ async def list_warehouses(
     organisation: str | None = None,
     admin1_pcode: Annotated[str | None, Query(pattern=r"^ML[0-9]{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> WarehousePage:
     """List warehouses (every role sees them: they are the cluster's shared picture)."""
     page = await repo.list(

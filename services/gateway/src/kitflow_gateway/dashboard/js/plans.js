@@ -1,0 +1,206 @@
+// "Plans": draft with the planner, read its explanation, approve, and follow the plan's status
+// and delivery progress.
+
+import { api } from "./api.js";
+import { el, fillTable, number, percent, row } from "./dom.js";
+
+// Statuses the plan leaves on its own once stock answers: worth polling for.
+const IN_PROGRESS = new Set(["reserving", "dispatching"]);
+const POLL_INTERVAL_MS = 1000;
+const POLL_ATTEMPTS = 120;
+
+let shownPlanId = null;
+let pollTimer = null;
+
+function listOf(text) {
+  const values = text.split(",").map((v) => v.trim()).filter(Boolean);
+  return values.length ? values : undefined;
+}
+
+function progressOf(plan) {
+  let dispatched = 0;
+  let delivered = 0;
+  let households = 0;
+  for (const line of plan.lines) {
+    dispatched += line.dispatched;
+    delivered += line.delivered;
+    households += line.households_reached;
+  }
+  return { dispatched, delivered, households };
+}
+
+function showExplanation(explanation) {
+  const coverage = explanation.coverage || [];
+  const coverageRows = [];
+  for (const need of coverage) {
+    for (const item of need.items) {
+      coverageRows.push(
+        row([need.need_id, need.partner, item.item, item.requested, item.allocated,
+          percent(item.allocated, item.requested)]),
+      );
+    }
+  }
+  fillTable(document.getElementById("plan-coverage"), coverageRows, "No need in reach.");
+
+  // The planner's sentence says why; which need, which item and how much it names here.
+  const partnerOf = new Map(coverage.map((need) => [need.need_id, need.partner]));
+  const shortfalls = document.getElementById("plan-shortfalls");
+  shortfalls.replaceChildren(
+    ...(explanation.shortfalls || []).map((s) =>
+      el("li", {}, [
+        el("strong", {
+          text: `${partnerOf.get(s.need_id) || "Need"} ${s.need_id}: ` +
+            `${number(s.quantity)} ${s.item} short`,
+        }),
+        ` — ${s.explanation}`,
+      ]),
+    ),
+  );
+  if (!shortfalls.children.length) {
+    shortfalls.append(el("li", { text: "None: every need in the plan is fully covered." }));
+  }
+  const objectives = explanation.objectives;
+  document.getElementById("plan-objectives").textContent = objectives
+    ? `${number(objectives.units_allocated)} of ${number(objectives.units_requested)} units ` +
+      `allocated; lowest weighted fill rate ` +
+      `${Math.round(100 * objectives.min_weighted_fill_rate)}%.`
+    : "";
+}
+
+function showPlan(plan) {
+  shownPlanId = plan.plan_id;
+  const detail = document.getElementById("plan-detail");
+  detail.hidden = false;
+  document.getElementById("plan-detail-title").textContent = `${plan.title} (${plan.plan_id})`;
+  const status = document.getElementById("plan-status");
+  status.textContent = plan.status;
+  status.dataset.status = plan.status;
+  const progress = progressOf(plan);
+  document.getElementById("plan-progress").textContent =
+    `Delivered ${number(progress.delivered)} of ${number(progress.dispatched)} dispatched; ` +
+    `${number(progress.households)} households reached.`;
+  document.getElementById("approve-plan").hidden = plan.status !== "draft";
+  fillTable(
+    document.getElementById("plan-lines"),
+    plan.lines.map((x) =>
+      row([x.warehouse, x.need_id, x.item_code, x.quantity, x.reserved, x.dispatched,
+        x.delivered, x.households_reached]),
+    ),
+    "The planner found nothing to allocate.",
+  );
+  showExplanation(plan.explanation || {});
+}
+
+function stopPolling() {
+  clearTimeout(pollTimer);
+  pollTimer = null;
+}
+
+// Approval and dispatch are answered by the stock service through events: follow until done.
+function followWhileInProgress(plan, report, attempt = 0) {
+  stopPolling();
+  if (!IN_PROGRESS.has(plan.status) || attempt >= POLL_ATTEMPTS) {
+    return;
+  }
+  pollTimer = setTimeout(async () => {
+    try {
+      const latest = await api(`/v1/plans/${encodeURIComponent(plan.plan_id)}`);
+      if (latest.plan_id === shownPlanId) {
+        showPlan(latest);
+        followWhileInProgress(latest, report, attempt + 1);
+        await listPlans();
+      }
+    } catch (error) {
+      report(error);
+    }
+  }, POLL_INTERVAL_MS);
+}
+
+async function openPlan(planId, report) {
+  const plan = await api(`/v1/plans/${encodeURIComponent(planId)}`);
+  showPlan(plan);
+  followWhileInProgress(plan, report);
+}
+
+let openHandler = () => {};
+
+async function listPlans() {
+  const page = await api("/v1/plans?limit=50");
+  fillTable(
+    document.getElementById("plans-table"),
+    page.items.map((plan) => {
+      const progress = progressOf(plan);
+      const open = el("button", { text: plan.title, className: "link",
+        attrs: { type: "button", "aria-label": `Open plan ${plan.title}` } });
+      open.addEventListener("click", () => openHandler(plan.plan_id));
+      const line = row([
+        "", plan.status, `${number(progress.delivered)} / ${number(progress.dispatched)}`,
+        progress.households, new Date(plan.created_at).toLocaleString("en-GB"),
+      ]);
+      line.cells[0].append(open);
+      return line;
+    }),
+    "No plans yet.",
+  );
+}
+
+export async function showPlans() {
+  await listPlans();
+}
+
+export function setUpPlans(report) {
+  openHandler = (planId) => openPlan(planId, report).catch(report);
+
+  const form = document.getElementById("draft-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const body = { title: form.elements.title.value.trim() };
+      const needIds = listOf(form.elements.need_ids.value);
+      const itemCodes = listOf(form.elements.item_codes.value);
+      if (needIds) body.need_ids = needIds;
+      if (itemCodes) body.item_codes = itemCodes;
+      const plan = await api("/v1/plans", { method: "POST", body, creates: true });
+      report(null);
+      showPlan(plan);
+      await listPlans();
+    } catch (error) {
+      report(error);
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  const approve = document.getElementById("approve-plan");
+  approve.addEventListener("click", async () => {
+    approve.disabled = true;
+    try {
+      const plan = await api(`/v1/plans/${encodeURIComponent(shownPlanId)}/approve`, {
+        method: "POST",
+        body: { all_or_nothing: false },
+      });
+      report(null);
+      showPlan(plan);
+      followWhileInProgress(plan, report);
+      await listPlans();
+    } catch (error) {
+      report(error);
+    } finally {
+      approve.disabled = false;
+    }
+  });
+
+  document.getElementById("reload-plan").addEventListener("click", () => {
+    if (shownPlanId) {
+      openHandler(shownPlanId);
+    }
+  });
+}
+
+export function forgetPlans() {
+  stopPolling();
+  shownPlanId = null;
+  document.getElementById("plan-detail").hidden = true;
+}
