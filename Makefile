@@ -10,7 +10,7 @@ LOCAL := deploy/local/kitflow-local
 PYTHON := $(CURDIR)/.venv/bin/python
 export PYTHON
 
-.PHONY: help install run stop status test test-unit lint format snapshots bench clean
+.PHONY: help install browser run stop status test test-unit lint format snapshots bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,7 +32,15 @@ stop: ## stop whatever `make run` left running (services and infrastructure)
 status: ## show the local infrastructure
 	$(LOCAL) status
 
-test: install ## run every test tier against the real broker and store (started and stopped here)
+# The dashboard is tested in Debian's Chromium (Playwright drives it; no browser download).
+browser: ## install Debian's chromium for the dashboard's browser tests (needs root or sudo)
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO="sudo -n"; fi; \
+	  $$SUDO apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
+	  { echo "chromium is needed for the dashboard tests: apt-get install chromium" >&2; exit 1; }; }
+
+test: install browser ## run every test tier against the real broker and store (started and stopped here)
 	$(UV) run --frozen pytest tests
 
 test-unit: ## unit tests only (no infrastructure)
