@@ -196,7 +196,7 @@ def main() -> None:
             soft_wrap=True,
         )
         console.print(
-            f"Dashboard: {gateway.url}/ (the coordinator dashboard arrives with issue #6)",
+            f"Coordinator dashboard: {gateway.url}/ (sign in as above)",
             soft_wrap=True,
         )
         console.print("Press Ctrl-C to stop everything.")
