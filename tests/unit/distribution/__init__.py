@@ -1,0 +1,1 @@
+"""Distribution: the planner and, later, plans and reports."""
