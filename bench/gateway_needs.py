@@ -7,6 +7,8 @@ load from the same client, alternately:
 - gateway: POST /v1/needs with a partner's API key: key check, role check, rate limit,
   Idempotency-Key claim, audit entry, then the call to the needs service with a minted identity;
 - direct: POST /v1/needs on the needs service with the internal identity header.
+Both send an Idempotency-Key (the needs service honours it too), so the service's own work is
+the same on both paths and the ratio measures what the gateway adds.
 The report gives needs/s (median) of each and the ratio gateway / direct, and is written as JSON
 to bench/results/. The broker and store come from KITFLOW_TEST_* variables, else they are
 started as the tests start them.
@@ -160,7 +162,7 @@ async def main(needs: int, concurrency: int, rounds: int) -> dict[str, Any]:
                     base + needs,
                     needs,
                     concurrency,
-                    False,
+                    True,
                 )
                 if r:
                     gateway_rates.append(via_gateway)

@@ -39,7 +39,7 @@ class Gateway:
     max_upload_bytes: int
 
 
-def gateway_of(request: Request) -> Gateway:
+async def gateway_of(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 
