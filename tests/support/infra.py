@@ -11,6 +11,7 @@ In order of preference:
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,11 +21,40 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TOOL = REPO_ROOT / "deploy" / "local" / "kitflow-local"
 
-TEST_PORTS = {
-    "KITFLOW_KAFKA_PORT": os.environ.get("KITFLOW_TEST_KAFKA_PORT", "29092"),
-    "KITFLOW_KAFKA_CONTROLLER_PORT": os.environ.get("KITFLOW_TEST_KAFKA_CONTROLLER_PORT", "29093"),
-    "KITFLOW_STORE_PORT": os.environ.get("KITFLOW_TEST_STORE_PORT", "27019"),
+DEFAULT_TEST_PORTS = {
+    "KITFLOW_KAFKA_PORT": ("KITFLOW_TEST_KAFKA_PORT", 29092),
+    "KITFLOW_KAFKA_CONTROLLER_PORT": ("KITFLOW_TEST_KAFKA_CONTROLLER_PORT", 29093),
+    "KITFLOW_STORE_PORT": ("KITFLOW_TEST_STORE_PORT", 27019),
 }
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def choose_ports() -> dict[str, str]:
+    """The ports for this run: the ones named by KITFLOW_TEST_*_PORT, else the defaults, else
+    (when a default is taken, e.g. by another checkout's run) free ones."""
+    ports: dict[str, str] = {}
+    for target, (variable, default) in DEFAULT_TEST_PORTS.items():
+        given = os.environ.get(variable)
+        if given:
+            ports[target] = given
+        else:
+            ports[target] = str(default if _port_free(default) else _free_port())
+    return ports
 
 
 @dataclass(frozen=True)
@@ -45,7 +75,8 @@ def start_infra() -> tuple[Infra, Callable[[], None]]:
 
 
 def _start_local() -> tuple[Infra, Callable[[], None]]:
-    env = {**os.environ, **TEST_PORTS, "KITFLOW_STORE_BACKEND": "memory"}
+    ports = choose_ports()
+    env = {**os.environ, **ports, "KITFLOW_STORE_BACKEND": "memory"}
     env.setdefault("PYTHON", sys.executable)
     subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
     # A store left by an interrupted run would keep its in-memory data: start from nothing.
@@ -56,8 +87,8 @@ def _start_local() -> tuple[Infra, Callable[[], None]]:
         subprocess.run([str(LOCAL_TOOL), "stop", "all"], check=False, env=env)
 
     infra = Infra(
-        kafka_bootstrap=f"127.0.0.1:{TEST_PORTS['KITFLOW_KAFKA_PORT']}",
-        store_url=f"mongodb://127.0.0.1:{TEST_PORTS['KITFLOW_STORE_PORT']}/",
+        kafka_bootstrap=f"127.0.0.1:{ports['KITFLOW_KAFKA_PORT']}",
+        store_url=f"mongodb://127.0.0.1:{ports['KITFLOW_STORE_PORT']}/",
         kind="local processes (Apache Kafka + mongo-java-server in memory)",
     )
     return infra, stop
