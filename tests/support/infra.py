@@ -79,8 +79,9 @@ def _start_local() -> tuple[Infra, Callable[[], None]]:
     env = {**os.environ, **ports, "KITFLOW_STORE_BACKEND": "memory"}
     env.setdefault("PYTHON", sys.executable)
     subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
-    # A store left by an interrupted run would keep its in-memory data: start from nothing.
-    subprocess.run([str(LOCAL_TOOL), "stop", "store"], check=True, env=env)
+    # Test data is disposable: start from nothing, so an interrupted run's store and the topics
+    # of earlier runs (every test makes its own) do not pile up in the test broker.
+    subprocess.run([str(LOCAL_TOOL), "reset", "all"], check=True, env=env)
     subprocess.run([str(LOCAL_TOOL), "start", "all"], check=True, env=env)
 
     def stop() -> None:
