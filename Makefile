@@ -57,8 +57,9 @@ format: ## fix what ruff can
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-snapshots: ## rewrite the committed JSON Schema snapshots of the event contracts (review the diff!)
+snapshots: ## rewrite the event contracts' JSON Schema snapshots and docs/asyncapi.json (review the diff!)
 	$(UV) run --frozen python -m tests.contract.snapshots
+	$(UV) run --frozen python -m kitflow_shared.asyncapi > docs/asyncapi.json
 
 bench: install ## run every benchmark (ratios against references measured in the same run)
 	$(UV) run --frozen python -m bench.stock_reservations
