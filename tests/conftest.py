@@ -38,9 +38,16 @@ def kafka_settings(infra: Infra) -> KafkaSettings:
 
 
 @pytest.fixture
-async def topics(infra: Infra, namespace: str) -> str:
+async def topics(
+    infra: Infra, namespace: str, store_client: AsyncMongoClient[Document]
+) -> AsyncIterator[str]:
     await ensure_topics(infra.kafka_bootstrap, namespace)
-    return namespace
+    yield namespace
+    # The services' databases of this namespace: dropped, so a long run's data does not pile
+    # up in the (in-memory) store.
+    for name in await store_client.list_database_names():
+        if name.startswith(f"{namespace}_"):
+            await store_client.drop_database(name)
 
 
 @pytest.fixture(scope="session")

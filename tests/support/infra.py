@@ -76,7 +76,8 @@ def start_infra() -> tuple[Infra, Callable[[], None]]:
 
 def _start_local() -> tuple[Infra, Callable[[], None]]:
     ports = choose_ports()
-    env = {**os.environ, **ports, "KITFLOW_STORE_BACKEND": "memory"}
+    # The in-memory store holds every test's data in its heap; give it room.
+    env = {**os.environ, **ports, "KITFLOW_STORE_BACKEND": "memory", "KITFLOW_STORE_HEAP": "2g"}
     env.setdefault("PYTHON", sys.executable)
     subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
     # Test data is disposable: start from nothing, so an interrupted run's store and the topics
