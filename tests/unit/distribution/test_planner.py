@@ -251,7 +251,7 @@ def test_invalid_input_is_refused_with_the_field() -> None:
     with pytest.raises(InvalidPlanningInput, match="must not be negative"):
         plan_allocation(problem([need("A", {"TARP": 1})], [("GAO", "TARP", -1)]))
     with pytest.raises(InvalidPlanningInput, match="unknown warehouse"):
-        plan_allocation(problem([need("A", {"TARP": 1})], [("XXX", "TARP", 1)]))
+        plan_allocation(problem([need("A", {"TARP": 1})], [("NOWHERE", "TARP", 1)]))
     with pytest.raises(InvalidPlanningInput, match="unique"):
         plan_allocation(problem([need("A", {"TARP": 1}), need("A", {"SOAP": 1})], []))
     with pytest.raises(InvalidPlanningInput, match="1 to 5"):

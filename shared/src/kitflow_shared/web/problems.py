@@ -8,6 +8,8 @@ never a stack trace.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -141,3 +143,36 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+@dataclass(frozen=True)
+class ProblemFor:
+    """How one domain exception answers: status, title, slug, and optionally the offending
+    fields and extension members taken from the exception."""
+
+    status: int
+    title: str
+    slug: str
+    errors: Callable[[Any], list[dict[str, Any]]] | None = None
+    extensions: Callable[[Any], dict[str, Any]] | None = None
+
+
+def install_problem_mapping(app: FastAPI, mapping: Mapping[type[Exception], ProblemFor]) -> None:
+    """Answer each listed domain exception with its problem document (detail: the message)."""
+
+    def handler_for(spec: ProblemFor) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def handle(request: Request, exc: Exception) -> JSONResponse:
+            return problem_response(
+                spec.status,
+                spec.title,
+                str(exc),
+                instance=request.url.path,
+                slug=spec.slug,
+                errors=spec.errors(exc) if spec.errors else None,
+                **(spec.extensions(exc) if spec.extensions else {}),
+            )
+
+        return handle
+
+    for exc_type, spec in mapping.items():
+        app.add_exception_handler(exc_type, handler_for(spec))

@@ -587,8 +587,21 @@ async def set_minimum(
 # ---- counts -----------------------------------------------------------------------------------
 
 
-def _counted(body: CountCreate) -> list[CountedLine]:
-    return [CountedLine(x.item_code, x.lot, x.owner or "", x.counted, x.expiry) for x in body.lines]
+async def _count_lines(
+    handlers: StockHandlers, caller: Caller, code: str, body: CountCreate
+) -> tuple[str, list[CountedLine]]:
+    """Who counts (the warehouse's own staff only) and the counted lines, owners filled in."""
+    actor = actor_of(caller)
+    warehouse = await handlers.readable(actor, code)
+    if not actor.may_operate(code):
+        raise Problem(
+            403, "Forbidden", "only the warehouse's staff count its stock", slug="forbidden"
+        )
+    owner = warehouse.details.organisation
+    lines = [
+        CountedLine(x.item_code, x.lot, x.owner or owner, x.counted, x.expiry) for x in body.lines
+    ]
+    return actor.user, lines
 
 
 @router.post("/counts", status_code=status.HTTP_201_CREATED, response_model=CountPublic)
@@ -596,17 +609,8 @@ async def start_count(
     code: Code, body: CountCreate, caller: Staff, handlers: Handlers, counts: Counts
 ) -> CountPublic:
     """Start a physical count as a draft (changes no stock until submitted)."""
-    actor = actor_of(caller)
-    warehouse = await handlers.readable(actor, code)
-    if not actor.may_operate(code):
-        raise Problem(
-            403, "Forbidden", "only the warehouse's staff count its stock", slug="forbidden"
-        )
-    lines = [
-        CountedLine(x.item, x.lot, x.owner or warehouse.details.organisation, x.counted, x.expiry)
-        for x in _counted(body)
-    ]
-    doc = await counts.create(new_id("CNT"), code, lines, actor.user, handlers.clock())
+    user, lines = await _count_lines(handlers, caller, code, body)
+    doc = await counts.create(new_id("CNT"), code, lines, user, handlers.clock())
     return _count_public(doc)
 
 
@@ -636,16 +640,7 @@ async def update_count(
     counts: Counts,
 ) -> CountPublic:
     """Replace a draft count's lines."""
-    actor = actor_of(caller)
-    warehouse = await handlers.readable(actor, code)
-    if not actor.may_operate(code):
-        raise Problem(
-            403, "Forbidden", "only the warehouse's staff count its stock", slug="forbidden"
-        )
-    lines = [
-        CountedLine(x.item, x.lot, x.owner or warehouse.details.organisation, x.counted, x.expiry)
-        for x in _counted(body)
-    ]
+    _, lines = await _count_lines(handlers, caller, code, body)
     return _count_public(await counts.replace_lines(code, count_id, lines, handlers.clock()))
 
 
