@@ -78,7 +78,7 @@ async def _register(repo: MongoCatalogueRepository, code: str, details: ItemDeta
 async def _outbox(db: Db, code: str) -> list[CloudEvent]:
     doc = await db[COLLECTION].find_one({"_id": code})
     assert doc is not None
-    return [CloudEvent.model_validate(e) for e in doc.get(OUTBOX_FIELD, [])]
+    return [CloudEvent.from_document(e) for e in doc.get(OUTBOX_FIELD, [])]
 
 
 async def test_an_item_is_stored_with_its_event_in_its_outbox_and_the_relay_is_told(

@@ -133,7 +133,7 @@ class OutboxRelay:
         for doc in docs:
             for entry in doc[OUTBOX_FIELD]:
                 try:
-                    event = CloudEvent.model_validate(entry)
+                    event = CloudEvent.from_document(entry)
                 except ValidationError:
                     # Written by our own code, so this is a bug: keep the entry for inspection.
                     log.error("unreadable outbox entry left in %s/%s", collection.name, doc["_id"])
