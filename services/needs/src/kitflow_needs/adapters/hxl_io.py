@@ -18,6 +18,7 @@ from typing import Any
 import hxl
 import hxl.input
 import hxl.model
+from kitflow_shared.bulk import collector_paused
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.errors import FieldProblem, UnreadableFile
@@ -207,6 +208,11 @@ def read_needs_file(data: bytes, *, organisation: str) -> NeedsSheet:
 
     Raises UnreadableFile when the file as a whole cannot be imported (nothing is imported then).
     """
+    with collector_paused():
+        return _read_needs_file(data, organisation=organisation)
+
+
+def _read_needs_file(data: bytes, *, organisation: str) -> NeedsSheet:
     if not data.strip():
         raise UnreadableFile("the file is empty")
     if len(data) > MAX_FILE_BYTES:
@@ -251,21 +257,38 @@ def read_needs_file(data: bytes, *, organisation: str) -> NeedsSheet:
 
 
 class _RowReader:
+    """Reads one row's cells into a need's input.
+
+    Column positions are resolved once per file and each row's cells are stripped once: a
+    10,000-row import reads every cell of every row, so the per-row work is what counts."""
+
     def __init__(self, layout: _Layout, labels: dict[str, str], organisation: str) -> None:
         self._layout = layout
         self._labels = labels
         self._organisation = organisation
+        self._index = {name: column.index for name, column in layout.single.items()}
+        self._fingerprint_indexes = [c.index for c in self._all()]
+        self._item_indexes = [
+            (code.index, qty.index)
+            for code, qty in zip(layout.item_codes, layout.item_quantities, strict=True)
+        ]
+        self._width = 1 + max(
+            [
+                *self._index.values(),
+                *self._fingerprint_indexes,
+                *(i for pair in self._item_indexes for i in pair),
+            ],
+            default=0,
+        )
 
     def read(self, row_number: int, values: list[Any]) -> ImportRow:
         problems: list[FieldProblem] = []
         single = self._layout.single
-
-        def text(name: str) -> str | None:
-            column = single.get(name)
-            if column is None or column.index >= len(values):
-                return None
-            value = str(values[column.index]).strip()
-            return value or None
+        cells = [str(v).strip() for v in values]
+        if len(cells) < self._width:
+            cells += [""] * (self._width - len(cells))
+        # Each mapped field's text (None when blank), looked up once per row.
+        text = {name: cells[at] or None for name, at in self._index.items()}.get
 
         def convert(name: str, parse: Callable[[str], Any]) -> Any:
             raw = text(name)
@@ -319,11 +342,8 @@ class _RowReader:
             )
 
         items: list[tuple[str, int]] = []
-        for i, (code_col, qty_col) in enumerate(
-            zip(self._layout.item_codes, self._layout.item_quantities, strict=True)
-        ):
-            code = str(values[code_col.index]).strip() if code_col.index < len(values) else ""
-            qty = str(values[qty_col.index]).strip() if qty_col.index < len(values) else ""
+        for i, (code_at, qty_at) in enumerate(self._item_indexes):
+            code, qty = cells[code_at], cells[qty_at]
             if not code and not qty:
                 continue
             if not code:
@@ -343,10 +363,7 @@ class _RowReader:
         individuals = convert("population.individuals", _whole)
         severity = convert("severity", _whole)
         assessed_on = convert("assessment.date", _date)
-        mapped = [
-            str(values[c.index]).strip() if c.index < len(values) else "" for c in self._all()
-        ]
-        fingerprint = "\x1f".join(mapped)
+        fingerprint = "\x1f".join([cells[at] for at in self._fingerprint_indexes])
         if problems or None in (households, individuals, severity, assessed_on, displacement):
             return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
         assert households is not None

@@ -90,6 +90,7 @@ def to_document(need: Need) -> Document:
     """Every field of the need except `_id` and the outbox."""
     d = need.details
     loc = d.location
+    pop = d.population
     norms = d.norms
     return {
         "organisation": need.organisation,
@@ -114,17 +115,14 @@ def to_document(need: Need) -> Document:
             "admin3_verified": loc.admin3_verified,
         },
         "population": {
-            name: getattr(d.population, name)
-            for name in (
-                "households",
-                "individuals",
-                "women",
-                "men",
-                "girls",
-                "boys",
-                "elderly",
-                "disabled",
-            )
+            "households": pop.households,
+            "individuals": pop.individuals,
+            "women": pop.women,
+            "men": pop.men,
+            "girls": pop.girls,
+            "boys": pop.boys,
+            "elderly": pop.elderly,
+            "disabled": pop.disabled,
         },
         "displacement": d.displacement.value,
         "assessment": {

@@ -5,18 +5,27 @@ organisation and the row (its `#meta+id` when the partner gives one, otherwise i
 second import finds every need already there with the same content. A row whose `#meta+id` is
 known but whose values changed updates that need.
 
-Work goes in chunks: per chunk one read of the ids already imported, one query for other
-partners' needs in the same cercles (the duplicate candidates) and one bulk insert, each need
-with its own events in its own document (the outbox), exactly as a single create stores it.
+Work goes in chunks, each need with its own events in its own document (the outbox), exactly
+as a single create stores it. Per chunk:
+- one bulk insert. A need already there (an earlier import of the same row) fails on its id, so
+  only those are read back, to compare their content: a first import pays no read at all;
+- other partners' needs in the chunk's cercles (the duplicate candidates) are read once per
+  cercle and import, not once per chunk;
+- the chunk's insert is in flight while the next chunk is checked and built, so the store and
+  the service work at the same time. Only one insert is ever in flight: a failing store stops
+  the import after at most one more chunk, and what was stored stays stored (importing the file
+  again completes it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from kitflow_shared.bulk import collector_paused
 from kitflow_shared.events.envelope import EventContext
 
 from kitflow_needs.domain.duplicates import find_duplicates
@@ -26,9 +35,13 @@ from kitflow_needs.domain.need import Need, NeedDetails
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.integration import need_events
 from kitflow_needs.handlers.needs import link_back, revise_need
-from kitflow_needs.handlers.ports import Actor, ImportRecord, NeedsServices
+from kitflow_needs.handlers.ports import Actor, ImportRecord, NeedsServices, StoredImport
 
 CHUNK_ROWS = 500
+# Checking and building rows is CPU work; every this many rows it lets the event loop run, so
+# the chunk in flight keeps streaming to the store (a chunk is over a megabyte, more than the
+# socket takes at once) and the service's other requests are answered meanwhile.
+YIELD_EVERY = 50
 NEED_ID_NAMESPACE = uuid.UUID("5a4c3f0e-7d4b-4b8e-9a57-6b1f0c1d2e3f")
 
 Progress = Callable[[int], None]
@@ -110,20 +123,50 @@ async def import_needs(
             f"unknown norms profile {options.profile_id!r}; known: "
             f"{', '.join(sorted(profiles)) or 'none'}",
         )
+    with collector_paused():
+        return await _import(rows, options, actor, svc, context, profiles, progress)
+
+
+async def _import(
+    rows: Sequence[ImportRow],
+    options: ImportOptions,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    profiles: Mapping[str, NormsProfile],
+    progress: Progress | None,
+) -> ImportReport:
     report = ImportReport(rows=len(rows))
     first_row_of: dict[str, int] = {}
+    candidates = _Candidates(svc, actor.organisation)
+    storing: asyncio.Task[_Stored] | None = None
     done = 0
-    for start in range(0, len(rows), CHUNK_ROWS):
-        chunk = rows[start : start + CHUNK_ROWS]
-        prepared = [
-            p
-            for row in chunk
-            if (p := _prepare(row, options, actor, svc, profiles, first_row_of, report))
-        ]
-        await _store(prepared, options, actor, svc, context, report)
-        done += len(chunk)
-        if progress is not None:
-            progress(done)
+    try:
+        for start in range(0, len(rows), CHUNK_ROWS):
+            chunk = rows[start : start + CHUNK_ROWS]
+            prepared = []
+            for n, row in enumerate(chunk, 1):
+                p = _prepare(row, options, actor, svc, profiles, first_row_of, report)
+                if p is not None:
+                    prepared.append(p)
+                if n % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
+            records = await _new_needs(prepared, options, actor, svc, context, candidates)
+            if storing is not None:
+                await _settle(await storing, actor, svc, context, report)
+                if progress is not None:
+                    progress(done)
+            storing = asyncio.create_task(_insert(prepared, records, svc))
+            done += len(chunk)
+        if storing is not None:
+            await _settle(await storing, actor, svc, context, report)
+            if progress is not None:
+                progress(done)
+    except BaseException:
+        if storing is not None and not storing.done():
+            # Never leave a write running unobserved: it finishes (or fails) before we report.
+            await asyncio.wait([storing])
+        raise
     report.errors.sort(key=lambda e: (e.row, e.column))
     return report
 
@@ -189,29 +232,57 @@ def _prepare(
     return _Prepared(row, given, details, need_id_for(import_key), import_key, content_hash)
 
 
-async def _store(
+class _Candidates:
+    """Other partners' active needs in the import's cercles: the duplicate candidates, each
+    cercle read once per import. The duplicate rule needs the same cercle, so each new need is
+    compared with its own cercle's needs only."""
+
+    def __init__(self, svc: NeedsServices, organisation: str) -> None:
+        self._svc = svc
+        self._organisation = organisation
+        self._by_cercle: dict[str, list[Need]] = {}
+
+    async def load(self, cercles: Collection[str]) -> None:
+        missing = set(cercles) - self._by_cercle.keys()
+        if not missing:
+            return
+        found = await self._svc.needs.active_in(missing, excluding_organisation=self._organisation)
+        for cercle in missing:
+            self._by_cercle[cercle] = []
+        for need in found:
+            self._by_cercle.setdefault(need.details.location.admin2_pcode, []).append(need)
+
+    def near(self, details: NeedDetails) -> list[Need]:
+        return self._by_cercle.get(details.location.admin2_pcode, [])
+
+
+@dataclass(frozen=True)
+class _Stored:
+    prepared: list[_Prepared]
+    records: list[ImportRecord]
+    inserted: set[str]
+    # The needs already there (an earlier import of the same rows), as the store holds them.
+    held: dict[str, StoredImport]
+
+
+async def _new_needs(
     prepared: list[_Prepared],
     options: ImportOptions,
     actor: Actor,
     svc: NeedsServices,
     context: EventContext,
-    report: ImportReport,
-) -> None:
-    if not prepared:
-        return
-    stored = await svc.needs.imported([p.need_id for p in prepared])
-    fresh = [p for p in prepared if p.need_id not in stored]
-    candidates: list[Need] = []
-    if fresh and options.submit:
-        candidates = await svc.needs.active_in(
-            {p.details.location.admin2_pcode for p in fresh},
-            excluding_organisation=actor.organisation,
-        )
+    candidates: _Candidates,
+) -> list[ImportRecord]:
+    """Each prepared row as a new need with its events, its duplicates found."""
+    if options.submit:
+        await candidates.load({p.details.location.admin2_pcode for p in prepared})
     now = svc.clock.now()
     records = []
-    for p in fresh:
+    for n, p in enumerate(prepared, 1):
+        if n % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
         links = (
-            find_duplicates(p.need_id, actor.organisation, p.details, candidates)
+            find_duplicates(p.need_id, actor.organisation, p.details, candidates.near(p.details))
             if options.submit
             else ()
         )
@@ -227,21 +298,38 @@ async def _store(
         records.append(
             ImportRecord(need, need_events(need.events, context), p.import_key, p.content_hash)
         )
+    return records
+
+
+async def _insert(
+    prepared: list[_Prepared], records: list[ImportRecord], svc: NeedsServices
+) -> _Stored:
     inserted = await svc.needs.add_imported(records) if records else set()
-    for record in records:
-        if record.need.need_id in inserted:
+    known = [r.need.need_id for r in records if r.need.need_id not in inserted]
+    held = await svc.needs.imported(known) if known else {}
+    return _Stored(prepared, records, inserted, held)
+
+
+async def _settle(
+    stored: _Stored,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    report: ImportReport,
+) -> None:
+    """Count what a chunk's insert did; link new duplicates back; update changed needs."""
+    for record in stored.records:
+        if record.need.need_id in stored.inserted:
             report.imported += 1
             report.created.append(record.need.need_id)
             if record.need.duplicates:
                 await link_back(record.need, svc, context)
-        else:
-            report.unchanged += 1  # a concurrent import of the same row got there first
-
-    for p in prepared:
-        held = stored.get(p.need_id)
-        if held is None:
+    for p in stored.prepared:
+        if p.need_id in stored.inserted:
             continue
-        if held.content_hash == p.content_hash:
+        held = stored.held.get(p.need_id)
+        if held is None or held.content_hash == p.content_hash:
+            # The same row imported before (or by a concurrent import of the same file).
             report.unchanged += 1
             continue
         try:
