@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kitflow_needs.adapters.bundled import builtin_profiles, load_catalogue, load_gazetteer
 from kitflow_needs.domain.errors import InvalidInput
 from kitflow_needs.domain.intake import build_details
@@ -75,3 +77,14 @@ def test_an_unknown_profile_names_the_known_ones_without_calling_the_need_empty(
     found = fields(items=(), profile_id="sphere-max")
     assert set(found) == {"norms.profile_id"}
     assert "sphere-minimum" in found["norms.profile_id"]
+
+
+counts = st.integers(-2, 60)
+groups = st.none() | counts
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.builds(Population, counts, counts, groups, groups, groups, groups, groups, groups))
+def test_the_quick_soundness_check_agrees_with_the_detailed_one(population: Population) -> None:
+    assert population.is_sound() == (population.problems_found() == [])
+    assert population.problems() == population.problems_found()

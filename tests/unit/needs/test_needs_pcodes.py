@@ -118,3 +118,26 @@ def test_every_problem_is_reported_at_once() -> None:
     found = problems("Mopti", "ML-0501", "X")
     assert set(found) == {"admin1_pcode", "admin2_pcode", "admin3_pcode"}
     assert "ML followed by 2 digits" in found["admin1_pcode"]
+
+
+def test_a_place_checked_again_gives_the_same_answer_or_the_same_problems() -> None:
+    fresh = load_gazetteer()
+    first = fresh.resolve("ML05", "ML0501", admin2_name="Mopti")
+    assert fresh.resolve("ML05", "ML0501", admin2_name="Mopti") == first
+    for _ in range(2):
+        with pytest.raises(InvalidInput) as err:
+            fresh.resolve("ML-9", "ML0501")
+        assert [p.field for p in err.value.problems] == ["admin1_pcode"]
+        assert "ISO 3166-2" in err.value.problems[0].reason
+
+
+def test_the_memory_of_checked_places_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kitflow_needs.domain import gazetteer
+
+    monkeypatch.setattr(gazetteer, "RESOLVED_CACHE_SIZE", 3)
+    fresh = load_gazetteer()
+    for n in range(10):
+        fresh.resolve("ML05", "ML0501", admin2_name="Mopti", admin1_name=None if n else "Mopti")
+        fresh.resolve("ML05", "ML0501", f"ML0501{n:02d}")
+    assert len(fresh._resolved) <= 3
+    assert fresh.resolve("ML05", "ML0501").admin2_name == "Mopti"

@@ -51,6 +51,27 @@ class EventSpec(Generic[P]):
             sequence=sequence,
         )
 
+    def wrap(
+        self, data: dict[str, Any], *, subject: str, sequence: int, context: EventContext
+    ) -> CloudEvent:
+        """Wrap a payload given in its JSON form, exactly as `payload.model_dump(mode="json")`
+        would give it, without building the model.
+
+        For a producer that emits thousands of events at once (a bulk import) and builds its
+        payloads from its own typed domain objects: the model round trip is half the cost of an
+        event there. The producer's contract test proves its payloads are that JSON form (they
+        validate, and dump back unchanged); consumers validate what they receive as always."""
+        return CloudEvent(
+            source=self.source,
+            type=self.type,
+            subject=subject,
+            data=data,
+            correlationid=context.correlation_id,
+            causationid=context.causation_id,
+            partitionkey=subject,
+            sequence=sequence,
+        )
+
     def parse(self, event: CloudEvent) -> P:
         if event.type != self.type:
             raise ValueError(f"expected an event of type {self.type}, got {event.type}")

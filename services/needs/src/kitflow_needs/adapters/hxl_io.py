@@ -8,6 +8,7 @@ header row makes no difference. See the service README for the columns accepted 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -451,6 +452,8 @@ def _group_by_reference(rows: list[ImportRow]) -> list[ImportRow]:
 
 
 def _whole(raw: str) -> int:
+    if raw.isdigit():  # nearly every cell: no separators, no sign, no decimals
+        return int(raw)
     cleaned = raw.replace("\u00a0", "").replace(" ", "")
     try:
         number = float(cleaned)
@@ -484,6 +487,8 @@ def _date(raw: str) -> date:
     raise ValueError(f"{raw!r} is not a date (YYYY-MM-DD or DD/MM/YYYY)")
 
 
+# The words repeat down a column; normalising each (accents, case) once per value is enough.
+@functools.lru_cache(maxsize=256)
 def _displacement(raw: str) -> DisplacementStatus:
     key = name_key(raw)
     for status, words in _DISPLACEMENT_WORDS.items():
@@ -492,6 +497,7 @@ def _displacement(raw: str) -> DisplacementStatus:
     raise ValueError(f"{raw!r} is not a displacement status: idp, returnee or host-community")
 
 
+@functools.lru_cache(maxsize=256)
 def _source(raw: str) -> AssessmentSource:
     key = name_key(raw)
     if key.startswith("dtm"):

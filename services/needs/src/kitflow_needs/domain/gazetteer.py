@@ -54,6 +54,9 @@ class ResolvedPlace:
     vintage: str
 
 
+RESOLVED_CACHE_SIZE = 10_000
+
+
 @dataclass
 class Gazetteer:
     vintage: str
@@ -78,6 +81,8 @@ class Gazetteer:
         self._cercle_by_region_and_name = {
             (a.parent, key): a for a in reversed(self.admin2) for key in a.keys
         }
+        # An import's rows name few distinct places: each combination is checked once.
+        self._resolved: dict[tuple[str | None, ...], ResolvedPlace | tuple[FieldProblem, ...]] = {}
 
     # ------------------------------------------------------------------ look-ups
 
@@ -108,6 +113,28 @@ class Gazetteer:
         admin2_name: str | None = None,
     ) -> ResolvedPlace:
         """Check the codes (and the names, when given); raise InvalidInput naming each problem."""
+        key = (admin1_pcode, admin2_pcode, admin3_pcode, admin1_name, admin2_name)
+        known = self._resolved.get(key)
+        if known is None:
+            try:
+                known = self._resolve(*key)
+            except InvalidInput as exc:
+                known = tuple(exc.problems)
+            if len(self._resolved) >= RESOLVED_CACHE_SIZE:
+                self._resolved.clear()  # bounded: a file of random codes must not grow it
+            self._resolved[key] = known
+        if isinstance(known, tuple):
+            raise InvalidInput(*known)
+        return known
+
+    def _resolve(
+        self,
+        admin1_pcode: str,
+        admin2_pcode: str,
+        admin3_pcode: str | None,
+        admin1_name: str | None,
+        admin2_name: str | None,
+    ) -> ResolvedPlace:
         a1 = admin1_pcode.strip().upper()
         a2 = admin2_pcode.strip().upper()
         a3 = admin3_pcode.strip().upper() if admin3_pcode and admin3_pcode.strip() else None

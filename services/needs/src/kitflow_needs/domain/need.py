@@ -100,6 +100,26 @@ class Population:
         return value
 
     def problems(self) -> list[FieldProblem]:
+        # Every row of an import is checked: the common, sound case in one pass, the reasons
+        # worked out only for a population that fails it.
+        return [] if self.is_sound() else self.problems_found()
+
+    def is_sound(self) -> bool:
+        people = self.individuals
+        parts = 0
+        for value in (self.women, self.men, self.girls, self.boys):
+            if value is not None:
+                if value < 0:
+                    return False
+                parts += value
+        return (
+            0 < self.households <= people
+            and parts <= people
+            and (self.elderly is None or 0 <= self.elderly <= people)
+            and (self.disabled is None or 0 <= self.disabled <= people)
+        )
+
+    def problems_found(self) -> list[FieldProblem]:
         out: list[FieldProblem] = []
         for name in ("households", "individuals", *_BREAKDOWN, "elderly", "disabled"):
             value = getattr(self, name)
