@@ -471,6 +471,7 @@ def _decimal(raw: str) -> float:
         raise ValueError(f"{raw!r} is not a number") from None
 
 
+@functools.lru_cache(maxsize=1024)  # a column of dates repeats a few values
 def _date(raw: str) -> date:
     text = raw.strip()[:10] if "T" not in raw else raw.split("T")[0]
     try:

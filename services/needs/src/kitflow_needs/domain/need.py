@@ -266,6 +266,9 @@ class ItemProgress:
         return bool(self.planned or self.reserved or self.dispatched or self.delivered)
 
 
+NO_PROGRESS = ItemProgress()
+
+
 @dataclass(frozen=True)
 class NeedLine:
     """One item of a need, as a planner sees it."""
@@ -539,7 +542,7 @@ class Need:
         codes = list(requested) + sorted(set(self.progress) - set(requested))
         out = []
         for code in codes:
-            p = self.progress.get(code, ItemProgress())
+            p = self.progress.get(code, NO_PROGRESS)
             out.append(
                 NeedLine(
                     item_code=code,
