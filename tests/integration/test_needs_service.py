@@ -239,3 +239,43 @@ async def test_concurrent_retries_with_one_idempotency_key_create_one_need(
     assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
     assert len({r.json()["id"] for r in responses}) == 1
     assert await needs.needs.count_documents({}) == 1
+
+
+async def test_a_back_link_that_a_crash_left_undone_is_completed_by_the_service(
+    infra: Infra,
+    topics: str,
+    monkeypatch: pytest.MonkeyPatch,
+    store_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    from kitflow_needs.handlers import needs as handlers
+
+    monkeypatch.setenv("KITFLOW_NEEDS_BACK_LINKS_INTERVAL_S", "0.2")
+    async with running_needs(infra, topics, monkeypatch, store_client) as needs:
+        first = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()["id"]
+        real = handlers._change_quietly
+
+        async def died(*_args: object) -> None:
+            raise RuntimeError("the process died after storing the new need")
+
+        monkeypatch.setattr(handlers, "_change_quietly", died)
+        with pytest.raises(RuntimeError):
+            await needs.client.post("/v1/needs", json=body(), headers=DRC)
+        [second] = [d async for d in needs.needs.find({"organisation": "DRC"})]
+        assert second["owes_back_links"] is True
+        held = await needs.needs.find_one({"_id": first})
+        assert held is not None
+        assert held["duplicates"] == []
+
+        monkeypatch.setattr(handlers, "_change_quietly", real)  # the service restarted
+        linked = await eventually(
+            lambda: needs.needs.find_one({"_id": first}),
+            lambda doc: doc is not None and bool(doc["duplicates"]),
+            what="the back-link on the first need",
+        )
+        assert [d["need_id"] for d in linked["duplicates"]] == [second["_id"]]
+        done = await eventually(
+            lambda: needs.needs.find_one({"_id": second["_id"]}),
+            lambda doc: doc is not None and doc["owes_back_links"] is False,
+            what="the mark cleared",
+        )
+        assert done["sequence"] == second["sequence"]

@@ -134,6 +134,15 @@ class FakeNeedRepository:
             and s.need.organisation != excluding_organisation
         ]
 
+    async def owing_back_links(self, limit: int) -> list[Need]:
+        owing = [s.need for s in self.rows.values() if s.need.owes_back_links]
+        return copy.deepcopy(owing[:limit])
+
+    async def back_links_done(self, need_id: str, sequence: int) -> None:
+        stored = self.rows[need_id].need
+        if stored.sequence == sequence:
+            stored.owes_back_links = False
+
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
         return {
             i: StoredImport(i, self.rows[i].import_hash or "") for i in need_ids if i in self.rows

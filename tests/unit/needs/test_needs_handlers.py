@@ -166,6 +166,55 @@ async def test_duplicates_are_flagged_on_both_needs_each_with_its_event() -> Non
     assert page.total == 2
 
 
+async def test_a_create_whose_back_links_all_succeed_owes_nothing() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    first = await create(svc, NRC)
+    assert not repo.need(first.need_id).owes_back_links  # nothing to link: no duplicate yet
+    second = await create(svc, DRC)
+    assert not repo.need(second.need_id).owes_back_links
+    assert await repo.owing_back_links(10) == []
+
+
+async def test_back_links_a_crash_left_undone_are_completed_by_the_sweep(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    first = await create(svc, NRC)
+
+    async def crash(*_args: object) -> None:
+        raise RuntimeError("the process died after storing the new need")
+
+    monkeypatch.setattr(h, "_change_quietly", crash)
+    with pytest.raises(RuntimeError):
+        await create(svc, DRC)
+    monkeypatch.undo()
+    [second] = [n for n in repo.rows if n != first.need_id]
+    assert repo.need(second).owes_back_links
+    assert repo.need(first.need_id).duplicates == ()  # the pair is one-sided for now
+
+    assert await h.complete_back_links(svc, ctx()) == 1
+    assert [d.need_id for d in repo.need(first.need_id).duplicates] == [second]
+    assert not repo.need(second).owes_back_links
+    events = len(repo.published)
+    assert await h.complete_back_links(svc, ctx()) == 0  # done: nothing more, no new event
+    assert len(repo.published) == events
+
+
+async def test_a_contended_back_link_stays_owed_for_the_next_sweep() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    first = await create(svc, NRC)
+    repo.conflicts_to_inject = h.MAX_ATTEMPTS
+    second = await create(svc, DRC)
+    assert repo.need(second.need_id).owes_back_links
+    assert repo.need(first.need_id).duplicates == ()
+    assert await h.complete_back_links(svc, ctx()) == 1
+    assert [d.need_id for d in repo.need(first.need_id).duplicates] == [second.need_id]
+    assert not repo.need(second.need_id).owes_back_links
+
+
 async def test_a_coordinator_keeps_both_or_merges_one_into_the_other() -> None:
     repo = FakeNeedRepository()
     svc = services(repo)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.messaging.consumer import ConsumerRunner
 from kitflow_shared.messaging.outbox import OutboxRelay
 from kitflow_shared.runtime import ServiceRuntime
@@ -28,7 +31,10 @@ from kitflow_needs.api.errors import install_domain_error_handlers
 from kitflow_needs.api.routes import needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
+from kitflow_needs.handlers.needs import complete_back_links
 from kitflow_needs.handlers.ports import NeedsServices
+
+log = logging.getLogger(__name__)
 
 
 def new_need_id() -> str:
@@ -77,6 +83,16 @@ def create_app() -> FastAPI:
         client_id=f"kitflow-{SERVICE}",
     )
     runtime.add_worker("consumer", consumer.run)
+
+    async def back_links() -> None:
+        while True:
+            try:
+                await complete_back_links(services, EventContext.new())
+            except Exception:
+                log.exception("completing back-links failed; the next round retries")
+            await asyncio.sleep(settings.back_links_interval_s)
+
+    runtime.add_worker("back-links", back_links)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -10,3 +10,6 @@ class NeedsSettings(BaseSettings):
     port: int = 8002
     # Run the outbox relay and the consumers in this process (turn off for API-only replicas).
     run_workers: bool = True
+    # How often the service completes back-links between duplicates that a crash or a
+    # contended need left undone (handlers.needs.complete_back_links).
+    back_links_interval_s: float = 30.0

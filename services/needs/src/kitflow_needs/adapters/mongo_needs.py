@@ -40,6 +40,7 @@ INDEXES = [
     IndexSpec(COLLECTION, [("organisation", 1), ("created_at", 1)], name="by_organisation"),
     IndexSpec(COLLECTION, [("status", 1), ("created_at", 1)], name="by_status"),
     IndexSpec(COLLECTION, [("admin2_pcode", 1), ("status", 1)], name="duplicate_candidates"),
+    IndexSpec(COLLECTION, [("owes_back_links", 1)], name="owing_back_links"),
     # A retried create finds the need its first attempt made (Idempotency-Key, per organisation).
     IndexSpec(COLLECTION, [("idempotency", 1)], name="idempotency_key", unique=True, sparse=True),
 ]
@@ -181,6 +182,7 @@ def to_document(need: Need) -> Document:
         "cancellation_reason": need.cancellation_reason,
         "merged_into": need.merged_into,
         "validated_by": need.validated_by,
+        "owes_back_links": need.owes_back_links,
     }
 
 
@@ -261,6 +263,7 @@ def from_document(doc: Document) -> Need:
         cancellation_reason=doc.get("cancellation_reason"),
         merged_into=doc.get("merged_into"),
         validated_by=doc.get("validated_by"),
+        owes_back_links=doc.get("owes_back_links", False),
     )
 
 
@@ -385,6 +388,17 @@ class MongoNeedRepository:
             {OUTBOX_FIELD: 0},
         )
         return [from_document(doc) async for doc in cursor]
+
+    async def owing_back_links(self, limit: int) -> list[Need]:
+        cursor = self._collection.find({"owes_back_links": True}, {OUTBOX_FIELD: 0}).limit(limit)
+        return [from_document(doc) async for doc in cursor]
+
+    async def back_links_done(self, need_id: str, sequence: int) -> None:
+        # Only if the need is still the one that was linked: a newer change may owe new links.
+        await self._collection.update_one(
+            {"_id": need_id, "sequence": sequence, "owes_back_links": True},
+            {"$set": {"owes_back_links": False}},
+        )
 
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
         cursor = self._collection.find({"_id": {"$in": list(need_ids)}}, {"import_hash": 1})

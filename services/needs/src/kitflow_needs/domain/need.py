@@ -336,6 +336,10 @@ class Need:
     cancellation_reason: str | None = None
     merged_into: str | None = None
     validated_by: str | None = None
+    # True from the change that found new possible duplicates until each of those needs links
+    # back to this one. Stored with that change, so a crash in between leaves a mark that the
+    # service's sweep finds (handlers.needs.complete_back_links) rather than a one-sided pair.
+    owes_back_links: bool = False
     events: list[NeedEvent] = field(default_factory=list, compare=False, repr=False)
 
     # ------------------------------------------------------------------ creation
@@ -362,6 +366,7 @@ class Need:
             created_by=by,
             sequence=1,
             duplicates=duplicates if submit else (),
+            owes_back_links=submit and _any_open(duplicates),
         )
         if submit:
             need._record(NeedEventKind.SUBMITTED)
@@ -394,6 +399,7 @@ class Need:
             links = _merge_links(self.duplicates, duplicates)
         if details == self.details and links == self.duplicates:
             return False
+        self._owe_back_links_for(links)
         self.details = details
         self.duplicates = links
         if self.status is NeedStatus.VALIDATED:
@@ -411,7 +417,9 @@ class Need:
             raise InvalidTransition(self.need_id, self.status, "submitted")
         self.status = NeedStatus.SUBMITTED
         self.rejection_reason = None
-        self.duplicates = _merge_links(self.duplicates, duplicates)
+        links = _merge_links(self.duplicates, duplicates)
+        self._owe_back_links_for(links)
+        self.duplicates = links
         self._touch(now)
         self._record(NeedEventKind.SUBMITTED)
         return True
@@ -565,6 +573,11 @@ class Need:
 
     # ------------------------------------------------------------------ bookkeeping
 
+    def _owe_back_links_for(self, links: tuple[DuplicateLink, ...]) -> None:
+        known = {d.need_id for d in self.duplicates}
+        if _any_open(tuple(d for d in links if d.need_id not in known)):
+            self.owes_back_links = True
+
     def snapshot(self) -> Need:
         # A shallow copy with its own progress and no events; copy.copy rather than
         # dataclasses.replace, which re-runs __init__ over every field (measured 4x slower).
@@ -591,6 +604,10 @@ def _reason(text: str, field_name: str) -> str:
     if len(cleaned) > MAX_REASON:
         raise InvalidInput.of(field_name, f"at most {MAX_REASON} characters")
     return cleaned
+
+
+def _any_open(links: tuple[DuplicateLink, ...]) -> bool:
+    return any(d.decision is DuplicateDecision.OPEN for d in links)
 
 
 def _merge_links(

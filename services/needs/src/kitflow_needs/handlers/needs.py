@@ -277,25 +277,42 @@ SYSTEM = Actor(user="needs-service", organisation="", coordinator=True)
 async def link_back(need: Need, svc: NeedsServices, context: EventContext) -> None:
     """Flag `need` on each other partner's need it may duplicate, if not flagged there yet.
 
-    Each is the other need's own atomic write with its own event; idempotent, so repeating it
-    (on the next change of `need`) completes what a crash interrupted.
+    Each is the other need's own atomic write with its own event, and idempotent. The change
+    that found the duplicates stored `owes_back_links` with it; the mark is cleared once every
+    link is in place, so whatever a crash interrupts here, complete_back_links() finishes.
     """
-    if need.status not in ACTIVE_STATUSES:
-        return
-    for link in need.duplicates:
-        if link.decision is not DuplicateDecision.OPEN:
-            continue
+    settled = True
+    if need.status in ACTIVE_STATUSES:
+        for link in need.duplicates:
+            if link.decision is not DuplicateDecision.OPEN:
+                continue
 
-        async def add_link(other: Need, _need: Need = need) -> bool:
-            if other.duplicate_link(_need.need_id) is not None:
-                return False
-            return other.link_duplicates((back_link(_need, other),), now=svc.clock.now())
+            async def add_link(other: Need, _need: Need = need) -> bool:
+                if other.duplicate_link(_need.need_id) is not None:
+                    return False
+                return other.link_duplicates((back_link(_need, other),), now=svc.clock.now())
 
-        try:
-            await _change_quietly(link.need_id, svc, context, add_link)
-        except (UnknownNeed, ConcurrentChange) as exc:
-            # The new need's own link stands; the coordinator still sees the pair.
-            log.warning("could not link %s back to %s: %s", link.need_id, need.need_id, exc)
+            try:
+                await _change_quietly(link.need_id, svc, context, add_link)
+            except UnknownNeed:
+                log.warning("need %s links to %s, which does not exist", need.need_id, link.need_id)
+            except ConcurrentChange as exc:
+                # The new need's own link stands; the coordinator still sees the pair, and the
+                # next sweep tries again.
+                settled = False
+                log.warning("could not link %s back to %s: %s", link.need_id, need.need_id, exc)
+    if settled and need.owes_back_links:
+        await svc.needs.back_links_done(need.need_id, need.sequence)
+        need.owes_back_links = False
+
+
+async def complete_back_links(svc: NeedsServices, context: EventContext, limit: int = 200) -> int:
+    """Finish the back-links that a crash (or a contended need) left undone; how many needs
+    were looked at. Run periodically by the service (its `back-links` worker)."""
+    owing = await svc.needs.owing_back_links(limit)
+    for need in owing:
+        await link_back(need, svc, context)
+    return len(owing)
 
 
 async def _change_quietly(

@@ -106,6 +106,12 @@ class NeedRepository(Protocol):
     ) -> list[Need]:
         """Other organisations' active needs in these cercles: the duplicate candidates."""
 
+    async def owing_back_links(self, limit: int) -> list[Need]:
+        """Needs whose possible duplicates may not all link back to them yet."""
+
+    async def back_links_done(self, need_id: str, sequence: int) -> None:
+        """Clear the mark, if the need is still at `sequence`."""
+
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
         """Which of these (import-derived) ids exist already, with their content hash."""
 
