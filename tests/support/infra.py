@@ -44,6 +44,9 @@ def _free_port() -> int:
         return port
 
 
+_PORT_VARIABLES = list(DEFAULT_TEST_PORTS.values())
+
+
 def choose_ports() -> dict[str, str]:
     """The ports for this run: the ones named by KITFLOW_TEST_*_PORT, else the defaults, else
     (when a default is taken, e.g. by another checkout's run) free ones."""
@@ -74,16 +77,33 @@ def start_infra() -> tuple[Infra, Callable[[], None]]:
     return _start_local()
 
 
+START_ATTEMPTS = 3
+
+
 def _start_local() -> tuple[Infra, Callable[[], None]]:
     ports = choose_ports()
-    # The in-memory store holds every test's data in its heap; give it room.
-    env = {**os.environ, **ports, "KITFLOW_STORE_BACKEND": "memory", "KITFLOW_STORE_HEAP": "2g"}
-    env.setdefault("PYTHON", sys.executable)
-    subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
-    # Test data is disposable: start from nothing, so an interrupted run's store and the topics
-    # of earlier runs (every test makes its own) do not pile up in the test broker.
-    subprocess.run([str(LOCAL_TOOL), "reset", "all"], check=True, env=env)
-    subprocess.run([str(LOCAL_TOOL), "start", "all"], check=True, env=env)
+    for attempt in range(1, START_ATTEMPTS + 1):
+        # The in-memory store holds every test's data in its heap; give it room.
+        env = {
+            **os.environ,
+            **ports,
+            "KITFLOW_STORE_BACKEND": "memory",
+            "KITFLOW_STORE_HEAP": "2g",
+        }
+        env.setdefault("PYTHON", sys.executable)
+        subprocess.run([str(LOCAL_TOOL), "install"], check=True, env=env)
+        # Test data is disposable: start from nothing, so an interrupted run's store and the
+        # topics of earlier runs (every test makes its own) do not pile up in the test broker.
+        subprocess.run([str(LOCAL_TOOL), "reset", "all"], check=True, env=env)
+        started = subprocess.run([str(LOCAL_TOOL), "start", "all"], check=False, env=env)
+        if started.returncode == 0:
+            break
+        subprocess.run([str(LOCAL_TOOL), "stop", "all"], check=False, env=env)
+        if attempt == START_ATTEMPTS or any(os.environ.get(v) for v, _ in _PORT_VARIABLES):
+            raise subprocess.CalledProcessError(started.returncode, started.args)
+        # A port found free a moment ago was taken meanwhile (another checkout's run on the
+        # same machine): try again on ports the system hands out now.
+        ports = {target: str(_free_port()) for target in DEFAULT_TEST_PORTS}
 
     def stop() -> None:
         subprocess.run([str(LOCAL_TOOL), "stop", "all"], check=False, env=env)
