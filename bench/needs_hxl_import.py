@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kitflow_needs.adapters import mongo_needs, mongo_profiles
+from kitflow_needs.adapters import mongo_catalogue, mongo_needs, mongo_profiles
 from kitflow_needs.adapters.bundled import (
     SystemClock,
     builtin_profiles,
@@ -37,9 +37,11 @@ from kitflow_needs.adapters.bundled import (
     load_gazetteer,
 )
 from kitflow_needs.adapters.hxl_io import read_needs_file
+from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
+from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.imports import ImportOptions, import_needs
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 from kitflow_shared.events import EventContext
@@ -61,7 +63,9 @@ async def service_run(client: AsyncMongoClient[Document], data: bytes) -> tuple[
             needs=MongoNeedRepository(db[mongo_needs.COLLECTION], lambda _c, _i: None),
             profiles=MongoProfileRepository(db[mongo_profiles.COLLECTION]),
             gazetteer=load_gazetteer(),
-            catalogue=load_catalogue(),
+            catalogue=LiveCatalogue(
+                load_catalogue(), MongoCatalogueRepository(db[mongo_catalogue.COLLECTION])
+            ),
             clock=SystemClock(),
             new_id=new_need_id,
         )

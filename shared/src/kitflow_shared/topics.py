@@ -71,8 +71,11 @@ STOCK_GROUP = ConsumerGroupSpec(
     (DISTRIBUTION_EVENTS.name, STOCK_EVENTS.name),
     _dead_letter("kitflow.stock"),
 )
+# Needs reads stock's topic for the catalogue's item events only (its read of item codes).
 NEEDS_GROUP = ConsumerGroupSpec(
-    "kitflow.needs", (DISTRIBUTION_EVENTS.name,), _dead_letter("kitflow.needs")
+    "kitflow.needs",
+    (DISTRIBUTION_EVENTS.name, STOCK_EVENTS.name),
+    _dead_letter("kitflow.needs"),
 )
 # Distribution also reads its own topic: each plan's published state feeds the needs' coverage.
 DISTRIBUTION_GROUP = ConsumerGroupSpec(

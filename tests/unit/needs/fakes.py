@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from kitflow_needs.adapters.bundled import builtin_profiles, load_catalogue, load_gazetteer
+from kitflow_needs.domain.catalogue import CatalogueItem
 from kitflow_needs.domain.errors import (
     ConcurrentChange,
     DuplicateProfile,
@@ -18,6 +19,7 @@ from kitflow_needs.domain.errors import (
 )
 from kitflow_needs.domain.need import ACTIVE_STATUSES, DuplicateDecision, Need
 from kitflow_needs.domain.norms import NormsProfile
+from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.ports import (
     ImportRecord,
     NeedQuery,
@@ -192,6 +194,26 @@ class FakeProfileRepository:
         return added
 
 
+class FakeCatalogueRepository:
+    """The read model of stock's catalogue, in a dict; counts its reads, so tests can tell a
+    dict lookup from a round trip."""
+
+    def __init__(self, items: Sequence[CatalogueItem] = ()) -> None:
+        self.rows: dict[str, CatalogueItem] = {i.code: i for i in items}
+        self.reads = 0
+
+    async def apply(self, item: CatalogueItem) -> bool:
+        held = self.rows.get(item.code)
+        if held is not None and held.sequence >= item.sequence:
+            return False
+        self.rows[item.code] = item
+        return True
+
+    async def all(self) -> list[CatalogueItem]:
+        self.reads += 1
+        return list(self.rows.values())
+
+
 @dataclass
 class SteppingClock:
     """Each reading is one second after the last: orders are deterministic."""
@@ -204,14 +226,16 @@ class SteppingClock:
 
 
 def services(
-    needs: FakeNeedRepository | None = None, profiles: FakeProfileRepository | None = None
+    needs: FakeNeedRepository | None = None,
+    profiles: FakeProfileRepository | None = None,
+    catalogue: FakeCatalogueRepository | None = None,
 ) -> NeedsServices:
     counter = itertools.count(1)
     return NeedsServices(
         needs=needs or FakeNeedRepository(),
         profiles=profiles or FakeProfileRepository(builtin_profiles()),
         gazetteer=load_gazetteer(),
-        catalogue=load_catalogue(),
+        catalogue=LiveCatalogue(load_catalogue(), catalogue or FakeCatalogueRepository()),
         clock=SteppingClock(),
         new_id=lambda: f"need-{next(counter):04d}",
     )

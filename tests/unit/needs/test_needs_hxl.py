@@ -180,7 +180,7 @@ async def test_the_export_is_hxl_one_row_per_need_and_item_and_reads_back() -> N
         EventContext.new(),
     )
     needs = [s.need for s in repo.rows.values()]
-    text = export_header() + export_rows(needs, svc.catalogue)
+    text = export_header() + export_rows(needs, svc.catalogue.current())
     dataset = hxl.data(io.BufferedReader(io.BytesIO(text.encode())))
     rows = list(dataset)
     assert len(rows) == 1

@@ -18,19 +18,21 @@ from kitflow_shared.topics import NEEDS_EVENTS, NEEDS_GROUP
 from kitflow_shared.web.app import create_service_app
 
 from kitflow_needs import SERVICE, __version__
-from kitflow_needs.adapters import mongo_needs, mongo_profiles
+from kitflow_needs.adapters import mongo_catalogue, mongo_needs, mongo_profiles
 from kitflow_needs.adapters.bundled import (
     SystemClock,
     builtin_profiles,
     load_catalogue,
     load_gazetteer,
 )
+from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.api.errors import install_domain_error_handlers
 from kitflow_needs.api.routes import needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
+from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.needs import complete_back_links
 from kitflow_needs.handlers.ports import NeedsServices
 
@@ -50,7 +52,7 @@ def create_app() -> FastAPI:
         common=common,
         kafka=kafka,
         store=StoreSettings(),
-        indexes=[*mongo_needs.INDEXES, *mongo_profiles.INDEXES],
+        indexes=[*mongo_needs.INDEXES, *mongo_profiles.INDEXES, *mongo_catalogue.INDEXES],
         run_workers=settings.run_workers,
     )
     assert runtime.producer is not None
@@ -70,7 +72,9 @@ def create_app() -> FastAPI:
         needs=MongoNeedRepository(need_collection, notify),
         profiles=MongoProfileRepository(runtime.db[mongo_profiles.COLLECTION]),
         gazetteer=load_gazetteer(),
-        catalogue=load_catalogue(),
+        catalogue=LiveCatalogue(
+            load_catalogue(), MongoCatalogueRepository(runtime.db[mongo_catalogue.COLLECTION])
+        ),
         clock=SystemClock(),
         new_id=new_need_id,
     )
@@ -99,6 +103,8 @@ def create_app() -> FastAPI:
         async with runtime.lifespan(app):
             # The built-in profiles, where missing; an admin's later changes are never undone.
             await services.profiles.seed(builtin_profiles())
+            # What stock published so far (the consumer keeps it up to date from here on).
+            await services.catalogue.refresh()
             yield
 
     app = create_service_app(

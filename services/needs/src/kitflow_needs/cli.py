@@ -32,7 +32,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kitflow_needs import SERVICE
-from kitflow_needs.adapters import mongo_needs, mongo_profiles
+from kitflow_needs.adapters import mongo_catalogue, mongo_needs, mongo_profiles
 from kitflow_needs.adapters.bundled import (
     SystemClock,
     builtin_profiles,
@@ -40,10 +40,12 @@ from kitflow_needs.adapters.bundled import (
     load_gazetteer,
 )
 from kitflow_needs.adapters.hxl_io import export_header, export_rows, read_needs_file
+from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
 from kitflow_needs.domain.errors import InvalidInput, NeedsError, UnreadableFile
+from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.imports import ImportOptions, ImportReport, import_needs
 from kitflow_needs.handlers.needs import list_needs
 from kitflow_needs.handlers.ports import Actor, NeedQuery, NeedsServices
@@ -61,7 +63,9 @@ def _services(db: object) -> NeedsServices:
         needs=MongoNeedRepository(db[mongo_needs.COLLECTION], lambda _c, _i: None),
         profiles=MongoProfileRepository(db[mongo_profiles.COLLECTION]),
         gazetteer=load_gazetteer(),
-        catalogue=load_catalogue(),
+        catalogue=LiveCatalogue(
+            load_catalogue(), MongoCatalogueRepository(db[mongo_catalogue.COLLECTION])
+        ),
         clock=SystemClock(),
         new_id=new_need_id,
     )
@@ -210,12 +214,13 @@ async def _export(out: Path | None, org: str | None) -> None:
         stream = out.open("w", newline="") if out else sys.stdout
         try:
             stream.write(export_header())
+            catalogue = await svc.catalogue.refresh()
             offset = 0
             while True:
                 page = await list_needs(NeedQuery(limit=500, offset=offset), actor, svc)
                 if not page.items:
                     break
-                stream.write(export_rows(page.items, svc.catalogue))
+                stream.write(export_rows(page.items, catalogue))
                 offset += len(page.items)
         finally:
             if out:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from kitflow_shared.bulk import collector_paused
 from kitflow_shared.events.envelope import EventContext
 
+from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.duplicates import find_duplicates
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput, NeedsError
 from kitflow_needs.domain.intake import NeedInput, build_details
@@ -123,8 +124,10 @@ async def import_needs(
             f"unknown norms profile {options.profile_id!r}; known: "
             f"{', '.join(sorted(profiles)) or 'none'}",
         )
+    # Read once for the whole import: each row's codes are then dict lookups.
+    catalogue = await svc.catalogue.refresh()
     with collector_paused():
-        return await _import(rows, options, actor, svc, context, profiles, progress)
+        return await _import(rows, options, actor, svc, context, profiles, catalogue, progress)
 
 
 async def _import(
@@ -134,6 +137,7 @@ async def _import(
     svc: NeedsServices,
     context: EventContext,
     profiles: Mapping[str, NormsProfile],
+    catalogue: ItemCatalogue,
     progress: Progress | None,
 ) -> ImportReport:
     report = ImportReport(rows=len(rows))
@@ -146,7 +150,7 @@ async def _import(
             chunk = rows[start : start + CHUNK_ROWS]
             prepared = []
             for n, row in enumerate(chunk, 1):
-                p = _prepare(row, options, actor, svc, profiles, first_row_of, report)
+                p = _prepare(row, options, actor, svc, profiles, catalogue, first_row_of, report)
                 if p is not None:
                     prepared.append(p)
                 if n % YIELD_EVERY == 0:
@@ -181,6 +185,7 @@ def _prepare(
     actor: Actor,
     svc: NeedsServices,
     profiles: Mapping[str, NormsProfile],
+    catalogue: ItemCatalogue,
     first_row_of: dict[str, int],
     report: ImportReport,
 ) -> _Prepared | None:
@@ -223,7 +228,7 @@ def _prepare(
         details = build_details(
             given,
             gazetteer=svc.gazetteer,
-            catalogue=svc.catalogue,
+            catalogue=catalogue,
             profiles=profiles,
         )
     except InvalidInput as exc:

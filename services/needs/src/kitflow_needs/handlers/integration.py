@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kitflow_shared.contracts.catalogue import ItemState
 from kitflow_shared.contracts.distribution import NeedCoverageState
 from kitflow_shared.contracts.needs import (
     NEED_CANCELLED,
@@ -19,6 +20,7 @@ from kitflow_shared.contracts.needs import (
 from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.events.registry import EventSpec
 
+from kitflow_needs.domain.catalogue import CatalogueItem, ItemKind
 from kitflow_needs.domain.need import (
     DuplicateDecision,
     ItemProgress,
@@ -126,3 +128,15 @@ def coverage_of(state: NeedCoverageState) -> tuple[dict[str, ItemProgress], Reac
         )
     reached = Reached(state.households_reached, state.individuals_reached)
     return progress, reached
+
+
+def catalogue_item_of(state: ItemState, sequence: int) -> CatalogueItem:
+    """Stock's item, translated at the edge: a kit is an item with a bill of materials (its
+    contents are stock's business; a need asks for kits as whole units)."""
+    return CatalogueItem(
+        code=state.code,
+        name=state.name_en,
+        unit=state.unit,
+        kind=ItemKind.KIT if state.components else ItemKind.ITEM,
+        sequence=sequence,
+    )

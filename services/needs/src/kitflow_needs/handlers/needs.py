@@ -79,7 +79,8 @@ async def details_of(given: NeedInput, svc: NeedsServices) -> NeedDetails:
     profiles = {}
     if given.profile_id is not None:
         profiles = {p.profile_id: p for p in await svc.profiles.all()}
-    return build_details(given, gazetteer=svc.gazetteer, catalogue=svc.catalogue, profiles=profiles)
+    catalogue = await svc.catalogue.knowing(code for code, _ in given.items)
+    return build_details(given, gazetteer=svc.gazetteer, catalogue=catalogue, profiles=profiles)
 
 
 async def create_need(

@@ -9,10 +9,11 @@ from typing import Protocol
 
 from kitflow_shared.events.envelope import CloudEvent
 
-from kitflow_needs.domain.catalogue import ItemCatalogue
+from kitflow_needs.domain.catalogue import CatalogueItem
 from kitflow_needs.domain.gazetteer import Gazetteer
 from kitflow_needs.domain.need import Need, NeedStatus
 from kitflow_needs.domain.norms import NormsProfile
+from kitflow_needs.handlers.catalogue import LiveCatalogue
 
 
 @dataclass(frozen=True)
@@ -137,6 +138,17 @@ class ProfileRepository(Protocol):
         """Store the built-in profiles that are not there yet; return how many."""
 
 
+class CatalogueRepository(Protocol):
+    """The read model of stock's catalogue: one entry per item or kit stock published."""
+
+    async def apply(self, item: CatalogueItem) -> bool:
+        """Store the item if its sequence is newer than the stored entry's (or there is none);
+        False when the stored entry is as new or newer (a redelivered or stale event)."""
+
+    async def all(self) -> list[CatalogueItem]:
+        """Every entry."""
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 
@@ -148,6 +160,7 @@ class NeedsServices:
     needs: NeedRepository
     profiles: ProfileRepository
     gazetteer: Gazetteer
-    catalogue: ItemCatalogue
+    # In memory, over the read model of stock's catalogue: intake looks codes up in a dict.
+    catalogue: LiveCatalogue
     clock: Clock
     new_id: Callable[[], str]

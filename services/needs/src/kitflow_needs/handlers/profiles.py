@@ -11,7 +11,8 @@ from kitflow_needs.handlers.ports import Actor, NeedsServices
 
 async def add_profile(profile: NormsProfile, actor: Actor, svc: NeedsServices) -> NormsProfile:
     _admin(actor)
-    profile = replace(profile, version=1).validated(svc.catalogue)
+    catalogue = await svc.catalogue.knowing(r.item_code for r in profile.rules)
+    profile = replace(profile, version=1).validated(catalogue)
     await svc.profiles.add(profile)
     return profile
 
@@ -23,7 +24,8 @@ async def replace_profile(
     _admin(actor)
     held = await svc.profiles.get(profile.profile_id)
     version = expected_version if expected_version is not None else held.version
-    new = replace(profile, version=version + 1).validated(svc.catalogue)
+    catalogue = await svc.catalogue.knowing(r.item_code for r in profile.rules)
+    new = replace(profile, version=version + 1).validated(catalogue)
     await svc.profiles.save(new, version)
     return new
 

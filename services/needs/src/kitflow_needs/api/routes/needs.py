@@ -62,7 +62,7 @@ async def create(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/needs/{result.need.need_id}"
-    return NeedPublic.of(result.need, svc.catalogue)
+    return NeedPublic.of(result.need, svc.catalogue.current())
 
 
 @router.get("", response_model=NeedPage)
@@ -83,7 +83,7 @@ async def list_needs(
     query = query_of(status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset)
     page = await handlers.list_needs(query, actor_of(caller), svc)
     return NeedPage(
-        items=[NeedPublic.of(n, svc.catalogue) for n in page.items],
+        items=[NeedPublic.of(n, svc.catalogue.current()) for n in page.items],
         total=page.total,
         limit=limit,
         offset=offset,
@@ -93,7 +93,8 @@ async def list_needs(
 @router.get("/{need_id}", response_model=NeedPublic)
 async def get_need(need_id: NeedId, caller: Reader, svc: Services) -> NeedPublic:
     """One need (another organisation's need is not found for a partner)."""
-    return NeedPublic.of(await handlers.get_need(need_id, actor_of(caller), svc), svc.catalogue)
+    need = await handlers.get_need(need_id, actor_of(caller), svc)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.put("/{need_id}", response_model=NeedPublic)
@@ -102,14 +103,14 @@ async def update(
 ) -> NeedPublic:
     """Replace a need's details (its organisation only); a validated need needs validating again."""
     need = await handlers.revise_need(need_id, body.to_input(), actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.post("/{need_id}/submit", response_model=NeedPublic)
 async def submit(need_id: NeedId, caller: Reporter, svc: Services, context: Context) -> NeedPublic:
     """Submit a draft (or a rejected need after fixing it) to the coordinators."""
     need = await handlers.submit_need(need_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.post("/{need_id}/cancel", response_model=NeedPublic)
@@ -118,7 +119,7 @@ async def cancel(
 ) -> NeedPublic:
     """Cancel a need, with the reason (its organisation, or a coordinator)."""
     need = await handlers.cancel_need(need_id, body.reason, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.post("/{need_id}/validate", response_model=NeedPublic)
@@ -127,7 +128,7 @@ async def validate(
 ) -> NeedPublic:
     """Validate a submitted need: it may now be planned (coordinators)."""
     need = await handlers.validate_need(need_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.post("/{need_id}/reject", response_model=NeedPublic)
@@ -136,7 +137,7 @@ async def reject(
 ) -> NeedPublic:
     """Reject a submitted need, with the reason the partner will read (coordinators)."""
     need = await handlers.reject_need(need_id, body.reason, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.post("/{need_id}/duplicates/{other_id}/keep", response_model=NeedPublic)
@@ -145,7 +146,7 @@ async def keep_both(
 ) -> NeedPublic:
     """Keep both needs: they are not the same need (coordinators)."""
     need = await handlers.keep_both(need_id, other_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())
 
 
 @router.post("/{need_id}/duplicates/{other_id}/merge", response_model=NeedPublic)
@@ -154,4 +155,4 @@ async def merge(
 ) -> NeedPublic:
     """Merge this need into the other one, which stays; this one is cancelled (coordinators)."""
     need = await handlers.merge_need(need_id, other_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue)
+    return NeedPublic.of(need, svc.catalogue.current())

@@ -54,8 +54,8 @@ async def gazetteer(caller: AnyRole, svc: Services) -> GazetteerPublic:
 
 @router.get("/items", response_model=list[ItemPublic])
 async def items(caller: AnyRole, svc: Services) -> list[ItemPublic]:
-    """The item and kit codes a need may ask for."""
+    """The item and kit codes a need may ask for: stock's catalogue and the planning measures."""
     return [
         ItemPublic(code=i.code, name=i.name, unit=i.unit, kind=i.kind.value)
-        for i in svc.catalogue.all()
+        for i in (await svc.catalogue.refresh()).all()
     ]

@@ -147,13 +147,15 @@ async def export_csv(
 
     async def rows() -> AsyncIterator[str]:
         yield export_header()
+        # Names and units as the read model has them now; read once for the whole file.
+        catalogue = await svc.catalogue.refresh()
         offset = 0
         while True:
             query = NeedQuery(**{**base.__dict__, "offset": offset})
             page = await handlers.list_needs(query, actor, svc)
             if not page.items:
                 return
-            yield export_rows(page.items, svc.catalogue)
+            yield export_rows(page.items, catalogue)
             offset += len(page.items)
 
     return StreamingResponse(
