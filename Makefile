@@ -25,8 +25,14 @@ install: $(UV) ## install Python dependencies (locked) and the local Kafka + sto
 run: install ## start Kafka, the store, the four services and demo data; Ctrl-C stops all
 	$(UV) run --frozen python deploy/local/run_system.py
 
+SERVICE_PROCESSES := python -m kitflow_(stock|needs|distribution|gateway)
+
+# The services first, and only once they are gone the broker and store: a service still shutting
+# down would otherwise wait on a broker that is no longer there.
 stop: ## stop whatever `make run` left running (services and infrastructure)
-	-pkill -TERM -f 'python -m kitflow_(stock|needs|distribution|gateway)' || true
+	-@pkill -TERM -f '$(SERVICE_PROCESSES)' || true
+	@for _ in $$(seq 1 60); do pgrep -f '$(SERVICE_PROCESSES)' >/dev/null || break; sleep 0.5; done
+	-@pkill -KILL -f '$(SERVICE_PROCESSES)' || true
 	$(LOCAL) stop all
 
 status: ## show the local infrastructure

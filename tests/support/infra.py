@@ -105,8 +105,14 @@ def _start_local() -> tuple[Infra, Callable[[], None]]:
         # same machine): try again on ports the system hands out now.
         ports = {target: str(_free_port()) for target in DEFAULT_TEST_PORTS}
 
+    # Data on ports of this run only (the defaults were taken) would never be reused, and each
+    # such run would leave its own broker and store folders behind: delete them with the run.
+    one_off = any(ports[t] != str(default) for t, (_, default) in DEFAULT_TEST_PORTS.items())
+
     def stop() -> None:
-        subprocess.run([str(LOCAL_TOOL), "stop", "all"], check=False, env=env)
+        subprocess.run(
+            [str(LOCAL_TOOL), "reset" if one_off else "stop", "all"], check=False, env=env
+        )
 
     infra = Infra(
         kafka_bootstrap=f"127.0.0.1:{ports['KITFLOW_KAFKA_PORT']}",
