@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 
 from kitflow_gateway import SERVICE, __version__
 from kitflow_gateway.adapters import mongo
+from kitflow_gateway.adapters.upstream import AiohttpUpstream, HttpxUpstream
 from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
 from kitflow_gateway.api.errors import install_gateway_error_handlers
 from kitflow_gateway.api.middleware import AuditTrail, BodySizeLimit, RateLimitHeaders
@@ -27,6 +28,7 @@ from kitflow_gateway.config import GatewaySettings
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
+from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
 from kitflow_gateway.handlers.tokens import AccessTokens
 
@@ -34,14 +36,6 @@ log = logging.getLogger(__name__)
 
 # Sign-in attempts per user name per minute: slows password guessing to a crawl.
 LOGIN_ATTEMPTS_PER_MINUTE = 10
-
-
-def _upstream_alive(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
-    async def check() -> None:
-        response = await client.get("/healthz")
-        response.raise_for_status()
-
-    return check
 
 
 def _now() -> datetime:
@@ -63,16 +57,15 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         "needs": settings.needs_url,
         "distribution": settings.distribution_url,
     }
-    upstreams: dict[str, httpx.AsyncClient] = {}
+    upstreams: dict[str, Upstream] = {}
     for name, url in urls.items():
-        client = httpx.AsyncClient(
-            base_url=url,
-            timeout=settings.upstream_timeout_s,
-            transport=(transports or {}).get(name),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        transport = (transports or {}).get(name)
+        upstreams[name] = (
+            AiohttpUpstream(url, timeout_s=settings.upstream_timeout_s)
+            if transport is None
+            else HttpxUpstream(url, timeout_s=settings.upstream_timeout_s, transport=transport)
         )
-        upstreams[name] = client
-        runtime.add_closer(client.aclose)
+        runtime.add_closer(upstreams[name].aclose)
 
     db = runtime.db
     idempotency_store = mongo.MongoIdempotency(db[mongo.IDEMPOTENCY])
@@ -134,7 +127,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     def readiness(_app: FastAPI) -> list[ReadinessCheck]:
         return [
             *runtime.readiness_checks(),
-            *(ReadinessCheck(name, _upstream_alive(client)) for name, client in upstreams.items()),
+            *(ReadinessCheck(name, upstream.alive) for name, upstream in upstreams.items()),
         ]
 
     app = create_service_app(

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from kitflow_shared.web.identity import Role
@@ -16,7 +15,7 @@ from kitflow_gateway.domain.errors import Unauthenticated
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
-from kitflow_gateway.handlers.ports import AuditLog
+from kitflow_gateway.handlers.ports import AuditLog, Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
 
 API_KEY_HEADER = "X-API-Key"
@@ -33,7 +32,7 @@ class Gateway:
     idempotency: IdempotencyHandlers
     audit: AuditLog
     # One client per service, keyed by service name.
-    upstreams: dict[str, httpx.AsyncClient]
+    upstreams: dict[str, Upstream]
     internal_secret: str
     max_json_bytes: int
     max_upload_bytes: int
