@@ -21,11 +21,12 @@ from kitflow_gateway.adapters import mongo
 from kitflow_gateway.adapters.upstream import AiohttpUpstream, HttpxUpstream
 from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
 from kitflow_gateway.api.errors import install_gateway_error_handlers
-from kitflow_gateway.api.middleware import AuditTrail, BodySizeLimit, RateLimitHeaders
+from kitflow_gateway.api.middleware import AuditMiddleware, BodySizeLimit, RateLimitHeaders
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
 from kitflow_gateway.api.routes import audit, auth, dashboard, identity
 from kitflow_gateway.config import GatewaySettings
 from kitflow_gateway.domain.errors import AlreadyExists
+from kitflow_gateway.handlers.audit import AuditTrail
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
 from kitflow_gateway.handlers.ports import Upstream
@@ -70,7 +71,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     db = runtime.db
     idempotency_store = mongo.MongoIdempotency(db[mongo.IDEMPOTENCY])
     rate_counters = mongo.MongoRateCounters(db[mongo.RATE_COUNTERS])
-    audit_log = mongo.MongoAuditLog(db[mongo.AUDIT])
+    audit_trail = AuditTrail(mongo.MongoAuditLog(db[mongo.AUDIT]))
     identity_handlers = IdentityHandlers(
         organisations=mongo.MongoOrganisations(db[mongo.ORGANISATIONS]),
         users=mongo.MongoUsers(db[mongo.USERS]),
@@ -90,7 +91,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         idempotency=IdempotencyHandlers(
             idempotency_store, _now, timedelta(seconds=settings.idempotency_lease_s)
         ),
-        audit=audit_log,
+        audit=audit_trail,
         upstreams=upstreams,
         internal_secret=common.internal_secret.get_secret_value(),
         max_json_bytes=settings.max_json_bytes,
@@ -122,7 +123,11 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
                     settings.bootstrap_admin_password.get_secret_value(),
                     settings.bootstrap_admin_organisation,
                 )
-            yield
+            try:
+                yield
+            finally:
+                # Before the store connection closes: the queued audit entries are written.
+                await audit_trail.close()
 
     def readiness(_app: FastAPI) -> list[ReadinessCheck]:
         return [
@@ -158,7 +163,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(AuditTrail, log=audit_log)
+    app.add_middleware(AuditMiddleware, log=audit_trail)
     if settings.dashboard_origin:
         app.add_middleware(
             CORSMiddleware,

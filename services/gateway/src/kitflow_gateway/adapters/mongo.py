@@ -4,6 +4,7 @@ gateway's own database. Every write is a single-document operation (docs/adr/000
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ from kitflow_shared.store import Document, IndexSpec
 from kitflow_shared.web.identity import Role
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.errors import AlreadyExists
@@ -25,6 +26,7 @@ API_KEYS = "api_keys"
 IDEMPOTENCY = "idempotency_keys"
 RATE_COUNTERS = "rate_counters"
 AUDIT = "audit_log"
+DUPLICATE_KEY = 11000
 
 INDEXES = [
     IndexSpec(USERS, [("username", ASCENDING)], "username_unique", unique=True),
@@ -327,23 +329,32 @@ class MongoAuditLog:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
-    async def record(self, entry: AuditEntry) -> None:
-        await self.collection.insert_one(
-            {
-                "_id": entry.entry_id,
-                "at": entry.at,
-                "method": entry.method,
-                "path": entry.path,
-                "status": entry.status,
-                "correlation_id": entry.correlation_id,
-                "duration_ms": entry.duration_ms,
-                "user_id": entry.user_id,
-                "username": entry.username,
-                "organisation": entry.organisation,
-                "key_id": entry.key_id,
-                "client": entry.client,
-            }
-        )
+    async def record_many(self, entries: Sequence[AuditEntry]) -> None:
+        try:
+            # Unordered: after a duplicate (an entry a failed attempt did store) the rest go on.
+            await self.collection.insert_many([self._doc(e) for e in entries], ordered=False)
+        except BulkWriteError as exc:
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", [])):
+                raise
+            if exc.details.get("writeConcernErrors"):
+                raise
+
+    @staticmethod
+    def _doc(entry: AuditEntry) -> Document:
+        return {
+            "_id": entry.entry_id,
+            "at": entry.at,
+            "method": entry.method,
+            "path": entry.path,
+            "status": entry.status,
+            "correlation_id": entry.correlation_id,
+            "duration_ms": entry.duration_ms,
+            "user_id": entry.user_id,
+            "username": entry.username,
+            "organisation": entry.organisation,
+            "key_id": entry.key_id,
+            "client": entry.client,
+        }
 
     async def find(self, query: AuditQuery) -> Page[AuditEntry]:
         filters: Document = {}

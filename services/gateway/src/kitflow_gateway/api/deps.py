@@ -13,9 +13,10 @@ from kitflow_shared.web.identity import Role
 from kitflow_gateway.api.errors import Refused, unauthenticated
 from kitflow_gateway.domain.errors import Unauthenticated
 from kitflow_gateway.domain.identity import Principal
+from kitflow_gateway.handlers.audit import AuditTrail
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
-from kitflow_gateway.handlers.ports import AuditLog, Upstream
+from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
 
 API_KEY_HEADER = "X-API-Key"
@@ -30,7 +31,7 @@ class Gateway:
     rate_limiter: RateLimiter
     login_limiter: RateLimiter
     idempotency: IdempotencyHandlers
-    audit: AuditLog
+    audit: AuditTrail
     # One client per service, keyed by service name.
     upstreams: dict[str, Upstream]
     internal_secret: str

@@ -90,8 +90,9 @@ class RateCounters(Protocol):
     async def prune(self, windows_before: datetime) -> int: ...
 
 
-class AuditLog(Protocol):
-    async def record(self, entry: AuditEntry) -> None: ...
+class AuditStore(Protocol):
+    async def record_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Insert the entries; entries already stored (a retried batch) are not duplicated."""
 
     async def find(self, query: AuditQuery) -> Page[AuditEntry]: ...
 
