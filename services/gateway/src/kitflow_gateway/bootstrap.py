@@ -31,7 +31,7 @@ from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
 from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
-from kitflow_gateway.handlers.tokens import AccessTokens
+from kitflow_gateway.handlers.tokens import AccessTokens, InternalIdentities
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         ),
         audit=audit_trail,
         upstreams=upstreams,
-        internal_secret=common.internal_secret.get_secret_value(),
+        identities=InternalIdentities(common.internal_secret.get_secret_value(), _now),
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )

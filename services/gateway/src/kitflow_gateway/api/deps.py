@@ -18,6 +18,7 @@ from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
 from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
+from kitflow_gateway.handlers.tokens import InternalIdentities
 
 API_KEY_HEADER = "X-API-Key"
 TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
@@ -34,7 +35,8 @@ class Gateway:
     audit: AuditTrail
     # One client per service, keyed by service name.
     upstreams: dict[str, Upstream]
-    internal_secret: str
+    # The signed identity the services are called with (ADR 0004).
+    identities: InternalIdentities
     max_json_bytes: int
     max_upload_bytes: int
 

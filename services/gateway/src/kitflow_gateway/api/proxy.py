@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from kitflow_shared.logging import correlation_id_var
-from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
+from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role
 from kitflow_shared.web.problems import PROBLEM_JSON
 
 from kitflow_gateway.api.deps import Gateway, authenticated, gateway_of
@@ -306,7 +306,7 @@ async def _call_service(
     gateway: Gateway, route: ProxyRoute, request: Request, principal: Principal, body: bytes
 ) -> Response:
     headers = {
-        IDENTITY_HEADER: issue_internal_token(_caller(principal), gateway.internal_secret),
+        IDENTITY_HEADER: gateway.identities.for_caller(_caller(principal)),
         "accept": request.headers.get("accept", "application/json"),
     }
     correlation_id = correlation_id_var.get()
