@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 import uvicorn
-from kitflow_gateway.adapters.upstream import AiohttpUpstream
+from kitflow_gateway.adapters.upstream import IDLE_REUSE_S, AiohttpUpstream
 from kitflow_gateway.handlers.ports import UpstreamTimeout, UpstreamUnavailable
+from kitflow_shared.serve import KEEP_ALIVE_S
 from starlette.types import Receive, Scope, Send
 
 
@@ -36,6 +37,7 @@ class Service:
             "raw_path": scope["raw_path"].decode(),
             "query": scope["query_string"].decode(),
             "headers": {k.decode(): v.decode() for k, v in scope["headers"]},
+            "client_port": scope["client"][1],
             "body": body.decode(),
         }
         await send(
@@ -120,6 +122,29 @@ async def test_connections_are_reused_and_a_body_less_call_sends_no_body(
         f"/v1/needs/{n}" for n in range(20)
     ]
     assert all(json.loads(a.body)["body"] == "" for a in answers)
+
+
+async def test_an_idle_connection_is_given_up_before_the_service_would_close_it(
+    service: tuple[str, Service],
+) -> None:
+    # Reusing a connection the service is closing at that very moment fails the request, so
+    # connections idle past the reuse window (shorter than the services' keep-alive) are not used.
+    url, _ = service
+    upstream = AiohttpUpstream(url, timeout_s=10, idle_reuse_s=1.0)
+    try:
+
+        async def port() -> int:
+            answer = await upstream.request("GET", "/v1/needs", body=b"", headers={})
+            client_port: int = json.loads(answer.body)["client_port"]
+            return client_port
+
+        first = await port()
+        assert await port() == first  # reused while fresh
+        await asyncio.sleep(1.1)
+        assert await port() != first
+    finally:
+        await upstream.aclose()
+    assert IDLE_REUSE_S < KEEP_ALIVE_S
 
 
 async def test_a_service_that_does_not_answer_in_time_is_a_timeout(

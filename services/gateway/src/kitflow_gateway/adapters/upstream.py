@@ -15,6 +15,7 @@ from collections.abc import Mapping
 
 import aiohttp
 import httpx
+from kitflow_shared.serve import KEEP_ALIVE_S
 from yarl import URL
 
 from kitflow_gateway.handlers.ports import UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
@@ -22,13 +23,20 @@ from kitflow_gateway.handlers.ports import UpstreamAnswer, UpstreamTimeout, Upst
 # At most this many connections to one service at once; further calls wait for a free one
 # (within the timeout). Matches what one gateway instance can usefully keep in flight.
 MAX_CONNECTIONS = 200
+# An idle connection is reused only this long, well before the service closes it: a request
+# sent on a connection the service is closing at that moment fails (and a creating request
+# must not be resent blindly). httpx avoided it by polling every pooled socket per request.
+IDLE_REUSE_S = KEEP_ALIVE_S / 2
 
 
 class AiohttpUpstream:
     """One service over HTTP/1.1 with keep-alive connections."""
 
-    def __init__(self, base_url: str, *, timeout_s: float) -> None:
+    def __init__(
+        self, base_url: str, *, timeout_s: float, idle_reuse_s: float = IDLE_REUSE_S
+    ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.idle_reuse_s = idle_reuse_s
         # Per phase, like httpx's single timeout: waiting for a connection (pooled or new) and
         # each read; a slow but steady answer is not cut off.
         self.timeout = aiohttp.ClientTimeout(total=None, connect=timeout_s, sock_read=timeout_s)
@@ -38,7 +46,9 @@ class AiohttpUpstream:
         # Created on first use, inside the running event loop, as aiohttp requires.
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_CONNECTIONS),
+                connector=aiohttp.TCPConnector(
+                    limit=MAX_CONNECTIONS, keepalive_timeout=self.idle_reuse_s
+                ),
                 timeout=self.timeout,
             )
         return self._session

@@ -12,6 +12,7 @@ that answer on unchanged. Paths are the services' own, so nothing is rewritten.
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from kitflow_gateway.domain.idempotency import (
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.idempotency import InProgress, Mismatch, Replay
 from kitflow_gateway.handlers.ports import UpstreamTimeout, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -335,7 +338,10 @@ async def _call_service(
             "have been applied. Retry with the same Idempotency-Key to be safe.",
             slug="upstream-timeout",
         ) from None
-    except UpstreamUnavailable:
+    except UpstreamUnavailable as exc:
+        log.warning(
+            "%s service unreachable for %s %s: %s", route.service, route.method, target, exc
+        )
         raise Refused(
             503,
             "Service unavailable",
