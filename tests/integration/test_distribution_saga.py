@@ -169,6 +169,14 @@ async def test_from_assessed_needs_to_households_reached(system: System) -> None
     assert {x["need_id"] for x in partner_view["lines"]} == {nrc_need}
     stranger = identity("ACF", Role.PARTNER)
     assert (await s.distribution.get(f"/v1/plans/{plan_id}", headers=stranger)).status_code == 404
+    # Nor can they act on it: confirming deliveries is "not found" too, not "forbidden".
+    delivery = {"line_id": draft["lines"][0]["line_id"], "quantity": 1, "households": 1}
+    refused = await s.distribution.post(
+        f"/v1/plans/{plan_id}/deliveries",
+        headers=stranger,
+        json={"deliveries": [{**delivery, "individuals": 5}]},
+    )
+    assert refused.status_code == 404, refused.text
 
     approved = await _ok(
         await s.distribution.post(f"/v1/plans/{plan_id}/approve", headers=COORDINATOR, json={}), 200

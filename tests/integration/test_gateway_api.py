@@ -26,6 +26,7 @@ from kitflow_stock.bootstrap import create_app as create_stock
 
 from tests.support.app import running_app
 from tests.support.infra import Infra
+from tests.support.kafka import eventually
 
 pytestmark = pytest.mark.infra
 
@@ -449,6 +450,94 @@ async def test_another_organisations_object_is_not_found(
     seen = await system.client.get(f"/v1/needs/{isolation.need_id}", headers=system.admin)
     assert seen.status_code == 200
     assert seen.json()["status"] == "submitted"
+
+
+async def test_another_organisations_real_plan_and_need_are_not_found_and_nothing_leaks(
+    system: System,
+) -> None:
+    """Against a plan that exists, drafted for a need that exists (not unknown ids): a partner
+    of another organisation gets 404 and none of the data, on reads and on changes alike, while
+    the owner's partner sees its line."""
+    owner = await _organisation(system, "PLANOWNER")
+    owner_partner = await _caller(system, owner, Role.PARTNER)
+    coordinator = await _caller(system, "IOM", Role.COORDINATOR)
+    intruder = await _caller(system, await _organisation(system, "NOSY"), Role.PARTNER)
+    site = f"Konna {uuid.uuid4().hex[:6]}"
+    need = {**NEED, "location": {**NEED["location"], "site_name": site}}
+    created = await system.client.post("/v1/needs", headers=owner_partner, json=need)
+    assert created.status_code == 201, created.text
+    need_id = created.json()["id"]
+    validated = await system.client.post(f"/v1/needs/{need_id}/validate", headers=coordinator)
+    assert validated.status_code == 200, validated.text
+    receipt = await system.client.post(
+        "/v1/warehouses/BKO-MAIN/receipts",
+        headers=system.admin,
+        json={
+            "grn_number": f"GRN-{uuid.uuid4().hex[:8]}",
+            "source": "ECHO",
+            "lines": [{"item_code": "BLANKET", "quantity": 5000}],
+        },
+    )
+    assert receipt.status_code == 201, receipt.text
+    # Distribution learns the need and the stock from events.
+    await eventually(
+        lambda: system.client.get("/v1/views/needs", headers=coordinator),
+        lambda r: any(n["need_id"] == need_id and n["status"] == "validated" for n in r.json()),
+        what="the need in distribution's view",
+    )
+    await eventually(
+        lambda: system.client.get("/v1/views/stock", headers=coordinator),
+        lambda r: any(
+            (x["warehouse"], x["balance"]["item_code"]) == ("BKO-MAIN", "BLANKET")
+            and x["balance"]["available"] >= 240
+            for x in r.json()
+        ),
+        what="the blankets in distribution's view",
+    )
+    drafted = await system.client.post(
+        "/v1/plans", headers=coordinator, json={"title": f"Konna {owner}", "need_ids": [need_id]}
+    )
+    assert drafted.status_code == 201, drafted.text
+    plan = drafted.json()
+    plan_id = plan["plan_id"]
+    [line] = [x for x in plan["lines"] if x["need_id"] == need_id]
+
+    mine = await system.client.get(f"/v1/plans/{plan_id}", headers=owner_partner)
+    assert mine.status_code == 200, mine.text
+    assert {x["need_id"] for x in mine.json()["lines"]} == {need_id}
+
+    attempts = [
+        ("GET", f"/v1/plans/{plan_id}", None),
+        (
+            "POST",
+            f"/v1/plans/{plan_id}/deliveries",
+            {
+                "deliveries": [
+                    {"line_id": line["line_id"], "quantity": 1, "households": 1, "individuals": 5}
+                ]
+            },
+        ),
+        ("GET", f"/v1/needs/{need_id}", None),
+        ("PUT", f"/v1/needs/{need_id}", need),
+        ("POST", f"/v1/needs/{need_id}/cancel", {"reason": "not ours to cancel"}),
+    ]
+    for method, path, body in attempts:
+        response = await system.client.request(method, path, headers=intruder, json=body)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        for secret in (owner, site, line["line_id"]):
+            assert secret not in response.text, (method, path, secret)
+    for listing in ("/v1/needs", "/v1/needs/export.csv", "/v1/reports/5w.csv"):
+        listed = await system.client.get(listing, headers=intruder)
+        assert listed.status_code == 200, (listing, listed.text)
+        assert need_id not in listed.text, listing
+        assert site not in listed.text, listing
+    # Untouched: still a draft with its line, the need still validated.
+    after = await system.client.get(f"/v1/plans/{plan_id}", headers=coordinator)
+    assert after.json()["status"] == plan["status"]
+    assert after.json()["lines"] == plan["lines"]
+    seen = await system.client.get(f"/v1/needs/{need_id}", headers=coordinator)
+    assert seen.json()["status"] == "validated"
 
 
 async def test_gateway_objects_of_another_organisation_are_not_found(system: System) -> None:

@@ -7,6 +7,10 @@ import uvicorn
 from kitflow_shared.logging import configure_logging
 from kitflow_shared.settings import CommonSettings
 
+# How long a service keeps an idle keep-alive connection open (uvicorn's default, made explicit
+# because the gateway's client must give connections up before a service closes them).
+KEEP_ALIVE_S = 5
+
 
 def serve(app_factory: str, *, service: str, host: str, port: int) -> None:
     """`app_factory` is an import path such as "kitflow_stock.bootstrap:create_app"."""
@@ -20,4 +24,5 @@ def serve(app_factory: str, *, service: str, host: str, port: int) -> None:
         log_config=None,  # keep our JSON logging
         access_log=False,  # request metrics and the audit log say more
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_S,
     )

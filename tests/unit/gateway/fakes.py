@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -158,13 +160,28 @@ class FakeRateCounters:
         return 0
 
 
-class FakeAuditLog:
-    def __init__(self) -> None:
-        self.entries: list[AuditEntry] = []
+class FakeAuditStore:
+    """Stores entries by id (a repeated entry is stored once, as with the unique _id); can be
+    made to fail the next inserts, or to hold an insert until released."""
 
-    async def record(self, entry: AuditEntry) -> None:
-        self.entries.append(entry)
+    def __init__(self) -> None:
+        self.entries: dict[str, AuditEntry] = {}
+        self.batches: list[int] = []
+        self.failures_left = 0
+        self.gate: asyncio.Event | None = None
+        self.inside = asyncio.Event()
+
+    async def record_many(self, entries: Sequence[AuditEntry]) -> None:
+        self.inside.set()
+        if self.gate is not None:
+            await self.gate.wait()
+        if self.failures_left:
+            self.failures_left -= 1
+            raise ConnectionError("store unreachable")
+        self.batches.append(len(entries))
+        for entry in entries:
+            self.entries.setdefault(entry.entry_id, entry)
 
     async def find(self, query: AuditQuery) -> Page[AuditEntry]:
-        rows = [e for e in self.entries if query.organisation in (None, e.organisation)]
+        rows = [e for e in self.entries.values() if query.organisation in (None, e.organisation)]
         return Page(rows[query.offset : query.offset + query.limit], len(rows))

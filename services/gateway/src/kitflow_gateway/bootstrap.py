@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -18,30 +18,25 @@ from starlette.middleware.cors import CORSMiddleware
 
 from kitflow_gateway import SERVICE, __version__
 from kitflow_gateway.adapters import mongo
+from kitflow_gateway.adapters.upstream import AiohttpUpstream, HttpxUpstream
 from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
 from kitflow_gateway.api.errors import install_gateway_error_handlers
-from kitflow_gateway.api.middleware import AuditTrail, BodySizeLimit, RateLimitHeaders
+from kitflow_gateway.api.middleware import AuditMiddleware, BodySizeLimit, RateLimitHeaders
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
 from kitflow_gateway.api.routes import audit, auth, dashboard, identity
 from kitflow_gateway.config import GatewaySettings
 from kitflow_gateway.domain.errors import AlreadyExists
+from kitflow_gateway.handlers.audit import AuditTrail
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
+from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
-from kitflow_gateway.handlers.tokens import AccessTokens
+from kitflow_gateway.handlers.tokens import AccessTokens, InternalIdentities
 
 log = logging.getLogger(__name__)
 
 # Sign-in attempts per user name per minute: slows password guessing to a crawl.
 LOGIN_ATTEMPTS_PER_MINUTE = 10
-
-
-def _upstream_alive(client: httpx.AsyncClient) -> Callable[[], Awaitable[None]]:
-    async def check() -> None:
-        response = await client.get("/healthz")
-        response.raise_for_status()
-
-    return check
 
 
 def _now() -> datetime:
@@ -63,21 +58,20 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         "needs": settings.needs_url,
         "distribution": settings.distribution_url,
     }
-    upstreams: dict[str, httpx.AsyncClient] = {}
+    upstreams: dict[str, Upstream] = {}
     for name, url in urls.items():
-        client = httpx.AsyncClient(
-            base_url=url,
-            timeout=settings.upstream_timeout_s,
-            transport=(transports or {}).get(name),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        transport = (transports or {}).get(name)
+        upstreams[name] = (
+            AiohttpUpstream(url, timeout_s=settings.upstream_timeout_s)
+            if transport is None
+            else HttpxUpstream(url, timeout_s=settings.upstream_timeout_s, transport=transport)
         )
-        upstreams[name] = client
-        runtime.add_closer(client.aclose)
+        runtime.add_closer(upstreams[name].aclose)
 
     db = runtime.db
     idempotency_store = mongo.MongoIdempotency(db[mongo.IDEMPOTENCY])
     rate_counters = mongo.MongoRateCounters(db[mongo.RATE_COUNTERS])
-    audit_log = mongo.MongoAuditLog(db[mongo.AUDIT])
+    audit_trail = AuditTrail(mongo.MongoAuditLog(db[mongo.AUDIT]))
     identity_handlers = IdentityHandlers(
         organisations=mongo.MongoOrganisations(db[mongo.ORGANISATIONS]),
         users=mongo.MongoUsers(db[mongo.USERS]),
@@ -97,9 +91,9 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         idempotency=IdempotencyHandlers(
             idempotency_store, _now, timedelta(seconds=settings.idempotency_lease_s)
         ),
-        audit=audit_log,
+        audit=audit_trail,
         upstreams=upstreams,
-        internal_secret=common.internal_secret.get_secret_value(),
+        identities=InternalIdentities(common.internal_secret.get_secret_value(), _now),
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
@@ -129,12 +123,16 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
                     settings.bootstrap_admin_password.get_secret_value(),
                     settings.bootstrap_admin_organisation,
                 )
-            yield
+            try:
+                yield
+            finally:
+                # Before the store connection closes: the queued audit entries are written.
+                await audit_trail.close()
 
     def readiness(_app: FastAPI) -> list[ReadinessCheck]:
         return [
             *runtime.readiness_checks(),
-            *(ReadinessCheck(name, _upstream_alive(client)) for name, client in upstreams.items()),
+            *(ReadinessCheck(name, upstream.alive) for name, upstream in upstreams.items()),
         ]
 
     app = create_service_app(
@@ -165,7 +163,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RateLimitHeaders)
-    app.add_middleware(AuditTrail, log=audit_log)
+    app.add_middleware(AuditMiddleware, log=audit_trail)
     if settings.dashboard_origin:
         app.add_middleware(
             CORSMiddleware,

@@ -12,15 +12,18 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitflow_shared.logging import log_context
 from kitflow_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from kitflow_shared.web.problems import install_problem_handlers, problem_response
 
 CORRELATION_HEADER = "X-Correlation-Id"
+CORRELATION_KEY = CORRELATION_HEADER.lower().encode()
 READINESS_TIMEOUT_S = 3.0
 
 
@@ -47,22 +50,7 @@ def create_service_app(
     app.state.internal_secret = internal_secret
     install_problem_handlers(app)
 
-    @app.middleware("http")
-    async def correlate_and_measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        correlation_id = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        started = time.perf_counter()
-        with log_context(correlation_id):
-            response = await call_next(request)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        HTTP_REQUESTS.labels(service, request.method, template, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, request.method, template).observe(
-            time.perf_counter() - started
-        )
-        response.headers[CORRELATION_HEADER] = correlation_id
-        return response
+    app.add_middleware(CorrelateAndMeasure, service=service)
 
     @app.get("/healthz", tags=["operations"])
     async def healthz() -> dict[str, str]:
@@ -90,6 +78,50 @@ def create_service_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+class CorrelateAndMeasure:
+    """Gives every request a correlation id (the caller's, else a new one) that its log lines
+    and its answer carry, and counts it in the request metrics.
+
+    Plain ASGI rather than Starlette's BaseHTTPMiddleware: that one runs the rest of the app in a
+    task group of its own and streams the answer through a memory channel, several times the
+    cost of this on every request (it was about a tenth of the gateway's CPU in its profile)."""
+
+    def __init__(self, app: ASGIApp, *, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        correlation_id = Headers(scope=scope).get(CORRELATION_HEADER) or str(uuid.uuid4())
+        raw_id = correlation_id.encode("latin-1")
+        started = time.perf_counter()
+        status = 500  # what the server answers if the app fails before it starts its answer
+
+        async def send_correlated(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != CORRELATION_KEY
+                ]
+                headers.append((CORRELATION_KEY, raw_id))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            with log_context(correlation_id):
+                await self.app(scope, receive, send_correlated)
+        finally:
+            template = getattr(scope.get("route"), "path", "unmatched")
+            method = scope["method"]
+            HTTP_REQUESTS.labels(self.service, method, template, str(status)).inc()
+            HTTP_LATENCY.labels(self.service, method, template).observe(
+                time.perf_counter() - started
+            )
 
 
 async def _run(check: ReadinessCheck) -> tuple[str, Any]:

@@ -41,8 +41,10 @@ class Caller(BaseModel):
         return bool(self.roles & set(roles))
 
 
-def issue_internal_token(caller: Caller, secret: str, ttl: timedelta = DEFAULT_TTL) -> str:
-    now = datetime.now(UTC)
+def issue_internal_token(
+    caller: Caller, secret: str, ttl: timedelta = DEFAULT_TTL, now: datetime | None = None
+) -> str:
+    now = now or datetime.now(UTC)
     claims = {
         "iss": ISSUER,
         "aud": AUDIENCE,

@@ -31,6 +31,7 @@ from kitflow_distribution.domain.plans import (
     Plan,
     PlanLine,
     PlanStatus,
+    UnknownPlan,
 )
 from kitflow_distribution.handlers.integration import coverage_events, plan_events
 from kitflow_distribution.handlers.ports import (
@@ -234,7 +235,11 @@ class PlanHandlers:
         if not actor.plans:
             # A partner confirms deliveries only for its own needs' lines.
             own = {x.line_id for x in plan.lines if await self.owned_by(x.need_id, actor)}
-            if not own or any(d.line_id not in own for d in deliveries):
+            if not own:
+                # A plan that serves none of the partner's needs is another organisation's:
+                # not found, as when reading it, so its existence does not leak.
+                raise UnknownPlan(plan_id)
+            if any(d.line_id not in own for d in deliveries):
                 raise NotPermitted("partners confirm deliveries of their own needs' lines only")
         return await self._change(plan_id, lambda p: p.record_delivery(deliveries), context)
 

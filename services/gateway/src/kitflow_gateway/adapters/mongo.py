@@ -3,16 +3,19 @@ gateway's own database. Every write is a single-document operation (docs/adr/000
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
 from kitflow_shared.store import Document, IndexSpec
 from kitflow_shared.web.identity import Role
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
 
+from kitflow_gateway.adapters.batching import Batcher
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.domain.idempotency import Claim, ClaimState, StoredResponse
@@ -25,6 +28,7 @@ API_KEYS = "api_keys"
 IDEMPOTENCY = "idempotency_keys"
 RATE_COUNTERS = "rate_counters"
 AUDIT = "audit_log"
+DUPLICATE_KEY = 11000
 
 INDEXES = [
     IndexSpec(USERS, [("username", ASCENDING)], "username_unique", unique=True),
@@ -39,6 +43,29 @@ INDEXES = [
 
 def _roles(values: list[str]) -> frozenset[Role]:
     return frozenset(Role(v) for v in values)
+
+
+async def _unordered(command: Awaitable[object]) -> dict[int, Exception]:
+    """Run an unordered bulk command: the error of each write that failed, by its index."""
+    try:
+        await command
+    except BulkWriteError as exc:
+        if exc.details.get("writeConcernErrors"):
+            raise
+        return {
+            error["index"]: (
+                DuplicateKeyError if error.get("code") == DUPLICATE_KEY else WriteError
+            )(error.get("errmsg", "write failed"), error.get("code"), error)
+            for error in exc.details.get("writeErrors", [])
+        }
+    return {}
+
+
+def _claimed(error: Exception | None) -> bool | Exception:
+    """A claim whose insert met the key already there lost; any other error is an error."""
+    if error is None:
+        return True
+    return False if isinstance(error, DuplicateKeyError) else error
 
 
 class MongoOrganisations:
@@ -140,6 +167,8 @@ class MongoUsers:
 class MongoApiKeys:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
+        # Every authenticated request reads its key: concurrent reads go as one query.
+        self._reads: Batcher[str, ApiKey | None] = Batcher(self._get_many)
 
     async def add(self, key: ApiKey) -> None:
         await self.collection.insert_one(
@@ -160,8 +189,15 @@ class MongoApiKeys:
         )
 
     async def get(self, key_id: str) -> ApiKey | None:
-        doc = await self.collection.find_one({"_id": key_id})
-        return self._of(doc) if doc else None
+        return await self._reads(key_id)
+
+    async def _get_many(self, key_ids: Sequence[str]) -> list[ApiKey | None]:
+        wanted = list(dict.fromkeys(key_ids))
+        found = {
+            doc["_id"]: self._of(doc)
+            async for doc in self.collection.find({"_id": {"$in": wanted}})
+        }
+        return [found.get(key_id) for key_id in key_ids]
 
     async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
         await self.collection.update_one(
@@ -216,6 +252,11 @@ class MongoApiKeys:
 class MongoIdempotency:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
+        # Claims and completions of concurrent requests go as one command each.
+        self._claims: Batcher[Claim, bool] = Batcher(self._claim_many)
+        self._completions: Batcher[tuple[str, str, StoredResponse], None] = Batcher(
+            self._complete_many
+        )
 
     @staticmethod
     def _id(organisation: str, key: str) -> Document:
@@ -223,18 +264,22 @@ class MongoIdempotency:
         return {"organisation": organisation, "key": key}
 
     async def claim(self, claim: Claim) -> bool:
-        try:
-            await self.collection.insert_one(
-                {
-                    "_id": self._id(claim.organisation, claim.key),
-                    "fingerprint": claim.fingerprint,
-                    "state": claim.state.value,
-                    "claimed_at": claim.claimed_at,
-                }
-            )
-        except DuplicateKeyError:
-            return False
-        return True
+        return await self._claims(claim)
+
+    async def _claim_many(self, claims: Sequence[Claim]) -> list[bool | Exception]:
+        docs = [
+            {
+                "_id": self._id(claim.organisation, claim.key),
+                "fingerprint": claim.fingerprint,
+                "state": claim.state.value,
+                "claimed_at": claim.claimed_at,
+            }
+            for claim in claims
+        ]
+        # Unordered: one claim losing (its key is taken, by another request of this very batch
+        # too) does not stop the others. The unique _id decides each claim atomically.
+        failed = await _unordered(self.collection.insert_many(docs, ordered=False))
+        return [_claimed(failed.get(i)) for i in range(len(docs))]
 
     async def get(self, organisation: str, key: str) -> Claim | None:
         doc = await self.collection.find_one({"_id": self._id(organisation, key)})
@@ -271,20 +316,30 @@ class MongoIdempotency:
         return result.modified_count == 1
 
     async def complete(self, organisation: str, key: str, response: StoredResponse) -> None:
-        await self.collection.update_one(
-            {"_id": self._id(organisation, key)},
-            {
-                "$set": {
-                    "state": ClaimState.COMPLETED.value,
-                    "response": {
-                        "status": response.status,
-                        "body": response.body,
-                        "content_type": response.content_type,
-                        "location": response.location,
-                    },
-                }
-            },
-        )
+        await self._completions((organisation, key, response))
+
+    async def _complete_many(
+        self, completions: Sequence[tuple[str, str, StoredResponse]]
+    ) -> list[Exception | None]:
+        updates = [
+            UpdateOne(
+                {"_id": self._id(organisation, key)},
+                {
+                    "$set": {
+                        "state": ClaimState.COMPLETED.value,
+                        "response": {
+                            "status": response.status,
+                            "body": response.body,
+                            "content_type": response.content_type,
+                            "location": response.location,
+                        },
+                    }
+                },
+            )
+            for organisation, key, response in completions
+        ]
+        failed = await _unordered(self.collection.bulk_write(updates, ordered=False))
+        return [failed.get(i) for i in range(len(updates))]
 
     async def release(self, organisation: str, key: str) -> None:
         await self.collection.delete_one(
@@ -299,13 +354,38 @@ class MongoIdempotency:
 class MongoRateCounters:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
+        # Concurrent requests of one organisation add themselves to its counter in one $inc.
+        self._increments: Batcher[tuple[str, datetime], int] = Batcher(self._increment_many)
 
     async def increment(self, counter_id: str, window_start: datetime) -> int:
+        return await self._increments((counter_id, window_start))
+
+    async def _increment_many(self, calls: Sequence[tuple[str, datetime]]) -> list[int | Exception]:
+        by_counter: dict[str, list[int]] = {}
+        for index, (counter_id, _) in enumerate(calls):
+            by_counter.setdefault(counter_id, []).append(index)
+        counts: list[int | Exception] = [0] * len(calls)
+
+        async def add(counter_id: str, indexes: list[int]) -> None:
+            try:
+                after = await self._add(counter_id, calls[indexes[0]][1], len(indexes))
+            except Exception as exc:
+                for index in indexes:
+                    counts[index] = exc
+                return
+            # The same counts as that many increments one after the other, in call order.
+            for offset, index in enumerate(indexes):
+                counts[index] = after - len(indexes) + 1 + offset
+
+        await asyncio.gather(*(add(c, indexes) for c, indexes in by_counter.items()))
+        return counts
+
+    async def _add(self, counter_id: str, window_start: datetime, n: int) -> int:
         for _ in range(3):
             try:
                 doc = await self.collection.find_one_and_update(
                     {"_id": counter_id},
-                    {"$inc": {"count": 1}, "$setOnInsert": {"window_start": window_start}},
+                    {"$inc": {"count": n}, "$setOnInsert": {"window_start": window_start}},
                     upsert=True,
                     return_document=ReturnDocument.AFTER,
                 )
@@ -327,23 +407,31 @@ class MongoAuditLog:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
-    async def record(self, entry: AuditEntry) -> None:
-        await self.collection.insert_one(
-            {
-                "_id": entry.entry_id,
-                "at": entry.at,
-                "method": entry.method,
-                "path": entry.path,
-                "status": entry.status,
-                "correlation_id": entry.correlation_id,
-                "duration_ms": entry.duration_ms,
-                "user_id": entry.user_id,
-                "username": entry.username,
-                "organisation": entry.organisation,
-                "key_id": entry.key_id,
-                "client": entry.client,
-            }
+    async def record_many(self, entries: Sequence[AuditEntry]) -> None:
+        # Unordered: after a duplicate (an entry a failed attempt did store) the rest go on.
+        failed = await _unordered(
+            self.collection.insert_many([self._doc(e) for e in entries], ordered=False)
         )
+        for error in failed.values():
+            if not isinstance(error, DuplicateKeyError):
+                raise error
+
+    @staticmethod
+    def _doc(entry: AuditEntry) -> Document:
+        return {
+            "_id": entry.entry_id,
+            "at": entry.at,
+            "method": entry.method,
+            "path": entry.path,
+            "status": entry.status,
+            "correlation_id": entry.correlation_id,
+            "duration_ms": entry.duration_ms,
+            "user_id": entry.user_id,
+            "username": entry.username,
+            "organisation": entry.organisation,
+            "key_id": entry.key_id,
+            "client": entry.client,
+        }
 
     async def find(self, query: AuditQuery) -> Page[AuditEntry]:
         filters: Document = {}

@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from kitflow_shared.web.identity import Role
@@ -14,10 +13,12 @@ from kitflow_shared.web.identity import Role
 from kitflow_gateway.api.errors import Refused, unauthenticated
 from kitflow_gateway.domain.errors import Unauthenticated
 from kitflow_gateway.domain.identity import Principal
+from kitflow_gateway.handlers.audit import AuditTrail
 from kitflow_gateway.handlers.idempotency import IdempotencyHandlers
 from kitflow_gateway.handlers.identity import IdentityHandlers
-from kitflow_gateway.handlers.ports import AuditLog
+from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
+from kitflow_gateway.handlers.tokens import InternalIdentities
 
 API_KEY_HEADER = "X-API-Key"
 TOKEN_URL = "/v1/auth/token"  # noqa: S105 (a path, not a secret)
@@ -31,10 +32,11 @@ class Gateway:
     rate_limiter: RateLimiter
     login_limiter: RateLimiter
     idempotency: IdempotencyHandlers
-    audit: AuditLog
+    audit: AuditTrail
     # One client per service, keyed by service name.
-    upstreams: dict[str, httpx.AsyncClient]
-    internal_secret: str
+    upstreams: dict[str, Upstream]
+    # The signed identity the services are called with (ADR 0004).
+    identities: InternalIdentities
     max_json_bytes: int
     max_upload_bytes: int
 

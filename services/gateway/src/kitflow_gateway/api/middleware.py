@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from kitflow_gateway.domain.audit import AuditEntry
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.domain.rate_limits import Verdict
-from kitflow_gateway.handlers.ports import AuditLog
+from kitflow_gateway.handlers.audit import AuditTrail
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +88,12 @@ class BodySizeLimit:
         await response(scope, receive, send)
 
 
-class AuditTrail:
+class AuditMiddleware:
     """Writes one audit entry per mutating /v1 request once it is answered: who (user,
     organisation, key), what (method, path), the status, when, and the correlation id. Refused
     credentials are recorded too, without a user."""
 
-    def __init__(self, app: ASGIApp, *, log: AuditLog) -> None:
+    def __init__(self, app: ASGIApp, *, log: AuditTrail) -> None:
         self.app = app
         self.log = log
 

@@ -12,16 +12,16 @@ that answer on unchanged. Paths are the services' own, so nothing is rewritten.
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Any
 
-import httpx
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from kitflow_shared.logging import correlation_id_var
-from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
+from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role
 from kitflow_shared.web.problems import PROBLEM_JSON
 
 from kitflow_gateway.api.deps import Gateway, authenticated, gateway_of
@@ -36,6 +36,9 @@ from kitflow_gateway.domain.idempotency import (
 )
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.idempotency import InProgress, Mismatch, Replay
+from kitflow_gateway.handlers.ports import UpstreamTimeout, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -306,7 +309,7 @@ async def _call_service(
     gateway: Gateway, route: ProxyRoute, request: Request, principal: Principal, body: bytes
 ) -> Response:
     headers = {
-        IDENTITY_HEADER: issue_internal_token(_caller(principal), gateway.internal_secret),
+        IDENTITY_HEADER: gateway.identities.for_caller(_caller(principal)),
         "accept": request.headers.get("accept", "application/json"),
     }
     correlation_id = correlation_id_var.get()
@@ -323,10 +326,11 @@ async def _call_service(
     query = request.scope.get("query_string", b"").decode("latin-1")
     if query:
         target = f"{target}?{query}"
-    client = gateway.upstreams[route.service]
     try:
-        upstream = await client.request(route.method, target, content=body, headers=headers)
-    except httpx.TimeoutException:
+        upstream = await gateway.upstreams[route.service].request(
+            route.method, target, body=body, headers=headers
+        )
+    except UpstreamTimeout:
         raise Refused(
             504,
             "Service timed out",
@@ -334,7 +338,10 @@ async def _call_service(
             "have been applied. Retry with the same Idempotency-Key to be safe.",
             slug="upstream-timeout",
         ) from None
-    except httpx.TransportError:
+    except UpstreamUnavailable as exc:
+        log.warning(
+            "%s service unreachable for %s %s: %s", route.service, route.method, target, exc
+        )
         raise Refused(
             503,
             "Service unavailable",
@@ -342,8 +349,11 @@ async def _call_service(
             slug="upstream-unavailable",
             headers={"Retry-After": "5"},
         ) from None
-    passed = {k: v for k, v in upstream.headers.items() if k.lower() in PASSED_BACK}
-    return Response(upstream.content, status_code=upstream.status_code, headers=passed)
+    response = Response(upstream.body, status_code=upstream.status)
+    for name, value in upstream.headers:
+        if name.lower() in PASSED_BACK:
+            response.raw_headers.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    return response
 
 
 def _replayed(stored: StoredResponse) -> Response:

@@ -3,7 +3,7 @@ unit tests with hand-written fakes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
@@ -90,7 +90,40 @@ class RateCounters(Protocol):
     async def prune(self, windows_before: datetime) -> int: ...
 
 
-class AuditLog(Protocol):
-    async def record(self, entry: AuditEntry) -> None: ...
+class AuditStore(Protocol):
+    async def record_many(self, entries: Sequence[AuditEntry]) -> None:
+        """Insert the entries; entries already stored (a retried batch) are not duplicated."""
 
     async def find(self, query: AuditQuery) -> Page[AuditEntry]: ...
+
+
+@dataclass(frozen=True)
+class UpstreamAnswer:
+    """A service's answer as the gateway passes it on: status, headers (repeats kept), body."""
+
+    status: int
+    headers: Sequence[tuple[str, str]]
+    body: bytes
+
+
+class UpstreamTimeout(Exception):
+    """The service did not answer in time: the request may or may not have been applied."""
+
+
+class UpstreamUnavailable(Exception):
+    """The service could not be reached, or dropped the connection."""
+
+
+class Upstream(Protocol):
+    """One service behind the gateway, reached over HTTP (or in-process in tests)."""
+
+    async def request(
+        self, method: str, target: str, *, body: bytes, headers: Mapping[str, str]
+    ) -> UpstreamAnswer:
+        """`target` is the path and query exactly as the caller sent them (still encoded).
+        Raises UpstreamTimeout or UpstreamUnavailable."""
+
+    async def alive(self) -> None:
+        """Raises unless the service answers its liveness probe."""
+
+    async def aclose(self) -> None: ...

@@ -11,7 +11,6 @@ from pydantic import AwareDatetime, BaseModel
 
 from kitflow_gateway.api.deps import Admin, GatewayDep
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
-from kitflow_gateway.handlers.audit import find_audit
 
 router = APIRouter(tags=["audit"])
 
@@ -70,7 +69,7 @@ async def audit(
         limit=limit,
         offset=offset,
     )
-    page = await find_audit(query, admin, gateway.audit)
+    page = await gateway.audit.find(query, admin)
     return AuditPage(
         items=[AuditEntryPublic.of(e) for e in page.items],
         total=page.total,
