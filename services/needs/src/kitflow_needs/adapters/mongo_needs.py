@@ -91,7 +91,6 @@ def to_document(need: Need) -> Document:
     """Every field of the need except `_id` and the outbox."""
     d = need.details
     loc = d.location
-    pop = d.population
     norms = d.norms
     return {
         "organisation": need.organisation,
@@ -115,16 +114,7 @@ def to_document(need: Need) -> Document:
             "admin2_verified": loc.admin2_verified,
             "admin3_verified": loc.admin3_verified,
         },
-        "population": {
-            "households": pop.households,
-            "individuals": pop.individuals,
-            "women": pop.women,
-            "men": pop.men,
-            "girls": pop.girls,
-            "boys": pop.boys,
-            "elderly": pop.elderly,
-            "disabled": pop.disabled,
-        },
+        "population": d.population.as_dict(),
         "displacement": d.displacement.value,
         "assessment": {
             "date": d.assessment.assessed_on.isoformat(),

@@ -95,6 +95,19 @@ class Population:
     elderly: int | None = None
     disabled: int | None = None
 
+    def as_dict(self) -> dict[str, int | None]:
+        """Every count by its name (the stored and the published form share it)."""
+        return {
+            "households": self.households,
+            "individuals": self.individuals,
+            "women": self.women,
+            "men": self.men,
+            "girls": self.girls,
+            "boys": self.boys,
+            "elderly": self.elderly,
+            "disabled": self.disabled,
+        }
+
     def count(self, basis: Basis) -> int | None:
         value: int | None = getattr(self, basis.value)
         return value

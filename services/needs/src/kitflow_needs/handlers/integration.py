@@ -52,7 +52,6 @@ def need_state_data(need: Need) -> dict[str, Any]:
     every shape, that this is exactly `NeedState.model_dump(mode="json")` of a valid state."""
     d = need.details
     loc = d.location
-    pop = d.population
     return {
         "need_id": need.need_id,
         "organisation": need.organisation,
@@ -65,16 +64,7 @@ def need_state_data(need: Need) -> dict[str, Any]:
         "location": {"lat": loc.coordinates.lat, "lon": loc.coordinates.lon}
         if loc.coordinates
         else None,
-        "population": {
-            "households": pop.households,
-            "individuals": pop.individuals,
-            "women": pop.women,
-            "men": pop.men,
-            "girls": pop.girls,
-            "boys": pop.boys,
-            "elderly": pop.elderly,
-            "disabled": pop.disabled,
-        },
+        "population": d.population.as_dict(),
         "displacement_status": d.displacement.value,
         "severity": d.severity,
         "assessment_date": d.assessment.assessed_on.isoformat(),
