@@ -275,6 +275,55 @@ async def test_a_revoked_key_and_a_deactivated_users_token_stop_working_at_once(
     assert (await _sign_in(system.client, username, PASSWORD)).status_code == 400
 
 
+async def test_a_deactivated_organisation_is_locked_out_at_once_and_no_one_else_is(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    user_id, username = await _user(system, organisation, Role.PARTNER)
+    _, key = await _key(system, user_id)
+    token = (await _sign_in(system.client, username, PASSWORD)).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}"}
+    bystander = await _caller(system, await _organisation(system), Role.PARTNER)
+    assert (await system.client.get("/v1/needs", headers=key)).status_code == 200
+
+    refused = await system.client.patch(
+        f"/v1/organisations/{organisation}", headers=key, json={"active": False}
+    )
+    assert refused.status_code == 403, refused.text
+    changed = await system.client.patch(
+        f"/v1/organisations/{organisation}", headers=system.admin, json={"active": False}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["active"] is False
+    assert (await system.client.get("/v1/needs", headers=key)).status_code == 401
+    assert (await system.client.get("/v1/needs", headers=bearer)).status_code == 401
+    assert (await _sign_in(system.client, username, PASSWORD)).status_code == 400
+    assert (await system.client.get("/v1/needs", headers=bystander)).status_code == 200
+    user = await system.client.get(f"/v1/users/{user_id}", headers=system.admin)
+    assert user.json()["active"] is False
+    new_user = await system.client.post(
+        "/v1/users",
+        headers=system.admin,
+        json={
+            "username": f"late@{organisation.lower()}.org",
+            "password": PASSWORD,
+            "organisation": organisation,
+            "roles": ["partner"],
+        },
+    )
+    assert new_user.status_code == 422, new_user.text
+    assert "deactivated" in new_user.text
+
+    own = await system.client.patch(
+        "/v1/organisations/IOM", headers=system.admin, json={"active": False}
+    )
+    assert own.status_code == 422, own.text
+    missing = await system.client.patch(
+        "/v1/organisations/NOBODY-AT-ALL", headers=system.admin, json={"active": False}
+    )
+    assert missing.status_code == 404, missing.text
+
+
 async def test_sign_in_refuses_wrong_passwords_without_saying_which_part_was_wrong(
     system: System,
 ) -> None:

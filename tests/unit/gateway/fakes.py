@@ -41,6 +41,13 @@ class FakeOrganisations:
         rows = sorted(self.rows.values(), key=lambda o: o.organisation_id)
         return Page(rows[offset : offset + limit], len(rows))
 
+    async def set_active(self, organisation_id: str, active: bool) -> Organisation | None:
+        held = self.rows.get(organisation_id)
+        if held is None:
+            return None
+        self.rows[organisation_id] = replace(held, active=active)
+        return self.rows[organisation_id]
+
 
 class FakeUsers:
     def __init__(self) -> None:

@@ -246,3 +246,53 @@ async def test_an_admin_cannot_lock_themselves_out(identity: IdentityHandlers) -
     admin = await _admin(identity)
     with pytest.raises(InvalidInput):
         await identity.change_user(admin.user_id, ChangeUser(active=False), admin)
+
+
+async def test_deactivating_an_organisation_ends_its_users_tokens_and_keys_at_once(
+    identity: IdentityHandlers,
+) -> None:
+    admin = await _admin(identity)
+    partner = await _user(identity, "NRC", Role.PARTNER)
+    other = await _user(identity, "DRC", Role.PARTNER)
+    user = await identity.users.get(partner.user_id)
+    assert user is not None
+    token = (await identity.login(user.username, PASSWORD)).access_token
+    key = await identity.issue_key(IssueKey("k"), partner)
+    other_key = await identity.issue_key(IssueKey("k"), other)
+
+    changed = await identity.change_organisation("NRC", False, admin)
+    assert not changed.active
+    with pytest.raises(Unauthenticated):
+        await identity.authenticate_token(token)
+    with pytest.raises(Unauthenticated):
+        await identity.authenticate_key(key.plaintext)
+    with pytest.raises(Unauthenticated):
+        await identity.login(user.username, PASSWORD)
+    with pytest.raises(InvalidInput, match="deactivated"):
+        await identity.create_user(
+            CreateUser("new@nrc.no", PASSWORD, "NRC", frozenset({Role.PARTNER}), frozenset()),
+            admin,
+        )
+    # Another organisation is untouched.
+    assert (await identity.authenticate_key(other_key.plaintext)).organisation == "DRC"
+
+    # Active again: users can be created there again; the old users stay deactivated.
+    assert (await identity.change_organisation("NRC", True, admin)).active
+    with pytest.raises(Unauthenticated):
+        await identity.login(user.username, PASSWORD)
+    await identity.create_user(
+        CreateUser("new@nrc.no", PASSWORD, "NRC", frozenset({Role.PARTNER}), frozenset()), admin
+    )
+
+
+async def test_only_admins_change_organisations_and_never_their_own_to_inactive(
+    identity: IdentityHandlers,
+) -> None:
+    admin = await _admin(identity)
+    partner = await _user(identity, "NRC", Role.PARTNER)
+    with pytest.raises(Forbidden):
+        await identity.change_organisation("NRC", False, partner)
+    with pytest.raises(InvalidInput, match="own organisation"):
+        await identity.change_organisation(admin.organisation, False, admin)
+    with pytest.raises(NotFound):
+        await identity.change_organisation("NOBODY", False, admin)

@@ -92,6 +92,14 @@ class MongoOrganisations:
         doc = await self.collection.find_one({"_id": organisation_id})
         return self._of(doc) if doc else None
 
+    async def set_active(self, organisation_id: str, active: bool) -> Organisation | None:
+        doc = await self.collection.find_one_and_update(
+            {"_id": organisation_id},
+            {"$set": {"active": active}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return self._of(doc) if doc else None
+
     async def list(self, *, limit: int, offset: int) -> Page[Organisation]:
         total = await self.collection.count_documents({})
         cursor = self.collection.find({}).sort("_id", ASCENDING).skip(offset).limit(limit)

@@ -30,6 +30,9 @@ class OrganisationRepository(Protocol):
 
     async def list(self, *, limit: int, offset: int) -> Page[Organisation]: ...
 
+    async def set_active(self, organisation_id: str, active: bool) -> Organisation | None:
+        """The organisation after the change; None if there is no such organisation."""
+
 
 class UserRepository(Protocol):
     async def add(self, user: User) -> None:

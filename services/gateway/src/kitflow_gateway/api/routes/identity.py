@@ -118,6 +118,25 @@ async def get_organisation(
     )
 
 
+class OrganisationUpdate(_Strict):
+    """Deactivating an organisation deactivates its users (ending their tokens) and revokes
+    their API keys at once; activating it again leaves its users deactivated."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"active": False}]})
+
+    active: bool
+
+
+@router.patch("/v1/organisations/{organisation_id}", response_model=OrganisationPublic)
+async def change_organisation(
+    organisation_id: Identifier, body: OrganisationUpdate, admin: Admin, gateway: GatewayDep
+) -> OrganisationPublic:
+    """Deactivate an organisation, or activate it again (admins)."""
+    return OrganisationPublic.of(
+        await gateway.identity.change_organisation(organisation_id, body.active, admin)
+    )
+
+
 # ---- users ------------------------------------------------------------------------------------
 
 
