@@ -18,6 +18,7 @@ ADMIN_USER = "admin@iom.int"
 ADMIN_PASSWORD = "limits-admin-passphrase"
 DASHBOARD = "https://dashboard.kitflow.example"
 LIMIT = 5
+SIGN_INS = 15  # above the 11 attempts of the per-user test
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ async def gateway(
         KITFLOW_GATEWAY_RATE_LIMIT_REQUESTS=str(LIMIT),
         KITFLOW_GATEWAY_RATE_LIMIT_WINDOW_S="3600",
         KITFLOW_GATEWAY_DASHBOARD_ORIGIN=DASHBOARD,
+        KITFLOW_GATEWAY_SIGN_IN_ATTEMPTS_PER_ADDRESS=str(SIGN_INS),
         # Nothing listens there: the services are down.
         KITFLOW_GATEWAY_NEEDS_URL="http://127.0.0.1:9",
     ) as (_, client):
@@ -108,3 +110,27 @@ async def test_repeated_sign_in_attempts_are_slowed_down(gateway: httpx.AsyncCli
     statuses = [(await gateway.post("/v1/auth/token", data=form)).status_code for _ in range(11)]
     assert statuses[:10] == [400] * 10
     assert statuses[10] == 429
+
+
+async def test_sign_ins_from_one_address_are_limited_whatever_the_user_names(
+    gateway: httpx.AsyncClient,
+) -> None:
+    async def sign_in(username: str) -> httpx.Response:
+        return await gateway.post(
+            "/v1/auth/token",
+            data={"grant_type": "password", "username": username, "password": "a guess at it"},
+        )
+
+    # Password spraying: one guess per account, many accounts, one address.
+    answers = [await sign_in(f"user{n}@ngo.example") for n in range(SIGN_INS)]
+    assert [a.status_code for a in answers] == [400] * SIGN_INS
+    refused = await sign_in("yet-another@ngo.example")
+    assert refused.status_code == 429, refused.text
+    assert "from this address" in refused.json()["detail"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # The right password from that address waits too: the address, not the account, is limited.
+    blocked = await gateway.post(
+        "/v1/auth/token",
+        data={"grant_type": "password", "username": ADMIN_USER, "password": ADMIN_PASSWORD},
+    )
+    assert blocked.status_code == 429

@@ -88,6 +88,9 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
             rate_counters, _now, settings.rate_limit_requests, settings.rate_limit_window_s
         ),
         login_limiter=RateLimiter(rate_counters, _now, LOGIN_ATTEMPTS_PER_MINUTE, 60),
+        address_login_limiter=RateLimiter(
+            rate_counters, _now, settings.sign_in_attempts_per_address, 60
+        ),
         idempotency=IdempotencyHandlers(
             idempotency_store, _now, timedelta(seconds=settings.idempotency_lease_s)
         ),

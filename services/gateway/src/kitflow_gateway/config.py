@@ -41,6 +41,11 @@ class GatewaySettings(BaseSettings):
     # Requests per organisation per window, shared by every gateway instance (see ADR 0006).
     rate_limit_requests: int = Field(default=600, ge=1)
     rate_limit_window_s: int = Field(default=60, ge=1, le=3_600)
+    # Sign-in attempts per client address per minute, whatever the user names: stops password
+    # spraying across many accounts (each user name has its own limit of 10 as well). Generous
+    # enough for an office whose staff share one address; behind a reverse proxy, set
+    # FORWARDED_ALLOW_IPS so the address is the caller's, not the proxy's.
+    sign_in_attempts_per_address: int = Field(default=60, ge=1)
 
     max_json_bytes: int = Field(default=1024 * 1024, ge=1_024)
     # HXL imports: the needs service reads files up to 20 MiB.

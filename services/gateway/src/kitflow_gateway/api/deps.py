@@ -31,6 +31,7 @@ class Gateway:
     identity: IdentityHandlers
     rate_limiter: RateLimiter
     login_limiter: RateLimiter
+    address_login_limiter: RateLimiter
     idempotency: IdempotencyHandlers
     audit: AuditTrail
     # One client per service, keyed by service name.

@@ -67,7 +67,13 @@ def _invalid_request(detail: str) -> Refused:
             },
         }
     },
-    responses={400: {"description": "Wrong user name or password, or a malformed request"}},
+    responses={
+        400: {"description": "Wrong user name or password, or a malformed request"},
+        429: {
+            "description": "Too many sign-in attempts for this user name, or from this address; "
+            "see Retry-After"
+        },
+    },
 )
 async def token(request: Request, gateway: GatewayDep) -> TokenPublic:
     """Sign in with a user name and password; returns a short-lived bearer token (OAuth2)."""
@@ -92,15 +98,20 @@ async def token(request: Request, gateway: GatewayDep) -> TokenPublic:
         raise _invalid_request(
             f"username and password are required (at most {MAX_FIELD} characters)"
         )
-    verdict = await gateway.login_limiter.check(f"login:{username}")
-    if not verdict.allowed:
-        raise Refused(
-            429,
-            "Too many sign-in attempts",
-            f"Too many attempts for this user; retry in {verdict.retry_after_s} s.",
-            slug="rate-limited",
-            headers={"Retry-After": str(verdict.retry_after_s)},
-        )
+    address = request.client.host if request.client else "unknown"
+    for limiter, counter, whose in (
+        (gateway.address_login_limiter, f"login-from:{address}", "from this address"),
+        (gateway.login_limiter, f"login:{username}", "for this user"),
+    ):
+        verdict = await limiter.check(counter)
+        if not verdict.allowed:
+            raise Refused(
+                429,
+                "Too many sign-in attempts",
+                f"Too many attempts {whose}; retry in {verdict.retry_after_s} s.",
+                slug="rate-limited",
+                headers={"Retry-After": str(verdict.retry_after_s)},
+            )
     try:
         login = await gateway.identity.login(username, password)
     except Unauthenticated:
