@@ -269,16 +269,23 @@ async def _expect_row(page: Page, table: str, key: str, cells: list[str]) -> Non
     await expect(_cells(page, table, key)).to_have_text(cells)
 
 
-async def _refresh_until_planned(page: Page, site: str, planned: str) -> None:
-    """Press Refresh until the site's planned figure arrives (events take a moment)."""
-    planned_cell = _cells(page, "needs-sites", site).nth(4)
+PLANNED_COLUMN = 4
+DELIVERED_COLUMN = 5
+
+
+async def _refresh_until_planned(
+    page: Page, site: str, value: str, column: int = PLANNED_COLUMN
+) -> None:
+    """Press Refresh until the site's planned (or delivered) figure arrives (events take a
+    moment)."""
+    cell = _cells(page, "needs-sites", site).nth(column)
     for _ in range(SAGA_TIMEOUT_MS // 1000):
-        await expect(planned_cell).to_be_visible()
-        if await planned_cell.inner_text() == planned:
+        await expect(cell).to_be_visible()
+        if await cell.inner_text() == value:
             return
         await page.wait_for_timeout(1000)
         await page.get_by_role("button", name="Refresh").first.click()
-    raise AssertionError(f"{site}: planned never became {planned}")
+    raise AssertionError(f"{site}: column {column} never became {value}")
 
 
 async def _no_page_overflow(page: Page) -> None:
@@ -366,6 +373,40 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
             "Delivered 0 of 0 dispatched; 0 households reached."
         )
         await _screenshot(page, "desktop-plan-reserved")
+
+        # Dispatch under one waybill: stock issues the reserved lines, the page follows.
+        await expect(page.get_by_role("button", name="Record delivery")).to_be_hidden()
+        await page.get_by_label("Waybill number").fill("WB-MOP-0001")
+        await page.get_by_label("Destination").fill("Sévaré 2 and Gao camp")
+        await page.get_by_role("button", name="Dispatch plan").click()
+        await expect(page.locator("#plan-status")).to_have_text(
+            "dispatched", timeout=SAGA_TIMEOUT_MS
+        )
+        await expect(page.get_by_role("button", name="Dispatch plan")).to_be_hidden()
+        await expect(page.locator("#plan-progress")).to_have_text(
+            "Delivered 0 of 150 dispatched; 0 households reached."
+        )
+
+        # Delivery: more than was dispatched is refused, naming the field; then 10 kits reach
+        # 10 households on the first line (each line still to deliver is offered).
+        line = page.get_by_label("Line")
+        await expect(line.locator("option").first).to_contain_text("still to deliver")
+        await line.select_option(index=0)
+        await page.get_by_label("Quantity delivered").fill("500")
+        await page.get_by_label("Households reached").fill("10")
+        await page.get_by_label("People reached").fill("50")
+        await page.get_by_role("button", name="Record delivery").click()
+        await expect(page.get_by_role("alert")).to_contain_text("dispatched")
+        await page.get_by_label("Quantity delivered").fill("10")
+        await page.get_by_role("button", name="Record delivery").click()
+        await expect(page.locator("#plan-progress")).to_have_text(
+            "Delivered 10 of 150 dispatched; 10 households reached."
+        )
+        await expect(page.get_by_role("alert")).to_be_hidden()
+        await expect(
+            page.locator("#plans-table tbody tr").filter(has_text="Mopti and Gao NFI")
+        ).to_contain_text("10 / 150")
+        await _screenshot(page, "desktop-plan-delivering")
     finally:
         await desktop.close()
 
@@ -376,6 +417,9 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
         await _sign_in(page, gateway.url)
         # Approval reached the needs service (coverage events): the gap is what is not planned.
         await _refresh_until_planned(page, "Sévaré 2", "90")
+        # The delivery recorded on the desktop (the plan's first line, Gao camp's: the planner
+        # orders its lines deterministically) reached the needs service too.
+        await _refresh_until_planned(page, "Gao camp", "10", DELIVERED_COLUMN)
         await _expect_row(
             page,
             "needs-sites",
@@ -386,10 +430,10 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
             page,
             "needs-sites",
             "Gao camp",
-            ["Gao (ML07)", "Gao camp", "DRC", "80", "60", "0", "20", "75%"],
+            ["Gao (ML07)", "Gao camp", "DRC", "80", "60", "10", "20", "75%"],
         )
         await _expect_row(
-            page, "needs-regions", "Gao", ["Gao (ML07)", "80", "60", "0", "20", "75%"]
+            page, "needs-regions", "Gao", ["Gao (ML07)", "80", "60", "10", "20", "75%"]
         )
         await _no_page_overflow(page)
         await _screenshot(page, "phone-needs")

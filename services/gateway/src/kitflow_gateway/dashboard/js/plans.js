@@ -67,6 +67,27 @@ function showExplanation(explanation) {
     : "";
 }
 
+// What the distribution service accepts: dispatch once reserved, deliveries once dispatched.
+const DISPATCHABLE = new Set(["reserved", "partly-reserved"]);
+const DELIVERABLE = new Set(["dispatching", "dispatched", "delivered"]);
+
+function showDeliveryForm(plan) {
+  const form = document.getElementById("delivery-form");
+  const open = DELIVERABLE.has(plan.status)
+    ? plan.lines.filter((x) => x.dispatched > x.delivered)
+    : [];
+  form.hidden = open.length === 0;
+  form.elements.line_id.replaceChildren(
+    ...open.map((x) =>
+      el("option", {
+        text: `${x.line_id}: ${x.item_code} for ${x.need_id} ` +
+          `(${number(x.dispatched - x.delivered)} still to deliver)`,
+        attrs: { value: x.line_id },
+      }),
+    ),
+  );
+}
+
 function showPlan(plan) {
   shownPlanId = plan.plan_id;
   const detail = document.getElementById("plan-detail");
@@ -80,6 +101,8 @@ function showPlan(plan) {
     `Delivered ${number(progress.delivered)} of ${number(progress.dispatched)} dispatched; ` +
     `${number(progress.households)} households reached.`;
   document.getElementById("approve-plan").hidden = plan.status !== "draft";
+  document.getElementById("dispatch-form").hidden = !DISPATCHABLE.has(plan.status);
+  showDeliveryForm(plan);
   fillTable(
     document.getElementById("plan-lines"),
     plan.lines.map((x) =>
@@ -191,6 +214,43 @@ export function setUpPlans(report) {
       approve.disabled = false;
     }
   });
+
+  // Sends one action's form, then shows the plan as the service answered it.
+  function onSubmit(form, path, bodyOf) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const plan = await api(
+          `/v1/plans/${encodeURIComponent(shownPlanId)}/${path}`,
+          { method: "POST", body: bodyOf(form.elements) },
+        );
+        report(null);
+        form.reset();
+        showPlan(plan);
+        followWhileInProgress(plan, report);
+        await listPlans();
+      } catch (error) {
+        report(error);
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  onSubmit(document.getElementById("dispatch-form"), "dispatch", (fields) => ({
+    waybill_number: fields.waybill_number.value.trim(),
+    destination: fields.destination.value.trim(),
+  }));
+  onSubmit(document.getElementById("delivery-form"), "deliveries", (fields) => ({
+    deliveries: [{
+      line_id: fields.line_id.value,
+      quantity: Number(fields.quantity.value),
+      households: Number(fields.households.value),
+      individuals: Number(fields.individuals.value),
+    }],
+  }));
 
   document.getElementById("reload-plan").addEventListener("click", () => {
     if (shownPlanId) {
