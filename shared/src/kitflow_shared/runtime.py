@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 
 Worker = Callable[[], Coroutine[Any, Any, None]]
 STARTUP_ATTEMPTS = 30
+# How long stopping may wait for the workers, and then for the producer. A consumer's last
+# commit and its leaving the group go to the broker, and a broker that is gone or rebalancing
+# would keep them retrying; past this the process stops anyway (what was not committed is
+# delivered again, and consumers are idempotent). Below the 30 s a container gets to stop.
+STOP_TIMEOUT_S = 10.0
 
 
 class ServiceRuntime:
@@ -83,13 +88,24 @@ class ServiceRuntime:
             for name, worker in self._workers:
                 self._tasks.append(asyncio.create_task(_supervised(name, worker), name=name))
 
-    async def stop(self) -> None:
+    async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=timeout_s)
+            if stuck:
+                log.error(
+                    "workers %s did not stop within %s s; stopping without them (their "
+                    "uncommitted messages will be delivered again)",
+                    ", ".join(sorted(t.get_name() for t in stuck)),
+                    timeout_s,
+                )
         self._tasks.clear()
         if self.producer is not None:
-            await self.producer.stop()
+            try:
+                await asyncio.wait_for(self.producer.stop(), timeout_s)
+            except TimeoutError:
+                log.error("the producer did not stop within %s s", timeout_s)
         for close in self._closers:
             await close()
         await self.client.close()

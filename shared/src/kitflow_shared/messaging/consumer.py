@@ -43,6 +43,9 @@ Handler = Callable[[CloudEvent], Awaitable[Applied | None]]
 Record: TypeAlias = Any
 
 MAX_TRANSIENT_BACKOFF_S = 5.0
+# The last commit when a consumer stops: bounded, so a broker that is gone or rebalancing
+# cannot hold up the process (the uncommitted records are only delivered again).
+FINAL_COMMIT_TIMEOUT_S = 5.0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -113,7 +116,16 @@ class ConsumerRunner:
                 self._record_lag(consumer)
         finally:
             try:
-                await self.commit_processed(None)
+                # Bounded: a broker that is gone or rebalancing would keep the commit retrying,
+                # and what is not committed is only delivered again.
+                await asyncio.wait_for(self.commit_processed(None), FINAL_COMMIT_TIMEOUT_S)
+            except TimeoutError:
+                log.warning(
+                    "consumer %s stopped without committing its last offsets within %s s; "
+                    "they will be delivered again",
+                    self._group,
+                    FINAL_COMMIT_TIMEOUT_S,
+                )
             finally:
                 self._consumer = None
                 await consumer.stop()
