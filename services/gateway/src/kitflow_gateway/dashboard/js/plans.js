@@ -196,46 +196,35 @@ export function setUpPlans(report) {
     }
   });
 
-  const approve = document.getElementById("approve-plan");
-  approve.addEventListener("click", async () => {
-    approve.disabled = true;
+  // One action on the shown plan: send it, then show the plan as the service answered it and
+  // follow it while stock works on it. `done` runs after a success (a form clears itself).
+  async function act(button, action, body, done = () => {}) {
+    button.disabled = true;
     try {
-      const plan = await api(`/v1/plans/${encodeURIComponent(shownPlanId)}/approve`, {
-        method: "POST",
-        body: { all_or_nothing: false },
-      });
+      const plan = await api(
+        `/v1/plans/${encodeURIComponent(shownPlanId)}/${action}`,
+        { method: "POST", body },
+      );
       report(null);
+      done();
       showPlan(plan);
       followWhileInProgress(plan, report);
       await listPlans();
     } catch (error) {
       report(error);
     } finally {
-      approve.disabled = false;
+      button.disabled = false;
     }
-  });
+  }
 
-  // Sends one action's form, then shows the plan as the service answered it.
-  function onSubmit(form, path, bodyOf) {
-    form.addEventListener("submit", async (event) => {
+  const approve = document.getElementById("approve-plan");
+  approve.addEventListener("click", () => act(approve, "approve", { all_or_nothing: false }));
+
+  function onSubmit(form, action, bodyOf) {
+    form.addEventListener("submit", (event) => {
       event.preventDefault();
-      const button = form.querySelector("button[type=submit]");
-      button.disabled = true;
-      try {
-        const plan = await api(
-          `/v1/plans/${encodeURIComponent(shownPlanId)}/${path}`,
-          { method: "POST", body: bodyOf(form.elements) },
-        );
-        report(null);
-        form.reset();
-        showPlan(plan);
-        followWhileInProgress(plan, report);
-        await listPlans();
-      } catch (error) {
-        report(error);
-      } finally {
-        button.disabled = false;
-      }
+      act(form.querySelector("button[type=submit]"), action, bodyOf(form.elements),
+        () => form.reset());
     });
   }
 
