@@ -8,7 +8,6 @@ import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
 import de.bwaldvogel.mongo.backend.h2.H2Backend;
-import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 
 /**
  * A MongoDB-wire-compatible server for local runs and tests (mongo-java-server).
@@ -68,7 +67,7 @@ public final class KitflowStore {
 
         final MongoBackend backend;
         switch (backendName) {
-            case "memory" -> backend = new MemoryBackend();
+            case "memory" -> backend = new SizedMemoryBackend();
             case "h2" -> {
                 if (file == null) {
                     fail("--backend h2 needs --file <path>");
