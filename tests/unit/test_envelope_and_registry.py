@@ -1,6 +1,8 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WarehouseState, warehouse_subject
 from kitflow_shared.events import CloudEvent, EventContext, registry
 from kitflow_shared.events.registry import EventRegistry, UnknownEventTypeError
@@ -118,3 +120,70 @@ def test_a_service_registers_only_its_own_types_and_each_once() -> None:
     reg.register("org.kitflow.stock.thing.v1", _Payload, service="stock", description="")
     with pytest.raises(ValueError, match="twice"):
         reg.register("org.kitflow.stock.thing.v1", _Payload, service="stock", description="")
+
+
+# --------------------------------------------------------------- events rendered for the outbox
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
+    lambda minutes: timezone(timedelta(minutes=minutes))
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.dictionaries(st.text(max_size=12), json_values, max_size=6),
+    time=st.datetimes(timezones=offsets),
+    subject=st.text(min_size=1, max_size=30),
+    sequence=st.integers(min_value=1, max_value=2**40),
+    causation=st.none() | st.text(min_size=1, max_size=20),
+)
+def test_a_rendered_event_is_exactly_the_event_model_in_its_stored_form(
+    data: dict[str, object], time: datetime, subject: str, sequence: int, causation: str | None
+) -> None:
+    context = EventContext("corr-1", causation)
+    rendered = WAREHOUSE_REGISTERED.render(
+        data, subject=subject, sequence=sequence, context=context, time=time
+    )
+    event = CloudEvent.from_document(rendered.to_document())
+    # The same event built and validated as a model dumps to the very same bytes.
+    assert event.model_dump_json() == rendered.json
+    assert rendered.to_document() == {"id": event.id, "type": event.type, "json": rendered.json}
+    assert event == WAREHOUSE_REGISTERED.wrap(
+        data, subject=subject, sequence=sequence, context=context
+    ).model_copy(update={"id": rendered.id, "time": time.astimezone(UTC)})
+    assert rendered.event() == event
+
+
+def test_rendering_refuses_what_the_envelope_would_refuse() -> None:
+    context = EventContext.new()
+    with pytest.raises(ValueError, match="timezone-aware"):
+        WAREHOUSE_REGISTERED.render(
+            {}, subject="w/1", sequence=1, context=context, time=datetime(2025, 1, 1)
+        )
+    for subject, sequence in (("", 1), ("w/1", 0)):
+        with pytest.raises(ValueError, match="subject and a sequence"):
+            WAREHOUSE_REGISTERED.render(
+                {}, subject=subject, sequence=sequence, context=context, time=datetime.now(UTC)
+            )
+
+
+def test_each_rendered_event_has_its_own_id() -> None:
+    now = datetime.now(UTC)
+    ids = {
+        WAREHOUSE_REGISTERED.render(
+            {}, subject="w/1", sequence=1, context=EventContext.new(), time=now
+        ).id
+        for _ in range(1_000)
+    }
+    assert len(ids) == 1_000

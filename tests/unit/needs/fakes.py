@@ -158,7 +158,7 @@ class FakeNeedRepository:
             self.rows[record.need.need_id] = _Stored(
                 record.need.snapshot(), import_hash=record.content_hash
             )
-            self.published.extend(record.events)
+            self.published.extend(e.event() for e in record.events)
             inserted.add(record.need.need_id)
         return inserted
 

@@ -78,6 +78,22 @@ class CloudEvent(BaseModel):
         return cls.model_validate_json(raw)
 
 
+@dataclass(frozen=True, slots=True)
+class RenderedEvent:
+    """An event already in the form an outbox keeps (see `CloudEvent.to_document`): its id, its
+    type and its whole JSON, made by `EventSpec.render` without building the model."""
+
+    id: str
+    type: str
+    json: str
+
+    def to_document(self) -> dict[str, Any]:
+        return {"id": self.id, "type": self.type, OUTBOX_JSON: self.json}
+
+    def event(self) -> CloudEvent:
+        return CloudEvent.model_validate_json(self.json)
+
+
 @dataclass(frozen=True)
 class EventContext:
     """Why an event is being emitted: the correlation it belongs to and what caused it."""

@@ -10,11 +10,13 @@ from __future__ import annotations
 import builtins
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
+from pydantic_core import to_json
 
-from kitflow_shared.events.envelope import CloudEvent, EventContext
+from kitflow_shared.events.envelope import CloudEvent, EventContext, RenderedEvent, new_event_id
 
 P = TypeVar("P", bound=BaseModel)
 
@@ -71,6 +73,44 @@ class EventSpec(Generic[P]):
             partitionkey=subject,
             sequence=sequence,
         )
+
+    def render(
+        self,
+        data: dict[str, Any],
+        *,
+        subject: str,
+        sequence: int,
+        context: EventContext,
+        time: datetime,
+    ) -> RenderedEvent:
+        """The event `wrap` would make, straight in its stored form: its JSON is, byte for byte,
+        what that event's `model_dump_json()` gives (tests/unit/test_envelope_and_registry.py).
+
+        A bulk import stores ten thousand events at once: building and validating each
+        envelope model only to dump it again was a third of what an event cost. `time` must be
+        timezone-aware; the envelope's other attributes are this spec's own or the caller's."""
+        if time.tzinfo is None:
+            raise ValueError("an event's time must be timezone-aware")
+        if not subject or sequence < 1:
+            raise ValueError(
+                f"an event needs a subject and a sequence from 1, got {subject!r}, {sequence}"
+            )
+        event_id = new_event_id()
+        envelope = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": self.source,
+            "type": self.type,
+            "time": time.astimezone(UTC),
+            "subject": subject,
+            "datacontenttype": "application/json",
+            "data": data,
+            "correlationid": context.correlation_id,
+            "causationid": context.causation_id,
+            "partitionkey": subject,
+            "sequence": sequence,
+        }
+        return RenderedEvent(event_id, self.type, to_json(envelope).decode())
 
     def parse(self, event: CloudEvent) -> P:
         if event.type != self.type:

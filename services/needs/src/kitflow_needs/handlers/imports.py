@@ -34,7 +34,7 @@ from kitflow_needs.domain.errors import FieldProblem, InvalidInput, NeedsError
 from kitflow_needs.domain.intake import NeedInput, build_details
 from kitflow_needs.domain.need import Need, NeedDetails
 from kitflow_needs.domain.norms import NormsProfile
-from kitflow_needs.handlers.integration import need_events
+from kitflow_needs.handlers.integration import rendered_need_events
 from kitflow_needs.handlers.needs import link_back, revise_need
 from kitflow_needs.handlers.ports import Actor, ImportRecord, NeedsServices, StoredImport
 
@@ -301,7 +301,9 @@ async def _new_needs(
             duplicates=links,
         )
         records.append(
-            ImportRecord(need, need_events(need.events, context), p.import_key, p.content_hash)
+            ImportRecord(
+                need, rendered_need_events(need.events, context), p.import_key, p.content_hash
+            )
         )
     return records
 

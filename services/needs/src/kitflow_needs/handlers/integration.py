@@ -17,7 +17,7 @@ from kitflow_shared.contracts.needs import (
     NeedState,
     need_subject,
 )
-from kitflow_shared.events.envelope import CloudEvent, EventContext
+from kitflow_shared.events.envelope import CloudEvent, EventContext, RenderedEvent
 from kitflow_shared.events.registry import EventSpec
 
 from kitflow_needs.domain.catalogue import CatalogueItem, ItemKind
@@ -100,6 +100,20 @@ def need_events(events: Sequence[NeedEvent], context: EventContext) -> list[Clou
             subject=need_subject(event.need.need_id),
             sequence=event.need.sequence,
             context=context,
+        )
+        for event in events
+    ]
+
+
+def rendered_need_events(events: Sequence[NeedEvent], context: EventContext) -> list[RenderedEvent]:
+    """The same events as `need_events`, straight in their stored form, for a bulk import."""
+    return [
+        SPECS[event.kind].render(
+            need_state_data(event.need),
+            subject=need_subject(event.need.need_id),
+            sequence=event.need.sequence,
+            context=context,
+            time=event.need.updated_at,
         )
         for event in events
     ]

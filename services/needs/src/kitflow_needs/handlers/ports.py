@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.events.envelope import CloudEvent, RenderedEvent
 
 from kitflow_needs.domain.catalogue import CatalogueItem
 from kitflow_needs.domain.gazetteer import Gazetteer
@@ -60,7 +60,7 @@ class StoredImport:
 @dataclass(frozen=True)
 class ImportRecord:
     need: Need
-    events: Sequence[CloudEvent]
+    events: Sequence[RenderedEvent]
     import_key: str
     content_hash: str
 
