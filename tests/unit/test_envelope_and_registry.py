@@ -143,7 +143,7 @@ offsets = st.integers(min_value=-14 * 60, max_value=14 * 60).map(
 @settings(max_examples=300, deadline=None)
 @given(
     data=st.dictionaries(st.text(max_size=12), json_values, max_size=6),
-    time=st.datetimes(timezones=offsets),
+    time=st.datetimes(datetime(1971, 1, 1), datetime(2200, 1, 1), timezones=offsets),
     subject=st.text(min_size=1, max_size=30),
     sequence=st.integers(min_value=1, max_value=2**40),
     causation=st.none() | st.text(min_size=1, max_size=20),

@@ -8,12 +8,13 @@ binding (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/ka
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from kitflow_shared.ids import random_uuid
 
 CONTENT_TYPE = "application/cloudevents+json"
 # The outbox entry's field that holds the whole event as JSON text.
@@ -21,7 +22,7 @@ OUTBOX_JSON = "json"
 
 
 def new_event_id() -> str:
-    return str(uuid.uuid4())
+    return random_uuid()
 
 
 def utc_now() -> datetime:

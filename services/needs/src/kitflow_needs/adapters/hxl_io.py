@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 import io
+import operator
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -243,11 +244,7 @@ def _read_needs_file(data: bytes, *, organisation: str) -> NeedsSheet:
     labels = layout.labels()
     reader = _RowReader(layout, labels, organisation)
     rows = _group_by_reference(
-        [
-            reader.read(n + 1, values)
-            for n, values in raw_rows
-            if any(str(v).strip() for v in values)
-        ]
+        [row for n, values in raw_rows if (row := reader.read(n + 1, values)) is not None]
     )
     return NeedsSheet(
         rows=rows,
@@ -269,6 +266,9 @@ class _RowReader:
         self._organisation = organisation
         self._index = {name: column.index for name, column in layout.single.items()}
         self._fingerprint_indexes = [c.index for c in self._all()]
+        self._names = tuple(self._index)
+        self._mapped_cells = _picker(list(self._index.values()))
+        self._fingerprint_cells = _picker(self._fingerprint_indexes)
         self._item_indexes = [
             (code.index, qty.index)
             for code, qty in zip(layout.item_codes, layout.item_quantities, strict=True)
@@ -282,14 +282,20 @@ class _RowReader:
             default=0,
         )
 
-    def read(self, row_number: int, values: list[Any]) -> ImportRow:
+    def read(self, row_number: int, values: list[Any]) -> ImportRow | None:
+        """The row as a need's input, or None for a blank row (skipped, not an error)."""
+        cells = _stripped(values)
+        if not any(cells):
+            return None
         problems: list[FieldProblem] = []
         single = self._layout.single
-        cells = [str(v).strip() for v in values]
         if len(cells) < self._width:
             cells += [""] * (self._width - len(cells))
-        # Each mapped field's text (None when blank), looked up once per row.
-        text = {name: cells[at] or None for name, at in self._index.items()}.get
+        # Each mapped field's text, looked up once per row; a blank one is left out, so that
+        # text() gives None for it as for a field the file does not map.
+        text = {
+            name: cell for name, cell in zip(self._names, self._mapped_cells(cells)) if cell
+        }.get
 
         def convert(name: str, parse: Callable[[str], Any]) -> Any:
             raw = text(name)
@@ -364,7 +370,7 @@ class _RowReader:
         individuals = convert("population.individuals", _whole)
         severity = convert("severity", _whole)
         assessed_on = convert("assessment.date", _date)
-        fingerprint = "\x1f".join([cells[at] for at in self._fingerprint_indexes])
+        fingerprint = "\x1f".join(self._fingerprint_cells(cells))
         if problems or None in (households, individuals, severity, assessed_on, displacement):
             return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
         assert households is not None
@@ -408,6 +414,20 @@ class _RowReader:
         yield from sorted(self._layout.single.values(), key=lambda c: c.index)
         yield from self._layout.item_codes
         yield from self._layout.item_quantities
+
+
+def _stripped(values: list[Any]) -> list[str]:
+    try:
+        return list(map(str.strip, values))  # a CSV file's cells are all text
+    except TypeError:  # an XLSX file's are numbers and dates too
+        return [str(v).strip() for v in values]
+
+
+def _picker(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The cells at these positions, as a tuple, in one C call per row."""
+    if len(indexes) > 1:
+        return operator.itemgetter(*indexes)
+    return lambda cells: tuple(cells[i] for i in indexes)
 
 
 def _group_by_reference(rows: list[ImportRow]) -> list[ImportRow]:

@@ -153,11 +153,14 @@ def to_document(need: Need) -> Document:
                 "delivered": p.delivered,
             }
             for code, p in need.progress.items()
-        ],
+        ]
+        if need.progress
+        else [],
         "reached": {
             "households": need.reached.households,
             "individuals": need.reached.individuals,
         },
+        # Most needs have neither progress nor duplicates: no comprehension to set up then.
         "duplicates": [
             {
                 "need_id": link.need_id,
@@ -166,8 +169,11 @@ def to_document(need: Need) -> Document:
                 "decision": link.decision.value,
             }
             for link in need.duplicates
-        ],
-        "open_duplicates": any(link.decision is DuplicateDecision.OPEN for link in need.duplicates),
+        ]
+        if need.duplicates
+        else [],
+        "open_duplicates": bool(need.duplicates)
+        and any(link.decision is DuplicateDecision.OPEN for link in need.duplicates),
         "rejection_reason": need.rejection_reason,
         "cancellation_reason": need.cancellation_reason,
         "merged_into": need.merged_into,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 
 from kitflow_shared.bulk import collector_paused
 from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.ids import name_uuid
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.duplicates import find_duplicates
@@ -176,7 +177,7 @@ async def _import(
 
 
 def need_id_for(import_key: str) -> str:
-    return str(uuid.uuid5(NEED_ID_NAMESPACE, import_key))
+    return name_uuid(NEED_ID_NAMESPACE, import_key)
 
 
 def _prepare(

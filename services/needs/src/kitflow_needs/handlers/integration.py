@@ -71,7 +71,20 @@ def need_state_data(need: Need) -> dict[str, Any]:
         "assessment_source": d.assessment.source.value,
         "period_start": d.period.start.isoformat(),
         "period_end": d.period.end.isoformat(),
-        "items": [
+        "items": _item_lines(need),
+        "norms_profile": f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else None,
+        "possible_duplicates": [
+            link.need_id for link in need.duplicates if link.decision is DuplicateDecision.OPEN
+        ],
+        "merged_into": need.merged_into,
+        "households_reached": need.reached.households,
+        "individuals_reached": need.reached.individuals,
+    }
+
+
+def _item_lines(need: Need) -> list[dict[str, Any]]:
+    if need.progress:
+        return [
             {
                 "item_code": line.item_code,
                 "requested": line.requested,
@@ -82,15 +95,21 @@ def need_state_data(need: Need) -> dict[str, Any]:
                 "remaining": line.remaining,
             }
             for line in need.lines()
-        ],
-        "norms_profile": f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else None,
-        "possible_duplicates": [
-            link.need_id for link in need.duplicates if link.decision is DuplicateDecision.OPEN
-        ],
-        "merged_into": need.merged_into,
-        "households_reached": need.reached.households,
-        "individuals_reached": need.reached.individuals,
-    }
+        ]
+    # No coverage yet (every need a bulk import creates): the lines are the requested items,
+    # nothing planned, all of it remaining, as `Need.lines` would give them.
+    return [
+        {
+            "item_code": item.item_code,
+            "requested": item.quantity,
+            "planned": 0,
+            "reserved": 0,
+            "dispatched": 0,
+            "delivered": 0,
+            "remaining": item.quantity,
+        }
+        for item in need.details.items
+    ]
 
 
 def need_events(events: Sequence[NeedEvent], context: EventContext) -> list[CloudEvent]:
