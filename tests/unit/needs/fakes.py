@@ -17,7 +17,7 @@ from kitflow_needs.domain.errors import (
     UnknownNeed,
     UnknownProfile,
 )
-from kitflow_needs.domain.need import ACTIVE_STATUSES, DuplicateDecision, Need
+from kitflow_needs.domain.need import ACTIVE_STATUSES, DuplicateDecision, Need, NeedDetails
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.ports import (
@@ -134,6 +134,19 @@ class FakeNeedRepository:
             if s.need.details.location.admin2_pcode in admin2_pcodes
             and s.need.status in ACTIVE_STATUSES
             and s.need.organisation != excluding_organisation
+        ]
+
+    async def candidates_for(
+        self, details: NeedDetails, *, excluding_organisation: str
+    ) -> list[Need]:
+        wanted = set(details.requested())
+        return [
+            need
+            for need in await self.active_in(
+                {details.location.admin2_pcode}, excluding_organisation=excluding_organisation
+            )
+            if need.details.period.overlaps(details.period)
+            and wanted & set(need.details.requested())
         ]
 
     async def owing_back_links(self, limit: int) -> list[Need]:

@@ -294,7 +294,9 @@ class _RowReader:
         # Each mapped field's text, looked up once per row; a blank one is left out, so that
         # text() gives None for it as for a field the file does not map.
         text = {
-            name: cell for name, cell in zip(self._names, self._mapped_cells(cells)) if cell
+            name: cell
+            for name, cell in zip(self._names, self._mapped_cells(cells), strict=True)
+            if cell
         }.get
 
         def convert(name: str, parse: Callable[[str], Any]) -> Any:

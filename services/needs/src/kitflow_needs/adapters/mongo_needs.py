@@ -385,6 +385,23 @@ class MongoNeedRepository:
         )
         return [from_document(doc) async for doc in cursor]
 
+    async def candidates_for(
+        self, details: NeedDetails, *, excluding_organisation: str
+    ) -> list[Need]:
+        # Periods are stored as ISO dates, which compare as text the way the dates do.
+        cursor = self._collection.find(
+            {
+                "admin2_pcode": details.location.admin2_pcode,
+                "status": {"$in": sorted(s.value for s in ACTIVE_STATUSES)},
+                "organisation": {"$ne": excluding_organisation},
+                "period.start": {"$lte": details.period.end.isoformat()},
+                "period.end": {"$gte": details.period.start.isoformat()},
+                "items.item_code": {"$in": sorted(details.requested())},
+            },
+            {OUTBOX_FIELD: 0},
+        )
+        return [from_document(doc) async for doc in cursor]
+
     async def owing_back_links(self, limit: int) -> list[Need]:
         cursor = self._collection.find({"owes_back_links": True}, {OUTBOX_FIELD: 0}).limit(limit)
         return [from_document(doc) async for doc in cursor]

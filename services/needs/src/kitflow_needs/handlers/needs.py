@@ -266,9 +266,7 @@ async def _change(
 async def _possible_duplicates(
     need_id: str, organisation: str, details: NeedDetails, svc: NeedsServices
 ) -> tuple[DuplicateLink, ...]:
-    candidates = await svc.needs.active_in(
-        {details.location.admin2_pcode}, excluding_organisation=organisation
-    )
+    candidates = await svc.needs.candidates_for(details, excluding_organisation=organisation)
     return find_duplicates(need_id, organisation, details, candidates)
 
 

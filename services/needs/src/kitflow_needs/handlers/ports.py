@@ -11,7 +11,7 @@ from kitflow_shared.events.envelope import CloudEvent, RenderedEvent
 
 from kitflow_needs.domain.catalogue import CatalogueItem
 from kitflow_needs.domain.gazetteer import Gazetteer
-from kitflow_needs.domain.need import Need, NeedStatus
+from kitflow_needs.domain.need import Need, NeedDetails, NeedStatus
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.catalogue import LiveCatalogue
 
@@ -105,7 +105,15 @@ class NeedRepository(Protocol):
     async def active_in(
         self, admin2_pcodes: Collection[str], *, excluding_organisation: str
     ) -> list[Need]:
-        """Other organisations' active needs in these cercles: the duplicate candidates."""
+        """Other organisations' active needs in these cercles: the duplicate candidates of a
+        bulk import, read once per cercle for all its rows."""
+
+    async def candidates_for(
+        self, details: NeedDetails, *, excluding_organisation: str
+    ) -> list[Need]:
+        """Other organisations' active needs in the cercle of `details`, for a period that
+        overlaps its own and with at least one item in common: every need the duplicate rule
+        could flag, read without the ones it could not (a busy cercle holds many)."""
 
     async def owing_back_links(self, limit: int) -> list[Need]:
         """Needs whose possible duplicates may not all link back to them yet."""
