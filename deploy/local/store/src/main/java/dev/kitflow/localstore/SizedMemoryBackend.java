@@ -1,8 +1,12 @@
 package dev.kitflow.localstore;
 
+import java.util.List;
+
 import de.bwaldvogel.mongo.MongoDatabase;
 import de.bwaldvogel.mongo.backend.CollectionOptions;
 import de.bwaldvogel.mongo.backend.CursorRegistry;
+import de.bwaldvogel.mongo.backend.Index;
+import de.bwaldvogel.mongo.backend.IndexKey;
 import de.bwaldvogel.mongo.backend.memory.MemoryBackend;
 import de.bwaldvogel.mongo.backend.memory.MemoryCollection;
 import de.bwaldvogel.mongo.backend.memory.MemoryDatabase;
@@ -10,7 +14,9 @@ import de.bwaldvogel.mongo.bson.Document;
 
 /**
  * The in-memory backend, with each collection's data size kept by {@link BsonSize} instead of
- * by encoding every document written (see there). Everything else is mongo-java-server's.
+ * by encoding every document written, and unique indexes that also serve a query naming their
+ * keys among other conditions ({@link NarrowingUniqueIndex}). Everything else is
+ * mongo-java-server's.
  */
 final class SizedMemoryBackend extends MemoryBackend {
 
@@ -27,6 +33,12 @@ final class SizedMemoryBackend extends MemoryBackend {
         @Override
         protected MemoryCollection openOrCreateCollection(String collectionName, CollectionOptions options) {
             return new Collection(this, collectionName, options, cursorRegistry);
+        }
+
+        @Override
+        protected Index<Integer> openOrCreateUniqueIndex(String collectionName, String indexName,
+                                                         List<IndexKey> keys, boolean sparse) {
+            return new NarrowingUniqueIndex(indexName, keys, sparse);
         }
     }
 
