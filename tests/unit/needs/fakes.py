@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -153,10 +153,11 @@ class FakeNeedRepository:
         owing = [s.need for s in self.rows.values() if s.need.owes_back_links]
         return copy.deepcopy(owing[:limit])
 
-    async def back_links_done(self, need_id: str, sequence: int) -> None:
-        stored = self.rows[need_id].need
-        if stored.sequence == sequence:
-            stored.owes_back_links = False
+    async def back_links_done(self, sequences: Mapping[str, int]) -> None:
+        for need_id, sequence in sequences.items():
+            stored = self.rows[need_id].need
+            if stored.sequence == sequence:
+                stored.owes_back_links = False
 
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
         return {

@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from kitflow_needs.adapters.bundled import load_catalogue, load_gazetteer
-from kitflow_needs.domain.duplicates import distance_km, duplicate_reason, find_duplicates
+from kitflow_needs.domain.duplicates import (
+    CandidateIndex,
+    distance_km,
+    duplicate_reason,
+    find_duplicates,
+)
 from kitflow_needs.domain.intake import build_details
-from kitflow_needs.domain.need import Coordinates, Need, NeedDetails, NeedStatus
+from kitflow_needs.domain.need import (
+    Assessment,
+    AssessmentSource,
+    Coordinates,
+    DisplacementStatus,
+    Location,
+    Need,
+    NeedDetails,
+    NeedStatus,
+    Period,
+    Population,
+    RequestedItem,
+)
 
 from tests.unit.needs.builders import need_input
 
@@ -107,3 +126,99 @@ def test_find_duplicates_links_every_match_in_id_order() -> None:
         ("d", "CRS"),
         ("z", "IRC"),
     ]
+
+
+# --------------------------------------------------------------- the candidate index
+
+SITES = ["Sévaré 2", "SEVARE 2", "site-a", None, *(f"Site {n}" for n in range(12))]
+ITEM_SETS = [("KIT-NFI",), ("BLANKET",), ("KIT-NFI", "BLANKET")]
+
+
+@st.composite
+def located_needs(draw: st.DrawFn, centre: tuple[float, float]) -> NeedDetails:
+    lat0, lon0 = centre
+    coordinates = draw(
+        st.none()
+        | st.builds(
+            Coordinates,
+            # Clustered over a few grid cells, so that pairs less than a kilometre apart often
+            # straddle a cell's edge.
+            st.floats(max(-90, lat0 - 0.015), min(90, lat0 + 0.015), allow_nan=False),
+            st.floats(max(-180, lon0 - 0.03), min(180, lon0 + 0.03), allow_nan=False),
+        )
+    )
+    start = date(2025, 3, 1) + timedelta(days=draw(st.integers(0, 60)))
+    return NeedDetails(
+        location=Location(
+            "ML05",
+            "Mopti",
+            draw(st.sampled_from(["ML0501", "ML0502"])),
+            None,
+            draw(st.sampled_from([None, "ML050101", "ML050102"])),
+            draw(st.sampled_from(SITES)),
+            coordinates,
+            "cod-ab-2015",
+        ),
+        population=Population(10, 50),
+        displacement=DisplacementStatus.IDP,
+        assessment=Assessment(start, AssessmentSource.DTM_ROUND),
+        severity=3,
+        period=Period(start, start + timedelta(days=draw(st.integers(0, 40)))),
+        items=tuple(RequestedItem(code, 5) for code in draw(st.sampled_from(ITEM_SETS))),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.data(),
+    centre=st.sampled_from(
+        [(14.5, -4.1), (16.27, -0.04), (63.0, 10.0), (-89.99, 3.0), (0.0, 179.99)]
+    ),
+)
+def test_the_index_leaves_out_no_need_the_rule_would_flag(
+    data: st.DataObject, centre: tuple[float, float]
+) -> None:
+    others = [
+        Need.create(f"o{n}", data.draw(st.sampled_from(["DRC", "UNHCR"])), d, by="u", now=NOW)
+        for n, d in enumerate(data.draw(st.lists(located_needs(centre), max_size=25)))
+    ]
+    probe = data.draw(located_needs(centre))
+    index = CandidateIndex(others)
+    assert find_duplicates("p", "NRC", probe, index.near(probe)) == find_duplicates(
+        "p", "NRC", probe, others
+    )
+
+
+def test_the_index_compares_a_need_with_its_site_and_its_surroundings_only() -> None:
+    def at(site: str | None, coordinates: Coordinates | None, cercle: str = "ML0501") -> Need:
+        d = details(site_name=site, coordinates=coordinates)
+        d = replace(d, location=replace(d.location, admin2_pcode=cercle))
+        return Need.create(f"n-{site}-{coordinates}-{cercle}", "DRC", d, by="u", now=NOW)
+
+    same_site = at("Sévaré 2", None)
+    near = at("Other name", Coordinates(14.531, -4.091))
+    far = at("Far away", Coordinates(14.9, -4.5))
+    whole_cercle = at(None, None)
+    other_cercle = at("Sévaré 2", None, cercle="ML0502")
+    index = CandidateIndex([same_site, near, far, whole_cercle, other_cercle])
+
+    probe = details(site_name="SEVARE 2", coordinates=Coordinates(14.53, -4.09))
+    assert {n.need_id for n in index.near(probe)} == {
+        same_site.need_id,
+        near.need_id,
+        whole_cercle.need_id,
+    }
+    # A need for the whole cercle may duplicate any need in it.
+    assert len(index.near(details(site_name=None, coordinates=None))) == 4
+
+
+def test_far_north_a_kilometre_spans_more_grid_columns_and_the_index_reaches_them() -> None:
+    def at(site: str, lat: float, lon: float) -> NeedDetails:
+        d = details(site_name=site, coordinates=Coordinates(lat, lon))
+        return replace(d, location=replace(d.location, coordinates=Coordinates(lat, lon)))
+
+    probe = at("Camp north", 63.0, 10.0095)
+    # 0.9 km east: two grid columns away at this latitude (a degree of longitude is 50 km).
+    other = Need.create("o", "DRC", at("Camp east", 63.0, 10.0273), by="u", now=NOW)
+    assert distance_km(63.0, 10.0095, 63.0, 10.0273) < 1
+    assert find_duplicates("p", "NRC", probe, CandidateIndex([other]).near(probe))

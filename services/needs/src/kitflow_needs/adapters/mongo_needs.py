@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -10,6 +10,7 @@ from typing import Any
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
 from kitflow_shared.store import IndexSpec
+from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -406,11 +407,19 @@ class MongoNeedRepository:
         cursor = self._collection.find({"owes_back_links": True}, {OUTBOX_FIELD: 0}).limit(limit)
         return [from_document(doc) async for doc in cursor]
 
-    async def back_links_done(self, need_id: str, sequence: int) -> None:
+    async def back_links_done(self, sequences: Mapping[str, int]) -> None:
         # Only if the need is still the one that was linked: a newer change may owe new links.
-        await self._collection.update_one(
-            {"_id": need_id, "sequence": sequence, "owes_back_links": True},
-            {"$set": {"owes_back_links": False}},
+        if not sequences:
+            return
+        await self._collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": need_id, "sequence": sequence, "owes_back_links": True},
+                    {"$set": {"owes_back_links": False}},
+                )
+                for need_id, sequence in sequences.items()
+            ],
+            ordered=False,
         )
 
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:

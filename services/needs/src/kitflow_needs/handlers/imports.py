@@ -30,13 +30,13 @@ from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.ids import name_uuid
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
-from kitflow_needs.domain.duplicates import find_duplicates
+from kitflow_needs.domain.duplicates import CandidateIndex, find_duplicates
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput, NeedsError
 from kitflow_needs.domain.intake import NeedInput, build_details
 from kitflow_needs.domain.need import Need, NeedDetails
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.integration import rendered_need_events
-from kitflow_needs.handlers.needs import link_back, revise_need
+from kitflow_needs.handlers.needs import link_back_all, revise_need
 from kitflow_needs.handlers.ports import Actor, ImportRecord, NeedsServices, StoredImport
 
 CHUNK_ROWS = 500
@@ -240,26 +240,25 @@ def _prepare(
 
 class _Candidates:
     """Other partners' active needs in the import's cercles: the duplicate candidates, each
-    cercle read once per import. The duplicate rule needs the same cercle, so each new need is
-    compared with its own cercle's needs only."""
+    cercle read once per import and indexed by place (CandidateIndex), so that each new need is
+    compared only with the ones the duplicate rule could match."""
 
     def __init__(self, svc: NeedsServices, organisation: str) -> None:
         self._svc = svc
         self._organisation = organisation
-        self._by_cercle: dict[str, list[Need]] = {}
+        self._loaded: set[str] = set()
+        self._index = CandidateIndex()
 
     async def load(self, cercles: Collection[str]) -> None:
-        missing = set(cercles) - self._by_cercle.keys()
+        missing = set(cercles) - self._loaded
         if not missing:
             return
         found = await self._svc.needs.active_in(missing, excluding_organisation=self._organisation)
-        for cercle in missing:
-            self._by_cercle[cercle] = []
-        for need in found:
-            self._by_cercle.setdefault(need.details.location.admin2_pcode, []).append(need)
+        self._index.add(found)
+        self._loaded |= missing
 
     def near(self, details: NeedDetails) -> list[Need]:
-        return self._by_cercle.get(details.location.admin2_pcode, [])
+        return self._index.near(details)
 
 
 @dataclass(frozen=True)
@@ -326,12 +325,14 @@ async def _settle(
     report: ImportReport,
 ) -> None:
     """Count what a chunk's insert did; link new duplicates back; update changed needs."""
+    linked = []
     for record in stored.records:
         if record.need.need_id in stored.inserted:
             report.imported += 1
             report.created.append(record.need.need_id)
             if record.need.duplicates:
-                await link_back(record.need, svc, context)
+                linked.append(record.need)
+    await link_back_all(linked, svc, context)
     for p in stored.prepared:
         if p.need_id in stored.inserted:
             continue

@@ -8,10 +8,11 @@ own link already shows the duplicate to coordinators.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from kitflow_shared.events.envelope import EventContext
@@ -39,6 +40,8 @@ log = logging.getLogger(__name__)
 
 # Optimistic concurrency: a few re-reads settle any realistic contention on one need.
 MAX_ATTEMPTS = 5
+# Other needs changed at once when a bulk import links its needs back to them.
+LINK_BACK_CONCURRENCY = 16
 
 
 @dataclass(frozen=True)
@@ -280,37 +283,60 @@ async def link_back(need: Need, svc: NeedsServices, context: EventContext) -> No
     that found the duplicates stored `owes_back_links` with it; the mark is cleared once every
     link is in place, so whatever a crash interrupts here, complete_back_links() finishes.
     """
-    settled = True
-    if need.status in ACTIVE_STATUSES:
+    await link_back_all([need], svc, context)
+
+
+async def link_back_all(needs: Sequence[Need], svc: NeedsServices, context: EventContext) -> None:
+    """`link_back` for many needs at once (a bulk import, the sweep).
+
+    Each other need is changed once, with all the back-links it gets from `needs` and one
+    event, and up to LINK_BACK_CONCURRENCY of them at a time: a partner importing an
+    assessment that overlaps another partner's links thousands of pairs, and one read and one
+    write after the other for each had taken minutes. The marks of the needs whose links are
+    all in place are cleared in one write."""
+    linking: dict[str, list[Need]] = {}
+    for need in needs:
+        if need.status not in ACTIVE_STATUSES:
+            continue
         for link in need.duplicates:
-            if link.decision is not DuplicateDecision.OPEN:
-                continue
+            if link.decision is DuplicateDecision.OPEN:
+                linking.setdefault(link.need_id, []).append(need)
+    unsettled: set[str] = set()
+    limit = asyncio.Semaphore(LINK_BACK_CONCURRENCY)
 
-            async def add_link(other: Need, _need: Need = need) -> bool:
-                if other.duplicate_link(_need.need_id) is not None:
-                    return False
-                return other.link_duplicates((back_link(_need, other),), now=svc.clock.now())
+    async def link_one(other_id: str, new: list[Need]) -> None:
+        async def add_links(other: Need) -> bool:
+            links = tuple(
+                back_link(n, other) for n in new if other.duplicate_link(n.need_id) is None
+            )
+            return bool(links) and other.link_duplicates(links, now=svc.clock.now())
 
+        async with limit:
             try:
-                await _change_quietly(link.need_id, svc, context, add_link)
+                await _change_quietly(other_id, svc, context, add_links)
             except UnknownNeed:
-                log.warning("need %s links to %s, which does not exist", need.need_id, link.need_id)
+                log.warning("needs link to %s, which does not exist", other_id)
             except ConcurrentChange as exc:
-                # The new need's own link stands; the coordinator still sees the pair, and the
+                # The new needs' own links stand; the coordinator still sees the pairs, and the
                 # next sweep tries again.
-                settled = False
-                log.warning("could not link %s back to %s: %s", link.need_id, need.need_id, exc)
-    if settled and need.owes_back_links:
-        await svc.needs.back_links_done(need.need_id, need.sequence)
-        need.owes_back_links = False
+                unsettled.update(n.need_id for n in new)
+                log.warning("could not link %s back: %s", other_id, exc)
+
+    await asyncio.gather(*(link_one(other_id, new) for other_id, new in linking.items()))
+    done = {
+        n.need_id: n.sequence for n in needs if n.owes_back_links and n.need_id not in unsettled
+    }
+    await svc.needs.back_links_done(done)
+    for n in needs:
+        if n.need_id in done:
+            n.owes_back_links = False
 
 
 async def complete_back_links(svc: NeedsServices, context: EventContext, limit: int = 200) -> int:
     """Finish the back-links that a crash (or a contended need) left undone; how many needs
     were looked at. Run periodically by the service (its `back-links` worker)."""
     owing = await svc.needs.owing_back_links(limit)
-    for need in owing:
-        await link_back(need, svc, context)
+    await link_back_all(owing, svc, context)
     return len(owing)
 
 

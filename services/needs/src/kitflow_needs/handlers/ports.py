@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -118,8 +118,8 @@ class NeedRepository(Protocol):
     async def owing_back_links(self, limit: int) -> list[Need]:
         """Needs whose possible duplicates may not all link back to them yet."""
 
-    async def back_links_done(self, need_id: str, sequence: int) -> None:
-        """Clear the mark, if the need is still at `sequence`."""
+    async def back_links_done(self, sequences: Mapping[str, int]) -> None:
+        """Clear the mark of each need (id → sequence), if it is still at that sequence."""
 
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
         """Which of these (import-derived) ids exist already, with their content hash."""
