@@ -247,17 +247,18 @@ async def test_a_back_link_that_a_crash_left_undone_is_completed_by_the_service(
     monkeypatch: pytest.MonkeyPatch,
     store_client: AsyncMongoClient[dict[str, Any]],
 ) -> None:
-    from kitflow_needs.handlers import needs as handlers
+    from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 
     monkeypatch.setenv("KITFLOW_NEEDS_BACK_LINKS_INTERVAL_S", "0.2")
     async with running_needs(infra, topics, monkeypatch, store_client) as needs:
         first = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()["id"]
-        real = handlers._change_quietly
+        real = MongoNeedRepository.get_many
 
         async def died(*_args: object) -> None:
             raise RuntimeError("the process died after storing the new need")
 
-        monkeypatch.setattr(handlers, "_change_quietly", died)
+        # It dies before reading the needs to link back to.
+        monkeypatch.setattr(MongoNeedRepository, "get_many", died)
         with pytest.raises(RuntimeError):
             await needs.client.post("/v1/needs", json=body(), headers=DRC)
         [second] = [d async for d in needs.needs.find({"organisation": "DRC"})]
@@ -266,7 +267,7 @@ async def test_a_back_link_that_a_crash_left_undone_is_completed_by_the_service(
         assert held is not None
         assert held["duplicates"] == []
 
-        monkeypatch.setattr(handlers, "_change_quietly", real)  # the service restarted
+        monkeypatch.setattr(MongoNeedRepository, "get_many", real)  # the service restarted
         linked = await eventually(
             lambda: needs.needs.find_one({"_id": first}),
             lambda doc: doc is not None and bool(doc["duplicates"]),

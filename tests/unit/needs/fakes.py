@@ -94,6 +94,16 @@ class FakeNeedRepository:
             stored.import_hash = content_hash
         self.published.extend(events)
 
+    async def get_many(self, need_ids: Collection[str]) -> dict[str, Need]:
+        return {i: copy.deepcopy(self.rows[i].need) for i in need_ids if i in self.rows}
+
+    async def save_many(self, changes: Sequence[tuple[Need, int, Sequence[CloudEvent]]]) -> None:
+        for need, expected, events in changes:
+            try:
+                await self.save(need, expected, events)
+            except ConcurrentChange:
+                continue
+
     async def save_coverage(
         self, need: Need, expected_sequence: int, events: Sequence[CloudEvent]
     ) -> None:

@@ -186,7 +186,8 @@ async def test_back_links_a_crash_left_undone_are_completed_by_the_sweep(
     async def crash(*_args: object) -> None:
         raise RuntimeError("the process died after storing the new need")
 
-    monkeypatch.setattr(h, "_change_quietly", crash)
+    # The process dies between storing the new need and reading the needs to link back.
+    monkeypatch.setattr(repo, "get_many", crash)
     with pytest.raises(RuntimeError):
         await create(svc, DRC)
     monkeypatch.undo()
@@ -206,7 +207,8 @@ async def test_a_contended_back_link_stays_owed_for_the_next_sweep() -> None:
     repo = FakeNeedRepository()
     svc = services(repo)
     first = await create(svc, NRC)
-    repo.conflicts_to_inject = h.MAX_ATTEMPTS
+    # Contended at the first write of all the back-links, then at each attempt one by one.
+    repo.conflicts_to_inject = 1 + h.MAX_ATTEMPTS
     second = await create(svc, DRC)
     assert repo.need(second.need_id).owes_back_links
     assert repo.need(first.need_id).duplicates == ()

@@ -334,6 +334,27 @@ class MongoNeedRepository:
         if events:
             self._notify(COLLECTION, need.need_id)
 
+    async def get_many(self, need_ids: Collection[str]) -> dict[str, Need]:
+        cursor = self._collection.find({"_id": {"$in": list(need_ids)}}, {OUTBOX_FIELD: 0})
+        return {doc["_id"]: from_document(doc) async for doc in cursor}
+
+    async def save_many(self, changes: Sequence[tuple[Need, int, Sequence[CloudEvent]]]) -> None:
+        if not changes:
+            return
+        await self._collection.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": need.need_id, "sequence": expected},
+                    with_outbox({"$set": to_document(need)}, events),
+                )
+                for need, expected, events in changes
+            ],
+            ordered=False,
+        )
+        for need, _, events in changes:
+            if events:
+                self._notify(COLLECTION, need.need_id)
+
     async def save_coverage(
         self, need: Need, expected_sequence: int, events: Sequence[CloudEvent]
     ) -> None:

@@ -290,10 +290,11 @@ async def link_back_all(needs: Sequence[Need], svc: NeedsServices, context: Even
     """`link_back` for many needs at once (a bulk import, the sweep).
 
     Each other need is changed once, with all the back-links it gets from `needs` and one
-    event, and up to LINK_BACK_CONCURRENCY of them at a time: a partner importing an
+    event; all are read in one query and written in one bulk write: a partner importing an
     assessment that overlaps another partner's links thousands of pairs, and one read and one
-    write after the other for each had taken minutes. The marks of the needs whose links are
-    all in place are cleared in one write."""
+    write after the other for each had taken minutes. What changed meanwhile is retried one by
+    one, up to LINK_BACK_CONCURRENCY at a time. The marks of the needs whose links are all in
+    place are cleared in one write."""
     linking: dict[str, list[Need]] = {}
     for need in needs:
         if need.status not in ACTIVE_STATUSES:
@@ -302,18 +303,44 @@ async def link_back_all(needs: Sequence[Need], svc: NeedsServices, context: Even
             if link.decision is DuplicateDecision.OPEN:
                 linking.setdefault(link.need_id, []).append(need)
     unsettled: set[str] = set()
-    limit = asyncio.Semaphore(LINK_BACK_CONCURRENCY)
 
-    async def link_one(other_id: str, new: list[Need]) -> None:
+    def add_links_from(new: list[Need]) -> Callable[[Need], Awaitable[bool]]:
         async def add_links(other: Need) -> bool:
             links = tuple(
                 back_link(n, other) for n in new if other.duplicate_link(n.need_id) is None
             )
             return bool(links) and other.link_duplicates(links, now=svc.clock.now())
 
+        return add_links
+
+    # One read and one write for all of them; then whatever changed meanwhile (a conditional
+    # write that did not match) is done again one by one, as a single change would be.
+    others = await svc.needs.get_many(list(linking))
+    changes = []
+    for other_id, new in linking.items():
+        other = others.get(other_id)
+        if other is None:
+            log.warning("needs link to %s, which does not exist", other_id)
+            continue
+        expected = other.sequence
+        if await add_links_from(new)(other):
+            changes.append((other, expected, need_events(other.events, context)))
+    await svc.needs.save_many(changes)
+    held = await svc.needs.get_many([other.need_id for other, _, _ in changes])
+    retry = [
+        other.need_id
+        for other, _, _ in changes
+        if other.need_id not in held
+        or any(
+            held[other.need_id].duplicate_link(n.need_id) is None for n in linking[other.need_id]
+        )
+    ]
+    limit = asyncio.Semaphore(LINK_BACK_CONCURRENCY)
+
+    async def link_one(other_id: str, new: list[Need]) -> None:
         async with limit:
             try:
-                await _change_quietly(other_id, svc, context, add_links)
+                await _change_quietly(other_id, svc, context, add_links_from(new))
             except UnknownNeed:
                 log.warning("needs link to %s, which does not exist", other_id)
             except ConcurrentChange as exc:
@@ -322,7 +349,7 @@ async def link_back_all(needs: Sequence[Need], svc: NeedsServices, context: Even
                 unsettled.update(n.need_id for n in new)
                 log.warning("could not link %s back: %s", other_id, exc)
 
-    await asyncio.gather(*(link_one(other_id, new) for other_id, new in linking.items()))
+    await asyncio.gather(*(link_one(other_id, linking[other_id]) for other_id in retry))
     done = {
         n.need_id: n.sequence for n in needs if n.owes_back_links and n.need_id not in unsettled
     }

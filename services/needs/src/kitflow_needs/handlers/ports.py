@@ -115,6 +115,13 @@ class NeedRepository(Protocol):
         overlaps its own and with at least one item in common: every need the duplicate rule
         could flag, read without the ones it could not (a busy cercle holds many)."""
 
+    async def get_many(self, need_ids: Collection[str]) -> dict[str, Need]:
+        """The needs of these ids that exist, by id."""
+
+    async def save_many(self, changes: Sequence[tuple[Need, int, Sequence[CloudEvent]]]) -> None:
+        """Each (need, expected sequence, events) saved like `save`, in one round trip; a need
+        that changed meanwhile is left as it is, without an error (read it back to know)."""
+
     async def owing_back_links(self, limit: int) -> list[Need]:
         """Needs whose possible duplicates may not all link back to them yet."""
 
