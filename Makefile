@@ -70,6 +70,7 @@ snapshots: ## rewrite the event contracts' JSON Schema snapshots and docs/asynca
 bench: install ## run every benchmark (ratios against references measured in the same run)
 	$(UV) run --frozen python -m bench.stock_reservations
 	$(UV) run --frozen python -m bench.needs_hxl_import
+	$(UV) run --frozen python -m bench.needs_import_levers
 	$(UV) run --frozen python -m bench.planner
 	$(UV) run --frozen python -m bench.gateway_needs
 
