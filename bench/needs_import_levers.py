@@ -38,6 +38,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pymongo import AsyncMongoClient
 
@@ -132,7 +133,7 @@ def one_round(workers: list[subprocess.Popen[str]]) -> float:
     return sum(imported for _, imported in done) / (max(end for end, _ in done) - started)
 
 
-async def run(store_url: str, setups: list[Setup], rounds: int) -> dict[str, object]:
+async def run(store_url: str, setups: list[Setup], rounds: int) -> dict[str, Any]:
     text = generate(10_000, bad_every=100).text
     client: AsyncMongoClient[Document] = AsyncMongoClient(store_url, tz_aware=True)
     pools: dict[str, list[subprocess.Popen[str]]] = {}
@@ -192,9 +193,7 @@ def main() -> None:
     out = RESULTS / f"needs_import_levers-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"reference: {result['reference_median_rows_per_s']} rows/s (median); written to {out}")
-    setups_result = result["setups"]
-    assert isinstance(setups_result, dict)
-    for name, figures in setups_result.items():
+    for name, figures in result["setups"].items():
         print(
             f"{name}: {figures['median_rows_per_s']} rows/s "
             f"({figures['range'][0]}-{figures['range'][1]}), ratio {figures['ratio']}"
