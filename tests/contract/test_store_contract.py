@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -16,6 +17,15 @@ from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WarehouseState
 from kitflow_shared.events import CloudEvent, EventContext
 from kitflow_shared.messaging.idempotency import Applied, apply_if_newer, apply_once
 from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.request_keys import (
+    REQUESTS_FIELD,
+    RememberedRequest,
+    RequestKey,
+    remembered_in,
+    replayed_result,
+    requests_projection,
+    with_remembered,
+)
 from kitflow_shared.store import IndexSpec, ensure_indexes
 from pymongo import ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
@@ -259,3 +269,49 @@ async def test_sparse_unique_indexes_ignore_documents_without_the_field(db: Db) 
     await db["receipts"].insert_many([{"n": 1}, {"n": 2}, {"grn": "GRN-1"}])
     with pytest.raises(DuplicateKeyError):
         await db["receipts"].insert_one({"grn": "GRN-1"})
+
+
+async def test_a_remembered_request_key_is_applied_once_under_concurrent_retries(db: Db) -> None:
+    """Idempotency-Key at the service: 20 concurrent copies of one request, each doing what a
+    handler does (load the aggregate with the key's entry, replay if found, else one conditional
+    update of the change, the sequence and the remembered key), change the document once."""
+    orders = db["orders"]
+    await orders.insert_one({"_id": "MOP", "sequence": 1, "on_hand": 0})
+    key = RequestKey("NRC", "retry-me-0001", "print")
+    results: list[str] = []
+
+    async def attempt(i: int) -> None:
+        while True:
+            doc = await orders.find_one({"_id": "MOP"}, {"sequence": 1, **requests_projection(key)})
+            assert doc is not None
+            replay = replayed_result(remembered_in(doc, key), key)
+            if replay is not None:
+                results.append(replay)
+                return
+            update = with_remembered(
+                {"$inc": {"on_hand": 20}, "$set": {"sequence": doc["sequence"] + 1}},
+                [RememberedRequest.of(key, f"movement-{i}", datetime.now(UTC))],
+                keep=3,
+            )
+            won = await orders.update_one({"_id": "MOP", "sequence": doc["sequence"]}, update)
+            if won.modified_count:
+                results.append(f"movement-{i}")
+                return
+
+    await asyncio.gather(*(attempt(i) for i in range(20)))
+    doc = await orders.find_one({"_id": "MOP"})
+    assert doc is not None
+    assert doc["on_hand"] == 20
+    assert doc["sequence"] == 2
+    assert len(set(results)) == 1
+    assert len(results) == 20
+    # The array stays bounded as other keys come in, newest kept.
+    for n in range(5):
+        other = RequestKey("NRC", f"another-key-{n}", "print")
+        await orders.update_one(
+            {"_id": "MOP"},
+            with_remembered({}, [RememberedRequest.of(other, "x", datetime.now(UTC))], keep=3),
+        )
+    doc = await orders.find_one({"_id": "MOP"})
+    assert doc is not None
+    assert [e["token"] for e in doc[REQUESTS_FIELD]] == [f"NRC:another-key-{n}" for n in (2, 3, 4)]
