@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.spreadsheet import csv_row, xlsx_cell
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
 from openpyxl import Workbook
@@ -307,7 +308,8 @@ async def five_w_csv(caller: Reader, plans: Plans) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in await _five_w(caller, plans):
-        writer.writerow(["" if v is None else v for v in row])
+        # Partners' text (site names, notes) stays data: never a formula in a spreadsheet.
+        writer.writerow(csv_row(["" if v is None else v for v in row]))
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -328,7 +330,8 @@ async def five_w_xlsx(caller: Reader, plans: Plans) -> Response:
     assert sheet is not None
     sheet.title = "ML_5W"
     for row in await _five_w(caller, plans):
-        sheet.append(row)
+        # Never a formula, and no character XML cannot hold (which would fail the whole report).
+        sheet.append([xlsx_cell(v) for v in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return Response(
