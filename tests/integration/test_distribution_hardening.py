@@ -140,12 +140,14 @@ async def _receive(g: Gateway, items: dict[str, int]) -> None:
     on_hand = {x["item_code"]: x["on_hand_after"] for x in receipt["lines"]}
     await eventually(
         lambda: g.client.get("/v1/views/stock", headers=g.coordinator),
-        lambda r: on_hand.items()
-        <= {
-            x["balance"]["item_code"]: x["balance"]["on_hand"]
-            for x in r.json()
-            if x["warehouse"] == "BKO-MAIN"
-        }.items(),
+        lambda r: (
+            on_hand.items()
+            <= {
+                x["balance"]["item_code"]: x["balance"]["on_hand"]
+                for x in r.json()
+                if x["warehouse"] == "BKO-MAIN"
+            }.items()
+        ),
         what="the receipt in distribution's stock view",
     )
 
@@ -169,9 +171,7 @@ async def _dispatched_plan(g: Gateway, need_ids: list[str], lines: int) -> dict[
     )
     assert len(drafted["lines"]) == lines, drafted["lines"]
     plan_id = drafted["plan_id"]
-    await _ok(
-        await g.client.post(f"/v1/plans/{plan_id}/approve", headers=g.coordinator, json={})
-    )
+    await _ok(await g.client.post(f"/v1/plans/{plan_id}/approve", headers=g.coordinator, json={}))
     reserved = await eventually(
         lambda: _plan(g, plan_id),
         lambda p: p["status"] in ("reserved", "partly-reserved"),
@@ -190,6 +190,37 @@ async def _dispatched_plan(g: Gateway, need_ids: list[str], lines: int) -> dict[
         lambda p: p["status"] == "dispatched",
         what="stock issued every line",
     )
+
+
+def _delivery(
+    need_id: str, households: int, lines: dict[str, int], note: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "need_id": need_id,
+        "lines": [{"line_id": line_id, "quantity": q} for line_id, q in lines.items()],
+        "households": households,
+        "individuals": households * 5,
+    }
+    return {**body, "note": note} if note else body
+
+
+async def _deliver(
+    g: Gateway,
+    partner: dict[str, str],
+    plan_id: str,
+    need_id: str,
+    households: int,
+    lines: dict[str, int],
+    note: str | None = None,
+) -> dict[str, Any]:
+    plan: dict[str, Any] = await _ok(
+        await g.client.post(
+            f"/v1/plans/{plan_id}/deliveries",
+            headers=partner,
+            json={"deliveries": [_delivery(need_id, households, lines, note)]},
+        )
+    )
+    return plan
 
 
 async def _five_w(g: Gateway, caller: dict[str, str]) -> list[list[str]]:
@@ -212,7 +243,7 @@ async def test_households_reached_count_once_per_need_not_once_per_item_line(
     g = gateway
     partner = await _caller(g.system, await _organisation(g.system, "REACH"), Role.PARTNER)
     need_id = await _validated_need(
-        g, partner, _need("Sévaré 5", 150, {"BLANKET": 150, "TARP": 150})
+        g, partner, _need("Sévaré 5", 150, {"BLANKET": 150, "TARP": 170})
     )
     await _receive(g, {"BLANKET": 150, "TARP": 150})
     plan = await _dispatched_plan(g, [need_id], lines=2)
@@ -220,29 +251,54 @@ async def test_households_reached_count_once_per_need_not_once_per_item_line(
     blankets, tarps = sorted(plan["lines"], key=lambda x: x["item_code"])
 
     # The same 100 households (500 people) each received a blanket and a tarpaulin.
-    recorded = await g.client.post(
-        f"/v1/plans/{plan_id}/deliveries",
-        headers=partner,
-        json={
-            "deliveries": [
-                {"line_id": x["line_id"], "quantity": 100, "households": 100, "individuals": 500}
-                for x in (blankets, tarps)
-            ]
-        },
+    delivered = await _deliver(
+        g, partner, plan_id, need_id, 100, {blankets["line_id"]: 100, tarps["line_id"]: 100}
     )
-    delivered = await _ok(recorded)
-    assert sum(x["households_reached"] for x in delivered["lines"]) == 100
+    assert delivered["reached"] == [
+        {"need_id": need_id, "households": 100, "individuals": 500, "note": None}
+    ]
 
     need = await eventually(
         lambda: g.client.get(f"/v1/needs/{need_id}", headers=partner),
-        lambda r: {x["item_code"]: x["delivered"] for x in r.json()["items"]}
-        == {"BLANKET": 100, "TARP": 100},
+        lambda r: (
+            {x["item_code"]: x["delivered"] for x in r.json()["items"]}
+            == {"BLANKET": 100, "TARP": 100}
+        ),
         what="the deliveries reached the need",
     )
     assert (need.json()["households_reached"], need.json()["individuals_reached"]) == (100, 500)
     row = _row_of(await _five_w(g, g.coordinator), plan_id)
     assert (row["Total ménages ciblés"], row["Total ménages atteints"]) == ("150", "100")
     assert (row["Total Personnes ciblées"], row["Total No. atteintes"]) == ("750", "500")
+
+    # A week later, 50 other households get the rest: 150 reached, as targeted.
+    await _deliver(g, partner, plan_id, need_id, 50, {x["line_id"]: 50 for x in (blankets, tarps)})
+    row = _row_of(await _five_w(g, g.coordinator), plan_id)
+    assert (row["Total ménages atteints"], row["Total No. atteintes"]) == ("150", "750")
+    assert row["Remarques"] == f"plan {plan_id}"
+
+    # Beyond what was targeted only with the reason, which the 5W then gives.
+    await _receive(g, {"TARP": 20})
+    top_up = await _dispatched_plan(g, [need_id], lines=1)
+    [extra] = top_up["lines"]
+    refused = await g.client.post(
+        f"/v1/plans/{top_up['plan_id']}/deliveries",
+        headers=partner,
+        json={"deliveries": [_delivery(need_id, 20, {extra["line_id"]: 20})]},
+    )
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"][0]["field"] == "body.deliveries[0].note"
+    why = "20 households arrived from Ségou after the assessment"
+    await _deliver(g, partner, top_up["plan_id"], need_id, 20, {extra["line_id"]: 20}, note=why)
+    need = await eventually(
+        lambda: g.client.get(f"/v1/needs/{need_id}", headers=partner),
+        lambda r: r.json()["households_reached"] == 170,
+        what="both plans' reach at the need",
+    )
+    assert need.json()["individuals_reached"] == 850
+    row = _row_of(await _five_w(g, g.coordinator), top_up["plan_id"])
+    assert (row["Total ménages ciblés"], row["Total ménages atteints"]) == ("150", "20")
+    assert why in row["Remarques"]
 
 
 # ---- item 2: the 5W stays data whatever a partner typed ---------------------------------------
@@ -325,9 +381,7 @@ async def test_a_reversed_plan_dispatch_goes_back_on_the_plan_and_the_need(
 
     # The storekeeper finds the plan's dispatch on the stock card and reverses it.
     card = await _ok(
-        await g.client.get(
-            "/v1/warehouses/BKO-MAIN/stock/BLANKET/card?limit=1000", headers=g.admin
-        )
+        await g.client.get("/v1/warehouses/BKO-MAIN/stock/BLANKET/card?limit=1000", headers=g.admin)
     )
     [dispatch] = [x for x in card["rows"] if x["plan_line_id"] == line["line_id"]]
     reversal = await _ok(
@@ -398,17 +452,23 @@ async def test_a_delivery_with_a_huge_number_or_a_control_character_is_a_clear_4
     await _receive(g, {"BLANKET": 10})
     plan = await _dispatched_plan(g, [need_id], lines=1)
     [line] = plan["lines"]
-    good = {"line_id": line["line_id"], "quantity": 1, "households": 1, "individuals": 5}
+    good = _delivery(need_id, 1, {line["line_id"]: 1})
     for field, value in (
         ("households", 2**63),
         ("individuals", 2**64),
         ("quantity", 2**63),
         ("line_id", line["line_id"] + "\x00"),
+        ("need_id", need_id + "\x1b"),
+        ("note", "new arrivals\x00"),
     ):
+        if field in ("quantity", "line_id"):
+            bad = {**good, "lines": [{**good["lines"][0], field: value}]}
+        else:
+            bad = {**good, field: value}
         response = await g.client.post(
             f"/v1/plans/{plan['plan_id']}/deliveries",
             headers=partner,
-            json={"deliveries": [{**good, field: value}]},
+            json={"deliveries": [bad]},
         )
         assert response.status_code == 422, (field, response.status_code, response.text)
         assert response.headers["content-type"] == "application/problem+json"
