@@ -407,6 +407,8 @@ async def test_a_reversed_plan_dispatch_goes_back_on_the_plan_and_the_need(
     item = need.json()["items"][0]
     # Nothing is on its way any more: the need is open for the next plan again.
     assert (item["planned"], item["remaining"]) == (0, 40)
+    row = _row_of(await _five_w(g, g.coordinator), plan["plan_id"])
+    assert "BLANKET x 40" in row["Remarques"].split("retourné à l'entrepôt")[1]
 
     # The reversal event delivered again (a redelivery after a crash) changes nothing.
     records = await read_topic(g.kafka, STOCK_EVENTS.qualified(g.namespace), expect=1)

@@ -205,6 +205,14 @@ def test_a_reversed_dispatch_comes_off_the_line_once() -> None:
         plan.record_delivery([delivery("N1", 1, ("P1:L1", 1))], TARGETS)
 
 
+def test_a_plan_whose_other_lines_were_delivered_is_delivered_once_the_rest_is_reversed() -> None:
+    plan = dispatched()
+    plan.record_delivery([delivery("N2", 40, ("P1:L2", 40))], TARGETS)
+    assert plan.status is PlanStatus.DISPATCHED
+    plan.dispatch_reversed("P1:L1", 60)
+    assert plan.status is PlanStatus.DELIVERED
+
+
 def test_a_reversal_seen_before_its_dispatch_still_counts_once() -> None:
     plan = approved()
     plan.reservation_answered("P1:L1", LineReservation.ACTIVE, 60)

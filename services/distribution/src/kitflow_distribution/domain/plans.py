@@ -303,11 +303,17 @@ class Plan:
         for line in updated.values():
             self._set(line)
         self.reach = reach
-        if self.status is PlanStatus.DISPATCHED and all(
-            x.delivered >= x.dispatched for x in self.lines if x.dispatched
+        self._delivered_when_complete()
+        self._changed()
+
+    def _delivered_when_complete(self) -> None:
+        out = [x for x in self.lines if x.dispatched]
+        if (
+            self.status is PlanStatus.DISPATCHED
+            and out
+            and all(x.delivered >= x.dispatched for x in out)
         ):
             self.status = PlanStatus.DELIVERED
-        self._changed()
 
     def _delivered_on(
         self, updated: dict[str, PlanLine], delivered: DeliveredLine, need_id: str, at: str
@@ -381,6 +387,7 @@ class Plan:
         if line.reservation is LineReservation.DISPATCHED:
             dispatched = max(0, dispatched - quantity)
         self._set(replace(line, returned=quantity, dispatched=dispatched))
+        self._delivered_when_complete()  # what is still out may all have been delivered
         self._changed()
         return True
 
