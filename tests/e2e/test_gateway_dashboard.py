@@ -387,29 +387,29 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
             "Delivered 0 of 150 dispatched; 0 households reached."
         )
 
-        # Delivery: more than was dispatched is refused, naming the field; then 10 kits reach
-        # 10 households of Gao camp (DRC's need), on one of its lines still to deliver.
+        # Delivery, per need: more than was dispatched is refused, naming the field; then 10
+        # kits reach 10 households of Gao camp (DRC's need), from one of its lines.
         gao_need = (
             await page.locator("#plan-coverage tbody tr")
             .filter(has_text="DRC")
             .locator("td")
             .first.inner_text()
         )
-        line = page.get_by_label("Line")
-        options = await line.locator("option").all_inner_texts()
-        gao_line = next(n for n, text in enumerate(options) if gao_need in text)
-        assert "still to deliver" in options[gao_line]
-        await line.select_option(index=gao_line)
-        await page.get_by_label("Quantity delivered").fill("500")
-        await page.get_by_label("Households reached").fill("10")
-        await page.get_by_label("People reached").fill("50")
+        await page.get_by_label("Need", exact=True).select_option(gao_need)
+        quantities = page.locator("#delivery-lines input")
+        await expect(quantities.first).to_be_visible()
+        assert "still to deliver" in await page.locator("#delivery-lines label").first.inner_text()
+        await quantities.first.fill("500")
+        await page.get_by_label("Newly reached households").fill("10")
+        await page.get_by_label("Newly reached people").fill("50")
         await page.get_by_role("button", name="Record delivery").click()
         await expect(page.get_by_role("alert")).to_contain_text("dispatched")
-        await page.get_by_label("Quantity delivered").fill("10")
+        await quantities.first.fill("10")
         await page.get_by_role("button", name="Record delivery").click()
         await expect(page.locator("#plan-progress")).to_have_text(
             "Delivered 10 of 150 dispatched; 10 households reached."
         )
+        await _expect_row(page, "plan-reach", gao_need, [gao_need, "10", "50", ""])
         await expect(page.get_by_role("alert")).to_be_hidden()
         await expect(
             page.locator("#plans-table tbody tr").filter(has_text="Mopti and Gao NFI")

@@ -170,7 +170,12 @@ async def test_from_assessed_needs_to_households_reached(system: System) -> None
     stranger = identity("ACF", Role.PARTNER)
     assert (await s.distribution.get(f"/v1/plans/{plan_id}", headers=stranger)).status_code == 404
     # Nor can they act on it: confirming deliveries is "not found" too, not "forbidden".
-    delivery = {"line_id": draft["lines"][0]["line_id"], "quantity": 1, "households": 1}
+    first = draft["lines"][0]
+    delivery = {
+        "need_id": first["need_id"],
+        "lines": [{"line_id": first["line_id"], "quantity": 1}],
+        "households": 1,
+    }
     refused = await s.distribution.post(
         f"/v1/plans/{plan_id}/deliveries",
         headers=stranger,
@@ -222,8 +227,13 @@ async def test_from_assessed_needs_to_households_reached(system: System) -> None
         json={
             "deliveries": [
                 {
-                    "line_id": nrc_lines[0]["line_id"],
-                    "quantity": nrc_lines[0]["dispatched"] + 1,
+                    "need_id": nrc_need,
+                    "lines": [
+                        {
+                            "line_id": nrc_lines[0]["line_id"],
+                            "quantity": nrc_lines[0]["dispatched"] + 1,
+                        }
+                    ],
                     "households": 1,
                     "individuals": 5,
                 }
@@ -231,15 +241,15 @@ async def test_from_assessed_needs_to_households_reached(system: System) -> None
         },
     )
     assert too_much.status_code == 422
-    assert too_much.json()["errors"][0]["field"] == "body.deliveries[0].quantity"
+    assert too_much.json()["errors"][0]["field"] == "body.deliveries[0].lines[0].quantity"
     not_theirs = await s.distribution.post(
         f"/v1/plans/{plan_id}/deliveries",
         headers=DRC,
         json={
             "deliveries": [
                 {
-                    "line_id": nrc_lines[0]["line_id"],
-                    "quantity": 1,
+                    "need_id": nrc_need,
+                    "lines": [{"line_id": nrc_lines[0]["line_id"], "quantity": 1}],
                     "households": 1,
                     "individuals": 5,
                 }
@@ -254,18 +264,24 @@ async def test_from_assessed_needs_to_households_reached(system: System) -> None
             json={
                 "deliveries": [
                     {
-                        "line_id": x["line_id"],
-                        "quantity": x["dispatched"],
-                        "households": x["dispatched"],
-                        "individuals": x["dispatched"] * 5,
+                        "need_id": nrc_need,
+                        "lines": [
+                            {"line_id": x["line_id"], "quantity": x["dispatched"]}
+                            for x in nrc_lines
+                        ],
+                        "households": 90,
+                        "individuals": 450,
                     }
-                    for x in nrc_lines
                 ]
             },
         ),
         200,
     )
-    assert sum(x["households_reached"] for x in delivered["lines"]) == 90
+    assert delivered["reached"] == [
+        {"need_id": nrc_need, "households": 90, "individuals": 450, "note": None}
+    ]
+    # A partner sees its own need's lines in the answer, not the other partner's.
+    assert {x["need_id"] for x in delivered["lines"]} == {nrc_need}
 
     # The needs service hears of it: planned, dispatched, delivered, and partly covered.
     need = await eventually(
@@ -302,7 +318,7 @@ async def test_short_stock_and_a_cancellation_release_what_was_reserved(system: 
     )
     await eventually(
         lambda: s.distribution.get("/v1/views/needs", headers=COORDINATOR),
-        lambda r: len(r.json()) == 1,
+        lambda r: [n["status"] for n in r.json()] == ["validated"],
         what="needs view",
     )
     draft = await _ok(

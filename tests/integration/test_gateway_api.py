@@ -562,7 +562,12 @@ async def test_another_organisations_real_plan_and_need_are_not_found_and_nothin
             f"/v1/plans/{plan_id}/deliveries",
             {
                 "deliveries": [
-                    {"line_id": line["line_id"], "quantity": 1, "households": 1, "individuals": 5}
+                    {
+                        "need_id": need_id,
+                        "lines": [{"line_id": line["line_id"], "quantity": 1}],
+                        "households": 1,
+                        "individuals": 5,
+                    }
                 ]
             },
         ),

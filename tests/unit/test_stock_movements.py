@@ -259,6 +259,18 @@ def test_a_reversal_compensates_once_and_keeps_the_original() -> None:
         stock.reverse(info(), reversal)
 
 
+def test_the_reversal_of_a_plans_dispatch_names_the_plan_line_it_gives_back() -> None:
+    stock = stocked(TARP=10)
+    stock.reserve("P1:L1", "P1", "TARP", 6, ReservationMode.PARTIAL, NOW + timedelta(days=1))
+    dispatch = stock.dispatch_reservation(info("WB-9"), "P1:L1")
+    reversal = stock.reverse(info(), dispatch)
+    # Not its plan_line_id: that names a dispatch, and this movement is none.
+    assert (reversal.reversed_plan_line_id, reversal.plan_line_id) == ("P1:L1", None)
+    assert stock.balance("TARP").available == 10
+    plain = stock.dispatch(info("WB-10"), [OutboundLine("TARP", 2)])
+    assert stock.reverse(info(), plain).reversed_plan_line_id is None
+
+
 def test_a_receipt_whose_goods_left_cannot_be_reversed() -> None:
     stock = WarehouseStock("MOP-SUB", owner="IOM")
     receipt = stock.receive(info("GRN-1"), [InboundLine("TARP", 10)])

@@ -323,20 +323,24 @@ def test_a_cap_of_zero_excludes_the_partner_from_the_equity_rule() -> None:
     assert plan.objectives.equity_level == pytest.approx(0.5)
 
 
-def test_subsets_of_needs_and_items_leave_the_rest_out_and_say_so() -> None:
+def test_the_explanation_covers_the_selected_needs_and_items_only() -> None:
+    # Issue #12 (15b): a plan for need A's tarpaulins listed need B, and A's soap, as shortfalls
+    # "not part of this plan's selection", and C, which asks only for soap, in its coverage.
     p = problem(
-        [need("A", {"TARP": 2, "SOAP": 2}), need("B", {"TARP": 2})],
+        [need("A", {"TARP": 2, "SOAP": 2}), need("B", {"TARP": 2}), need("C", {"SOAP": 3})],
         [("GAO", "TARP", 10), ("GAO", "SOAP", 10)],
-        need_ids=frozenset({"A"}),
+        need_ids=frozenset({"A", "C"}),
         item_codes=frozenset({"TARP"}),
     )
     plan = plan_allocation(p)
     assert allocation(plan) == {("GAO", "A", "TARP"): 2}
-    assert shortfall(plan, "A", "SOAP")[:2] == (2, UnmetReason.EXCLUDED_BY_OPTIONS)
-    quantity, reason, sentence = shortfall(plan, "B", "TARP")
-    assert (quantity, reason, sentence) == (
-        2, UnmetReason.EXCLUDED_BY_OPTIONS, "this need is not part of this plan's selection"
-    )  # fmt: skip
+    assert [(c.need_id, [i.item for i in c.items]) for c in plan.coverage] == [("A", ["TARP"])]
+    assert plan.shortfalls == ()
+    # Without stock, the selection's shortfalls are still explained, and nothing else.
+    empty = plan_allocation(replace(p, stock=()))
+    assert [(s.need_id, s.item, s.reason) for s in empty.shortfalls] == [
+        ("A", "TARP", UnmetReason.NO_STOCK_WITHIN_REACH)
+    ]
 
 
 def test_a_distance_matrix_overrides_great_circle() -> None:

@@ -1,10 +1,12 @@
 """Plans from draft to closed, and each need's coverage across plans: plain domain objects."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from kitflow_distribution.domain.coverage import ItemProgress, NeedCoverage, PlanContribution
 from kitflow_distribution.domain.plans import (
+    DeliveredLine,
     Delivery,
     DispatchRequestedEvent,
     InvalidPlanInput,
@@ -15,6 +17,8 @@ from kitflow_distribution.domain.plans import (
     PlanConflict,
     PlanLine,
     PlanStatus,
+    Reach,
+    Target,
 )
 
 NOW = datetime(2026, 11, 28, 10, tzinfo=UTC)
@@ -91,22 +95,132 @@ def test_dispatch_takes_only_reserved_lines_and_completes_when_stock_issued_them
     assert plan.status is PlanStatus.DISPATCHED
 
 
-def test_deliveries_never_exceed_what_was_dispatched() -> None:
+def dispatched() -> Plan:
     plan = approved()
     plan.reservation_answered("P1:L1", LineReservation.ACTIVE, 60)
     plan.reservation_answered("P1:L2", LineReservation.ACTIVE, 40)
     plan.request_dispatch("WB-1", "Sévaré")
     plan.dispatch_recorded("P1:L1", 60)
     plan.dispatch_recorded("P1:L2", 40)
+    return plan
+
+
+def delivery(
+    need: str, households: int, *lines: tuple[str, int], note: str | None = None
+) -> Delivery:
+    return Delivery(
+        need, tuple(DeliveredLine(x, q) for x, q in lines), households, households * 5, note
+    )
+
+
+TARGETS = {"N1": Target(60, 300), "N2": Target(40, 200)}
+
+
+def test_deliveries_never_exceed_what_was_dispatched() -> None:
+    plan = dispatched()
     with pytest.raises(InvalidPlanInput) as err:
-        plan.record_delivery([Delivery("P1:L1", 50, 50, 250), Delivery("P1:L1", 11, 11, 55)])
-    assert err.value.field == "deliveries[1].quantity"
+        plan.record_delivery(
+            [delivery("N1", 50, ("P1:L1", 50)), delivery("N1", 10, ("P1:L1", 11))], TARGETS
+        )
+    assert err.value.field == "deliveries[1].lines[0].quantity"
     assert plan.line("P1:L1").delivered == 0  # nothing half-applied
-    plan.record_delivery([Delivery("P1:L1", 60, 60, 300), Delivery("P1:L2", 40, 40, 200)])
+    assert plan.reach == {}
+    plan.record_delivery(
+        [delivery("N1", 60, ("P1:L1", 60)), delivery("N2", 40, ("P1:L2", 40))], TARGETS
+    )
     assert plan.status is PlanStatus.DELIVERED
     plan.close(NOW)
     assert plan.status is PlanStatus.CLOSED
     assert plan.closed_at == NOW
+
+
+def test_households_are_reached_once_per_need_whatever_the_number_of_items() -> None:
+    plan = Plan(
+        id="P2",
+        title="Sévaré",
+        created_by="awa",
+        created_at=NOW,
+        lines=[
+            PlanLine("P2:L1", "MOP-SUB", "N1", "BLANKET", 150),
+            PlanLine("P2:L2", "MOP-SUB", "N1", "TARP", 150),
+        ],
+    )
+    plan.approve("awa", NOW, NOW + timedelta(minutes=10), NOW + timedelta(days=14))
+    for line in ("P2:L1", "P2:L2"):
+        plan.reservation_answered(line, LineReservation.ACTIVE, 150)
+    plan.request_dispatch("WB-2", "Sévaré")
+    plan.dispatch_recorded("P2:L1", 150)
+    plan.dispatch_recorded("P2:L2", 150)
+    targets = {"N1": Target(150, 750)}
+    # The same 100 households received a blanket and a tarpaulin: 100 households, not 200.
+    plan.record_delivery([delivery("N1", 100, ("P2:L1", 100), ("P2:L2", 100))], targets)
+    assert plan.reach["N1"] == Reach(100, 500)
+    # 50 more households the week after; then a top-up for households already counted.
+    plan.record_delivery([delivery("N1", 50, ("P2:L1", 40), ("P2:L2", 40))], targets)
+    plan.record_delivery([delivery("N1", 0, ("P2:L1", 10))], targets)
+    assert plan.reach["N1"] == Reach(150, 750)
+    # Beyond the target only with the reason.
+    beyond = [delivery("N1", 20, ("P2:L2", 10))]
+    with pytest.raises(InvalidPlanInput) as err:
+        plan.record_delivery(beyond, targets)
+    assert err.value.field == "deliveries[0].note"
+    assert "more than the 150 and 750 targeted" in err.value.reason
+    plan.record_delivery([replace(beyond[0], note="new arrivals since the assessment")], targets)
+    assert plan.reach["N1"] == Reach(170, 850, "new arrivals since the assessment")
+
+
+def test_what_other_plans_reached_at_the_need_counts_towards_its_target() -> None:
+    plan = dispatched()
+    elsewhere = {"N1": Target(60, 300, Reach(55, 275))}
+    with pytest.raises(InvalidPlanInput) as err:
+        plan.record_delivery([delivery("N1", 10, ("P1:L1", 10))], elsewhere)
+    assert "65 households and 325 people reached (all plans)" in err.value.reason
+    plan.record_delivery([delivery("N1", 5, ("P1:L1", 10))], elsewhere)
+    assert plan.reach["N1"] == Reach(5, 25)
+
+
+def test_a_delivery_names_lines_of_its_own_need_in_this_plan() -> None:
+    plan = dispatched()
+    for wrong, field in (
+        (delivery("N9", 1, ("P1:L1", 1)), "deliveries[0].need_id"),
+        (delivery("N2", 1, ("P1:L1", 1)), "deliveries[0].lines[0].line_id"),
+        (delivery("N1", 1, ("P9:L1", 1)), "deliveries[0].lines[0].line_id"),
+        (Delivery("N1", (DeliveredLine("P1:L1", 1),), 5, 2), "deliveries[0].households"),
+    ):
+        with pytest.raises(InvalidPlanInput) as err:
+            plan.record_delivery([wrong], TARGETS)
+        assert err.value.field == field
+
+
+def test_a_reversed_dispatch_comes_off_the_line_once() -> None:
+    plan = dispatched()
+    version = plan.sequence
+    assert plan.dispatch_reversed("P1:L1", 60)
+    assert (plan.line("P1:L1").dispatched, plan.line("P1:L1").returned) == (0, 60)
+    assert plan.sequence == version + 1
+    assert not plan.dispatch_reversed("P1:L1", 60)
+    assert plan.sequence == version + 1
+    # Nothing left to deliver on it.
+    with pytest.raises(InvalidPlanInput):
+        plan.record_delivery([delivery("N1", 1, ("P1:L1", 1))], TARGETS)
+
+
+def test_a_plan_whose_other_lines_were_delivered_is_delivered_once_the_rest_is_reversed() -> None:
+    plan = dispatched()
+    plan.record_delivery([delivery("N2", 40, ("P1:L2", 40))], TARGETS)
+    assert plan.status is PlanStatus.DISPATCHED
+    plan.dispatch_reversed("P1:L1", 60)
+    assert plan.status is PlanStatus.DELIVERED
+
+
+def test_a_reversal_seen_before_its_dispatch_still_counts_once() -> None:
+    plan = approved()
+    plan.reservation_answered("P1:L1", LineReservation.ACTIVE, 60)
+    plan.reservation_answered("P1:L2", LineReservation.ACTIVE, 40)
+    plan.request_dispatch("WB-1", "Sévaré")
+    assert plan.dispatch_reversed("P1:L1", 60)
+    assert plan.dispatch_recorded("P1:L1", 60)
+    assert (plan.line("P1:L1").dispatched, plan.line("P1:L1").returned) == (0, 60)
 
 
 def test_cancelling_before_dispatch_releases_what_was_asked_and_not_after() -> None:

@@ -143,10 +143,31 @@ class PlanLineProgress(BaseModel):
     quantity: int = Field(ge=0, description="Planned")
     reservation: str = Field(examples=["pending", "active", "rejected", "released", "expired"])
     reserved: int = Field(ge=0)
-    dispatched: int = Field(ge=0)
+    dispatched: int = Field(ge=0, description="Issued and not taken back by a reversal")
     delivered: int = Field(ge=0)
-    households_reached: int = Field(ge=0)
-    individuals_reached: int = Field(ge=0)
+    households_reached: int = Field(
+        default=0,
+        ge=0,
+        description="Deprecated, always 0: households are reached per need, not per item line "
+        "(see PlanState.reached)",
+    )
+    individuals_reached: int = Field(
+        default=0, ge=0, description="Deprecated, always 0: see PlanState.reached"
+    )
+    returned: int = Field(
+        default=0, ge=0, description="Taken back into the warehouse by a reversal of the dispatch"
+    )
+
+
+class NeedReached(BaseModel):
+    """The households and people a plan reached at one need, each counted once however many of
+    the plan's items they received."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    need_id: str
+    households: int = Field(ge=0)
+    individuals: int = Field(ge=0)
 
 
 class PlanState(BaseModel):
@@ -171,6 +192,9 @@ class PlanState(BaseModel):
     created_by: str
     approved_by: str | None = None
     lines: list[PlanLineProgress]
+    reached: list[NeedReached] = Field(
+        default_factory=list, description="Per need served: households and people reached"
+    )
 
 
 PLAN_UPDATED = registry.register(

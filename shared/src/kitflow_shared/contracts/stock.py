@@ -121,7 +121,13 @@ class MovementState(BaseModel):
     note: str | None = None
     transfer_id: str | None = None
     reverses: str | None = None
-    plan_line_id: str | None = None
+    plan_line_id: str | None = Field(
+        default=None, description="For a dispatch of a plan's reservation: the plan line it issues"
+    )
+    reversed_plan_line_id: str | None = Field(
+        default=None,
+        description="For the reversal of such a dispatch: the plan line whose dispatch it undoes",
+    )
     lines: list[MovementLineState]
 
 

@@ -18,6 +18,7 @@ from kitflow_distribution.domain.plans import (
     Plan,
     PlanLine,
     PlanStatus,
+    Reach,
     UnknownPlan,
 )
 from kitflow_distribution.handlers.ports import Concurrency
@@ -48,7 +49,34 @@ def _plan_doc(plan: Plan) -> Document:
         "handled_events": plan.handled_events,
         "sequence": plan.sequence,
         "lines": [{**asdict(line), "reservation": line.reservation.value} for line in plan.lines],
+        "reach": [{"need_id": need_id, **asdict(r)} for need_id, r in sorted(plan.reach.items())],
     }
+
+
+_LEGACY_LINE_FIELDS = ("households_reached", "individuals_reached")
+
+
+def _line(doc: Document) -> PlanLine:
+    known = {k: v for k, v in doc.items() if k not in _LEGACY_LINE_FIELDS}
+    return PlanLine(**{**known, "reservation": LineReservation(doc["reservation"])})
+
+
+def _reach(doc: Document) -> dict[str, Reach]:
+    if "reach" in doc:
+        return {
+            r["need_id"]: Reach(r["households"], r["individuals"], r.get("note"))
+            for r in doc["reach"]
+        }
+    # A plan stored before reach was recorded per need kept it per item line, where the same
+    # households were counted once per item: the largest line is the best estimate of the need's.
+    reach: dict[str, Reach] = {}
+    for x in doc["lines"]:
+        held = reach.get(x["need_id"], Reach())
+        reach[x["need_id"]] = Reach(
+            max(held.households, x.get("households_reached", 0)),
+            max(held.individuals, x.get("individuals_reached", 0)),
+        )
+    return {need_id: r for need_id, r in reach.items() if r.households or r.individuals}
 
 
 def _plan(doc: Document) -> Plan:
@@ -57,10 +85,7 @@ def _plan(doc: Document) -> Plan:
         title=doc["title"],
         created_by=doc["created_by"],
         created_at=doc["created_at"],
-        lines=[
-            PlanLine(**{**x, "reservation": LineReservation(x["reservation"])})
-            for x in doc["lines"]
-        ],
+        lines=[_line(x) for x in doc["lines"]],
         status=PlanStatus(doc["status"]),
         approved_by=doc["approved_by"],
         approved_at=doc["approved_at"],
@@ -70,6 +95,7 @@ def _plan(doc: Document) -> Plan:
         explanation=doc["explanation"],
         handled_events=list(doc["handled_events"]),
         sequence=doc["sequence"],
+        reach=_reach(doc),
     )
 
 

@@ -68,6 +68,9 @@ def subscriptions(
 
     async def on_movement(event: CloudEvent) -> None:
         movement = stock_contract.MOVEMENT_RECORDED.parse(event).movement
+        if movement.reversed_plan_line_id is not None:
+            await on_dispatch_reversed(event, movement.reversed_plan_line_id, movement)
+            return
         if movement.plan_line_id is None:
             return
         plan_id = movement.plan_line_id.rsplit(":", 1)[0]
@@ -79,14 +82,29 @@ def subscriptions(
         except UnknownPlan:
             return
 
+    async def on_dispatch_reversed(
+        event: CloudEvent, line_id: str, movement: stock_contract.MovementState
+    ) -> None:
+        """Stock reversed a plan's dispatch: what it took back is off the plan's line."""
+        plan_id = line_id.rsplit(":", 1)[0]
+        returned = sum(line.quantity for line in movement.lines)
+        context = EventContext.caused_by(event)
+        try:
+            await plans.dispatch_reversed(plan_id, line_id, returned, event.id, context)
+        except UnknownPlan:
+            return  # a reservation made by hand, not for one of our plans
+
     async def on_plan_updated(event: CloudEvent) -> Applied:
         state = plans_contract.PLAN_UPDATED.parse(event)
+        # A state published before reach was per need has none: its lines carry it.
+        per_need = "reached" in state.model_fields_set
         changed = await plans.plan_changed(
             state.plan_id,
             event.sequence,
             state.status,
             [line.model_dump() for line in state.lines],
             EventContext.caused_by(event),
+            {r.need_id: (r.households, r.individuals) for r in state.reached} if per_need else None,
         )
         return Applied.APPLIED if changed else Applied.DUPLICATE
 

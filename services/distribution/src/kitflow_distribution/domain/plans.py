@@ -8,12 +8,15 @@
                            dispatched --(deliveries recorded)--> delivered --close--> closed
 
 Stock answers each line (reserved, partly, or rejected with what it had); dispatch issues what
-was reserved; deliveries say how many households and people were reached. Every transition is
+was reserved; a reversal of that dispatch in the warehouse gives it back; deliveries say what each
+line handed out and, once per need, how many households and people were reached (a household
+that received a blanket and a tarpaulin is one household reached, not two). Every transition is
 idempotent: an answer that arrives twice, or after the plan moved on, changes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -86,11 +89,10 @@ class PlanLine:
     quantity: int
     reservation: LineReservation = LineReservation.NOT_ASKED
     reserved: int = 0
-    dispatched: int = 0
+    dispatched: int = 0  # what left the warehouse and was not taken back
     delivered: int = 0
-    households_reached: int = 0
-    individuals_reached: int = 0
     shortfall_reason: str | None = None
+    returned: int = 0  # taken back into the warehouse by a reversal of the line's dispatch
 
     @property
     def open_for_dispatch(self) -> bool:
@@ -126,11 +128,52 @@ PlanEvent = PlanApprovedEvent | PlanCancelledEvent | DispatchRequestedEvent | Pl
 
 
 @dataclass(frozen=True)
-class Delivery:
+class DeliveredLine:
     line_id: str
     quantity: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One distribution at one need's site: what each of the need's lines handed out, and the
+    households and people it reached who were not counted in an earlier delivery for the need
+    (a second item to the same households counts 0)."""
+
+    need_id: str
+    lines: tuple[DeliveredLine, ...]
     households: int
     individuals: int
+    note: str | None = None  # the partner's remark; required to go beyond what was targeted
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The households and people a plan reached at one need, each counted once."""
+
+    households: int = 0
+    individuals: int = 0
+    note: str | None = None  # the latest remark a delivery gave (why more than targeted, ...)
+
+    def __add__(self, other: Reach) -> Reach:
+        return Reach(
+            self.households + other.households,
+            self.individuals + other.individuals,
+            self.note or other.note,
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the need's assessment targeted, and what other plans already reached there."""
+
+    households: int
+    individuals: int
+    elsewhere: Reach = field(default_factory=Reach)
+
+    def exceeded_by(self, reach: Reach) -> bool:
+        """Does `reach` here, with what other plans reached, go beyond the target?"""
+        total = reach + self.elsewhere
+        return total.households > self.households or total.individuals > self.individuals
 
 
 @dataclass
@@ -150,14 +193,16 @@ class Plan:
     explanation: dict[str, object] = field(default_factory=dict)
     # Ids of stock events already taken into account (answers may be redelivered).
     handled_events: list[str] = field(default_factory=list)
+    # Need id -> the households and people reached there (deliveries are per need, not per line).
+    reach: dict[str, Reach] = field(default_factory=dict)
     sequence: int = 0
     events: list[PlanEvent] = field(default_factory=list, compare=False, repr=False)
 
-    def line(self, line_id: str) -> PlanLine:
+    def line(self, line_id: str, field_name: str = "line_id") -> PlanLine:
         for line in self.lines:
             if line.line_id == line_id:
                 return line
-        raise InvalidPlanInput("line_id", f"plan {self.id} has no line {line_id}")
+        raise InvalidPlanInput(field_name, f"plan {self.id} has no line {line_id}")
 
     def _set(self, line: PlanLine) -> None:
         self.lines = [line if x.line_id == line.line_id else x for x in self.lines]
@@ -223,37 +268,70 @@ class Plan:
         self._changed()
         return lines
 
-    def record_delivery(self, deliveries: list[Delivery]) -> None:
+    def record_delivery(
+        self, deliveries: Sequence[Delivery], targets: Mapping[str, Target]
+    ) -> None:
+        """Add deliveries, all or none. `targets`: what each need's assessment targeted; going
+        beyond it needs a note saying why (new arrivals, a larger household count, ...)."""
         if self.status not in (PlanStatus.DISPATCHING, PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
             raise PlanConflict(f"plan {self.id} is {self.status}: nothing was dispatched yet")
         updated: dict[str, PlanLine] = {}
+        reach = dict(self.reach)
+        served = {x.need_id for x in self.lines}
         for index, d in enumerate(deliveries):
-            line = updated.get(d.line_id) or self.line(d.line_id)
-            if d.quantity < 0 or d.households < 0 or d.individuals < 0:
-                raise InvalidPlanInput(f"deliveries[{index}]", "quantities must not be negative")
-            if line.delivered + d.quantity > line.dispatched:
+            at = f"deliveries[{index}]"
+            if d.need_id not in served:
                 raise InvalidPlanInput(
-                    f"deliveries[{index}].quantity",
-                    f"{line.delivered + d.quantity} delivered on line {line.line_id}, but only "
-                    f"{line.dispatched} were dispatched",
+                    f"{at}.need_id", f"plan {self.id} serves no need {d.need_id}"
                 )
+            for n, delivered in enumerate(d.lines):
+                line = self._delivered_on(updated, delivered, d.need_id, f"{at}.lines[{n}]")
+                updated[line.line_id] = line
             if d.households > d.individuals and d.individuals:
+                raise InvalidPlanInput(f"{at}.households", "more households than individuals")
+            after = Reach(d.households, d.individuals, d.note) + reach.get(d.need_id, Reach())
+            target = targets.get(d.need_id)
+            if target is not None and target.exceeded_by(after) and not after.note:
+                total = after + target.elsewhere
                 raise InvalidPlanInput(
-                    f"deliveries[{index}].households", "more households than individuals"
+                    f"{at}.note",
+                    f"need {d.need_id} would have {total.households} households and "
+                    f"{total.individuals} people reached (all plans), more than the "
+                    f"{target.households} and {target.individuals} targeted: say why in a note",
                 )
-            updated[d.line_id] = replace(
-                line,
-                delivered=line.delivered + d.quantity,
-                households_reached=line.households_reached + d.households,
-                individuals_reached=line.individuals_reached + d.individuals,
-            )
+            reach[d.need_id] = after
         for line in updated.values():
             self._set(line)
-        if self.status is PlanStatus.DISPATCHED and all(
-            x.delivered >= x.dispatched for x in self.lines if x.dispatched
+        self.reach = reach
+        self._delivered_when_complete()
+        self._changed()
+
+    def _delivered_when_complete(self) -> None:
+        out = [x for x in self.lines if x.dispatched]
+        if (
+            self.status is PlanStatus.DISPATCHED
+            and out
+            and all(x.delivered >= x.dispatched for x in out)
         ):
             self.status = PlanStatus.DELIVERED
-        self._changed()
+
+    def _delivered_on(
+        self, updated: dict[str, PlanLine], delivered: DeliveredLine, need_id: str, at: str
+    ) -> PlanLine:
+        line = updated.get(delivered.line_id) or self.line(delivered.line_id, f"{at}.line_id")
+        if line.need_id != need_id:
+            raise InvalidPlanInput(
+                f"{at}.line_id", f"line {line.line_id} serves need {line.need_id}, not {need_id}"
+            )
+        if delivered.quantity < 0:
+            raise InvalidPlanInput(f"{at}.quantity", "must not be negative")
+        if line.delivered + delivered.quantity > line.dispatched:
+            raise InvalidPlanInput(
+                f"{at}.quantity",
+                f"{line.delivered + delivered.quantity} delivered on line {line.line_id}, but "
+                f"only {line.dispatched} were dispatched",
+            )
+        return replace(line, delivered=line.delivered + delivered.quantity)
 
     def close(self, now: datetime) -> None:
         if self.status not in (PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
@@ -286,13 +364,30 @@ class Plan:
         line = self.line(line_id)
         if line.reservation is LineReservation.DISPATCHED:
             return False
+        # A reversal taken into account first (its event redriven out of order) stays deducted.
+        dispatched = max(0, quantity - line.returned)
         self._set(
-            replace(line, reservation=LineReservation.DISPATCHED, dispatched=quantity, reserved=0)
+            replace(line, reservation=LineReservation.DISPATCHED, dispatched=dispatched, reserved=0)
         )
         if self.status is PlanStatus.DISPATCHING and not any(
             x.open_for_dispatch for x in self.lines
         ):
             self.status = PlanStatus.DISPATCHED
+        self._changed()
+        return True
+
+    def dispatch_reversed(self, line_id: str, quantity: int) -> bool:
+        """Stock reversed the line's dispatch: `quantity` is back in the warehouse, no longer on
+        its way to the need. A line is dispatched once and its dispatch reversed at most once, so
+        a reversal already taken into account changes nothing."""
+        line = self.line(line_id)
+        if line.returned or quantity <= 0:
+            return False
+        dispatched = line.dispatched
+        if line.reservation is LineReservation.DISPATCHED:
+            dispatched = max(0, dispatched - quantity)
+        self._set(replace(line, returned=quantity, dispatched=dispatched))
+        self._delivered_when_complete()  # what is still out may all have been delivered
         self._changed()
         return True
 

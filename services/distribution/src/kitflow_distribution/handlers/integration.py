@@ -47,10 +47,13 @@ def plan_state(plan: Plan) -> contract.PlanState:
                 reserved=x.reserved,
                 dispatched=x.dispatched,
                 delivered=x.delivered,
-                households_reached=x.households_reached,
-                individuals_reached=x.individuals_reached,
+                returned=x.returned,
             )
             for x in plan.lines
+        ],
+        reached=[
+            contract.NeedReached(need_id=n, households=r.households, individuals=r.individuals)
+            for n, r in sorted(plan.reach.items())
         ],
     )
 

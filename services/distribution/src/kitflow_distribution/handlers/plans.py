@@ -31,6 +31,8 @@ from kitflow_distribution.domain.plans import (
     Plan,
     PlanLine,
     PlanStatus,
+    Reach,
+    Target,
     UnknownPlan,
 )
 from kitflow_distribution.handlers.integration import coverage_events, plan_events
@@ -233,15 +235,43 @@ class PlanHandlers:
     ) -> Plan:
         plan = await self.plans.get(plan_id)
         if not actor.plans:
-            # A partner confirms deliveries only for its own needs' lines.
-            own = {x.line_id for x in plan.lines if await self.owned_by(x.need_id, actor)}
+            # A partner confirms deliveries only for its own needs.
+            own = {x.need_id for x in plan.lines if await self.owned_by(x.need_id, actor)}
             if not own:
                 # A plan that serves none of the partner's needs is another organisation's:
                 # not found, as when reading it, so its existence does not leak.
                 raise UnknownPlan(plan_id)
-            if any(d.line_id not in own for d in deliveries):
-                raise NotPermitted("partners confirm deliveries of their own needs' lines only")
-        return await self._change(plan_id, lambda p: p.record_delivery(deliveries), context)
+            # (What the plan does not serve at all is the domain's 422, whoever asks.)
+            lines = {x.line_id: x.need_id for x in plan.lines}
+            named = {d.need_id for d in deliveries if d.need_id in lines.values()}
+            named |= {lines[x.line_id] for d in deliveries for x in d.lines if x.line_id in lines}
+            if not named <= own:
+                raise NotPermitted("partners confirm deliveries to their own needs only")
+        targets: dict[str, Target] = {}
+        for need_id in sorted({d.need_id for d in deliveries}):
+            need = await self.needs.get(need_id)
+            if need is not None:
+                pop = need.population
+                elsewhere = await self.reached_by_other_plans(need_id, plan_id)
+                targets[need_id] = Target(pop.households, pop.individuals, elsewhere)
+        return await self._change(
+            plan_id, lambda p: p.record_delivery(deliveries, targets), context
+        )
+
+    async def reached_by_other_plans(self, need_id: str, plan_id: str) -> Reach:
+        """What every other plan serving the need reached there (read now: two deliveries
+        recorded at the same instant on two plans may each miss the other's)."""
+        total, offset = Reach(), 0
+        while True:
+            page, count = await self.plans.find(
+                status=None, need_id=need_id, limit=200, offset=offset
+            )
+            for other in page:
+                if other.id != plan_id:
+                    total += other.reach.get(need_id, Reach())
+            offset += len(page)
+            if offset >= count or not page:
+                return total
 
     async def owned_by(self, need_id: str, actor: Actor) -> bool:
         need = await self.needs.get(need_id)
@@ -280,6 +310,13 @@ class PlanHandlers:
             plan_id, lambda p: p.dispatch_recorded(line_id, quantity), context, event_id
         )
 
+    async def dispatch_reversed(
+        self, plan_id: str, line_id: str, quantity: int, event_id: str, context: EventContext
+    ) -> None:
+        await self._change(
+            plan_id, lambda p: p.dispatch_reversed(line_id, quantity), context, event_id
+        )
+
     async def ask_again_where_unanswered(self) -> int:
         """Plans whose lines got no answer in time ask stock again (it answers idempotently)."""
         asked = 0
@@ -304,30 +341,34 @@ class PlanHandlers:
         status: str,
         lines: list[dict[str, Any]],
         context: EventContext,
+        reached: Mapping[str, tuple[int, int]] | None = None,
     ) -> int:
-        """Fold a plan's new state into the coverage of each need it serves."""
+        """Fold a plan's new state into the coverage of each need it serves.
+
+        `reached`: need id -> (households, individuals) the plan reached there; None for a state
+        published before reach was per need (its lines then carry it)."""
         by_need: dict[str, list[dict[str, Any]]] = {}
         for line in lines:
             by_need.setdefault(line["need_id"], []).append(line)
+        if reached is None:
+            reached = _reached_per_line(by_need)
         changed = 0
         counts_as_planned = status not in (PlanStatus.DRAFT.value, PlanStatus.CANCELLED.value)
         for need_id, need_lines in sorted(by_need.items()):
             items: dict[str, ItemProgress] = {}
             for x in need_lines:
-                planned = x["quantity"] if counts_as_planned else x["dispatched"]
+                # What a reversal took back is no longer on its way: not planned any more.
+                returned = x.get("returned", 0)
+                planned = x["quantity"] - returned if counts_as_planned else x["dispatched"]
                 progress = ItemProgress(
-                    planned,
+                    max(planned, 0),
                     x["reserved"] if counts_as_planned else 0,
                     x["dispatched"],
                     x["delivered"],
                 )
                 items[x["item_code"]] = items.get(x["item_code"], ItemProgress()) + progress
-            contribution = PlanContribution(
-                plan_sequence,
-                items,
-                sum(x["households_reached"] for x in need_lines),
-                sum(x["individuals_reached"] for x in need_lines),
-            )
+            households, individuals = reached.get(need_id, (0, 0))
+            contribution = PlanContribution(plan_sequence, items, households, individuals)
             need = await self.needs.get(need_id)
             for _ in range(MAX_ATTEMPTS):
                 coverage = await self.coverage.get(need_id, need.organisation if need else "")
@@ -342,3 +383,15 @@ class PlanHandlers:
                 changed += len(coverage.events)
                 break
         return changed
+
+
+def _reached_per_line(by_need: Mapping[str, list[dict[str, Any]]]) -> dict[str, tuple[int, int]]:
+    """Reach from a plan state published before it was recorded per need: each item line then
+    counted the same households again, so the largest line is the best estimate of the need's."""
+    return {
+        need_id: (
+            max(x.get("households_reached", 0) for x in lines),
+            max(x.get("individuals_reached", 0) for x in lines),
+        )
+        for need_id, lines in by_need.items()
+    }

@@ -133,6 +133,8 @@ class Movement:
     transfer_id: str | None = None
     reverses: str | None = None
     plan_line_id: str | None = None
+    # A reversal of a plan's dispatch names the plan line, so that the plan hears of it.
+    reversed_plan_line_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -535,7 +537,13 @@ class WarehouseStock:
         for item, lot, owner, qty in outbound:
             lines.extend(self._take([(item, self._find_lot(item, lot, owner), qty)]))
         self._remember_document(marker, info.movement_id)
-        return self._record_movement(MovementType.REVERSAL, info, lines, reverses=original.id)
+        return self._record_movement(
+            MovementType.REVERSAL,
+            info,
+            lines,
+            reverses=original.id,
+            reversed_plan_line_id=original.plan_line_id,
+        )
 
     # ---- reservations
 
@@ -687,6 +695,7 @@ class WarehouseStock:
         transfer_id: str | None = None,
         reverses: str | None = None,
         plan_line_id: str | None = None,
+        reversed_plan_line_id: str | None = None,
         claim_document: bool = True,
     ) -> Movement:
         movement = Movement(
@@ -702,6 +711,7 @@ class WarehouseStock:
             transfer_id=transfer_id,
             reverses=reverses,
             plan_line_id=plan_line_id,
+            reversed_plan_line_id=reversed_plan_line_id,
         )
         if info.document_number and claim_document:
             self._remember_document(info.document_number, info.movement_id)

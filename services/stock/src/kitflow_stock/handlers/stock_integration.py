@@ -62,6 +62,7 @@ def movement_state(warehouse: str, m: Movement) -> contract.MovementState:
         transfer_id=m.transfer_id,
         reverses=m.reverses,
         plan_line_id=m.plan_line_id,
+        reversed_plan_line_id=m.reversed_plan_line_id,
         lines=[line_state(line) for line in m.lines],
     )
 
@@ -187,6 +188,7 @@ def ledger_rows(warehouse: str, events: Sequence[StockEvent]) -> list[dict[str, 
                     "transfer_id": m.transfer_id,
                     "reverses": m.reverses,
                     "plan_line_id": m.plan_line_id,
+                    "reversed_plan_line_id": m.reversed_plan_line_id,
                     "occurred_at": m.occurred_at,
                     "recorded_by": m.recorded_by,
                 }

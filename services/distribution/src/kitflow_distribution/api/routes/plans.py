@@ -11,13 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.spreadsheet import csv_row, xlsx_cell
+from kitflow_shared.text import MultilineText, PeopleCount, PlainText, Quantity
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
 from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_distribution.domain.planner import PartnerCap
-from kitflow_distribution.domain.plans import Delivery, Plan, UnknownPlan
+from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan, UnknownPlan
 from kitflow_distribution.handlers.plans import DraftRequest, PlanHandlers
 from kitflow_distribution.handlers.ports import Actor
 from kitflow_distribution.handlers.reports import COLUMNS, five_w_rows
@@ -106,14 +108,51 @@ class PlanDispatch(_Strict):
     destination: str = Field(min_length=1, max_length=200)
 
 
+class DeliveredLineIn(_Strict):
+    line_id: PlainText = Field(min_length=1, max_length=80, description="A line for this need")
+    quantity: Quantity = Field(description="Handed out from this line, in the item's unit")
+
+
 class DeliveryIn(_Strict):
-    line_id: str = Field(min_length=1, max_length=80)
-    quantity: int = Field(ge=0)
-    households: int = Field(ge=0)
-    individuals: int = Field(ge=0)
+    """One distribution at one need's site: the items handed out (one entry per plan line) and
+    the households and people reached, counted once however many items each received."""
+
+    need_id: PlainText = Field(min_length=1, max_length=64)
+    lines: list[DeliveredLineIn] = Field(min_length=1, max_length=200)
+    households: PeopleCount = Field(
+        description="Households reached by this delivery and not counted in an earlier one for "
+        "this need (0 when the same households receive another item)"
+    )
+    individuals: PeopleCount = Field(description="People in those households")
+    note: MultilineText | None = Field(
+        default=None,
+        max_length=500,
+        description="Why more were reached than the need targeted (required then), or any remark",
+    )
 
 
 class DeliveriesCreate(_Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "deliveries": [
+                        {
+                            "need_id": "NEED-01",
+                            "lines": [
+                                {"line_id": "PLN-7:L001", "quantity": 100},
+                                {"line_id": "PLN-7:L002", "quantity": 100},
+                            ],
+                            "households": 100,
+                            "individuals": 520,
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+
     deliveries: list[DeliveryIn] = Field(min_length=1, max_length=1000)
 
 
@@ -125,11 +164,17 @@ class PlanLinePublic(BaseModel):
     quantity: int
     reservation: str
     reserved: int
-    dispatched: int
+    dispatched: int = Field(description="Issued and not taken back by a reversal")
     delivered: int
-    households_reached: int
-    individuals_reached: int
+    returned: int = Field(description="Taken back into the warehouse by a reversal of the dispatch")
     shortfall_reason: str | None
+
+
+class NeedReachedPublic(BaseModel):
+    need_id: str
+    households: int = Field(description="Households reached, each counted once")
+    individuals: int
+    note: str | None = Field(description="The latest remark of a delivery to this need")
 
 
 class PlanPublic(BaseModel):
@@ -143,6 +188,7 @@ class PlanPublic(BaseModel):
     approved_at: datetime | None
     closed_at: datetime | None
     lines: list[PlanLinePublic]
+    reached: list[NeedReachedPublic] = Field(description="Per need: households and people reached")
     explanation: dict[str, Any] = Field(
         description="The planner's objectives, per-need coverage and why not more"
     )
@@ -170,11 +216,16 @@ class PlanPublic(BaseModel):
                     reserved=x.reserved,
                     dispatched=x.dispatched,
                     delivered=x.delivered,
-                    households_reached=x.households_reached,
-                    individuals_reached=x.individuals_reached,
+                    returned=x.returned,
                     shortfall_reason=x.shortfall_reason,
                 )
                 for x in plan.lines
+            ],
+            reached=[
+                NeedReachedPublic(
+                    need_id=need_id, households=r.households, individuals=r.individuals, note=r.note
+                )
+                for need_id, r in sorted(plan.reach.items())
             ],
             explanation=plan.explanation,
         )
@@ -229,13 +280,17 @@ async def get_plan(plan_id: PlanId, caller: Reader, plans: Plans) -> PlanPublic:
     """One plan with its lines, their progress and the planner's explanation.
 
     Partners see a plan only when it serves one of their needs, and then only those lines."""
-    plan = await plans.plans.get(plan_id)
-    actor = actor_of(caller)
+    return await _as_seen_by(actor_of(caller), await plans.plans.get(plan_id), plans)
+
+
+async def _as_seen_by(actor: Actor, plan: Plan, plans: PlanHandlers) -> PlanPublic:
+    """The whole plan for coordinators; for a partner, only what concerns its own needs."""
     if not actor.plans:
         own = [x for x in plan.lines if await plans.owned_by(x.need_id, actor)]
         if not own:
-            raise UnknownPlan(plan_id)  # another organisation's plan: not even its existence
+            raise UnknownPlan(plan.id)  # another organisation's plan: not even its existence
         plan.lines = own
+        plan.reach = {k: v for k, v in plan.reach.items() if k in {x.need_id for x in own}}
         plan.explanation = {}
     return PlanPublic.of(plan)
 
@@ -274,9 +329,21 @@ async def dispatch(
 async def deliveries(
     plan_id: PlanId, body: DeliveriesCreate, caller: Reader, plans: Plans, context: Context
 ) -> PlanPublic:
-    """Record what reached households (never more than was dispatched)."""
-    items = [Delivery(d.line_id, d.quantity, d.households, d.individuals) for d in body.deliveries]
-    return PlanPublic.of(await plans.record_deliveries(actor_of(caller), plan_id, items, context))
+    """Record what reached households, per need: the quantities handed out from each of its
+    lines (never more than was dispatched) and the households and people reached, counted once."""
+    items = [
+        Delivery(
+            d.need_id,
+            tuple(DeliveredLine(x.line_id, x.quantity) for x in d.lines),
+            d.households,
+            d.individuals,
+            d.note,
+        )
+        for d in body.deliveries
+    ]
+    actor = actor_of(caller)
+    plan = await plans.record_deliveries(actor, plan_id, items, context)
+    return await _as_seen_by(actor, plan, plans)
 
 
 @router.post("/v1/plans/{plan_id}/close", response_model=PlanPublic)
@@ -307,7 +374,8 @@ async def five_w_csv(caller: Reader, plans: Plans) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in await _five_w(caller, plans):
-        writer.writerow(["" if v is None else v for v in row])
+        # Partners' text (site names, notes) stays data: never a formula in a spreadsheet.
+        writer.writerow(csv_row(["" if v is None else v for v in row]))
     return Response(
         buffer.getvalue(),
         media_type="text/csv; charset=utf-8",
@@ -328,7 +396,8 @@ async def five_w_xlsx(caller: Reader, plans: Plans) -> Response:
     assert sheet is not None
     sheet.title = "ML_5W"
     for row in await _five_w(caller, plans):
-        sheet.append(row)
+        # Never a formula, and no character XML cannot hold (which would fail the whole report).
+        sheet.append([xlsx_cell(v) for v in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return Response(

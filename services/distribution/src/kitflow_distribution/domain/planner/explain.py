@@ -84,28 +84,17 @@ def explain(
     item_pos = {code: k for k, code in enumerate(net.items)}
     allowed = problem.options.allowed_warehouses
 
+    # The explanation covers the plan's selection, its need-items, and nothing else: a need or
+    # an item the coordinator left out is not this plan's shortfall.
     coverage: list[NeedCoverage] = []
     shortfalls: list[Shortfall] = []
-    for need in sorted(problem.needs, key=lambda n: n.id):
+    for need in net.needs:
         items: list[ItemCoverage] = []
         for item, requested in sorted(need.requested.items()):
-            if requested <= 0:
+            j = index_of.get((need_pos[need.id], item_pos.get(item, -1)))
+            if j is None:  # not requested, or an item outside the selection
                 continue
             name = problem.item_name(item)
-            j = index_of.get((need_pos.get(need.id, -1), item_pos.get(item, -1)))
-            if j is None:
-                items.append(ItemCoverage(item, requested, 0, 0))
-                what = "this need" if need.id not in need_pos else f"the item {name}"
-                shortfalls.append(
-                    Shortfall(
-                        need.id,
-                        item,
-                        requested,
-                        UnmetReason.EXCLUDED_BY_OPTIONS,
-                        f"{what} is not part of this plan's selection",
-                    )
-                )
-                continue
             allocated, floor = int(got[j]), int(guaranteed[j])
             items.append(ItemCoverage(item, requested, allocated, floor))
             missing = requested - allocated
@@ -140,7 +129,8 @@ def explain(
                         "to needs of higher priority or nearer the stock"
                     )
             shortfalls.append(Shortfall(need.id, item, missing, reason, sentence))
-        coverage.append(NeedCoverage(need.id, need.partner, need.weight, tuple(items)))
+        if items:
+            coverage.append(NeedCoverage(need.id, need.partner, need.weight, tuple(items)))
 
     in_equity = net.equity_set()
     equity_items = np.unique(net.ni_item[in_equity])

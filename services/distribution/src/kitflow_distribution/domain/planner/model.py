@@ -178,8 +178,6 @@ class InvalidInputFor:
 class UnmetReason(StrEnum):
     """Why part of a need stays unmet, most specific first."""
 
-    # The need or the item is outside the plan's subset (options.need_ids / item_codes).
-    EXCLUDED_BY_OPTIONS = "excluded-by-options"
     # No warehouse allowed to serve the need's region has any of the item.
     NO_STOCK_WITHIN_REACH = "no-stock-within-reach"
     # The partner's cap for the item is used up.

@@ -24,7 +24,10 @@ function progressOf(plan) {
   for (const line of plan.lines) {
     dispatched += line.dispatched;
     delivered += line.delivered;
-    households += line.households_reached;
+  }
+  // Households are reached per need, once, however many of the plan's items they received.
+  for (const reached of plan.reached || []) {
+    households += reached.households;
   }
   return { dispatched, delivered, households };
 }
@@ -71,21 +74,60 @@ function showExplanation(explanation) {
 const DISPATCHABLE = new Set(["reserved", "partly-reserved"]);
 const DELIVERABLE = new Set(["dispatching", "dispatched", "delivered"]);
 
+let openLines = [];
+
+// One delivery is one distribution at one need: a quantity per line of that need, and the
+// households and people reached, counted once.
+function showDeliveryLines(form) {
+  const needId = form.elements.need_id.value;
+  const fieldset = document.getElementById("delivery-lines");
+  const legend = fieldset.querySelector("legend");
+  fieldset.replaceChildren(
+    legend,
+    ...openLines
+      .filter((x) => x.need_id === needId)
+      .flatMap((x, n) => {
+        const id = `delivery-line-${n}`;
+        return [
+          el("label", {
+            text: `${x.item_code} from ${x.warehouse} ` +
+              `(${number(x.dispatched - x.delivered)} still to deliver)`,
+            attrs: { for: id },
+          }),
+          el("input", {
+            attrs: { id, type: "number", min: "0", "data-line-id": x.line_id },
+          }),
+        ];
+      }),
+  );
+}
+
 function showDeliveryForm(plan) {
   const form = document.getElementById("delivery-form");
-  const open = DELIVERABLE.has(plan.status)
+  openLines = DELIVERABLE.has(plan.status)
     ? plan.lines.filter((x) => x.dispatched > x.delivered)
     : [];
-  form.hidden = open.length === 0;
-  form.elements.line_id.replaceChildren(
-    ...open.map((x) =>
-      el("option", {
-        text: `${x.line_id}: ${x.item_code} for ${x.need_id} ` +
-          `(${number(x.dispatched - x.delivered)} still to deliver)`,
-        attrs: { value: x.line_id },
-      }),
-    ),
+  form.hidden = openLines.length === 0;
+  const needs = [...new Set(openLines.map((x) => x.need_id))];
+  form.elements.need_id.replaceChildren(
+    ...needs.map((needId) => el("option", { text: needId, attrs: { value: needId } })),
   );
+  showDeliveryLines(form);
+}
+
+function deliveryOf(fields) {
+  const lines = [...document.querySelectorAll("#delivery-lines input[data-line-id]")]
+    .filter((input) => Number(input.value) > 0)
+    .map((input) => ({ line_id: input.dataset.lineId, quantity: Number(input.value) }));
+  const delivery = {
+    need_id: fields.need_id.value,
+    lines,
+    households: Number(fields.households.value),
+    individuals: Number(fields.individuals.value),
+  };
+  const note = fields.note.value.trim();
+  if (note) delivery.note = note;
+  return { deliveries: [delivery] };
 }
 
 function showPlan(plan) {
@@ -107,9 +149,14 @@ function showPlan(plan) {
     document.getElementById("plan-lines"),
     plan.lines.map((x) =>
       row([x.warehouse, x.need_id, x.item_code, x.quantity, x.reserved, x.dispatched,
-        x.delivered, x.households_reached]),
+        x.delivered, x.returned]),
     ),
     "The planner found nothing to allocate.",
+  );
+  fillTable(
+    document.getElementById("plan-reach"),
+    (plan.reached || []).map((x) => row([x.need_id, x.households, x.individuals, x.note])),
+    "Nothing delivered yet.",
   );
   showExplanation(plan.explanation || {});
 }
@@ -232,14 +279,9 @@ export function setUpPlans(report) {
     waybill_number: fields.waybill_number.value.trim(),
     destination: fields.destination.value.trim(),
   }));
-  onSubmit(document.getElementById("delivery-form"), "deliveries", (fields) => ({
-    deliveries: [{
-      line_id: fields.line_id.value,
-      quantity: Number(fields.quantity.value),
-      households: Number(fields.households.value),
-      individuals: Number(fields.individuals.value),
-    }],
-  }));
+  const deliveryForm = document.getElementById("delivery-form");
+  deliveryForm.elements.need_id.addEventListener("change", () => showDeliveryLines(deliveryForm));
+  onSubmit(deliveryForm, "deliveries", deliveryOf);
 
   document.getElementById("reload-plan").addEventListener("click", () => {
     if (shownPlanId) {
