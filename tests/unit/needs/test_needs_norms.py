@@ -102,6 +102,14 @@ def test_a_duration_outside_one_year_is_refused() -> None:
             NormRule("BLANKET", Basis.HOUSEHOLDS, Decimal(1), "piece", per_days=0),
             "rules.0.per_days",
         ),
+        # Exact fractions are computed from these: they must stay small.
+        (NormRule("BLANKET", Basis.HOUSEHOLDS, Decimal("1e999999"), "piece"), "rules.0.amount"),
+        (
+            NormRule(
+                "BLANKET", Basis.HOUSEHOLDS, Decimal(1), "g", content_per_item=Decimal("1e-999999")
+            ),
+            "rules.0.content_per_item",
+        ),
     ],
 )
 def test_a_profile_with_a_bad_rule_is_refused_naming_the_rule(rule: NormRule, field: str) -> None:

@@ -21,6 +21,7 @@ import hxl
 import hxl.input
 import hxl.model
 from kitflow_shared.bulk import collector_paused
+from kitflow_shared.text import control_character
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.errors import FieldProblem, UnreadableFile
@@ -273,6 +274,13 @@ class _RowReader:
             (code.index, qty.index)
             for code, qty in zip(layout.item_codes, layout.item_quantities, strict=True)
         ]
+        # The field each read cell goes to, in the order of the fingerprint's cells: to name
+        # the one holding a control character.
+        fields = {column.index: name for name, column in layout.single.items()}
+        for i, (code_at, qty_at) in enumerate(self._item_indexes):
+            fields[code_at] = f"items.{i}.item_code"
+            fields[qty_at] = f"items.{i}.quantity"
+        self._fingerprint_fields = [fields[index] for index in self._fingerprint_indexes]
         self._width = 1 + max(
             [
                 *self._index.values(),
@@ -291,6 +299,10 @@ class _RowReader:
         single = self._layout.single
         if len(cells) < self._width:
             cells += [""] * (self._width - len(cells))
+        read = self._fingerprint_cells(cells)
+        joined = "".join(read)
+        if not joined.isprintable():  # the common case is one C call for the whole row
+            problems += self._control_characters(read)
         # Each mapped field's text, looked up once per row; a blank one is left out, so that
         # text() gives None for it as for a field the file does not map.
         text = {
@@ -372,7 +384,7 @@ class _RowReader:
         individuals = convert("population.individuals", _whole)
         severity = convert("severity", _whole)
         assessed_on = convert("assessment.date", _date)
-        fingerprint = "\x1f".join(self._fingerprint_cells(cells))
+        fingerprint = "\x1f".join(read)
         if problems or None in (households, individuals, severity, assessed_on, displacement):
             return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
         assert households is not None
@@ -411,6 +423,20 @@ class _RowReader:
         if problems:
             return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
         return ImportRow(row_number, given, fingerprint, self._labels)
+
+    def _control_characters(self, read: Sequence[str]) -> list[FieldProblem]:
+        """The read cells holding a control character (not merely a non-breaking space, which
+        also makes a row not printable)."""
+        out = []
+        for name, cell in zip(self._fingerprint_fields, read, strict=True):
+            found = control_character(cell)
+            if found is not None:
+                out.append(
+                    FieldProblem(
+                        name, f"must not contain control characters (found U+{ord(found):04X})"
+                    )
+                )
+        return out
 
     def _all(self) -> Iterator[_Column]:
         yield from sorted(self._layout.single.values(), key=lambda c: c.index)
@@ -472,11 +498,17 @@ def _group_by_reference(rows: list[ImportRow]) -> list[ImportRow]:
 
 # ---------------------------------------------------------------------- value parsers
 
+# Longer numbers than this are refused while reading (the domain bounds the rest): converting
+# a cell of thousands of digits would take time, and no count of people or items has that many.
+MAX_DIGITS = 18
+
 
 def _whole(raw: str) -> int:
-    if raw.isdigit():  # nearly every cell: no separators, no sign, no decimals
+    if raw.isdigit() and len(raw) <= MAX_DIGITS:  # nearly every cell: no separators, no sign
         return int(raw)
     cleaned = raw.replace("\u00a0", "").replace(" ", "")
+    if len(cleaned.lstrip("+-0")) > MAX_DIGITS:
+        raise ValueError(f"{raw[:30]!r} is too large a number")
     try:
         number = float(cleaned)
     except ValueError:

@@ -20,11 +20,17 @@ from enum import StrEnum
 from fractions import Fraction
 from typing import Protocol
 
+from kitflow_shared.text import MAX_QUANTITY
+
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 
 PROFILE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 MAX_DURATION_DAYS = 366
+# A rule's amount and content per item: exact fractions are computed from them, so they stay
+# small (a decimal like 1e-999999999 would make one calculation take hours).
+MAX_RULE_AMOUNT = Decimal(1_000_000_000)
+RULE_AMOUNT_DECIMALS = 6
 
 
 class Basis(StrEnum):
@@ -100,10 +106,10 @@ class NormsProfile:
                     FieldProblem(f"{where}.item_code", f"{rule.item_code} has two rules")
                 )
             seen.add(rule.item_code)
-            if not rule.amount.is_finite() or rule.amount <= 0:
-                problems.append(FieldProblem(f"{where}.amount", "must be greater than 0"))
-            if not rule.content_per_item.is_finite() or rule.content_per_item <= 0:
-                problems.append(FieldProblem(f"{where}.content_per_item", "must be greater than 0"))
+            for name in ("amount", "content_per_item"):
+                reason = _amount_problem(getattr(rule, name))
+                if reason:
+                    problems.append(FieldProblem(f"{where}.{name}", reason))
             if rule.per_days is not None and not 1 <= rule.per_days <= MAX_DURATION_DAYS:
                 problems.append(
                     FieldProblem(
@@ -113,6 +119,17 @@ class NormsProfile:
         if problems:
             raise InvalidInput(*problems)
         return self
+
+
+def _amount_problem(value: Decimal) -> str | None:
+    if not value.is_finite() or value <= 0:
+        return "must be greater than 0"
+    if value > MAX_RULE_AMOUNT:
+        return f"at most {MAX_RULE_AMOUNT:,}"
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -RULE_AMOUNT_DECIMALS:
+        return f"at most {RULE_AMOUNT_DECIMALS} decimals"
+    return None
 
 
 @dataclass(frozen=True)
@@ -183,6 +200,12 @@ def calculate(
         quantity = math.ceil(compute_quantity(rule, count, days))
         if quantity == 0:
             continue
+        if quantity > MAX_QUANTITY:
+            raise InvalidInput.of(
+                f"population.{rule.basis.value}",
+                f"for {count:,} {BASIS_WORDS[rule.basis][1]}, the rule for {rule.item_code} "
+                f"gives {quantity:,} items, more than the {MAX_QUANTITY:,} a need may ask for",
+            )
         calculations.append(
             Calculation(
                 item_code=rule.item_code,
