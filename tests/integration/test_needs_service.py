@@ -302,6 +302,37 @@ def is_number(cell: str) -> bool:
     return True
 
 
+async def test_a_formula_in_a_need_comes_out_of_the_export_as_text_and_reads_back(
+    needs: NeedsApp,
+) -> None:
+    given = body(external_ref="@SUM(1+1)")
+    given["location"]["site_name"] = FORMULA
+    given["assessment"]["reference"] = "-2+3"
+    created = await needs.client.post("/v1/needs", json=given, headers=NRC)
+    assert created.status_code == 201, created.text
+
+    exported = await needs.client.get("/v1/needs/export.csv", headers=NRC)
+    assert exported.status_code == 200, exported.text
+    _, tags, *rows = csv_rows(exported.text)
+    assert rows
+    for row in rows:
+        for tag, cell in zip(tags, row, strict=True):
+            assert is_number(cell) or not cell.startswith(FORMULA_PREFIXES), (tag, cell)
+    site = tags.index("#loc+name")
+    assert {row[site] for row in rows} == {"'" + FORMULA}
+    assert {row[tags.index("#meta+ref")] for row in rows} == {"'@SUM(1+1)"}
+
+    # Our own import reads the neutralised cell back as the text the partner typed.
+    imported = await needs.client.post(
+        "/v1/needs/imports", content=exported.text, headers={**NRC, "Content-Type": "text/csv"}
+    )
+    assert imported.status_code == 200, imported.text
+    [again] = imported.json()["created"]
+    reread = (await needs.client.get(f"/v1/needs/{again}", headers=NRC)).json()
+    assert reread["location"]["site_name"] == FORMULA
+    assert reread["assessment"]["reference"] == "-2+3"
+
+
 TEXT_FIELDS = [
     ("location", "site_name"),
     ("location", "admin1_name"),

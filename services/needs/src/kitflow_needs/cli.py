@@ -25,6 +25,7 @@ from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.messaging.outbox import OutboxRelay
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
+from kitflow_shared.spreadsheet import csv_row
 from kitflow_shared.store import create_client, ensure_indexes
 from kitflow_shared.topics import NEEDS_EVENTS
 from rich.console import Console
@@ -167,7 +168,9 @@ def _print_report(report: ImportReport, errors_csv: Path | None) -> None:
         with errors_csv.open("w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["row", "column", "reason"])
-            writer.writerows((e.row, e.column, e.reason) for e in report.errors)
+            # A reason quotes the cell it refuses, which may be a formula (`=HYPERLINK(...) is
+            # listed twice`): every cell stays text in a spreadsheet.
+            writer.writerows(csv_row([e.row, e.column, e.reason]) for e in report.errors)
         console.print(f"every rejected row is listed in {errors_csv}")
 
 

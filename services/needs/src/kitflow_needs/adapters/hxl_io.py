@@ -21,6 +21,7 @@ import hxl
 import hxl.input
 import hxl.model
 from kitflow_shared.bulk import collector_paused
+from kitflow_shared.spreadsheet import FORMULA_PREFIXES, csv_cell
 from kitflow_shared.text import control_character
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
@@ -301,6 +302,9 @@ class _RowReader:
             cells += [""] * (self._width - len(cells))
         read = self._fingerprint_cells(cells)
         joined = "".join(read)
+        if "'" in joined:  # rare: only then is each cell looked at
+            cells = [_unneutralised(cell) for cell in cells]
+            read = self._fingerprint_cells(cells)
         if not joined.isprintable():  # the common case is one C call for the whole row
             problems += self._control_characters(read)
         # Each mapped field's text, looked up once per row; a blank one is left out, so that
@@ -415,7 +419,7 @@ class _RowReader:
             period_start=convert("period.start", _date),
             period_end=convert("period.end", _date),
             items=tuple(items),
-            profile_id=text("norms.profile_id"),
+            profile_id=_profile_id(text("norms.profile_id")),
             duration_days=convert("norms.duration_days", _whole),
             external_ref=text("external_ref"),
             read_problems=tuple(problems),
@@ -449,6 +453,26 @@ def _stripped(values: list[Any]) -> list[str]:
         return list(map(str.strip, values))  # a CSV file's cells are all text
     except TypeError:  # an XLSX file's are numbers and dates too
         return [str(v).strip() for v in values]
+
+
+def _unneutralised(cell: str) -> str:
+    """The text before the export neutralised it: `'=x` is `=x` again (see neutralised())."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
+
+
+def neutralised(value: Any) -> Any:
+    """An exported cell: never a formula (kitflow_shared.spreadsheet), and read back as it was.
+
+    The import takes one quote off text that begins with quotes and then a formula prefix, so
+    the export puts one on such text too (`'=x` is exported as `''=x`): every value exported
+    reads back unchanged."""
+    if isinstance(value, str) and value.startswith("'"):
+        if value.lstrip("'").startswith(FORMULA_PREFIXES):
+            return "'" + value
+        return value
+    return csv_cell(value)
 
 
 def _picker(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
@@ -497,6 +521,18 @@ def _group_by_reference(rows: list[ImportRow]) -> list[ImportRow]:
 
 
 # ---------------------------------------------------------------------- value parsers
+
+_VERSIONED_PROFILE = re.compile(r"^(.+)@\d+$")
+
+
+def _profile_id(raw: str | None) -> str | None:
+    """The export names the version a need was computed with (`sphere-minimum@2`); an import
+    computes with the profile's current version, so the version is left aside."""
+    if raw is None:
+        return None
+    versioned = _VERSIONED_PROFILE.match(raw)
+    return versioned.group(1) if versioned else raw
+
 
 # Longer numbers than this are refused while reading (the domain bounds the rest): converting
 # a cell of thousands of digits would take time, and no count of people or items has that many.
@@ -619,7 +655,11 @@ def export_header() -> str:
 
 
 def export_rows(needs: Iterable[Need], catalogue: ItemCatalogue) -> str:
-    """One row per need and item: the need's columns repeat, the item's coverage follows."""
+    """One row per need and item: the need's columns repeat, the item's coverage follows.
+
+    Every text cell is neutralised (OWASP's CSV-injection rule): a site named `=HYPERLINK(...)`
+    is exported as `'=HYPERLINK(...)`, which a spreadsheet shows as text, and which our import
+    reads back as `=HYPERLINK(...)`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for need in needs:
@@ -654,14 +694,15 @@ def export_rows(needs: Iterable[Need], catalogue: ItemCatalogue) -> str:
             f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else "",
             " ".join(link.need_id for link in need.duplicates if link.decision.value == "open"),
         ]
+        common = [neutralised(value) for value in common]
         for line in need.lines():
             item = catalogue.get(line.item_code)
             writer.writerow(
                 [
                     *common,
-                    line.item_code,
-                    item.name if item else "",
-                    item.unit if item else "",
+                    neutralised(line.item_code),
+                    neutralised(item.name) if item else "",
+                    neutralised(item.unit) if item else "",
                     line.requested,
                     line.planned,
                     line.reserved,
