@@ -475,3 +475,77 @@ async def test_a_bad_row_of_an_import_is_reported_by_row_and_column_not_a_500(
     }, report["errors"]
     assert all(e["reason"] for e in report["errors"])
     assert await needs.needs.count_documents({}) == 1
+
+
+def _nearby_need_of_another_partner() -> dict[str, Any]:
+    """Less than 1 km from CREATE_BODY's site, under another name, for a later and longer
+    period, with one item in common: a possible duplicate of it."""
+    return body(
+        location={
+            "admin1_pcode": "ML05",
+            "admin2_pcode": "ML0501",
+            "site_name": "Camp Sévaré-Nord",
+            "coordinates": {"lat": 14.531, "lon": -4.091},
+        },
+        period={"start": "2025-03-10", "end": "2025-04-30"},
+        items=[
+            {"item_code": "KIT-NFI", "quantity": 50},
+            {"item_code": "BLANKET", "quantity": 100},
+        ],
+    )
+
+
+async def test_a_partner_learns_whom_to_talk_to_about_a_duplicate_not_the_other_need(
+    needs: NeedsApp,
+) -> None:
+    nrc = (await needs.client.post("/v1/needs", json=body(), headers=NRC)).json()
+    created = await needs.client.post(
+        "/v1/needs", json=_nearby_need_of_another_partner(), headers=DRC
+    )
+    assert created.status_code == 201, created.text
+    drc = created.json()
+    # What only NRC's need says: its site's name, the end of its period, what it asked for.
+    nrc_secrets = ("Sévaré 2", "2025-03-30", "KIT-NFI", "JERRYCAN")
+    drc_secrets = ("Camp Sévaré-Nord", "2025-04-30", "BLANKET", "KIT-NFI")
+
+    seen_by_drc = [
+        created.json(),
+        (await needs.client.get(f"/v1/needs/{drc['id']}", headers=DRC)).json(),
+        (await needs.client.get("/v1/needs", headers=DRC)).json()["items"][0],
+    ]
+    for need in seen_by_drc:
+        [link] = need["possible_duplicates"]
+        assert (link["need_id"], link["organisation"]) == (nrc["id"], "NRC")
+        assert "NRC" in link["reason"]
+        for secret in nrc_secrets:
+            assert secret not in link["reason"], link["reason"]
+    [back] = (await needs.client.get(f"/v1/needs/{nrc['id']}", headers=NRC)).json()[
+        "possible_duplicates"
+    ]
+    assert back["organisation"] == "DRC"
+    for secret in drc_secrets:
+        assert secret not in back["reason"], back["reason"]
+
+    # Coordinators see why the two were flagged.
+    [full] = (await needs.client.get(f"/v1/needs/{drc['id']}", headers=COORDINATOR)).json()[
+        "possible_duplicates"
+    ]
+    assert "Sévaré 2" in full["reason"]
+    assert "KIT-NFI" in full["reason"]
+
+
+async def test_a_cluster_may_show_partners_the_details_of_a_possible_duplicate(
+    infra: Infra,
+    topics: str,
+    monkeypatch: pytest.MonkeyPatch,
+    store_client: AsyncMongoClient[dict[str, Any]],
+) -> None:
+    monkeypatch.setenv("KITFLOW_NEEDS_DUPLICATE_DETAILS_FOR_PARTNERS", "true")
+    async with running_needs(infra, topics, monkeypatch, store_client) as needs:
+        await needs.client.post("/v1/needs", json=body(), headers=NRC)
+        drc = await needs.client.post(
+            "/v1/needs", json=_nearby_need_of_another_partner(), headers=DRC
+        )
+        [link] = drc.json()["possible_duplicates"]
+        assert "Sévaré 2" in link["reason"]
+        assert "KIT-NFI" in link["reason"]

@@ -12,6 +12,7 @@ from kitflow_shared.text import MultilineText, PeopleCount, PlainText, Quantity
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
+from kitflow_needs.domain.duplicates import reason_for_partner
 from kitflow_needs.domain.intake import NeedInput
 from kitflow_needs.domain.need import (
     MAX_SEVERITY,
@@ -284,8 +285,11 @@ class NormsResultPublic(BaseModel):
 
 class DuplicatePublic(BaseModel):
     need_id: str
-    organisation: str
-    reason: str
+    organisation: str = Field(description="The organisation to talk to")
+    reason: str = Field(
+        description="Why the two needs may be the same; for a partner, unless the cluster "
+        "chose otherwise, only whom to talk to (not the other organisation's need)"
+    )
     decision: str
 
 
@@ -316,7 +320,11 @@ class NeedPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, need: Need, catalogue: ItemCatalogue) -> NeedPublic:
+    def of(
+        cls, need: Need, catalogue: ItemCatalogue, *, duplicate_details: bool = True
+    ) -> NeedPublic:
+        """The need as its reader sees it; without `duplicate_details`, a possible duplicate
+        says whom to talk to, not what the other organisation's need holds."""
         d = need.details
         loc = d.location
         calculations = {i.item_code: i.calculation for i in d.items}
@@ -374,7 +382,7 @@ class NeedPublic(BaseModel):
                 DuplicatePublic(
                     need_id=link.need_id,
                     organisation=link.organisation,
-                    reason=link.reason,
+                    reason=link.reason if duplicate_details else reason_for_partner(link),
                     decision=link.decision.value,
                 )
                 for link in need.duplicates
