@@ -549,3 +549,110 @@ async def test_a_cluster_may_show_partners_the_details_of_a_possible_duplicate(
         [link] = drc.json()["possible_duplicates"]
         assert "Sévaré 2" in link["reason"]
         assert "KIT-NFI" in link["reason"]
+
+
+STOCKABLE = ["KIT-NFI", "SOAP-BATH-250G", "JERRYCAN-20L"]
+
+
+async def test_a_partner_chooses_which_rules_of_a_profile_apply(needs: NeedsApp) -> None:
+    chosen = body(items=[], norms={"profile_id": "sphere-minimum", "rules": STOCKABLE})
+    created = await needs.client.post("/v1/needs", json=chosen, headers=NRC)
+    assert created.status_code == 201, created.text
+    need = created.json()
+    assert {i["item_code"] for i in need["items"]} == set(STOCKABLE)
+    for item in need["items"]:
+        calculation = item["calculation"]
+        assert calculation["formula"].endswith(f"= {item['requested']}")
+        assert calculation["basis_count"] in (120, 640)
+    assert sorted(need["norms"]["rules"]) == sorted(STOCKABLE)  # in the profile's order
+    assert {c["item_code"] for c in need["norms"]["calculations"]} == set(STOCKABLE)
+
+    unknown = await needs.client.post(
+        "/v1/needs",
+        json=body(items=[], norms={"profile_id": "sphere-minimum", "rules": ["KIT-NFI", "TENT"]}),
+        headers=NRC,
+    )
+    assert unknown.status_code == 422, unknown.text
+    [problem] = unknown.json()["errors"]
+    assert problem["field"] == "body.norms.rules.1"
+    assert "sphere-minimum has no rule for TENT" in problem["reason"]
+    assert "WATER-L" in problem["reason"]  # the rules it has
+
+    preview = await needs.client.post(
+        "/v1/norms-profiles/sphere-minimum/calculate",
+        json={"population": {"households": 120, "individuals": 640}, "rules": ["KIT-NFI"]},
+        headers=NRC,
+    )
+    assert preview.status_code == 200, preview.text
+    [line] = preview.json()["calculations"]
+    assert (line["item_code"], line["quantity"]) == ("KIT-NFI", 120)
+    assert line["formula"] == "ceil(120 households * 1 kit per household) = 120"
+    wrong = await needs.client.post(
+        "/v1/norms-profiles/sphere-minimum/calculate",
+        json={"population": {"households": 120, "individuals": 640}, "rules": ["TENT"]},
+        headers=NRC,
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert [e["field"] for e in wrong.json()["errors"]] == ["body.rules.0"]
+
+    # The export says which rules were chosen, so the need reads back without the others.
+    exported = (await needs.client.get("/v1/needs/export.csv", headers=NRC)).text
+    reimported = await needs.client.post(
+        "/v1/needs/imports", content=exported, headers={**NRC, "Content-Type": "text/csv"}
+    )
+    assert reimported.status_code == 200, reimported.text
+    [again] = reimported.json()["created"]
+    reread = (await needs.client.get(f"/v1/needs/{again}", headers=NRC)).json()
+    assert {i["item_code"]: i["requested"] for i in reread["items"]} == {
+        i["item_code"]: i["requested"] for i in need["items"]
+    }
+
+
+RULES_FILE = (
+    "Ref,Admin1,Admin2,Site,Households,People,Status,Severity,Assessed,Norms,Rules\n"
+    "#meta+id,#adm1+code,#adm2+code,#loc+name,#affected+hh,#affected+ind,#beneficiary+type,"
+    "#severity,#date+reported,#meta+norms,#meta+rules\n"
+    "R1,ML05,ML0501,Sévaré 2,120,640,idp,4,2025-03-01,sphere-minimum,KIT-NFI SOAP-BATH-250G\n"
+    "R2,ML05,ML0501,Sévaré 3,10,50,idp,3,2025-03-01,sphere-minimum,\n"
+    'R3,ML05,ML0501,Sévaré 4,10,50,idp,3,2025-03-01,sphere-minimum,"KIT-NFI, TENT"\n'
+)
+PLAIN_FILE = (
+    "#meta+id,#adm1+code,#adm2+code,#affected+hh,#affected+ind,#beneficiary+type,#severity,"
+    "#date+reported\n"
+    "P1,ML05,ML0501,10,50,idp,3,2025-03-01\n"
+)
+
+
+async def test_an_import_chooses_a_profiles_rules_per_row_or_for_the_whole_file(
+    needs: NeedsApp,
+) -> None:
+    csv_nrc = {**NRC, "Content-Type": "text/csv"}
+    response = await needs.client.post("/v1/needs/imports", content=RULES_FILE, headers=csv_nrc)
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["imported"], report["rejected"]) == (2, 1)
+    [error] = report["errors"]
+    assert (error["row"], error["column"]) == (5, "#meta+rules")
+    assert "sphere-minimum has no rule for TENT" in error["reason"]
+    items = {}
+    for need_id in report["created"]:
+        need = (await needs.client.get(f"/v1/needs/{need_id}", headers=NRC)).json()
+        items[need["external_ref"]] = {i["item_code"] for i in need["items"]}
+    assert items["R1"] == {"KIT-NFI", "SOAP-BATH-250G"}
+    assert {"WATER-L", "COVERED-SPACE-M2"} <= items["R2"]  # no choice: every rule
+
+    whole = await needs.client.post(
+        "/v1/needs/imports?profile=sphere-minimum&rules=KIT-NFI&rules=JERRYCAN-20L",
+        content=PLAIN_FILE,
+        headers=csv_nrc,
+    )
+    assert whole.status_code == 200, whole.text
+    [need_id] = whole.json()["created"]
+    need = (await needs.client.get(f"/v1/needs/{need_id}", headers=NRC)).json()
+    assert {i["item_code"] for i in need["items"]} == {"KIT-NFI", "JERRYCAN-20L"}
+
+    refused = await needs.client.post(
+        "/v1/needs/imports?profile=sphere-minimum&rules=TENT", content=PLAIN_FILE, headers=csv_nrc
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["query.rules.0"]

@@ -82,6 +82,30 @@ def test_an_unknown_profile_names_the_known_ones_without_calling_the_need_empty(
     assert "sphere-minimum" in found["norms.profile_id"]
 
 
+def test_the_chosen_rules_compute_and_items_given_still_take_precedence() -> None:
+    details = build(
+        profile_id="sphere-minimum",
+        norm_rules=("KIT-NFI", "SOAP-BATH-250G"),
+        items=(("KIT-NFI", 100), ("BLANKET", 240)),
+    )
+    assert details.requested() == {"SOAP-BATH-250G": 640, "KIT-NFI": 100, "BLANKET": 240}
+    assert details.norms is not None
+    assert details.norms.rules == ("SOAP-BATH-250G", "KIT-NFI")
+
+
+def test_an_unknown_rule_is_named_with_the_other_problems() -> None:
+    found = fields(
+        items=(),
+        profile_id="sphere-minimum",
+        norm_rules=("TENT",),
+        population=Population(households=900, individuals=640),
+    )
+    assert set(found) == {"norms.rules.0", "population.households"}
+    assert fields(norm_rules=("KIT-NFI",)) == {
+        "norms.rules": "only meaningful with a norms profile"
+    }
+
+
 def test_counts_quantities_and_dates_beyond_what_the_store_holds_are_named() -> None:
     huge = 2**63
     found = fields(

@@ -82,15 +82,23 @@ def import_command(
         str | None, typer.Option(help="Norms profile for rows that give no items")
     ] = None,
     duration_days: Annotated[int | None, typer.Option(help="Duration for the profile")] = None,
+    rules: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Apply only this rule of the profile (repeat it); all if none"),
+    ] = None,
     publish: Annotated[bool, typer.Option(help="Publish the events right away")] = True,
     errors_csv: Annotated[
         Path | None, typer.Option(help="Write every rejected row (row, column, reason) here")
     ] = None,
 ) -> None:
     """Import needs from an HXL-tagged file, with a progress bar and a report of bad rows."""
-    code = asyncio.run(
-        _import(file, org, user, not draft, profile, duration_days, publish, errors_csv)
+    options = ImportOptions(
+        not draft,
+        profile,
+        duration_days,
+        tuple(r.strip().upper() for r in rules) if rules else None,
     )
+    code = asyncio.run(_import(file, org, user, options, publish, errors_csv))
     raise typer.Exit(code)
 
 
@@ -98,9 +106,7 @@ async def _import(
     file: Path,
     org: str,
     user: str,
-    submit: bool,
-    profile: str | None,
-    duration_days: int | None,
+    options: ImportOptions,
     publish: bool,
     errors_csv: Path | None,
 ) -> int:
@@ -130,7 +136,7 @@ async def _import(
             try:
                 report = await import_needs(
                     sheet.rows,
-                    ImportOptions(submit, profile, duration_days),
+                    options,
                     actor,
                     svc,
                     EventContext.new(),

@@ -175,6 +175,7 @@ def _layout(columns: list[_Column]) -> _Layout:
         "period.end": _pick(columns, "#date", {"end"}),
         "norms.profile_id": _pick(columns, "#meta", {"norms"}),
         "norms.duration_days": _pick(columns, "#meta", {"days"}),
+        "norms.rules": _pick(columns, "#meta", {"rules"}),
     }
     item_codes = [c for c in columns if c.tag == "#item" and "code" in c.attributes]
     item_quantities = [
@@ -421,6 +422,7 @@ class _RowReader:
             items=tuple(items),
             profile_id=_profile_id(text("norms.profile_id")),
             duration_days=convert("norms.duration_days", _whole),
+            norm_rules=rule_list(text("norms.rules")),
             external_ref=text("external_ref"),
             read_problems=tuple(problems),
         )
@@ -534,6 +536,18 @@ def _profile_id(raw: str | None) -> str | None:
     return versioned.group(1) if versioned else raw
 
 
+_RULE_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def rule_list(raw: str | None) -> tuple[str, ...] | None:
+    """A norms profile's rules named in one cell (`KIT-NFI JERRYCAN-20L`, commas work too);
+    None for a blank cell: every rule applies."""
+    if raw is None:
+        return None
+    codes = tuple(code.upper() for code in _RULE_SEPARATORS.split(raw) if code)
+    return codes or None
+
+
 # Longer numbers than this are refused while reading (the domain bounds the rest): converting
 # a cell of thousands of digits would take time, and no count of people or items has that many.
 MAX_DIGITS = 18
@@ -631,6 +645,7 @@ EXPORT_COLUMNS: list[tuple[str, str]] = [
     ("Needed from", "#date+start"),
     ("Needed until", "#date+end"),
     ("Norms profile", "#meta+norms"),
+    ("Norms rules chosen", "#meta+rules"),
     ("Possible duplicates", "#meta+duplicates"),
     ("Item code", "#item+code"),
     ("Item", "#item+name"),
@@ -692,6 +707,7 @@ def export_rows(needs: Iterable[Need], catalogue: ItemCatalogue) -> str:
             d.period.start.isoformat(),
             d.period.end.isoformat(),
             f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else "",
+            " ".join(d.norms.rules) if d.norms and d.norms.rules is not None else "",
             " ".join(link.need_id for link in need.duplicates if link.decision.value == "open"),
         ]
         common = [neutralised(value) for value in common]

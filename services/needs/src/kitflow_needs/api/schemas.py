@@ -102,11 +102,29 @@ class ItemIn(BaseModel):
     quantity: Quantity = Field(examples=[120])
 
 
+# A norms rule is named by the item code it computes (a profile has one rule per item).
+RuleCode = Annotated[PlainText, Field(min_length=1, max_length=64)]
+RULES_DESCRIPTION = (
+    "Which of the profile's rules apply, by their item codes (e.g. only the stockable items, "
+    "not water in litres); every rule when left out"
+)
+
+
+def rule_codes(rules: list[str] | None) -> tuple[str, ...] | None:
+    return None if rules is None else tuple(code.strip().upper() for code in rules)
+
+
 class NormsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile_id: PlainText = Field(max_length=64, examples=["sphere-minimum"])
     duration_days: DurationDays | None = Field(default=None, description="Default: the profile's")
+    rules: list[RuleCode] | None = Field(
+        default=None,
+        max_length=100,
+        description=RULES_DESCRIPTION,
+        examples=[["KIT-NFI", "JERRYCAN-20L", "SOAP-BATH-250G"]],
+    )
 
 
 class NeedUpdate(BaseModel):
@@ -178,6 +196,7 @@ class NeedUpdate(BaseModel):
             items=tuple((i.item_code.strip().upper(), i.quantity) for i in self.items),
             profile_id=self.norms.profile_id if self.norms else None,
             duration_days=self.norms.duration_days if self.norms else None,
+            norm_rules=rule_codes(self.norms.rules) if self.norms else None,
             external_ref=self.external_ref,
         )
 
@@ -269,6 +288,9 @@ class NormsResultPublic(BaseModel):
     profile_id: str
     profile_version: int
     duration_days: int
+    rules: list[str] | None = Field(
+        description="The rules chosen, by item code; null when every rule of the profile applies"
+    )
     calculations: list[CalculationPublic]
     skipped: list[SkippedRulePublic]
 
@@ -278,6 +300,7 @@ class NormsResultPublic(BaseModel):
             profile_id=r.profile_id,
             profile_version=r.profile_version,
             duration_days=r.duration_days,
+            rules=None if r.rules is None else list(r.rules),
             calculations=[CalculationPublic.of(c) for c in r.calculations],
             skipped=[SkippedRulePublic(**s.__dict__) for s in r.skipped],
         )
@@ -522,3 +545,6 @@ class CalculationRequest(BaseModel):
 
     population: PopulationIn
     duration_days: DurationDays | None = None
+    rules: list[RuleCode] | None = Field(
+        default=None, max_length=100, description=RULES_DESCRIPTION
+    )

@@ -51,6 +51,8 @@ class NeedInput:
     items: tuple[tuple[str, int], ...] = ()
     profile_id: str | None = None
     duration_days: int | None = None
+    # Which of the profile's rules apply, by item code; None for all of them.
+    norm_rules: tuple[str, ...] | None = None
     external_ref: str | None = None
     # Problems found while reading the input (an HXL cell that is not a number, ...).
     read_problems: tuple[FieldProblem, ...] = field(default=())
@@ -180,6 +182,8 @@ def _norms(
             problems.append(
                 FieldProblem("norms.duration_days", "only meaningful with a norms profile")
             )
+        if given.norm_rules is not None:
+            problems.append(FieldProblem("norms.rules", "only meaningful with a norms profile"))
         return None
     profile = profiles.get(given.profile_id)
     if profile is None:
@@ -190,10 +194,15 @@ def _norms(
             )
         )
         return None
+    try:
+        profile.chosen(given.norm_rules)  # reported even if the population is wrong too
+    except InvalidInput as exc:
+        problems += exc.problems
+        return None
     if given.population.problems():
         return None  # reported with the details; quantities from a bad population mean nothing
     try:
-        return calculate(profile, given.population, given.duration_days)
+        return calculate(profile, given.population, given.duration_days, given.norm_rules)
     except InvalidInput as exc:
         problems += exc.problems
         return None

@@ -2,7 +2,9 @@
 
 A rule reads: `amount` `amount_unit` per `basis` (per household, per person, per woman, ...),
 every `per_days` days (or once, when `per_days` is None); one item holds `content_per_item` of
-the amount (a 250 g bar of soap holds 250 g). For a need lasting `duration_days`:
+the amount (a 250 g bar of soap holds 250 g). A profile's rules are named by their item (one
+rule per item); a partner may choose which of them apply (only the stockable items, say, not
+water in litres). For a need lasting `duration_days`:
 
     quantity = ceil(basis_count * amount * (duration_days / per_days) / content_per_item)
 
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -120,6 +123,30 @@ class NormsProfile:
             raise InvalidInput(*problems)
         return self
 
+    def chosen(self, rules: Sequence[str] | None) -> tuple[NormRule, ...]:
+        """The rules for these item codes, in the profile's order (all of them for None).
+
+        Raises InvalidInput naming `norms.rules.N` for a code the profile has no rule for."""
+        if rules is None:
+            return self.rules
+        if not rules:
+            raise InvalidInput.of(
+                "norms.rules", "choose at least one rule, or leave rules out to apply them all"
+            )
+        held = {rule.item_code for rule in self.rules}
+        unknown = [
+            FieldProblem(
+                f"norms.rules.{i}",
+                f"{self.profile_id} has no rule for {code}; its rules: {', '.join(sorted(held))}",
+            )
+            for i, code in enumerate(rules)
+            if code not in held
+        ]
+        if unknown:
+            raise InvalidInput(*unknown)
+        wanted = set(rules)
+        return tuple(rule for rule in self.rules if rule.item_code in wanted)
+
 
 def _amount_problem(value: Decimal) -> str | None:
     if not value.is_finite() or value <= 0:
@@ -162,6 +189,8 @@ class NormsResult:
     duration_days: int
     calculations: tuple[Calculation, ...]
     skipped: tuple[SkippedRule, ...] = ()
+    # The rules the partner chose (their item codes, in the profile's order); None for all.
+    rules: tuple[str, ...] | None = None
 
 
 class PopulationCounts(Protocol):
@@ -177,15 +206,20 @@ def compute_quantity(rule: NormRule, basis_count: int, duration_days: int) -> Fr
 
 
 def calculate(
-    profile: NormsProfile, counts: PopulationCounts, duration_days: int | None = None
+    profile: NormsProfile,
+    counts: PopulationCounts,
+    duration_days: int | None = None,
+    rules: Sequence[str] | None = None,
 ) -> NormsResult:
-    """Apply every rule of `profile`; a rule whose basis count is unknown is skipped, with why."""
+    """Apply the rules of `profile` named in `rules` (every rule for None); a rule whose basis
+    count is unknown is skipped, with why."""
     days = duration_days if duration_days is not None else profile.duration_days
     if not 1 <= days <= MAX_DURATION_DAYS:
         raise InvalidInput.of("norms.duration_days", f"must be between 1 and {MAX_DURATION_DAYS}")
+    applied = profile.chosen(rules)
     calculations: list[Calculation] = []
     skipped: list[SkippedRule] = []
-    for rule in profile.rules:
+    for rule in applied:
         count = counts.count(rule.basis)
         if count is None:
             skipped.append(
@@ -226,6 +260,7 @@ def calculate(
         duration_days=days,
         calculations=tuple(calculations),
         skipped=tuple(skipped),
+        rules=None if rules is None else tuple(rule.item_code for rule in applied),
     )
 
 
