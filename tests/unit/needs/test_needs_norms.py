@@ -102,6 +102,14 @@ def test_a_duration_outside_one_year_is_refused() -> None:
             NormRule("BLANKET", Basis.HOUSEHOLDS, Decimal(1), "piece", per_days=0),
             "rules.0.per_days",
         ),
+        # Exact fractions are computed from these: they must stay small.
+        (NormRule("BLANKET", Basis.HOUSEHOLDS, Decimal("1e999999"), "piece"), "rules.0.amount"),
+        (
+            NormRule(
+                "BLANKET", Basis.HOUSEHOLDS, Decimal(1), "g", content_per_item=Decimal("1e-999999")
+            ),
+            "rules.0.content_per_item",
+        ),
     ],
 )
 def test_a_profile_with_a_bad_rule_is_refused_naming_the_rule(rule: NormRule, field: str) -> None:
@@ -109,6 +117,24 @@ def test_a_profile_with_a_bad_rule_is_refused_naming_the_rule(rule: NormRule, fi
     with pytest.raises(InvalidInput) as err:
         profile.validated(load_catalogue())
     assert [p.field for p in err.value.problems] == [field]
+
+
+def test_a_partner_applies_only_the_rules_it_chooses_in_the_profiles_order() -> None:
+    population = Population(households=120, individuals=640)
+    result = calculate(SPHERE, population, rules=["KIT-NFI", "JERRYCAN-20L"])
+    assert [c.item_code for c in result.calculations] == ["JERRYCAN-20L", "KIT-NFI"]
+    assert result.rules == ("JERRYCAN-20L", "KIT-NFI")
+    assert calculate(SPHERE, population).rules is None
+
+
+def test_a_rule_the_profile_does_not_have_is_named_with_the_rules_it_has() -> None:
+    with pytest.raises(InvalidInput) as err:
+        SPHERE.chosen(["KIT-NFI", "TENT", "ROPE"])
+    assert [p.field for p in err.value.problems] == ["norms.rules.1", "norms.rules.2"]
+    assert "sphere-minimum has no rule for TENT; its rules: COVERED-SPACE-M2" in str(err.value)
+    with pytest.raises(InvalidInput) as empty:
+        SPHERE.chosen([])
+    assert [p.field for p in empty.value.problems] == ["norms.rules"]
 
 
 def test_every_built_in_profile_references_known_items_only() -> None:

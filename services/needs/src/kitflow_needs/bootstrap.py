@@ -77,6 +77,7 @@ def create_app() -> FastAPI:
         ),
         clock=SystemClock(),
         new_id=new_need_id,
+        duplicate_details_for_partners=settings.duplicate_details_for_partners,
     )
     consumer = ConsumerRunner(
         kafka=kafka,

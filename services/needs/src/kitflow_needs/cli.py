@@ -25,6 +25,7 @@ from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.messaging.outbox import OutboxRelay
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
+from kitflow_shared.spreadsheet import csv_row
 from kitflow_shared.store import create_client, ensure_indexes
 from kitflow_shared.topics import NEEDS_EVENTS
 from rich.console import Console
@@ -81,15 +82,23 @@ def import_command(
         str | None, typer.Option(help="Norms profile for rows that give no items")
     ] = None,
     duration_days: Annotated[int | None, typer.Option(help="Duration for the profile")] = None,
+    rules: Annotated[
+        list[str] | None,
+        typer.Option("--rule", help="Apply only this rule of the profile (repeat it); all if none"),
+    ] = None,
     publish: Annotated[bool, typer.Option(help="Publish the events right away")] = True,
     errors_csv: Annotated[
         Path | None, typer.Option(help="Write every rejected row (row, column, reason) here")
     ] = None,
 ) -> None:
     """Import needs from an HXL-tagged file, with a progress bar and a report of bad rows."""
-    code = asyncio.run(
-        _import(file, org, user, not draft, profile, duration_days, publish, errors_csv)
+    options = ImportOptions(
+        not draft,
+        profile,
+        duration_days,
+        tuple(r.strip().upper() for r in rules) if rules else None,
     )
+    code = asyncio.run(_import(file, org, user, options, publish, errors_csv))
     raise typer.Exit(code)
 
 
@@ -97,9 +106,7 @@ async def _import(
     file: Path,
     org: str,
     user: str,
-    submit: bool,
-    profile: str | None,
-    duration_days: int | None,
+    options: ImportOptions,
     publish: bool,
     errors_csv: Path | None,
 ) -> int:
@@ -129,7 +136,7 @@ async def _import(
             try:
                 report = await import_needs(
                     sheet.rows,
-                    ImportOptions(submit, profile, duration_days),
+                    options,
                     actor,
                     svc,
                     EventContext.new(),
@@ -167,7 +174,9 @@ def _print_report(report: ImportReport, errors_csv: Path | None) -> None:
         with errors_csv.open("w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["row", "column", "reason"])
-            writer.writerows((e.row, e.column, e.reason) for e in report.errors)
+            # A reason quotes the cell it refuses, which may be a formula (`=HYPERLINK(...) is
+            # listed twice`): every cell stays text in a spreadsheet.
+            writer.writerows(csv_row([e.row, e.column, e.reason]) for e in report.errors)
         console.print(f"every rejected row is listed in {errors_csv}")
 
 

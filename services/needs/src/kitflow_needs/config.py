@@ -13,3 +13,7 @@ class NeedsSettings(BaseSettings):
     # How often the service completes back-links between duplicates that a crash or a
     # contended need left undone (handlers.needs.complete_back_links).
     back_links_interval_s: float = 30.0
+    # Whether partners read why another organisation's need may duplicate theirs (its site, the
+    # overlap of the periods, the items in common). By default a partner learns only that there
+    # is one and which organisation to talk to; coordinators and admins always see the details.
+    duplicate_details_for_partners: bool = False

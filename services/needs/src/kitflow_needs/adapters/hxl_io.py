@@ -21,6 +21,8 @@ import hxl
 import hxl.input
 import hxl.model
 from kitflow_shared.bulk import collector_paused
+from kitflow_shared.spreadsheet import FORMULA_PREFIXES, csv_cell
+from kitflow_shared.text import control_character
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.errors import FieldProblem, UnreadableFile
@@ -173,6 +175,7 @@ def _layout(columns: list[_Column]) -> _Layout:
         "period.end": _pick(columns, "#date", {"end"}),
         "norms.profile_id": _pick(columns, "#meta", {"norms"}),
         "norms.duration_days": _pick(columns, "#meta", {"days"}),
+        "norms.rules": _pick(columns, "#meta", {"rules"}),
     }
     item_codes = [c for c in columns if c.tag == "#item" and "code" in c.attributes]
     item_quantities = [
@@ -273,6 +276,13 @@ class _RowReader:
             (code.index, qty.index)
             for code, qty in zip(layout.item_codes, layout.item_quantities, strict=True)
         ]
+        # The field each read cell goes to, in the order of the fingerprint's cells: to name
+        # the one holding a control character.
+        fields = {column.index: name for name, column in layout.single.items()}
+        for i, (code_at, qty_at) in enumerate(self._item_indexes):
+            fields[code_at] = f"items.{i}.item_code"
+            fields[qty_at] = f"items.{i}.quantity"
+        self._fingerprint_fields = [fields[index] for index in self._fingerprint_indexes]
         self._width = 1 + max(
             [
                 *self._index.values(),
@@ -291,6 +301,13 @@ class _RowReader:
         single = self._layout.single
         if len(cells) < self._width:
             cells += [""] * (self._width - len(cells))
+        read = self._fingerprint_cells(cells)
+        joined = "".join(read)
+        if "'" in joined:  # rare: only then is each cell looked at
+            cells = [_unneutralised(cell) for cell in cells]
+            read = self._fingerprint_cells(cells)
+        if not joined.isprintable():  # the common case is one C call for the whole row
+            problems += self._control_characters(read)
         # Each mapped field's text, looked up once per row; a blank one is left out, so that
         # text() gives None for it as for a field the file does not map.
         text = {
@@ -372,7 +389,7 @@ class _RowReader:
         individuals = convert("population.individuals", _whole)
         severity = convert("severity", _whole)
         assessed_on = convert("assessment.date", _date)
-        fingerprint = "\x1f".join(self._fingerprint_cells(cells))
+        fingerprint = "\x1f".join(read)
         if problems or None in (households, individuals, severity, assessed_on, displacement):
             return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
         assert households is not None
@@ -403,14 +420,29 @@ class _RowReader:
             period_start=convert("period.start", _date),
             period_end=convert("period.end", _date),
             items=tuple(items),
-            profile_id=text("norms.profile_id"),
+            profile_id=_profile_id(text("norms.profile_id")),
             duration_days=convert("norms.duration_days", _whole),
+            norm_rules=rule_list(text("norms.rules")),
             external_ref=text("external_ref"),
             read_problems=tuple(problems),
         )
         if problems:
             return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
         return ImportRow(row_number, given, fingerprint, self._labels)
+
+    def _control_characters(self, read: Sequence[str]) -> list[FieldProblem]:
+        """The read cells holding a control character (not merely a non-breaking space, which
+        also makes a row not printable)."""
+        out = []
+        for name, cell in zip(self._fingerprint_fields, read, strict=True):
+            found = control_character(cell)
+            if found is not None:
+                out.append(
+                    FieldProblem(
+                        name, f"must not contain control characters (found U+{ord(found):04X})"
+                    )
+                )
+        return out
 
     def _all(self) -> Iterator[_Column]:
         yield from sorted(self._layout.single.values(), key=lambda c: c.index)
@@ -423,6 +455,26 @@ def _stripped(values: list[Any]) -> list[str]:
         return list(map(str.strip, values))  # a CSV file's cells are all text
     except TypeError:  # an XLSX file's are numbers and dates too
         return [str(v).strip() for v in values]
+
+
+def _unneutralised(cell: str) -> str:
+    """The text before the export neutralised it: `'=x` is `=x` again (see neutralised())."""
+    if cell.startswith("'") and cell.lstrip("'").startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
+
+
+def neutralised(value: Any) -> Any:
+    """An exported cell: never a formula (kitflow_shared.spreadsheet), and read back as it was.
+
+    The import takes one quote off text that begins with quotes and then a formula prefix, so
+    the export puts one on such text too (`'=x` is exported as `''=x`): every value exported
+    reads back unchanged."""
+    if isinstance(value, str) and value.startswith("'"):
+        if value.lstrip("'").startswith(FORMULA_PREFIXES):
+            return "'" + value
+        return value
+    return csv_cell(value)
 
 
 def _picker(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
@@ -472,11 +524,41 @@ def _group_by_reference(rows: list[ImportRow]) -> list[ImportRow]:
 
 # ---------------------------------------------------------------------- value parsers
 
+_VERSIONED_PROFILE = re.compile(r"^(.+)@\d+$")
+
+
+def _profile_id(raw: str | None) -> str | None:
+    """The export names the version a need was computed with (`sphere-minimum@2`); an import
+    computes with the profile's current version, so the version is left aside."""
+    if raw is None:
+        return None
+    versioned = _VERSIONED_PROFILE.match(raw)
+    return versioned.group(1) if versioned else raw
+
+
+_RULE_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def rule_list(raw: str | None) -> tuple[str, ...] | None:
+    """A norms profile's rules named in one cell (`KIT-NFI JERRYCAN-20L`, commas work too);
+    None for a blank cell: every rule applies."""
+    if raw is None:
+        return None
+    codes = tuple(code.upper() for code in _RULE_SEPARATORS.split(raw) if code)
+    return codes or None
+
+
+# Longer numbers than this are refused while reading (the domain bounds the rest): converting
+# a cell of thousands of digits would take time, and no count of people or items has that many.
+MAX_DIGITS = 18
+
 
 def _whole(raw: str) -> int:
-    if raw.isdigit():  # nearly every cell: no separators, no sign, no decimals
+    if raw.isdigit() and len(raw) <= MAX_DIGITS:  # nearly every cell: no separators, no sign
         return int(raw)
     cleaned = raw.replace("\u00a0", "").replace(" ", "")
+    if len(cleaned.lstrip("+-0")) > MAX_DIGITS:
+        raise ValueError(f"{raw[:30]!r} is too large a number")
     try:
         number = float(cleaned)
     except ValueError:
@@ -563,6 +645,7 @@ EXPORT_COLUMNS: list[tuple[str, str]] = [
     ("Needed from", "#date+start"),
     ("Needed until", "#date+end"),
     ("Norms profile", "#meta+norms"),
+    ("Norms rules chosen", "#meta+rules"),
     ("Possible duplicates", "#meta+duplicates"),
     ("Item code", "#item+code"),
     ("Item", "#item+name"),
@@ -587,7 +670,11 @@ def export_header() -> str:
 
 
 def export_rows(needs: Iterable[Need], catalogue: ItemCatalogue) -> str:
-    """One row per need and item: the need's columns repeat, the item's coverage follows."""
+    """One row per need and item: the need's columns repeat, the item's coverage follows.
+
+    Every text cell is neutralised (OWASP's CSV-injection rule): a site named `=HYPERLINK(...)`
+    is exported as `'=HYPERLINK(...)`, which a spreadsheet shows as text, and which our import
+    reads back as `=HYPERLINK(...)`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     for need in needs:
@@ -620,16 +707,18 @@ def export_rows(needs: Iterable[Need], catalogue: ItemCatalogue) -> str:
             d.period.start.isoformat(),
             d.period.end.isoformat(),
             f"{d.norms.profile_id}@{d.norms.profile_version}" if d.norms else "",
+            " ".join(d.norms.rules) if d.norms and d.norms.rules is not None else "",
             " ".join(link.need_id for link in need.duplicates if link.decision.value == "open"),
         ]
+        common = [neutralised(value) for value in common]
         for line in need.lines():
             item = catalogue.get(line.item_code)
             writer.writerow(
                 [
                     *common,
-                    line.item_code,
-                    item.name if item else "",
-                    item.unit if item else "",
+                    neutralised(line.item_code),
+                    neutralised(item.name) if item else "",
+                    neutralised(item.unit) if item else "",
                     line.requested,
                     line.planned,
                     line.reserved,

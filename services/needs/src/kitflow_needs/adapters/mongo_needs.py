@@ -136,6 +136,7 @@ def to_document(need: Need) -> Document:
             "profile_id": norms.profile_id,
             "profile_version": norms.profile_version,
             "duration_days": norms.duration_days,
+            "rules": None if norms.rules is None else list(norms.rules),
             "calculations": [_calculation(c) for c in norms.calculations],
             "skipped": [
                 {"item_code": s.item_code, "basis": s.basis.value, "reason": s.reason}
@@ -228,6 +229,7 @@ def from_document(doc: Document) -> Need:
                 SkippedRule(s["item_code"], Basis(s["basis"]), s["reason"])
                 for s in norms["skipped"]
             ),
+            rules=None if norms.get("rules") is None else tuple(norms["rules"]),
         )
         if norms
         else None,

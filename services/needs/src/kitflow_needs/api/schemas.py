@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Annotated
 
 from kitflow_shared.contracts.common import GeoPoint
 from kitflow_shared.contracts.needs import AssessmentSource, DisplacementStatus, NeedStatus
+from kitflow_shared.text import MultilineText, PeopleCount, PlainText, Quantity
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_needs.domain.catalogue import ItemCatalogue
+from kitflow_needs.domain.duplicates import reason_for_partner
 from kitflow_needs.domain.intake import NeedInput
 from kitflow_needs.domain.need import (
+    MAX_SEVERITY,
     Assessment,
     Coordinates,
     Need,
@@ -19,11 +23,28 @@ from kitflow_needs.domain.need import (
 )
 from kitflow_needs.domain.need import AssessmentSource as DomainSource
 from kitflow_needs.domain.need import DisplacementStatus as DomainDisplacement
-from kitflow_needs.domain.norms import Basis, Calculation, NormRule, NormsProfile, NormsResult
+from kitflow_needs.domain.norms import (
+    MAX_DURATION_DAYS,
+    MAX_RULE_AMOUNT,
+    RULE_AMOUNT_DECIMALS,
+    Basis,
+    Calculation,
+    NormRule,
+    NormsProfile,
+    NormsResult,
+)
 
-# P-codes are strings here, not patterns: the gazetteer check explains what is wrong with a code
+# P-codes are text here, not patterns: the gazetteer check explains what is wrong with a code
 # (an ISO 3166-2 code, another vintage, a name that does not match) better than a regex can.
-Code = str
+# Every text a caller sends is one line without control characters (kitflow_shared.text), and
+# every count is bounded well inside what the store holds: a 422 naming the field, never a 500.
+Code = PlainText
+DurationDays = Annotated[int, Field(ge=1, le=MAX_DURATION_DAYS)]
+# An amount per person or per item of a norms rule: positive, at most a billion, six decimals
+# at most, so that the exact arithmetic of a calculation stays small.
+RuleAmount = Annotated[
+    Decimal, Field(gt=0, le=MAX_RULE_AMOUNT, decimal_places=RULE_AMOUNT_DECIMALS)
+]
 
 
 class LocationIn(BaseModel):
@@ -32,35 +53,35 @@ class LocationIn(BaseModel):
     admin1_pcode: Code = Field(max_length=16, examples=["ML05"])
     admin2_pcode: Code = Field(max_length=16, examples=["ML0501"])
     admin3_pcode: Code | None = Field(default=None, max_length=16, examples=["ML050101"])
-    admin1_name: str | None = Field(
+    admin1_name: PlainText | None = Field(
         default=None, max_length=100, description="Checked against the code when given"
     )
-    admin2_name: str | None = Field(
+    admin2_name: PlainText | None = Field(
         default=None, max_length=100, description="Checked against the code when given"
     )
-    site_name: str | None = Field(default=None, max_length=200, examples=["Sévaré 2"])
+    site_name: PlainText | None = Field(default=None, max_length=200, examples=["Sévaré 2"])
     coordinates: GeoPoint | None = None
 
 
 class PopulationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    households: int = Field(examples=[120])
-    individuals: int = Field(examples=[640])
-    women: int | None = None
-    men: int | None = None
-    girls: int | None = None
-    boys: int | None = None
-    elderly: int | None = None
-    disabled: int | None = Field(default=None, description="People with disabilities")
+    households: PeopleCount = Field(examples=[120])
+    individuals: PeopleCount = Field(examples=[640])
+    women: PeopleCount | None = None
+    men: PeopleCount | None = None
+    girls: PeopleCount | None = None
+    boys: PeopleCount | None = None
+    elderly: PeopleCount | None = None
+    disabled: PeopleCount | None = Field(default=None, description="People with disabilities")
 
 
 class AssessmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    date: date
+    date: date  # between 2000-01-01 and 2100-12-31 (checked with the other rules)
     source: AssessmentSource
-    reference: str | None = Field(
+    reference: PlainText | None = Field(
         default=None, max_length=200, description="The DTM round, or the partner's report"
     )
 
@@ -77,15 +98,33 @@ class PeriodIn(BaseModel):
 class ItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_code: str = Field(min_length=1, max_length=64, examples=["KIT-NFI"])
-    quantity: int = Field(examples=[120])
+    item_code: PlainText = Field(min_length=1, max_length=64, examples=["KIT-NFI"])
+    quantity: Quantity = Field(examples=[120])
+
+
+# A norms rule is named by the item code it computes (a profile has one rule per item).
+RuleCode = Annotated[PlainText, Field(min_length=1, max_length=64)]
+RULES_DESCRIPTION = (
+    "Which of the profile's rules apply, by their item codes (e.g. only the stockable items, "
+    "not water in litres); every rule when left out"
+)
+
+
+def rule_codes(rules: list[str] | None) -> tuple[str, ...] | None:
+    return None if rules is None else tuple(code.strip().upper() for code in rules)
 
 
 class NormsIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    profile_id: str = Field(max_length=64, examples=["sphere-minimum"])
-    duration_days: int | None = Field(default=None, description="Default: the profile's")
+    profile_id: PlainText = Field(max_length=64, examples=["sphere-minimum"])
+    duration_days: DurationDays | None = Field(default=None, description="Default: the profile's")
+    rules: list[RuleCode] | None = Field(
+        default=None,
+        max_length=100,
+        description=RULES_DESCRIPTION,
+        examples=[["KIT-NFI", "JERRYCAN-20L", "SOAP-BATH-250G"]],
+    )
 
 
 class NeedUpdate(BaseModel):
@@ -118,7 +157,7 @@ class NeedUpdate(BaseModel):
     population: PopulationIn
     displacement_status: DisplacementStatus
     assessment: AssessmentIn
-    severity: int = Field(description="1 (least) to 5 (most severe)")
+    severity: int = Field(ge=1, le=MAX_SEVERITY, description="1 (least) to 5 (most severe)")
     period: PeriodIn | None = None
     items: list[ItemIn] = Field(
         default_factory=list,
@@ -128,7 +167,7 @@ class NeedUpdate(BaseModel):
     norms: NormsIn | None = Field(
         default=None, description="Compute quantities from the population with this profile"
     )
-    external_ref: str | None = Field(
+    external_ref: PlainText | None = Field(
         default=None, max_length=100, description="The partner's own reference"
     )
 
@@ -157,6 +196,7 @@ class NeedUpdate(BaseModel):
             items=tuple((i.item_code.strip().upper(), i.quantity) for i in self.items),
             profile_id=self.norms.profile_id if self.norms else None,
             duration_days=self.norms.duration_days if self.norms else None,
+            norm_rules=rule_codes(self.norms.rules) if self.norms else None,
             external_ref=self.external_ref,
         )
 
@@ -172,7 +212,25 @@ class NeedCreate(NeedUpdate):
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText = Field(min_length=1, max_length=500)
+
+
+class PopulationPublic(BaseModel):
+    # Answers are not held to the input's bounds: what is stored is shown as it is.
+    households: int
+    individuals: int
+    women: int | None = None
+    men: int | None = None
+    girls: int | None = None
+    boys: int | None = None
+    elderly: int | None = None
+    disabled: int | None = None
+
+
+class AssessmentPublic(BaseModel):
+    date: date
+    source: AssessmentSource
+    reference: str | None = None
 
 
 class LocationPublic(BaseModel):
@@ -230,6 +288,9 @@ class NormsResultPublic(BaseModel):
     profile_id: str
     profile_version: int
     duration_days: int
+    rules: list[str] | None = Field(
+        description="The rules chosen, by item code; null when every rule of the profile applies"
+    )
     calculations: list[CalculationPublic]
     skipped: list[SkippedRulePublic]
 
@@ -239,6 +300,7 @@ class NormsResultPublic(BaseModel):
             profile_id=r.profile_id,
             profile_version=r.profile_version,
             duration_days=r.duration_days,
+            rules=None if r.rules is None else list(r.rules),
             calculations=[CalculationPublic.of(c) for c in r.calculations],
             skipped=[SkippedRulePublic(**s.__dict__) for s in r.skipped],
         )
@@ -246,8 +308,11 @@ class NormsResultPublic(BaseModel):
 
 class DuplicatePublic(BaseModel):
     need_id: str
-    organisation: str
-    reason: str
+    organisation: str = Field(description="The organisation to talk to")
+    reason: str = Field(
+        description="Why the two needs may be the same; for a partner, unless the cluster "
+        "chose otherwise, only whom to talk to (not the other organisation's need)"
+    )
     decision: str
 
 
@@ -257,9 +322,9 @@ class NeedPublic(BaseModel):
     status: NeedStatus
     version: int = Field(description="Increases with every change")
     location: LocationPublic
-    population: PopulationIn
+    population: PopulationPublic
     displacement_status: DisplacementStatus
-    assessment: AssessmentIn
+    assessment: AssessmentPublic
     severity: int
     period_start: date
     period_end: date
@@ -278,7 +343,11 @@ class NeedPublic(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, need: Need, catalogue: ItemCatalogue) -> NeedPublic:
+    def of(
+        cls, need: Need, catalogue: ItemCatalogue, *, duplicate_details: bool = True
+    ) -> NeedPublic:
+        """The need as its reader sees it; without `duplicate_details`, a possible duplicate
+        says whom to talk to, not what the other organisation's need holds."""
         d = need.details
         loc = d.location
         calculations = {i.item_code: i.calculation for i in d.items}
@@ -319,9 +388,9 @@ class NeedPublic(BaseModel):
                 admin2_verified=loc.admin2_verified,
                 admin3_verified=loc.admin3_verified,
             ),
-            population=PopulationIn(**d.population.__dict__),
+            population=PopulationPublic(**d.population.__dict__),
             displacement_status=DisplacementStatus(d.displacement.value),
-            assessment=AssessmentIn(
+            assessment=AssessmentPublic(
                 date=d.assessment.assessed_on,
                 source=AssessmentSource(d.assessment.source.value),
                 reference=d.assessment.reference,
@@ -336,7 +405,7 @@ class NeedPublic(BaseModel):
                 DuplicatePublic(
                     need_id=link.need_id,
                     organisation=link.organisation,
-                    reason=link.reason,
+                    reason=link.reason if duplicate_details else reason_for_partner(link),
                     decision=link.decision.value,
                 )
                 for link in need.duplicates
@@ -379,27 +448,41 @@ class ImportReportPublic(BaseModel):
 class NormRuleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    item_code: str = Field(min_length=1, max_length=64)
+    item_code: PlainText = Field(min_length=1, max_length=64)
     basis: Basis
-    amount: Decimal = Field(description="Per basis unit, per period")
-    amount_unit: str = Field(min_length=1, max_length=20, examples=["l", "g", "piece"])
-    per_days: int | None = Field(default=None, description="The period in days; null for once")
-    content_per_item: Decimal = Field(
+    amount: RuleAmount = Field(description="Per basis unit, per period")
+    amount_unit: PlainText = Field(min_length=1, max_length=20, examples=["l", "g", "piece"])
+    per_days: DurationDays | None = Field(
+        default=None, description="The period in days; null for once"
+    )
+    content_per_item: RuleAmount = Field(
         default=Decimal(1), description="How much of the amount one item holds (250 g per bar)"
     )
-    note: str = Field(default="", max_length=300)
+    note: MultilineText = Field(default="", max_length=300)
+
+
+class NormRulePublic(BaseModel):
+    item_code: str
+    basis: Basis
+    amount: Decimal
+    amount_unit: str
+    per_days: int | None
+    content_per_item: Decimal
+    note: str
 
 
 class NormsProfileCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    profile_id: str = Field(max_length=64, examples=["mopti-flood-2025"])
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=2000)
-    duration_days: int = Field(default=30)
+    profile_id: PlainText = Field(max_length=64, examples=["mopti-flood-2025"])
+    name: PlainText = Field(min_length=1, max_length=200)
+    description: MultilineText = Field(default="", max_length=2000)
+    duration_days: DurationDays = Field(default=30)
     rules: list[NormRuleIn] = Field(max_length=100)
-    sources: list[str] = Field(default_factory=list, max_length=50)
-    based_on: str | None = None
+    sources: list[Annotated[PlainText, Field(max_length=500)]] = Field(
+        default_factory=list, max_length=50
+    )
+    based_on: PlainText | None = Field(default=None, max_length=64)
 
     def to_profile(self, profile_id: str | None = None) -> NormsProfile:
         return NormsProfile(
@@ -426,7 +509,10 @@ class NormsProfileCreate(BaseModel):
 
 class NormsProfileUpdate(NormsProfileCreate):
     expected_version: int | None = Field(
-        default=None, description="Refuse the change if the profile moved past this version"
+        default=None,
+        ge=1,
+        le=2**31,
+        description="Refuse the change if the profile moved past this version",
     )
 
 
@@ -436,7 +522,7 @@ class NormsProfilePublic(BaseModel):
     name: str
     description: str
     duration_days: int
-    rules: list[NormRuleIn]
+    rules: list[NormRulePublic]
     sources: list[str]
     based_on: str | None
 
@@ -448,7 +534,7 @@ class NormsProfilePublic(BaseModel):
             name=p.name,
             description=p.description,
             duration_days=p.duration_days,
-            rules=[NormRuleIn(**r.__dict__) for r in p.rules],
+            rules=[NormRulePublic(**r.__dict__) for r in p.rules],
             sources=list(p.sources),
             based_on=p.based_on,
         )
@@ -458,4 +544,7 @@ class CalculationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     population: PopulationIn
-    duration_days: int | None = None
+    duration_days: DurationDays | None = None
+    rules: list[RuleCode] | None = Field(
+        default=None, max_length=100, description=RULES_DESCRIPTION
+    )

@@ -82,6 +82,17 @@ def duplicate_reason(
     )
 
 
+def reason_for_partner(link: DuplicateLink) -> str:
+    """What a partner is told about another organisation's possible duplicate: that there is
+    one and whom to talk to. The reason itself quotes the other need (its site, the overlap of
+    the periods, the items in common): another organisation's data, which coordinators see."""
+    return (
+        f"{link.organisation} reported a need that may be the same as this one (the same place, "
+        f"an overlapping period, an item in common): talk to {link.organisation} or to the "
+        "cluster's coordinators before planning it"
+    )
+
+
 def find_duplicates(
     need_id: str, organisation: str, details: NeedDetails, candidates: list[Need]
 ) -> tuple[DuplicateLink, ...]:

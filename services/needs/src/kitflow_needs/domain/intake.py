@@ -10,10 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from kitflow_shared.text import MAX_QUANTITY
+
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 from kitflow_needs.domain.gazetteer import Gazetteer
 from kitflow_needs.domain.need import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     Assessment,
     Coordinates,
     DisplacementStatus,
@@ -47,6 +51,8 @@ class NeedInput:
     items: tuple[tuple[str, int], ...] = ()
     profile_id: str | None = None
     duration_days: int | None = None
+    # Which of the profile's rules apply, by item code; None for all of them.
+    norm_rules: tuple[str, ...] | None = None
     external_ref: str | None = None
     # Problems found while reading the input (an HXL cell that is not a number, ...).
     read_problems: tuple[FieldProblem, ...] = field(default=())
@@ -72,6 +78,8 @@ def build_details(
             problems.append(FieldProblem(f"items.{i}.item_code", f"{code} is listed twice"))
         if quantity <= 0:
             problems.append(FieldProblem(f"items.{i}.quantity", "must be greater than 0"))
+        elif quantity > MAX_QUANTITY:
+            problems.append(FieldProblem(f"items.{i}.quantity", f"at most {MAX_QUANTITY:,}"))
         explicit[code] = quantity
 
     items: list[RequestedItem] = []
@@ -84,14 +92,18 @@ def build_details(
         ]
     items += [RequestedItem(code, quantity) for code, quantity in explicit.items()]
 
+    problems += _date_problems(given)
     start = given.period_start or given.assessment.assessed_on
     days = norms.duration_days if norms is not None else DEFAULT_PERIOD_DAYS
-    end = given.period_end or start + timedelta(days=days - 1)
+    end = given.period_end or _days_after(start, days - 1)
     if location is None:
         if not problems:  # pragma: no cover - resolve() raises when it returns nothing
             problems.append(FieldProblem("location", "could not be resolved"))
         raise InvalidInput(
-            *_unique([*problems, *_details_problems_without_location(given, items, start, end)])
+            *_unique(
+                [*problems, *_details_problems_without_location(given, items, start, end)],
+                norms_failed=given.profile_id is not None and norms is None,
+            )
         )
     details = NeedDetails(
         location=location,
@@ -106,8 +118,31 @@ def build_details(
     )
     problems += details.problems()
     if problems:
-        raise InvalidInput(*_unique(problems))
+        raise InvalidInput(
+            *_unique(problems, norms_failed=given.profile_id is not None and norms is None)
+        )
     return details
+
+
+def _date_problems(given: NeedInput) -> list[FieldProblem]:
+    dates = (
+        ("assessment.date", given.assessment.assessed_on),
+        ("period.start", given.period_start),
+        ("period.end", given.period_end),
+    )
+    return [
+        FieldProblem(name, f"{value} is not between {EARLIEST_DATE} and {LATEST_DATE}")
+        for name, value in dates
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE
+    ]
+
+
+def _days_after(start: date, days: int) -> date:
+    """`start` + `days`, or the last date there is (a start out of range is reported anyway)."""
+    try:
+        return start + timedelta(days=days)
+    except OverflowError:
+        return date.max
 
 
 def _location(
@@ -147,6 +182,8 @@ def _norms(
             problems.append(
                 FieldProblem("norms.duration_days", "only meaningful with a norms profile")
             )
+        if given.norm_rules is not None:
+            problems.append(FieldProblem("norms.rules", "only meaningful with a norms profile"))
         return None
     profile = profiles.get(given.profile_id)
     if profile is None:
@@ -157,10 +194,15 @@ def _norms(
             )
         )
         return None
+    try:
+        profile.chosen(given.norm_rules)  # reported even if the population is wrong too
+    except InvalidInput as exc:
+        problems += exc.problems
+        return None
     if given.population.problems():
         return None  # reported with the details; quantities from a bad population mean nothing
     try:
-        return calculate(profile, given.population, given.duration_days)
+        return calculate(profile, given.population, given.duration_days, given.norm_rules)
     except InvalidInput as exc:
         problems += exc.problems
         return None
@@ -182,9 +224,10 @@ def _details_problems_without_location(
     return probe.problems()
 
 
-def _unique(problems: list[FieldProblem]) -> list[FieldProblem]:
+def _unique(problems: list[FieldProblem], *, norms_failed: bool) -> list[FieldProblem]:
     unique = list(dict.fromkeys(problems))
-    if any(p.field.startswith("norms.") for p in unique):
-        # An empty need is the consequence of the profile problem, not a second problem.
+    if norms_failed:
+        # An empty need is the consequence of the problem that kept the profile from computing
+        # (the profile, the population, its rules), not a second problem.
         unique = [p for p in unique if p.field != "items"]
     return unique

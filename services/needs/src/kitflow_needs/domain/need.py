@@ -12,11 +12,17 @@ from datetime import date, datetime
 from enum import StrEnum
 from functools import cached_property
 
+from kitflow_shared.text import MAX_PEOPLE, MAX_QUANTITY
+
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput, InvalidTransition
 from kitflow_needs.domain.norms import Basis, Calculation, NormsResult
 
 MAX_SEVERITY = 5
 MAX_REASON = 500
+# The dates a need may state (assessment, period): a year like 9999 is a typing error, and a
+# period computed from it would not fit a date.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
 
 
 class NeedStatus(StrEnum):
@@ -125,7 +131,7 @@ class Population:
                     return False
                 parts += value
         return (
-            0 < self.households <= people
+            0 < self.households <= people <= MAX_PEOPLE
             and parts <= people
             and (self.elderly is None or 0 <= self.elderly <= people)
             and (self.disabled is None or 0 <= self.disabled <= people)
@@ -137,6 +143,8 @@ class Population:
             value = getattr(self, name)
             if value is not None and value < 0:
                 out.append(FieldProblem(f"population.{name}", "must not be negative"))
+            elif value is not None and value > MAX_PEOPLE:
+                out.append(FieldProblem(f"population.{name}", f"at most {MAX_PEOPLE:,}"))
         if out:
             return out
         if self.individuals == 0:
@@ -248,6 +256,8 @@ class NeedDetails:
         for i, item in enumerate(self.items):
             if item.quantity <= 0:
                 out.append(FieldProblem(f"items.{i}.quantity", "must be greater than 0"))
+            elif item.quantity > MAX_QUANTITY:
+                out.append(FieldProblem(f"items.{i}.quantity", f"at most {MAX_QUANTITY:,}"))
             if item.item_code in seen:
                 out.append(
                     FieldProblem(f"items.{i}.item_code", f"{item.item_code} is listed twice")

@@ -2,7 +2,9 @@
 
 A rule reads: `amount` `amount_unit` per `basis` (per household, per person, per woman, ...),
 every `per_days` days (or once, when `per_days` is None); one item holds `content_per_item` of
-the amount (a 250 g bar of soap holds 250 g). For a need lasting `duration_days`:
+the amount (a 250 g bar of soap holds 250 g). A profile's rules are named by their item (one
+rule per item); a partner may choose which of them apply (only the stockable items, say, not
+water in litres). For a need lasting `duration_days`:
 
     quantity = ceil(basis_count * amount * (duration_days / per_days) / content_per_item)
 
@@ -14,17 +16,24 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 from typing import Protocol
 
+from kitflow_shared.text import MAX_QUANTITY
+
 from kitflow_needs.domain.catalogue import ItemCatalogue
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 
 PROFILE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 MAX_DURATION_DAYS = 366
+# A rule's amount and content per item: exact fractions are computed from them, so they stay
+# small (a decimal like 1e-999999999 would make one calculation take hours).
+MAX_RULE_AMOUNT = Decimal(1_000_000_000)
+RULE_AMOUNT_DECIMALS = 6
 
 
 class Basis(StrEnum):
@@ -100,10 +109,10 @@ class NormsProfile:
                     FieldProblem(f"{where}.item_code", f"{rule.item_code} has two rules")
                 )
             seen.add(rule.item_code)
-            if not rule.amount.is_finite() or rule.amount <= 0:
-                problems.append(FieldProblem(f"{where}.amount", "must be greater than 0"))
-            if not rule.content_per_item.is_finite() or rule.content_per_item <= 0:
-                problems.append(FieldProblem(f"{where}.content_per_item", "must be greater than 0"))
+            for name in ("amount", "content_per_item"):
+                reason = _amount_problem(getattr(rule, name))
+                if reason:
+                    problems.append(FieldProblem(f"{where}.{name}", reason))
             if rule.per_days is not None and not 1 <= rule.per_days <= MAX_DURATION_DAYS:
                 problems.append(
                     FieldProblem(
@@ -113,6 +122,41 @@ class NormsProfile:
         if problems:
             raise InvalidInput(*problems)
         return self
+
+    def chosen(self, rules: Sequence[str] | None) -> tuple[NormRule, ...]:
+        """The rules for these item codes, in the profile's order (all of them for None).
+
+        Raises InvalidInput naming `norms.rules.N` for a code the profile has no rule for."""
+        if rules is None:
+            return self.rules
+        if not rules:
+            raise InvalidInput.of(
+                "norms.rules", "choose at least one rule, or leave rules out to apply them all"
+            )
+        held = {rule.item_code for rule in self.rules}
+        unknown = [
+            FieldProblem(
+                f"norms.rules.{i}",
+                f"{self.profile_id} has no rule for {code}; its rules: {', '.join(sorted(held))}",
+            )
+            for i, code in enumerate(rules)
+            if code not in held
+        ]
+        if unknown:
+            raise InvalidInput(*unknown)
+        wanted = set(rules)
+        return tuple(rule for rule in self.rules if rule.item_code in wanted)
+
+
+def _amount_problem(value: Decimal) -> str | None:
+    if not value.is_finite() or value <= 0:
+        return "must be greater than 0"
+    if value > MAX_RULE_AMOUNT:
+        return f"at most {MAX_RULE_AMOUNT:,}"
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -RULE_AMOUNT_DECIMALS:
+        return f"at most {RULE_AMOUNT_DECIMALS} decimals"
+    return None
 
 
 @dataclass(frozen=True)
@@ -145,6 +189,8 @@ class NormsResult:
     duration_days: int
     calculations: tuple[Calculation, ...]
     skipped: tuple[SkippedRule, ...] = ()
+    # The rules the partner chose (their item codes, in the profile's order); None for all.
+    rules: tuple[str, ...] | None = None
 
 
 class PopulationCounts(Protocol):
@@ -160,15 +206,20 @@ def compute_quantity(rule: NormRule, basis_count: int, duration_days: int) -> Fr
 
 
 def calculate(
-    profile: NormsProfile, counts: PopulationCounts, duration_days: int | None = None
+    profile: NormsProfile,
+    counts: PopulationCounts,
+    duration_days: int | None = None,
+    rules: Sequence[str] | None = None,
 ) -> NormsResult:
-    """Apply every rule of `profile`; a rule whose basis count is unknown is skipped, with why."""
+    """Apply the rules of `profile` named in `rules` (every rule for None); a rule whose basis
+    count is unknown is skipped, with why."""
     days = duration_days if duration_days is not None else profile.duration_days
     if not 1 <= days <= MAX_DURATION_DAYS:
         raise InvalidInput.of("norms.duration_days", f"must be between 1 and {MAX_DURATION_DAYS}")
+    applied = profile.chosen(rules)
     calculations: list[Calculation] = []
     skipped: list[SkippedRule] = []
-    for rule in profile.rules:
+    for rule in applied:
         count = counts.count(rule.basis)
         if count is None:
             skipped.append(
@@ -183,6 +234,12 @@ def calculate(
         quantity = math.ceil(compute_quantity(rule, count, days))
         if quantity == 0:
             continue
+        if quantity > MAX_QUANTITY:
+            raise InvalidInput.of(
+                f"population.{rule.basis.value}",
+                f"for {count:,} {BASIS_WORDS[rule.basis][1]}, the rule for {rule.item_code} "
+                f"gives {quantity:,} items, more than the {MAX_QUANTITY:,} a need may ask for",
+            )
         calculations.append(
             Calculation(
                 item_code=rule.item_code,
@@ -203,6 +260,7 @@ def calculate(
         duration_days=days,
         calculations=tuple(calculations),
         skipped=tuple(skipped),
+        rules=None if rules is None else tuple(rule.item_code for rule in applied),
     )
 
 

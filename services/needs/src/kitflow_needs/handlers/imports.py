@@ -77,6 +77,8 @@ class ImportOptions:
     # Applied to rows that give neither items nor a profile of their own.
     profile_id: str | None = None
     duration_days: int | None = None
+    # Which of that profile's rules apply (None: all of them).
+    rules: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,12 +121,7 @@ async def import_needs(
     progress: Progress | None = None,
 ) -> ImportReport:
     profiles = {p.profile_id: p for p in await svc.profiles.all()}
-    if options.profile_id is not None and options.profile_id not in profiles:
-        raise InvalidInput.of(
-            "profile",
-            f"unknown norms profile {options.profile_id!r}; known: "
-            f"{', '.join(sorted(profiles)) or 'none'}",
-        )
+    _check_options(options, profiles)
     # Read once for the whole import: each row's codes are then dict lookups.
     catalogue = await svc.catalogue.refresh()
     with collector_paused():
@@ -176,6 +173,27 @@ async def _import(
     return report
 
 
+def _check_options(options: ImportOptions, profiles: Mapping[str, NormsProfile]) -> None:
+    """The import's own profile and rules (its query), refused as a whole when wrong."""
+    if options.profile_id is None:
+        if options.rules is not None:
+            raise InvalidInput.of("rules", "only meaningful with a profile")
+        return
+    profile = profiles.get(options.profile_id)
+    if profile is None:
+        raise InvalidInput.of(
+            "profile",
+            f"unknown norms profile {options.profile_id!r}; known: "
+            f"{', '.join(sorted(profiles)) or 'none'}",
+        )
+    try:
+        profile.chosen(options.rules)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            *(FieldProblem(p.field.removeprefix("norms."), p.reason) for p in exc.problems)
+        ) from None
+
+
 def need_id_for(import_key: str) -> str:
     return name_uuid(NEED_ID_NAMESPACE, import_key)
 
@@ -197,7 +215,12 @@ def _prepare(
         return None
     given = row.given
     if given.profile_id is None and not given.items and options.profile_id is not None:
-        given = replace(given, profile_id=options.profile_id, duration_days=options.duration_days)
+        given = replace(
+            given,
+            profile_id=options.profile_id,
+            duration_days=options.duration_days,
+            norm_rules=options.rules,
+        )
     content = "\x1f".join(
         [
             actor.organisation,
@@ -205,6 +228,7 @@ def _prepare(
             given.profile_id or "",
             str(given.duration_days or ""),
             "submit" if options.submit else "draft",
+            *(() if given.norm_rules is None else ("rules", *given.norm_rules)),
         ]
     )
     content_hash = hashlib.sha256(content.encode()).hexdigest()

@@ -69,6 +69,12 @@ async def get_need(need_id: str, actor: Actor, svc: NeedsServices) -> Need:
     return need
 
 
+def shows_duplicate_details(actor: Actor, svc: NeedsServices) -> bool:
+    """Whether `actor` reads why another organisation's need may duplicate one of theirs, or
+    only that it may and whom to talk to (domain.duplicates.reason_for_partner)."""
+    return actor.sees_all or svc.duplicate_details_for_partners
+
+
 async def list_needs(query: NeedQuery, actor: Actor, svc: NeedsServices) -> Page:
     if not actor.sees_all:
         query = NeedQuery(**{**query.__dict__, "organisation": actor.organisation})

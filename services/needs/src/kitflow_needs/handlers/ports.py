@@ -179,3 +179,6 @@ class NeedsServices:
     catalogue: LiveCatalogue
     clock: Clock
     new_id: Callable[[], str]
+    # The cluster's policy: do partners see the details of another organisation's possible
+    # duplicate (KITFLOW_NEEDS_DUPLICATE_DETAILS_FOR_PARTNERS)? See shows_duplicate_details().
+    duplicate_details_for_partners: bool = False

@@ -7,18 +7,27 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
 from kitflow_shared.contracts.needs import NeedStatus
+from kitflow_shared.web.identity import Caller
 from kitflow_shared.web.paging import MAX_OFFSET
 
 from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Services, actor_of
 from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
+from kitflow_needs.domain.need import Need
 from kitflow_needs.domain.need import NeedStatus as DomainStatus
 from kitflow_needs.handlers import needs as handlers
-from kitflow_needs.handlers.ports import NeedQuery
+from kitflow_needs.handlers.ports import NeedQuery, NeedsServices
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"])
 
 NeedId = Annotated[str, Path(min_length=1, max_length=64)]
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def _public(need: Need, caller: Caller, svc: NeedsServices) -> NeedPublic:
+    """The need as the caller may read it (a partner reads whom to talk to about another
+    organisation's possible duplicate, not that need's details)."""
+    details = handlers.shows_duplicate_details(actor_of(caller), svc)
+    return NeedPublic.of(need, svc.catalogue.current(), duplicate_details=details)
 
 
 def query_of(
@@ -62,7 +71,7 @@ async def create(
     if not result.created:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = f"/v1/needs/{result.need.need_id}"
-    return NeedPublic.of(result.need, svc.catalogue.current())
+    return _public(result.need, caller, svc)
 
 
 @router.get("", response_model=NeedPage)
@@ -83,7 +92,7 @@ async def list_needs(
     query = query_of(status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset)
     page = await handlers.list_needs(query, actor_of(caller), svc)
     return NeedPage(
-        items=[NeedPublic.of(n, svc.catalogue.current()) for n in page.items],
+        items=[_public(n, caller, svc) for n in page.items],
         total=page.total,
         limit=limit,
         offset=offset,
@@ -94,7 +103,7 @@ async def list_needs(
 async def get_need(need_id: NeedId, caller: Reader, svc: Services) -> NeedPublic:
     """One need (another organisation's need is not found for a partner)."""
     need = await handlers.get_need(need_id, actor_of(caller), svc)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.put("/{need_id}", response_model=NeedPublic)
@@ -103,14 +112,14 @@ async def update(
 ) -> NeedPublic:
     """Replace a need's details (its organisation only); a validated need needs validating again."""
     need = await handlers.revise_need(need_id, body.to_input(), actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.post("/{need_id}/submit", response_model=NeedPublic)
 async def submit(need_id: NeedId, caller: Reporter, svc: Services, context: Context) -> NeedPublic:
     """Submit a draft (or a rejected need after fixing it) to the coordinators."""
     need = await handlers.submit_need(need_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.post("/{need_id}/cancel", response_model=NeedPublic)
@@ -119,7 +128,7 @@ async def cancel(
 ) -> NeedPublic:
     """Cancel a need, with the reason (its organisation, or a coordinator)."""
     need = await handlers.cancel_need(need_id, body.reason, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.post("/{need_id}/validate", response_model=NeedPublic)
@@ -128,7 +137,7 @@ async def validate(
 ) -> NeedPublic:
     """Validate a submitted need: it may now be planned (coordinators)."""
     need = await handlers.validate_need(need_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.post("/{need_id}/reject", response_model=NeedPublic)
@@ -137,7 +146,7 @@ async def reject(
 ) -> NeedPublic:
     """Reject a submitted need, with the reason the partner will read (coordinators)."""
     need = await handlers.reject_need(need_id, body.reason, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.post("/{need_id}/duplicates/{other_id}/keep", response_model=NeedPublic)
@@ -146,7 +155,7 @@ async def keep_both(
 ) -> NeedPublic:
     """Keep both needs: they are not the same need (coordinators)."""
     need = await handlers.keep_both(need_id, other_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)
 
 
 @router.post("/{need_id}/duplicates/{other_id}/merge", response_model=NeedPublic)
@@ -155,4 +164,4 @@ async def merge(
 ) -> NeedPublic:
     """Merge this need into the other one, which stays; this one is cancelled (coordinators)."""
     need = await handlers.merge_need(need_id, other_id, actor_of(caller), svc, context)
-    return NeedPublic.of(need, svc.catalogue.current())
+    return _public(need, caller, svc)

@@ -13,8 +13,9 @@ from kitflow_needs.api.schemas import (
     NormsProfilePublic,
     NormsProfileUpdate,
     NormsResultPublic,
+    rule_codes,
 )
-from kitflow_needs.domain.errors import InvalidInput
+from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 from kitflow_needs.domain.need import Population
 from kitflow_needs.domain.norms import calculate
 from kitflow_needs.handlers import profiles as handlers
@@ -66,4 +67,11 @@ async def preview(
     problems = population.problems()
     if problems:
         raise InvalidInput(*problems)
-    return NormsResultPublic.of(calculate(profile, population, body.duration_days))
+    try:
+        result = calculate(profile, population, body.duration_days, rule_codes(body.rules))
+    except InvalidInput as exc:
+        # The calculator names a need's fields (norms.rules.0); here they are the body's own.
+        raise InvalidInput(
+            *(FieldProblem(p.field.removeprefix("norms."), p.reason) for p in exc.problems)
+        ) from None
+    return NormsResultPublic.of(result)

@@ -19,8 +19,9 @@ from kitflow_needs.adapters.hxl_io import (
 )
 from kitflow_needs.api.deps import Context, Reader, Reporter, Services, actor_of
 from kitflow_needs.api.routes.needs import query_of
-from kitflow_needs.api.schemas import ImportReportPublic, RowErrorPublic
+from kitflow_needs.api.schemas import ImportReportPublic, RowErrorPublic, RuleCode, rule_codes
 from kitflow_needs.domain.errors import InvalidInput, UnreadableFile
+from kitflow_needs.domain.norms import PROFILE_ID
 from kitflow_needs.handlers import needs as handlers
 from kitflow_needs.handlers.imports import ImportOptions, ImportReport, import_needs
 from kitflow_needs.handlers.ports import NeedQuery
@@ -73,9 +74,17 @@ async def import_file(
     submit: Annotated[bool, Query(description="Submit the imported needs (else drafts)")] = True,
     profile: Annotated[
         str | None,
-        Query(max_length=64, description="Norms profile for rows that give no items"),
+        Query(
+            max_length=64,
+            pattern=PROFILE_ID.pattern,
+            description="Norms profile for rows that give no items",
+        ),
     ] = None,
     duration_days: Annotated[int | None, Query(ge=1, le=366)] = None,
+    rules: Annotated[
+        list[RuleCode] | None,
+        Query(description="Which of that profile's rules apply (repeat it); all when left out"),
+    ] = None,
 ) -> ImportReportPublic | JSONResponse:
     """Import needs from an HXL-tagged CSV or XLSX file (the request body); bad rows are listed."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -98,7 +107,11 @@ async def import_file(
         )
     try:
         report = await import_needs(
-            sheet.rows, ImportOptions(submit, profile, duration_days), actor, svc, context
+            sheet.rows,
+            ImportOptions(submit, profile, duration_days, rule_codes(rules)),
+            actor,
+            svc,
+            context,
         )
     except InvalidInput as exc:
         raise Problem(
