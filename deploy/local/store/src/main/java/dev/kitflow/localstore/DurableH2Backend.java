@@ -3,6 +3,7 @@ package dev.kitflow.localstore;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicLong;
 
 import org.h2.mvstore.MVStore;
 
@@ -25,10 +26,12 @@ import io.netty.channel.Channel;
  *   commit runs under MVStore's store lock and writes synchronously;</li>
  *   <li>{@link MVStore#executeFilestoreOperation(Runnable)} then waits for any store that the
  *   background writer started earlier (those are written asynchronously, and may hold this
- *   command's change while {@code commit()} found nothing left to store), and, with
- *   {@link Durability#FSYNC}, forces the file to the disk.</li>
+ *   command's change while {@code commit()} found nothing left to store);</li>
+ *   <li>with {@link Durability#FSYNC}, {@link MVStore#sync()} forces the file to the disk.</li>
  * </ul>
- * Commands that only read skip both, so reads cost what they did.
+ * Commands that only read skip all of it, so reads cost what they did. Concurrent writes share a
+ * flush (group commit): a write whose commit an fsync already covers, because that fsync began
+ * after the commit had returned, does not force the file again.
  */
 final class DurableH2Backend extends H2Backend {
 
@@ -58,6 +61,10 @@ final class DurableH2Backend extends H2Backend {
         "saslcontinue", "getfreemonitoringstatus", "features", "validate");
 
     private final Durability durability;
+    /** Writes whose commit has returned, counted; and how many of them an fsync has covered. */
+    private final AtomicLong committed = new AtomicLong();
+    private long synced; // guarded by syncLock
+    private final Object syncLock = new Object();
 
     DurableH2Backend(String fileName, Durability durability) {
         super(fileName);
@@ -84,10 +91,22 @@ final class DurableH2Backend extends H2Backend {
     private void persist() {
         MVStore store = getMvStore();
         store.commit();
-        if (durability == Durability.FSYNC) {
-            store.executeFilestoreOperation(store::sync);
-        } else {
+        if (durability == Durability.WRITE) {
             store.executeFilestoreOperation(() -> { });
+            return;
+        }
+        long ticket = committed.incrementAndGet();
+        synchronized (syncLock) {
+            if (synced >= ticket) {
+                return; // an fsync that began after this commit has finished
+            }
+            long covered = committed.get();
+            // The barrier under MVStore's store lock; the fsync outside it, so that other
+            // writers' commits go on meanwhile (FileChannel.force covers what was written
+            // before it began).
+            store.executeFilestoreOperation(() -> { });
+            store.sync();
+            synced = covered;
         }
     }
 
