@@ -219,18 +219,22 @@ def main() -> None:
     try:
         if _runs_infra():
             console.print("[bold]kitflow[/bold]: starting Kafka and the store ...")
-            _infra("start")
-        run(policy, lambda: stop)
+            _infra("start")  # on failure it stops what it started itself
+        try:
+            run(policy, lambda: stop)
+        finally:
+            console.print("stopping the services ...")
+            _stop_services()
+            if _runs_infra() and os.environ.get("KITFLOW_KEEP_INFRA") != "1":
+                _infra("stop")
+            console.print("kitflow stopped.")
     finally:
-        console.print("stopping the services ...")
-        _stop_services()
-        if _runs_infra() and os.environ.get("KITFLOW_KEEP_INFRA") != "1":
-            _infra("stop")
         _remove_pid_file()
-        console.print("kitflow stopped.")
 
 
 def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
+    if stopping():
+        return
     env = _service_env()
     asyncio.run(ensure_topics(env["KITFLOW_KAFKA_BOOTSTRAP_SERVERS"], CommonSettings().namespace))
     _spawn_services(env, policy)
