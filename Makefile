@@ -26,13 +26,25 @@ run: install ## start Kafka, the store, the four services and demo data; Ctrl-C 
 	$(UV) run --frozen python deploy/local/run_system.py
 
 SERVICE_PROCESSES := python -m kitflow_(stock|needs|distribution|gateway)
+RUN_SYSTEM_PID := $(or $(KITFLOW_LOCAL_DIR),$(CURDIR)/.local)/run_system.pid
+# This checkout's service processes (their working directory is the checkout; other checkouts'
+# and their tests' are left alone). Without /proc (macOS), every kitflow service process.
+SERVICE_PIDS = for p in $$(pgrep -f '$(SERVICE_PROCESSES)'); do \
+	  if [ ! -d /proc/$$p ] || [ "$$(readlink /proc/$$p/cwd)" = '$(CURDIR)' ]; then echo $$p; fi; done
 
-# The services first, and only once they are gone the broker and store: a service still shutting
-# down would otherwise wait on a broker that is no longer there.
+# `make run`'s supervisor first (it would restart a service stopped under it; on SIGTERM it stops
+# the services in order, then the broker and store), then whatever is left: the services, and
+# only once they are gone the broker and store (a service still shutting down would otherwise
+# wait on a broker that is no longer there).
 stop: ## stop whatever `make run` left running (services and infrastructure)
-	-@pkill -TERM -f '$(SERVICE_PROCESSES)' || true
-	@for _ in $$(seq 1 60); do pgrep -f '$(SERVICE_PROCESSES)' >/dev/null || break; sleep 0.5; done
-	-@pkill -KILL -f '$(SERVICE_PROCESSES)' || true
+	-@pid=$$(cat '$(RUN_SYSTEM_PID)' 2>/dev/null); \
+	if [[ "$$pid" =~ ^[0-9]+$$ ]] && ps -o args= -p "$$pid" 2>/dev/null | grep -q run_system.py; then \
+	  echo "stopping make run (pid $$pid) ..."; kill -TERM "$$pid"; \
+	  for _ in $$(seq 1 120); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.5; done; \
+	fi
+	-@pids=$$($(SERVICE_PIDS)); [ -z "$$pids" ] || kill -TERM $$pids 2>/dev/null || true
+	@for _ in $$(seq 1 60); do [ -n "$$($(SERVICE_PIDS))" ] || break; sleep 0.5; done
+	-@pids=$$($(SERVICE_PIDS)); [ -z "$$pids" ] || kill -KILL $$pids 2>/dev/null || true
 	$(LOCAL) stop all
 
 status: ## show the local infrastructure
@@ -73,6 +85,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.needs_import_levers
 	$(UV) run --frozen python -m bench.planner
 	$(UV) run --frozen python -m bench.gateway_needs
+	$(UV) run --frozen python -m bench.store_durability
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts

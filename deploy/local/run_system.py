@@ -2,7 +2,11 @@
 
 Starts the real Kafka broker and the MongoDB-wire store (deploy/local/kitflow-local), creates
 the topics, starts the four services with their workers, loads the Mali demo data, prints the
-URLs, and stops everything cleanly on Ctrl-C.
+URLs, and stops everything cleanly on Ctrl-C or SIGTERM (`make stop`). A service that crashes is
+restarted with backoff while the rest goes on (supervision.py).
+
+`KITFLOW_RUN_INFRA=0` starts no broker or store: the services use the ones named by
+`KITFLOW_KAFKA_BOOTSTRAP_SERVERS` and `KITFLOW_STORE_URL`, and they are left running at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -24,13 +29,19 @@ from kitflow_shared.settings import CommonSettings
 from kitflow_shared.topics import ensure_topics
 from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
 from rich.console import Console
+from rich.markup import escape
+from supervision import RestartPolicy, SupervisedProcess
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 LOCAL_TOOL = HERE / "kitflow-local"
-LOG_DIR = Path(os.environ.get("KITFLOW_LOCAL_DIR", REPO / ".local")) / "logs"
+LOCAL_DIR = Path(os.environ.get("KITFLOW_LOCAL_DIR", REPO / ".local"))
+LOG_DIR = LOCAL_DIR / "logs"
+# Lets `make stop` reach this process, which then stops everything in order.
+PID_FILE = LOCAL_DIR / "run_system.pid"
 DEMO = REPO / "deploy" / "demo" / "mali"
 READY_TIMEOUT_S = 90
+TICK_S = 0.2
 
 console = Console()
 
@@ -39,7 +50,9 @@ console = Console()
 class Service:
     name: str
     port: int
-    process: subprocess.Popen[bytes] | None = None
+    supervised: SupervisedProcess | None = None
+    # After a restart: not yet said to be ready again.
+    awaiting_ready: bool = False
 
     @property
     def url(self) -> str:
@@ -48,6 +61,9 @@ class Service:
     @property
     def log(self) -> Path:
         return LOG_DIR / f"{self.name}.log"
+
+    def shown_log(self) -> Path:
+        return self.log.relative_to(REPO) if self.log.is_relative_to(REPO) else self.log
 
 
 def _port(name: str, default: int) -> int:
@@ -75,25 +91,20 @@ def _service_env() -> dict[str, str]:
     return env
 
 
+def _runs_infra() -> bool:
+    return os.environ.get("KITFLOW_RUN_INFRA", "1") != "0"
+
+
 def _infra(action: str) -> None:
     env = {**os.environ, "PYTHON": sys.executable}
     subprocess.run([str(LOCAL_TOOL), action, "all"], check=True, env=env)
 
 
-async def _wait_ready(service: Service) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    async with httpx.AsyncClient(timeout=2) as client:
-        while time.monotonic() < deadline:
-            assert service.process is not None
-            if service.process.poll() is not None:
-                raise RuntimeError(f"{service.name} exited; see {service.log}")
-            try:
-                if (await client.get(f"{service.url}/readyz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
-    raise RuntimeError(f"{service.name} not ready after {READY_TIMEOUT_S}s; see {service.log}")
+def _ready(client: httpx.Client, service: Service) -> bool:
+    try:
+        return client.get(f"{service.url}/readyz").status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def _load_demo_data(stock: Service) -> int:
@@ -125,44 +136,77 @@ async def _load_demo_data(stock: Service) -> int:
     return created
 
 
+def _announce(message: str, trouble: bool) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    style = "red" if trouble else "yellow"
+    console.print(f"[{style}]{stamp} {escape(message)}[/{style}]", soft_wrap=True)
+
+
+def _spawn_services(env: dict[str, str], policy: RestartPolicy) -> None:
+    for service in SERVICES:
+        service.supervised = SupervisedProcess(
+            name=service.name,
+            command=[sys.executable, "-m", f"kitflow_{service.name}"],
+            env=env,
+            cwd=REPO,
+            log=service.log,
+            policy=policy,
+            announce=_announce,
+        )
+        service.supervised.start()
+
+
+def _supervise(client: httpx.Client) -> None:
+    """One round: restart what died once its delay is over, and say when a restarted service
+    is ready again."""
+    for service in SERVICES:
+        assert service.supervised is not None
+        restarts = service.supervised.restarts
+        service.supervised.check()
+        if service.supervised.restarts != restarts:
+            service.awaiting_ready = True
+        elif service.awaiting_ready and service.supervised.running() and _ready(client, service):
+            service.awaiting_ready = False
+            _announce(f"{service.name} is ready again", False)
+
+
+def _wait_all_ready(client: httpx.Client, stopping: Callable[[], bool]) -> None:
+    """Until every service answers /readyz (a crash meanwhile is restarted like any other)."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    waiting = list(SERVICES)
+    while waiting and not stopping():
+        _supervise(client)
+        waiting = [s for s in waiting if not _ready(client, s)]
+        if waiting and time.monotonic() > deadline:
+            names = ", ".join(f"{s.name} (log {s.shown_log()})" for s in waiting)
+            raise RuntimeError(f"not ready after {READY_TIMEOUT_S}s: {names}")
+        time.sleep(TICK_S)
+    for service in SERVICES:
+        service.awaiting_ready = False
+
+
 def _stop_services() -> None:
+    """The gateway first (it calls the others), then the rest; SIGKILL after 20 s."""
     for service in reversed(SERVICES):
-        if service.process is not None and service.process.poll() is None:
-            service.process.send_signal(signal.SIGTERM)
+        if service.supervised is not None:
+            service.supervised.terminate()
     for service in SERVICES:
-        if service.process is not None:
-            try:
-                service.process.wait(20)
-            except subprocess.TimeoutExpired:
-                service.process.kill()
+        if service.supervised is not None:
+            service.supervised.wait_stopped(20)
 
 
-def _spawn_services(env: dict[str, str]) -> None:
-    LOG_DIR.mkdir(parents=True, exist_ok=True)
-    for service in SERVICES:
-        with service.log.open("ab") as log:
-            service.process = subprocess.Popen(
-                [sys.executable, "-m", f"kitflow_{service.name}"],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                start_new_session=True,
-            )
+def _write_pid_file() -> None:
+    PID_FILE.parent.mkdir(parents=True, exist_ok=True)
+    PID_FILE.write_text(f"{os.getpid()}\n")
 
 
-async def _until_ready_with_demo_data() -> None:
-    await asyncio.gather(*(_wait_ready(s) for s in SERVICES))
-    created = await _load_demo_data(SERVICES[0])
-    console.print(
-        f"demo data: {created} record(s) registered (warehouses in Bamako, Mopti, Tombouctou, "
-        "Gao; the catalogue's items and kits)"
-    )
+def _remove_pid_file() -> None:
+    if PID_FILE.exists() and PID_FILE.read_text().strip() == str(os.getpid()):
+        PID_FILE.unlink()
 
 
 def main() -> None:
-    console.print("[bold]kitflow[/bold]: starting Kafka and the store ...")
-    _infra("start")
+    policy = RestartPolicy.from_env()
     stop = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -171,16 +215,41 @@ def main() -> None:
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    _write_pid_file()
     try:
-        env = _service_env()
-        asyncio.run(
-            ensure_topics(env["KITFLOW_KAFKA_BOOTSTRAP_SERVERS"], CommonSettings().namespace)
+        if _runs_infra():
+            console.print("[bold]kitflow[/bold]: starting Kafka and the store ...")
+            _infra("start")  # on failure it stops what it started itself
+        try:
+            run(policy, lambda: stop)
+        finally:
+            console.print("stopping the services ...")
+            _stop_services()
+            if _runs_infra() and os.environ.get("KITFLOW_KEEP_INFRA") != "1":
+                _infra("stop")
+            console.print("kitflow stopped.")
+    finally:
+        _remove_pid_file()
+
+
+def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
+    if stopping():
+        return
+    env = _service_env()
+    asyncio.run(ensure_topics(env["KITFLOW_KAFKA_BOOTSTRAP_SERVERS"], CommonSettings().namespace))
+    _spawn_services(env, policy)
+    with httpx.Client(timeout=1) as client:
+        _wait_all_ready(client, stopping)
+        if stopping():
+            return
+        created = asyncio.run(_load_demo_data(SERVICES[0]))
+        console.print(
+            f"demo data: {created} record(s) registered (warehouses in Bamako, Mopti, "
+            "Tombouctou, Gao; the catalogue's items and kits)"
         )
-        _spawn_services(env)
-        asyncio.run(_until_ready_with_demo_data())
         for s in SERVICES:
             console.print(
-                f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.log.relative_to(REPO)}",
+                f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
                 soft_wrap=True,
             )
         gateway = SERVICES[-1]
@@ -199,19 +268,15 @@ def main() -> None:
             f"Coordinator dashboard: {gateway.url}/ (sign in as above)",
             soft_wrap=True,
         )
-        console.print("Press Ctrl-C to stop everything.")
-        while not stop:
-            for s in SERVICES:
-                if s.process is not None and s.process.poll() is not None:
-                    console.print(f"[red]{s.name} stopped unexpectedly; see {s.log}[/red]")
-                    stop = True
-            time.sleep(0.5)
-    finally:
-        console.print("stopping the services ...")
-        _stop_services()
-        if os.environ.get("KITFLOW_KEEP_INFRA") != "1":
-            _infra("stop")
-        console.print("kitflow stopped.")
+        console.print(
+            f"A service that crashes is restarted (after {policy.first_delay_s:g} s, doubling "
+            f"to {policy.max_delay_s:g} s while it keeps crashing). Press Ctrl-C to stop "
+            "everything.",
+            soft_wrap=True,
+        )
+        while not stopping():
+            _supervise(client)
+            time.sleep(TICK_S)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,10 +27,13 @@ from kitflow_shared.request_keys import (
     requests_projection,
     with_remembered,
 )
-from kitflow_shared.store import IndexSpec, ensure_indexes
-from pymongo import ReturnDocument
+from kitflow_shared.settings import StoreSettings
+from kitflow_shared.store import IndexSpec, create_client, ensure_indexes
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+
+from tests.support.infra import Infra
 
 pytestmark = pytest.mark.infra
 
@@ -315,3 +319,38 @@ async def test_a_remembered_request_key_is_applied_once_under_concurrent_retries
     doc = await orders.find_one({"_id": "MOP"})
     assert doc is not None
     assert [e["token"] for e in doc[REQUESTS_FIELD]] == [f"NRC:another-key-{n}" for n in (2, 3, 4)]
+
+
+async def test_every_write_shape_works_with_the_services_write_concern(infra: Infra) -> None:
+    """The services' client asks for `w: majority, j: true` (StoreSettings): the store must
+    accept it on every kind of write they make, and still report a violated unique index."""
+    client = create_client(StoreSettings(url=infra.store_url), "kitflow-contract")
+    name = f"test_wc_{uuid.uuid4().hex[:12]}"
+    try:
+        assert client.write_concern.document == {"w": "majority", "j": True, "wtimeout": 10_000}
+        db = client[name]
+        await ensure_indexes(db, [IndexSpec("docs", [("code", 1)], "code_unique", unique=True)])
+        docs = db["docs"]
+        await docs.insert_one({"_id": "a", "code": "A", "n": 0, OUTBOX_FIELD: []})
+        await docs.insert_many([{"_id": "b", "code": "B", "n": 0}, {"_id": "c", "code": "C"}])
+        updated = await docs.update_one(
+            {"_id": "a", "n": {"$gte": 0}}, {"$inc": {"n": 5}, "$push": {OUTBOX_FIELD: "e1"}}
+        )
+        assert updated.modified_count == 1
+        upserted = await docs.find_one_and_update(
+            {"_id": "d"},
+            {"$setOnInsert": {"code": "D", "n": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert upserted == {"_id": "d", "code": "D", "n": 1}
+        bulk = await docs.bulk_write([UpdateOne({"_id": "b"}, {"$inc": {"n": 2}})])
+        assert bulk.modified_count == 1
+        assert (await docs.delete_one({"_id": "c"})).deleted_count == 1
+        with pytest.raises(DuplicateKeyError):
+            await docs.insert_one({"_id": "e", "code": "A"})
+        stored = {d["_id"]: d.get("n") async for d in docs.find({})}
+        assert stored == {"a": 5, "b": 2, "d": 1}
+    finally:
+        await client.drop_database(name)
+        await client.close()

@@ -7,6 +7,7 @@ Each block has its own prefix so that one `.env` can configure the whole system:
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,17 @@ class StoreSettings(BaseSettings):
 
     url: str = "mongodb://127.0.0.1:27017/"
     server_selection_timeout_ms: int = Field(default=5_000, ge=100)
+    # What a write must reach before the store acknowledges it (MongoDB's write concern, for
+    # every service's client; it overrides any `w`/`journal` in the URL). The services act on an
+    # acknowledgement at once (answer 201, publish the events), so it must not be lost: a
+    # majority of the replica set, in its on-disk journal. A number is that many members; 0
+    # (unacknowledged) is refused. A standalone server treats "majority" as itself. The embedded
+    # store accepts and ignores it (it makes each write durable by itself: deploy/local/README.md).
+    write_concern: Annotated[int, Field(ge=1)] | Literal["majority"] = "majority"
+    write_journal: bool = True
+    # How long a write waits for the majority before failing (its outcome is then unknown, as
+    # after a network error, and the service reports a 5xx); 0 waits for ever.
+    write_timeout_ms: int = Field(default=10_000, ge=0)
 
 
 class CommonSettings(BaseSettings):

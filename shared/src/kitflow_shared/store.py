@@ -21,12 +21,17 @@ Document = dict[str, Any]
 
 
 def create_client(settings: StoreSettings, app_name: str) -> AsyncMongoClient[Document]:
-    """A client that fails fast when the store is unreachable, so /readyz tells the truth."""
+    """A client that fails fast when the store is unreachable, so /readyz tells the truth, and
+    whose writes are acknowledged only once durable as the settings ask (keyword options take
+    precedence over the same options in the URL)."""
     return AsyncMongoClient(
         settings.url,
         appname=app_name,
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         tz_aware=True,
+        w=settings.write_concern,
+        journal=settings.write_journal,
+        wTimeoutMS=settings.write_timeout_ms,
     )
 
 

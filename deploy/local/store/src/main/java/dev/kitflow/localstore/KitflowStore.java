@@ -2,12 +2,12 @@ package dev.kitflow.localstore;
 
 import java.io.File;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.CountDownLatch;
 
 import de.bwaldvogel.mongo.MongoBackend;
 import de.bwaldvogel.mongo.MongoServer;
 import de.bwaldvogel.mongo.MongoVersion;
-import de.bwaldvogel.mongo.backend.h2.H2Backend;
 
 /**
  * A MongoDB-wire-compatible server for local runs and tests (mongo-java-server).
@@ -15,7 +15,13 @@ import de.bwaldvogel.mongo.backend.h2.H2Backend;
  * <pre>
  *   java -jar kitflow-store.jar --port 27017 [--host 127.0.0.1] --backend memory
  *   java -jar kitflow-store.jar --port 27017 [--host 127.0.0.1] --backend h2 --file /path/store.mv
+ *       [--durability fsync|write|deferred]
  * </pre>
+ *
+ * With the h2 backend a write is answered only once it is in the file, and (fsync, the default)
+ * forced to the disk: see {@link DurableH2Backend}. {@code deferred} is the library's own
+ * behaviour (committed in the background within about a second), kept for the benchmark that
+ * measures what durability costs.
  *
  * SIGTERM (or Ctrl-C) closes client connections and the backend (the H2 file is committed and
  * closed), then the JVM exits.
@@ -49,6 +55,7 @@ public final class KitflowStore {
         int port = 27017;
         String backendName = "memory";
         String file = null;
+        String durabilityName = "fsync";
 
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
@@ -57,12 +64,21 @@ public final class KitflowStore {
                 case "--port" -> port = Integer.parseInt(value(args, ++i, arg));
                 case "--backend" -> backendName = value(args, ++i, arg);
                 case "--file" -> file = value(args, ++i, arg);
+                case "--durability" -> durabilityName = value(args, ++i, arg);
                 case "-h", "--help" -> {
                     usage();
                     return;
                 }
                 default -> fail("unknown argument: " + arg);
             }
+        }
+
+        final DurableH2Backend.Durability durability;
+        try {
+            durability = DurableH2Backend.Durability.parse(durabilityName);
+        } catch (IllegalArgumentException e) {
+            fail("unknown durability '" + durabilityName + "' (expected fsync, write or deferred)");
+            return;
         }
 
         final MongoBackend backend;
@@ -76,7 +92,7 @@ public final class KitflowStore {
                 if (parent != null && !parent.isDirectory() && !parent.mkdirs()) {
                     fail("cannot create directory " + parent);
                 }
-                backend = new H2Backend(file);
+                backend = new DurableH2Backend(file, durability);
             }
             default -> {
                 fail("unknown backend '" + backendName + "' (expected memory or h2)");
@@ -99,7 +115,7 @@ public final class KitflowStore {
         }, "kitflow-store-shutdown"));
 
         System.err.printf("kitflow-store: listening on %s:%d, backend=%s%s%n", host, port, backendName,
-            file == null ? "" : " file=" + file);
+            file == null ? "" : " file=" + file + " durability=" + durability.name().toLowerCase(Locale.ROOT));
         stopped.await();
     }
 
@@ -112,7 +128,8 @@ public final class KitflowStore {
 
     private static void usage() {
         System.err.println("usage: kitflow-store [--host 127.0.0.1] [--port 27017] "
-            + "[--backend memory|h2] [--file <path> (h2 only)]");
+            + "[--backend memory|h2] [--file <path> (h2 only)] "
+            + "[--durability fsync|write|deferred (h2 only; default fsync)]");
     }
 
     private static void fail(String message) {
