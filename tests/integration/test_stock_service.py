@@ -10,103 +10,33 @@ import pytest
 from kitflow_shared.contracts.stock import MOVEMENT_RECORDED
 from kitflow_shared.events import CloudEvent
 from kitflow_shared.topics import STOCK_EVENTS
-from kitflow_shared.web.identity import Role
-from kitflow_stock.bootstrap import create_app
 
-from tests.support.app import running_app
+from tests.integration.stock_app import (
+    ADMIN,
+    BKO_STAFF,
+    COORDINATOR,
+    MOP_STAFF,
+    PARTNER,
+    RECEIPT,
+    balances,
+    seeded_stock,
+)
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
-from tests.support.services import identity
 
 pytestmark = pytest.mark.infra
-
-ADMIN = identity("IOM", Role.ADMIN)
-BKO_STAFF = identity("IOM", Role.WAREHOUSE, warehouses=frozenset({"BKO-MAIN"}))
-MOP_STAFF = identity("IOM", Role.WAREHOUSE, warehouses=frozenset({"MOP-SUB"}))
-COORDINATOR = identity("IOM", Role.COORDINATOR)
-PARTNER = identity("NRC", Role.PARTNER)
-
-WAREHOUSES = [
-    {
-        "code": "BKO-MAIN",
-        "name": "Bamako",
-        "organisation": "IOM",
-        "type": "main",
-        "admin1_pcode": "ML09",
-        "admin2_pcode": "ML0901",
-    },
-    {
-        "code": "MOP-SUB",
-        "name": "Mopti",
-        "organisation": "IOM",
-        "type": "sub-office",
-        "admin1_pcode": "ML05",
-        "admin2_pcode": "ML0501",
-    },
-]
-ITEMS = [
-    {
-        "code": "TARP",
-        "name_en": "Tarpaulin",
-        "name_fr": "Bâche",
-        "category": "shelter",
-        "unit": "piece",
-    },
-    {
-        "code": "ROPE",
-        "name_en": "Rope 30 m",
-        "name_fr": "Corde 30 m",
-        "category": "shelter",
-        "unit": "roll",
-    },
-    {
-        "code": "SOAP",
-        "name_en": "Soap",
-        "name_fr": "Savon",
-        "category": "wash-hygiene",
-        "unit": "bar",
-    },
-    {
-        "code": "KIT-SHELTER",
-        "name_en": "Shelter kit",
-        "name_fr": "Kit abri",
-        "category": "shelter",
-        "unit": "kit",
-        "components": [{"item_code": "TARP", "quantity": 2}, {"item_code": "ROPE", "quantity": 1}],
-    },
-]
 
 
 @pytest.fixture
 async def stock(
     infra: Infra, topics: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app, infra, topics, monkeypatch) as (_, client):
-        for body in WAREHOUSES:
-            assert (
-                await client.post("/v1/warehouses", json=body, headers=ADMIN)
-            ).status_code == 201
-        for body in ITEMS:
-            response = await client.post("/v1/items", json=body, headers=ADMIN)
-            assert response.status_code == 201, response.text
+    async with seeded_stock(infra, topics, monkeypatch) as client:
         yield client
 
 
 async def _stock(client: httpx.AsyncClient, code: str) -> dict[str, Any]:
-    response = await client.get(f"/v1/warehouses/{code}/stock", headers=ADMIN)
-    assert response.status_code == 200, response.text
-    return {item["item_code"]: item for item in response.json()["items"]}
-
-
-RECEIPT = {
-    "grn_number": "GRN-0001",
-    "source": "ECHO",
-    "lines": [
-        {"item_code": "TARP", "quantity": 100, "lot": "T-1"},
-        {"item_code": "SOAP", "quantity": 50, "lot": "S-1", "expiry": "2027-01-31"},
-        {"item_code": "ROPE", "quantity": 30},
-    ],
-}
+    return await balances(client, code)
 
 
 async def test_receipt_dispatch_and_the_stock_card_agree(stock: httpx.AsyncClient) -> None:
