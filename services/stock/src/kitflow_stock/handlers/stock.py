@@ -97,7 +97,7 @@ class StockHandlers:
 
     # ---- guards
 
-    async def operable(self, actor: Actor, code: str) -> Warehouse:
+    async def _operable(self, actor: Actor, code: str) -> Warehouse:
         """The warehouse, if the actor may record movements there. Staff of other warehouses
         get "unknown warehouse": they learn nothing about stock that is not theirs."""
         warehouse = await self.warehouse(code)
@@ -117,11 +117,15 @@ class StockHandlers:
             raise UnknownWarehouse(code)
         return warehouse
 
-    async def known_items(self, codes: Sequence[str], field: str = "lines") -> None:
+    async def _known_items(self, codes: Sequence[str], field: str = "lines") -> None:
         found = await self.catalogue.get_many(set(codes))
         for index, code in enumerate(codes):
             if code not in found:
                 raise InvalidInput(f"{field}[{index}].item_code", f"{code} is not in the catalogue")
+
+    # The count handlers guard their commands the same way.
+    operable = _operable
+    known_items = _known_items
 
     def _info(self, actor: Actor, record: StockRecord, prefix: str = "MV") -> MovementInfo:
         occurred = record.occurred_at or self.clock()
@@ -206,8 +210,8 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
-        await self.known_items([line.item for line in lines])
+        warehouse = await self._operable(actor, code)
+        await self._known_items([line.item for line in lines])
         if not record.document_number:
             raise InvalidInput("grn_number", "a receipt needs its goods-received-note number")
         info = self._info(actor, record)
@@ -228,8 +232,8 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
-        await self.known_items([line.item for line in lines])
+        warehouse = await self._operable(actor, code)
+        await self._known_items([line.item for line in lines])
         if not record.document_number:
             raise InvalidInput("waybill_number", "a dispatch needs its waybill number")
         info = self._info(actor, record)
@@ -253,8 +257,8 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
-        await self.known_items([item], "item_code")
+        warehouse = await self._operable(actor, code)
+        await self._known_items([item], "item_code")
         info = self._info(actor, record)
         return await self._movement_once(
             warehouse, lambda s: s.adjust(info, reason, item, quantity, lot), context, only(), key
@@ -270,14 +274,14 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
+        warehouse = await self._operable(actor, code)
         try:
             destination = await self.warehouses.get(to_warehouse)
         except UnknownWarehouse:
             raise InvalidInput("to_warehouse", f"no warehouse with code {to_warehouse}") from None
         if not destination.details.active:
             raise InvalidInput("to_warehouse", f"{to_warehouse} is not active")
-        await self.known_items([line.item for line in lines])
+        await self._known_items([line.item for line in lines])
         if not record.document_number:
             raise InvalidInput("waybill_number", "a transfer needs its waybill number")
         info = self._info(actor, record)
@@ -300,7 +304,7 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
+        warehouse = await self._operable(actor, code)
         info = self._info(actor, record)
         return await self._movement_once(
             warehouse,
@@ -321,7 +325,7 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
+        warehouse = await self._operable(actor, code)
         items = await self.catalogue.get_many({kit})
         if kit not in items:
             raise InvalidInput("kit_code", f"{kit} is not in the catalogue")
@@ -348,8 +352,8 @@ class StockHandlers:
     ) -> Done[str]:
         """Apply a count's differences once (CountAlreadySubmitted the second time); the
         correction's movement id, "" when the count matched the stock."""
-        warehouse = await self.operable(actor, code)
-        await self.known_items([line.item for line in lines])
+        warehouse = await self._operable(actor, code)
+        await self._known_items([line.item for line in lines])
         info = self._info(actor, StockRecord(note=f"count {count_id}"))
 
         def submit(stock: WarehouseStock) -> str:
@@ -375,7 +379,7 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
+        warehouse = await self._operable(actor, code)
         original = await self.ledger.movement(code, movement_id)
         if original is None:
             raise InvalidInput("movement_id", f"no movement {movement_id} in {code}'s ledger")
@@ -397,8 +401,8 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Done[None]:
-        warehouse = await self.operable(actor, code)
-        await self.known_items([item], "item_code")
+        warehouse = await self._operable(actor, code)
+        await self._known_items([item], "item_code")
 
         async def recall(_: str) -> None:
             return None
@@ -469,7 +473,7 @@ class StockHandlers:
         system_user: str = "distribution",
     ) -> Movement:
         if actor is not None:
-            warehouse = await self.operable(actor, code)
+            warehouse = await self._operable(actor, code)
             info = self._info(actor, record)
         else:
             warehouse = await self.warehouse(code)
@@ -571,7 +575,7 @@ class StockHandlers:
         context: EventContext,
         key: RequestKey | None,
     ) -> Done[Movement]:
-        warehouse = await self.operable(actor, code)
+        warehouse = await self._operable(actor, code)
         info = self._info(actor, record)
         return await self._movement_once(
             warehouse,
