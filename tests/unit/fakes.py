@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from kitflow_shared.contracts.stock import WarehouseState
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 from kitflow_stock.domain.errors import ConcurrentChange, DuplicateWarehouse, UnknownWarehouse
 from kitflow_stock.domain.warehouses import Warehouse
 from kitflow_stock.handlers.ports import Page
@@ -19,26 +20,54 @@ class FakeWarehouseRepository:
         self.published: list[CloudEvent] = []
         # Simulates another writer getting in first, this many times.
         self.conflicts_to_inject = 0
+        # Idempotency-Keys: the request that created each document, and those it remembers.
+        self.created: dict[str, RememberedRequest] = {}
+        self.remembered: dict[str, dict[str, RememberedRequest]] = {}
 
     async def get(self, code: str) -> Warehouse:
         if code not in self.rows:
             raise UnknownWarehouse(code)
         return copy.deepcopy(self.rows[code])
 
-    async def add(self, warehouse: Warehouse, events: Sequence[CloudEvent]) -> None:
-        if warehouse.code in self.rows:
+    async def load(
+        self, code: str, key: RequestKey | None
+    ) -> tuple[Warehouse, RememberedRequest | None]:
+        found = await self.get(code)
+        return found, self.remembered.get(code, {}).get(key.token) if key else None
+
+    async def created_by(self, token: str) -> RememberedRequest | None:
+        return self.created.get(token)
+
+    async def add(
+        self,
+        warehouse: Warehouse,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
+    ) -> None:
+        if warehouse.code in self.rows or (request is not None and request.token in self.created):
             raise DuplicateWarehouse(warehouse.code)
+        if request is not None:
+            self.created[request.token] = request
         self.rows[warehouse.code] = warehouse.snapshot()
         self.published.extend(events)
 
     async def save(
-        self, warehouse: Warehouse, expected_sequence: int, events: Sequence[CloudEvent]
+        self,
+        warehouse: Warehouse,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
     ) -> None:
         if self.conflicts_to_inject:
             self.conflicts_to_inject -= 1
             raise ConcurrentChange("injected")
         if self.rows[warehouse.code].sequence != expected_sequence:
             raise ConcurrentChange("stale")
+        remembered = self.remembered.setdefault(warehouse.code, {})
+        if request is not None:
+            if request.token in remembered:
+                raise ConcurrentChange("already remembered")
+            remembered[request.token] = request
         self.rows[warehouse.code] = warehouse.snapshot()
         self.published.extend(events)
 

@@ -5,6 +5,7 @@ from dataclasses import replace
 import pytest
 from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDATED
 from kitflow_shared.events import EventContext
+from kitflow_shared.request_keys import IdempotencyKeyReused, RequestKey
 from kitflow_stock.domain.errors import (
     ConcurrentChange,
     DuplicateWarehouse,
@@ -169,3 +170,48 @@ async def test_changing_an_unknown_warehouse_says_so() -> None:
             FakeWarehouseRepository(),
             EventContext.new(),
         )
+
+
+def _key(key: str, body: str) -> RequestKey:
+    return RequestKey("IOM", key, body)
+
+
+async def test_a_repeated_registration_with_its_key_answers_with_the_first_warehouse() -> None:
+    repo = FakeWarehouseRepository()
+    cmd = RegisterWarehouse("MOP-SUB", MOPTI)
+    first = await register_warehouse(
+        cmd, IOM_COORDINATOR, repo, EventContext.new(), _key("reg-key-1", "mopti")
+    )
+    again = await register_warehouse(
+        cmd, IOM_COORDINATOR, repo, EventContext.new(), _key("reg-key-1", "mopti")
+    )
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.value == first.value
+    assert len(repo.published) == 1
+    with pytest.raises(IdempotencyKeyReused):
+        await register_warehouse(
+            RegisterWarehouse("GAO-SUB", MOPTI),
+            IOM_COORDINATOR,
+            repo,
+            EventContext.new(),
+            _key("reg-key-1", "gao"),
+        )
+
+
+async def test_a_repeated_change_does_not_undo_a_change_made_in_between() -> None:
+    """Even a change that changed nothing is remembered with its key: repeated after someone
+    else's change, it must answer as before, not apply again."""
+    repo = FakeWarehouseRepository()
+    await register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, repo, EventContext.new()
+    )
+    keep_open = ChangeWarehouse("MOP-SUB", {"active": True})
+    key = _key("keep-open-1", "active=true")
+    first = await change_warehouse(keep_open, IOM_COORDINATOR, repo, EventContext.new(), key)
+    assert (first.replayed, first.value.sequence) == (False, 1)
+    await change_warehouse(
+        ChangeWarehouse("MOP-SUB", {"active": False}), ADMIN, repo, EventContext.new()
+    )
+    again = await change_warehouse(keep_open, IOM_COORDINATOR, repo, EventContext.new(), key)
+    assert again.replayed
+    assert repo.rows["MOP-SUB"].details.active is False

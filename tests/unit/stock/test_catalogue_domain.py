@@ -273,7 +273,7 @@ async def test_changing_a_kit_checks_its_new_bill_of_materials() -> None:
 async def test_a_change_that_changes_nothing_publishes_nothing() -> None:
     repo = await _repo_with_items()
     before = len(repo.published)
-    item = await change_item(ChangeItem("BLANKET", {"pack_size": 30}), ADMIN, repo, _ctx())
+    item = (await change_item(ChangeItem("BLANKET", {"pack_size": 30}), ADMIN, repo, _ctx())).value
     assert item.sequence == 1
     assert len(repo.published) == before
 

@@ -13,6 +13,7 @@ from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
 from kitflow_shared.topics import STOCK_EVENTS, STOCK_GROUP
 from kitflow_shared.web.app import create_service_app
+from kitflow_shared.web.request_keys import install_request_key_problems
 
 from kitflow_stock import SERVICE, __version__
 from kitflow_stock.adapters import mongo_catalogue, mongo_counts, mongo_stock, mongo_warehouses
@@ -28,6 +29,7 @@ from kitflow_stock.api.errors import install_domain_error_handlers
 from kitflow_stock.api.routes import catalogue, stock, warehouses
 from kitflow_stock.config import StockSettings
 from kitflow_stock.consumers import subscriptions
+from kitflow_stock.handlers.counts import CountHandlers
 from kitflow_stock.handlers.stock import StockHandlers
 from kitflow_stock.handlers.stock_writer import StockWriter
 
@@ -84,7 +86,7 @@ def create_app() -> FastAPI:
         writer=StockWriter(stock_repo),
         warehouses=warehouse_repo,
         catalogue=catalogue_repo,
-        ledger=MongoLedger(runtime.db[mongo_stock.LEDGER]),
+        ledger=MongoLedger(runtime.db[mongo_stock.LEDGER], stock_collection),
     )
     consumer = ConsumerRunner(
         kafka=kafka,
@@ -121,13 +123,14 @@ def create_app() -> FastAPI:
         internal_secret=common.internal_secret.get_secret_value(),
     )
     install_domain_error_handlers(app)
+    install_request_key_problems(app)
     app.state.runtime = runtime
     app.state.relay = relay
     app.state.journal = journal
     app.state.warehouses = warehouse_repo
     app.state.catalogue = catalogue_repo
     app.state.stock = handlers
-    app.state.counts = MongoCounts(runtime.db[mongo_counts.COUNTS])
+    app.state.counts = CountHandlers(handlers, MongoCounts(runtime.db[mongo_counts.COUNTS]))
     app.include_router(warehouses.router)
     app.include_router(catalogue.router)
     app.include_router(stock.router)

@@ -8,10 +8,25 @@ from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.request_keys import (
+    RememberedRequest,
+    RequestKey,
+    remembered_in,
+    requests_projection,
+    with_remembered,
+)
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from kitflow_stock.adapters.request_keys import (
+    CREATING_REQUEST_FIELDS,
+    REQUEST_TOKEN,
+    created_by,
+    creating_request,
+    request_token_index,
+    unless_remembered,
+)
 from kitflow_stock.domain.catalogue import (
     CatalogueItem,
     DuplicateItem,
@@ -30,10 +45,28 @@ INDEXES = [
     IndexSpec(COLLECTION, [("is_kit", 1), ("_id", 1)], name="by_kind"),
     # "Which kits contain this item?": the kit rules ask it, and so can the API.
     IndexSpec(COLLECTION, [("components.item_code", 1)], name="by_component"),
+    request_token_index(COLLECTION),
 ]
 
 Document = dict[str, Any]
 Notify = Callable[[str, Any], None]
+# What an item is (not its outbox, nor the requests it remembers).
+_FIELDS = dict.fromkeys(
+    (
+        "name_en",
+        "name_fr",
+        "category",
+        "unit",
+        "pack_size",
+        "weight_kg",
+        "volume_m3",
+        "components",
+        "is_kit",
+        "search",
+        "sequence",
+    ),
+    1,
+)
 
 
 def _to_document(item: CatalogueItem) -> Document:
@@ -79,7 +112,7 @@ class MongoCatalogueRepository:
         self._notify = notify
 
     async def get(self, code: str) -> CatalogueItem:
-        doc = await self._collection.find_one({"_id": code}, {OUTBOX_FIELD: 0})
+        doc = await self._collection.find_one({"_id": code}, _FIELDS)
         if doc is None:
             raise UnknownItem(code)
         return _from_document(doc)
@@ -88,13 +121,29 @@ class MongoCatalogueRepository:
         wanted = sorted(set(codes))
         if not wanted:
             return {}
-        cursor = self._collection.find({"_id": {"$in": wanted}}, {OUTBOX_FIELD: 0})
+        cursor = self._collection.find({"_id": {"$in": wanted}}, _FIELDS)
         return {doc["_id"]: _from_document(doc) async for doc in cursor}
 
-    async def add(self, item: CatalogueItem, events: Sequence[CloudEvent]) -> None:
+    async def load(
+        self, code: str, key: RequestKey | None
+    ) -> tuple[CatalogueItem, RememberedRequest | None]:
+        doc = await self._collection.find_one(
+            {"_id": code}, {**_FIELDS, **requests_projection(key)}
+        )
+        if doc is None:
+            raise UnknownItem(code)
+        return _from_document(doc), remembered_in(doc, key)
+
+    async def add(
+        self,
+        item: CatalogueItem,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
+    ) -> None:
         doc = {
             "_id": item.code,
             **_to_document(item),
+            **created_by(request),
             OUTBOX_FIELD: [e.to_document() for e in events],
         }
         try:
@@ -103,13 +152,20 @@ class MongoCatalogueRepository:
             raise DuplicateItem(item.code) from None
         self._notify(COLLECTION, item.code)
 
+    async def created_by(self, token: str) -> RememberedRequest | None:
+        doc = await self._collection.find_one({REQUEST_TOKEN: token}, CREATING_REQUEST_FIELDS)
+        return None if doc is None else creating_request(token, doc)
+
     async def save(
-        self, item: CatalogueItem, expected_sequence: int, events: Sequence[CloudEvent]
+        self,
+        item: CatalogueItem,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
     ) -> None:
-        result = await self._collection.update_one(
-            {"_id": item.code, "sequence": expected_sequence},
-            with_outbox({"$set": _to_document(item)}, events),
-        )
+        query = unless_remembered({"_id": item.code, "sequence": expected_sequence}, request)
+        update = with_remembered({"$set": _to_document(item)}, [request] if request else [])
+        result = await self._collection.update_one(query, with_outbox(update, events))
         if result.matched_count == 0:
             raise ConcurrentChange(f"item {item.code} changed meanwhile")
         self._notify(COLLECTION, item.code)
@@ -135,7 +191,5 @@ class MongoCatalogueRepository:
         if component:
             query["components.item_code"] = component
         total = await self._collection.count_documents(query)
-        cursor = (
-            self._collection.find(query, {OUTBOX_FIELD: 0}).sort("_id", 1).skip(offset).limit(limit)
-        )
+        cursor = self._collection.find(query, _FIELDS).sort("_id", 1).skip(offset).limit(limit)
         return CataloguePage(items=[_from_document(doc) async for doc in cursor], total=total)

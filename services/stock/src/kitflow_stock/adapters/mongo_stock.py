@@ -11,17 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
+from bson.errors import InvalidDocument
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.outbox import with_outbox
+from kitflow_shared.request_keys import (
+    REQUESTS_FIELD,
+    RememberedRequest,
+    with_remembered,
+)
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, WriteError
 
-from kitflow_stock.domain.errors import ConcurrentChange
+from kitflow_stock.domain.errors import ConcurrentChange, Unstorable
 from kitflow_stock.domain.stock import (
     AdjustmentReason,
     IncomingTransfer,
@@ -51,6 +58,19 @@ Document = dict[str, Any]
 # (collection, document id, whether it has journal rows to move)
 Notify = Callable[[str, Any, bool], None]
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def storable() -> Iterator[None]:
+    """The driver's and the store's refusals of what a command asked to store, as Unstorable:
+    a value beyond BSON (an integer past int64, a NUL in a field name), a document too large.
+    A duplicate key is not one of them: it means another writer got there first."""
+    try:
+        yield
+    except DuplicateKeyError:
+        raise
+    except (InvalidDocument, OverflowError, DocumentTooLarge, WriteError) as exc:
+        raise Unstorable(f"the change cannot be stored: {exc}") from exc
 
 
 def encode_key(key: str) -> str:
@@ -167,6 +187,12 @@ class MongoWarehouseStockRepository:
         self._notify = notify
 
     async def load(self, warehouse: str, parts: StockParts = ALL_PARTS) -> WarehouseStock:
+        stock, _ = await self.load_remembered(warehouse, parts, ())
+        return stock
+
+    async def load_remembered(
+        self, warehouse: str, parts: StockParts, tokens: Collection[str]
+    ) -> tuple[WarehouseStock, dict[str, RememberedRequest]]:
         projection: Document = {"owner": 1, "sequence": 1, "items": 1, "incoming": 1}
         if parts.reservations is None:
             projection["reservations"] = 1
@@ -176,7 +202,46 @@ class MongoWarehouseStockRepository:
             projection["documents"] = 1
         else:
             projection.update({f"documents.{encode_key(k)}": 1 for k in parts.documents})
-        doc = await self._collection.find_one({"_id": warehouse}, projection)
+        # One key (the usual case) is looked up in the same read; several, in a second one
+        # (a find projection cannot pick several array elements on every store).
+        if len(tokens) == 1:
+            [token] = tokens
+            projection[REQUESTS_FIELD] = {"$elemMatch": {"token": token}}
+        with storable():
+            doc = await self._collection.find_one({"_id": warehouse}, projection)
+            if len(tokens) > 1:
+                entries = await self._remembered(warehouse, tokens)
+            else:
+                found = (doc or {}).get(REQUESTS_FIELD, [])
+                entries = [RememberedRequest.from_document(entry) for entry in found]
+        remembered = {entry.token: entry for entry in entries if entry.token in tokens}
+        return self._stock(warehouse, doc), remembered
+
+    async def _remembered(self, warehouse: str, tokens: Collection[str]) -> list[RememberedRequest]:
+        cursor = await self._collection.aggregate(
+            [
+                {"$match": {"_id": warehouse}},
+                {
+                    "$project": {
+                        REQUESTS_FIELD: {
+                            "$filter": {
+                                "input": f"${REQUESTS_FIELD}",
+                                "as": "request",
+                                "cond": {"$in": ["$$request.token", sorted(tokens)]},
+                            }
+                        }
+                    }
+                },
+            ]
+        )
+        return [
+            RememberedRequest.from_document(entry)
+            async for doc in cursor
+            for entry in doc.get(REQUESTS_FIELD) or []
+        ]
+
+    @staticmethod
+    def _stock(warehouse: str, doc: Document | None) -> WarehouseStock:
         if doc is None:
             return WarehouseStock(warehouse)
         return WarehouseStock(
@@ -198,6 +263,7 @@ class MongoWarehouseStockRepository:
         expected_sequence: int,
         events: Sequence[CloudEvent],
         journal: Sequence[dict[str, object]],
+        remembered: Sequence[RememberedRequest] = (),
     ) -> None:
         set_: Document = {"sequence": stock.sequence, "owner": stock.owner}
         unset: Document = {}
@@ -218,12 +284,17 @@ class MongoWarehouseStockRepository:
             update["$unset"] = unset
         if journal:
             update["$push"] = {JOURNAL_FIELD: {"$each": list(journal)}}
+        query: Document = {"_id": stock.warehouse, "sequence": expected_sequence}
+        if remembered:
+            # Not every change moves the sequence: the key itself must not be remembered yet.
+            query[f"{REQUESTS_FIELD}.token"] = {"$nin": [entry.token for entry in remembered]}
         try:
-            result = await self._collection.update_one(
-                {"_id": stock.warehouse, "sequence": expected_sequence},
-                with_outbox(update, events),
-                upsert=expected_sequence == 0,
-            )
+            with storable():
+                result = await self._collection.update_one(
+                    query,
+                    with_outbox(with_remembered(update, remembered), events),
+                    upsert=expected_sequence == 0,
+                )
         except DuplicateKeyError:
             raise ConcurrentChange(f"the stock of {stock.warehouse} changed meanwhile") from None
         if result.matched_count == 0 and result.upserted_id is None:
@@ -250,35 +321,72 @@ def _movement_line(row: Document) -> MovementLine:
     )
 
 
-class MongoLedger:
-    """The stock card, read from the append-only `ledger` collection."""
+def _movement(movement_id: str, rows: list[Document]) -> Movement:
+    first = rows[0]
+    return Movement(
+        id=movement_id,
+        type=MovementType(first["kind"]),
+        lines=tuple(_movement_line(row) for row in rows),
+        occurred_at=first["occurred_at"],
+        recorded_by=first["recorded_by"],
+        document_number=first["document_number"],
+        counterparty=first["counterparty"],
+        reason=AdjustmentReason(first["reason"]) if first["reason"] else None,
+        note=first["note"],
+        transfer_id=first["transfer_id"],
+        reverses=first["reverses"],
+        plan_line_id=first["plan_line_id"],
+    )
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+
+class MongoLedger:
+    """The stock card, read from the append-only `ledger` collection.
+
+    A movement's rows reach the ledger one journal round after its write; until then they are
+    in the stock document's journal. The journal writer inserts them into the ledger before it
+    removes them from the journal, so a movement missing from both places at one moment is in
+    the ledger at the next."""
+
+    def __init__(
+        self, collection: AsyncCollection[Document], stock: AsyncCollection[Document]
+    ) -> None:
         self._collection = collection
+        self._stock = stock
 
     async def movement(self, warehouse: str, movement_id: str) -> Movement | None:
-        rows = (
+        rows = await self._rows(warehouse, movement_id)
+        if not rows:
+            rows = await self._journal_rows(warehouse, movement_id)
+        if not rows:
+            rows = await self._rows(warehouse, movement_id)
+        return _movement(movement_id, rows) if rows else None
+
+    async def _rows(self, warehouse: str, movement_id: str) -> list[Document]:
+        return (
             await self._collection.find({"warehouse": warehouse, "movement_id": movement_id})
             .sort("line", 1)
             .to_list(None)
         )
-        if not rows:
-            return None
-        first = rows[0]
-        return Movement(
-            id=movement_id,
-            type=MovementType(first["kind"]),
-            lines=tuple(_movement_line(row) for row in rows),
-            occurred_at=first["occurred_at"],
-            recorded_by=first["recorded_by"],
-            document_number=first["document_number"],
-            counterparty=first["counterparty"],
-            reason=AdjustmentReason(first["reason"]) if first["reason"] else None,
-            note=first["note"],
-            transfer_id=first["transfer_id"],
-            reverses=first["reverses"],
-            plan_line_id=first["plan_line_id"],
+
+    async def _journal_rows(self, warehouse: str, movement_id: str) -> list[Document]:
+        cursor = await self._stock.aggregate(
+            [
+                {"$match": {"_id": warehouse}},
+                {
+                    "$project": {
+                        JOURNAL_FIELD: {
+                            "$filter": {
+                                "input": f"${JOURNAL_FIELD}",
+                                "as": "row",
+                                "cond": {"$eq": ["$$row.movement_id", movement_id]},
+                            }
+                        }
+                    }
+                },
+            ]
         )
+        rows = [row async for doc in cursor for row in doc.get(JOURNAL_FIELD) or []]
+        return sorted(rows, key=lambda row: row["line"])
 
     async def card(
         self, warehouse: str, item: str, *, limit: int, offset: int

@@ -11,13 +11,17 @@ from kitflow_stock.domain.catalogue import DuplicateItem
 from kitflow_stock.domain.errors import (
     ConcurrentChange,
     Conflict,
+    CountAlreadySubmitted,
     DuplicateDocument,
     DuplicateWarehouse,
     InsufficientStock,
     InvalidInput,
     NotPermitted,
+    UnknownCount,
     UnknownItem,
+    UnknownReservation,
     UnknownWarehouse,
+    Unstorable,
 )
 
 
@@ -70,5 +74,16 @@ def install_domain_error_handlers(app: FastAPI) -> None:
                 extensions=lambda e: {"movement_id": e.movement_id},
             ),
             Conflict: ProblemFor(409, "Conflict", "conflict"),
+            CountAlreadySubmitted: ProblemFor(
+                409,
+                "Conflict",
+                "conflict",
+                extensions=lambda e: {"movement_id": e.movement_id},
+            ),
+            UnknownCount: ProblemFor(404, "Not found", "unknown-count"),
+            UnknownReservation: ProblemFor(404, "Not found", "unknown-reservation"),
+            # What the validation let through but the store cannot hold (a sum past its
+            # integers, say): this request fails, with nothing written, and no other.
+            Unstorable: ProblemFor(422, "Invalid request", "unstorable"),
         },
     )

@@ -66,3 +66,30 @@ class DuplicateDocument(StockError):
 
 class Conflict(StockError):
     """The request contradicts the current state (a reversed movement, a closed transfer...)."""
+
+
+class CountAlreadySubmitted(Conflict):
+    """A count is applied once: its submission was already applied to the stock."""
+
+    def __init__(self, count_id: str, movement_id: str | None) -> None:
+        super().__init__(f"count {count_id} was already submitted")
+        self.count_id = count_id
+        self.movement_id = movement_id
+
+
+class UnknownCount(StockError):
+    def __init__(self, warehouse: str, count_id: str) -> None:
+        super().__init__(f"no count {count_id} in {warehouse}")
+
+
+class UnknownReservation(StockError):
+    def __init__(self, warehouse: str, line_id: str) -> None:
+        super().__init__(f"no reservation {line_id} in {warehouse}")
+
+
+class Unstorable(StockError):
+    """The store refused to hold a change (a value beyond its limits, a name it cannot take).
+
+    Raised by the adapters instead of the driver's error, so that the stock writer can tell it
+    from an outage: it concerns one command's input, not the store, and must fail that command
+    alone. Nothing was written."""

@@ -18,8 +18,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from kitflow_shared.text import MAX_QUANTITY
+
 from kitflow_stock.domain.errors import (
     Conflict,
+    CountAlreadySubmitted,
     DuplicateDocument,
     InsufficientStock,
     InvalidInput,
@@ -388,6 +391,20 @@ class WarehouseStock:
             MovementType.ADJUSTMENT, info, lines, reason=AdjustmentReason.COUNT_CORRECTION
         )
 
+    def submit_count(
+        self, info: MovementInfo, count_id: str, counted: Sequence[CountedLine]
+    ) -> Movement | None:
+        """Apply a submitted count, once. A count is absolute: applied a second time after a
+        receipt, it would undo the receipt. The count's marker is stored with its corrections,
+        in the same write, so a second submission of it is refused."""
+        marker = f"count:{count_id}"
+        if marker in self.documents:
+            raise CountAlreadySubmitted(count_id, self.documents[marker] or None)
+        movement = self.apply_count(info, counted)
+        # "" when the count matched the stock: submitted, with nothing to correct.
+        self._remember_document(marker, movement.id if movement else "")
+        return movement
+
     def transfer_out(
         self,
         info: MovementInfo,
@@ -476,9 +493,7 @@ class WarehouseStock:
         self, info: MovementInfo, kit: str, count: int, components: Sequence[tuple[str, int]]
     ) -> Movement:
         """Build kits from their components (the bill of materials)."""
-        self._require_positive("count", count)
-        if not components:
-            raise InvalidInput("kit", f"{kit} has no bill of materials")
+        self._require_kit_count(kit, count, components)
         plan = self._plan_takes([OutboundLine(item, qty * count) for item, qty in components])
         lines = self._take(plan)
         lines.append(self._put(InboundLine(kit, count, owner=self.owner)))
@@ -488,9 +503,7 @@ class WarehouseStock:
         self, info: MovementInfo, kit: str, count: int, components: Sequence[tuple[str, int]]
     ) -> Movement:
         """Unpack kits into their components."""
-        self._require_positive("count", count)
-        if not components:
-            raise InvalidInput("kit", f"{kit} has no bill of materials")
+        self._require_kit_count(kit, count, components)
         plan = self._plan_takes([OutboundLine(kit, count)])
         owner = plan[0][1].owner if plan else self.owner
         lines = self._take(plan)
@@ -830,6 +843,21 @@ class WarehouseStock:
     def _require_new_document(self, number: str | None) -> None:
         if number and number in self.documents:
             raise DuplicateDocument(number, self.documents[number])
+
+    @classmethod
+    def _require_kit_count(
+        cls, kit: str, count: int, components: Sequence[tuple[str, int]]
+    ) -> None:
+        cls._require_positive("count", count)
+        if not components:
+            raise InvalidInput("kit", f"{kit} has no bill of materials")
+        for item, quantity in components:
+            if quantity * count > MAX_QUANTITY:
+                raise InvalidInput(
+                    "count",
+                    f"{count} {kit} hold {quantity * count} {item}: more than the "
+                    f"{MAX_QUANTITY} one movement line may carry",
+                )
 
     @staticmethod
     def _require_lines(lines: Sequence[object]) -> None:

@@ -4,19 +4,22 @@ the whole cluster)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
 from kitflow_stock.domain.catalogue import (
     CatalogueItem,
+    DuplicateItem,
     ItemDetails,
     check_bill_of_materials,
     check_may_become_kit,
 )
 from kitflow_stock.domain.errors import ConcurrentChange, NotPermitted
 from kitflow_stock.handlers.catalogue_integration import item_events
-from kitflow_stock.handlers.ports import Actor, CatalogueRepository
+from kitflow_stock.handlers.ports import Actor, CatalogueRepository, Done
 
 # Optimistic concurrency: a few re-reads settle any realistic contention on one item.
 MAX_ATTEMPTS = 5
@@ -37,32 +40,60 @@ class ChangeItem:
 
 
 async def register_item(
-    command: RegisterItem, actor: Actor, repo: CatalogueRepository, context: EventContext
-) -> CatalogueItem:
+    command: RegisterItem,
+    actor: Actor,
+    repo: CatalogueRepository,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Done[CatalogueItem]:
     _require_admin(actor)
+    if key is not None and (replay := await _created_by(key, repo)) is not None:
+        return replay
     item = CatalogueItem.register(command.code, command.details)
     await _check_kit_rules(item, repo, was_kit=False)
-    await repo.add(item, item_events(item.events, context))
-    return item
+    request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
+    try:
+        await repo.add(item, item_events(item.events, context), request)
+    except DuplicateItem:
+        # Its code is taken, or a copy of this request created it meanwhile.
+        if key is not None and (replay := await _created_by(key, repo)) is not None:
+            return replay
+        raise
+    return Done(item)
+
+
+async def _created_by(key: RequestKey, repo: CatalogueRepository) -> Done[CatalogueItem] | None:
+    code = replayed_result(await repo.created_by(key.token), key)
+    return None if code is None else Done(await repo.get(code), replayed=True)
 
 
 async def change_item(
-    command: ChangeItem, actor: Actor, repo: CatalogueRepository, context: EventContext
-) -> CatalogueItem:
+    command: ChangeItem,
+    actor: Actor,
+    repo: CatalogueRepository,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Done[CatalogueItem]:
     _require_admin(actor)
     for _ in range(MAX_ATTEMPTS):
-        item = await repo.get(command.code)
+        item, remembered = await repo.load(command.code, key)
+        if key is not None and replayed_result(remembered, key) is not None:
+            return Done(item, replayed=True)
         was_kit = item.is_kit
         new_details: ItemDetails = replace(item.details, **command.changes)
         expected = item.sequence
-        if not item.change(new_details):
-            return item
-        await _check_kit_rules(item, repo, was_kit=was_kit)
+        # Unchanged, its key is remembered all the same (see change_warehouse).
+        changed = item.change(new_details)
+        if not changed and key is None:
+            return Done(item)
+        if changed:
+            await _check_kit_rules(item, repo, was_kit=was_kit)
+        request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
         try:
-            await repo.save(item, expected, item_events(item.events, context))
+            await repo.save(item, expected, item_events(item.events, context), request)
         except ConcurrentChange:
             continue
-        return item
+        return Done(item)
     raise ConcurrentChange(f"item {command.code} kept changing; try again")
 
 

@@ -4,13 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime
+from typing import Generic, Protocol, TypeVar
 
 from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 
 from kitflow_stock.domain.catalogue import CatalogueItem
-from kitflow_stock.domain.stock import Movement, WarehouseStock
+from kitflow_stock.domain.counts import Count
+from kitflow_stock.domain.stock import CountedLine, Movement, WarehouseStock
 from kitflow_stock.domain.warehouses import Warehouse
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Done(Generic[T]):
+    """What a command produced; `replayed` when its Idempotency-Key says it was applied before
+    and `value` is the first request's result (ADR 0011)."""
+
+    value: T
+    replayed: bool = False
 
 
 @dataclass(frozen=True)
@@ -31,9 +45,9 @@ class Actor:
     def may_read_stock(self, warehouse: str) -> bool:
         return self.admin or self.coordinator or warehouse in self.warehouses
 
-    @property
-    def may_reserve(self) -> bool:
-        return self.admin or self.coordinator
+    def may_reserve_in(self, organisation: str) -> bool:
+        """Reserve or release the stock of a warehouse of this organisation."""
+        return self.admin or (self.coordinator and organisation == self.organisation)
 
 
 @dataclass(frozen=True)
@@ -46,14 +60,33 @@ class WarehouseRepository(Protocol):
     async def get(self, code: str) -> Warehouse:
         """The warehouse, or UnknownWarehouse."""
 
-    async def add(self, warehouse: Warehouse, events: Sequence[CloudEvent]) -> None:
-        """Store a new warehouse and its events atomically, or raise DuplicateWarehouse."""
+    async def load(
+        self, code: str, key: RequestKey | None
+    ) -> tuple[Warehouse, RememberedRequest | None]:
+        """The warehouse (or UnknownWarehouse) with the request it remembers for `key`."""
+
+    async def add(
+        self,
+        warehouse: Warehouse,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
+    ) -> None:
+        """Store a new warehouse, its events and the request that created it atomically, or
+        raise DuplicateWarehouse (its code, or the request, is taken)."""
+
+    async def created_by(self, token: str) -> RememberedRequest | None:
+        """The request (by its key's token) that created a warehouse, if one did."""
 
     async def save(
-        self, warehouse: Warehouse, expected_sequence: int, events: Sequence[CloudEvent]
+        self,
+        warehouse: Warehouse,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
     ) -> None:
-        """Store the changed warehouse and its events atomically if it is still at
-        `expected_sequence`, or raise ConcurrentChange."""
+        """Store the changed warehouse, its events and the request that changed it atomically
+        if it is still at `expected_sequence` and does not remember that request yet, or raise
+        ConcurrentChange."""
 
     async def list(
         self, *, organisation: str | None, admin1_pcode: str | None, limit: int, offset: int
@@ -80,14 +113,33 @@ class CatalogueRepository(CatalogueReader, Protocol):
     async def get(self, code: str) -> CatalogueItem:
         """The item, or UnknownItem."""
 
-    async def add(self, item: CatalogueItem, events: Sequence[CloudEvent]) -> None:
-        """Store a new item and its events atomically, or raise DuplicateItem."""
+    async def load(
+        self, code: str, key: RequestKey | None
+    ) -> tuple[CatalogueItem, RememberedRequest | None]:
+        """The item (or UnknownItem) with the request it remembers for `key`."""
+
+    async def add(
+        self,
+        item: CatalogueItem,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
+    ) -> None:
+        """Store a new item, its events and the request that created it atomically, or raise
+        DuplicateItem (its code, or the request, is taken)."""
+
+    async def created_by(self, token: str) -> RememberedRequest | None:
+        """The request (by its key's token) that created an item, if one did."""
 
     async def save(
-        self, item: CatalogueItem, expected_sequence: int, events: Sequence[CloudEvent]
+        self,
+        item: CatalogueItem,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
     ) -> None:
-        """Store the changed item and its events atomically if it is still at
-        `expected_sequence`, or raise ConcurrentChange."""
+        """Store the changed item, its events and the request that changed it atomically if it
+        is still at `expected_sequence` and does not remember that request yet, or raise
+        ConcurrentChange."""
 
     async def list(
         self,
@@ -138,24 +190,77 @@ class WarehouseStockRepository(Protocol):
         """The stock (empty, at sequence 0, when nothing was ever recorded), with the
         reservations and document numbers `parts` names."""
 
+    async def load_remembered(
+        self, warehouse: str, parts: StockParts, tokens: Collection[str]
+    ) -> tuple[WarehouseStock, dict[str, RememberedRequest]]:
+        """The stock as `load` gives it, and the requests it remembers among `tokens`."""
+
     async def save(
         self,
         stock: WarehouseStock,
         expected_sequence: int,
         events: Sequence[CloudEvent],
         journal: Sequence[dict[str, object]],
+        remembered: Sequence[RememberedRequest] = (),
     ) -> None:
-        """Store the changed entries, the events and the ledger rows in one atomic update if
-        the stock is still at `expected_sequence`, or raise ConcurrentChange."""
+        """Store the changed entries, the events, the ledger rows and the requests to remember
+        in one atomic update if the stock is still at `expected_sequence` and remembers none of
+        those requests yet, or raise ConcurrentChange. A change the store cannot hold raises
+        Unstorable."""
 
 
 class Ledger(Protocol):
     """The stock card: every movement line, with the running balance, never edited."""
 
     async def movement(self, warehouse: str, movement_id: str) -> Movement | None:
-        """A recorded movement (for reversals)."""
+        """A recorded movement (for reversals and replays), as soon as its write is stored."""
 
     async def card(
         self, warehouse: str, item: str, *, limit: int, offset: int
     ) -> tuple[list[dict[str, object]], int]:
         """Ledger rows of one item in one warehouse, oldest first, and their total."""
+
+
+class CountRepository(Protocol):
+    """Physical counts, one stored document each (see domain.counts for their life)."""
+
+    async def add(self, count: Count, request: RememberedRequest | None = None) -> None:
+        """Store a new count with the request that started it, or raise ConcurrentChange when
+        that request started one meanwhile."""
+
+    async def created_by(self, token: str) -> tuple[Count, RememberedRequest] | None:
+        """The count the request with this key token started, if any."""
+
+    async def get(
+        self, warehouse: str, count_id: str, key: RequestKey | None = None
+    ) -> tuple[Count | None, RememberedRequest | None]:
+        """The count (None if not there) with the request it remembers for `key`."""
+
+    async def replace_lines(
+        self,
+        warehouse: str,
+        count_id: str,
+        lines: list[CountedLine],
+        now: datetime,
+        request: RememberedRequest | None = None,
+    ) -> Count | None:
+        """The draft with its new lines, `request` remembered with them; None when it is not
+        a draft or already remembers `request`."""
+
+    async def claim(self, warehouse: str, count_id: str, now: datetime) -> Count | None:
+        """Freeze a draft (or a count left `submitting`) for its submission; None when it is
+        not there or already submitted."""
+
+    async def release_claim(self, warehouse: str, count_id: str) -> None:
+        """Make a count whose submission changed nothing a draft again."""
+
+    async def mark_submitted(
+        self,
+        warehouse: str,
+        count_id: str,
+        movement_id: str | None,
+        lines: tuple[CountedLine, ...],
+        user: str,
+        now: datetime,
+    ) -> Count:
+        """Record the applied submission; the count as submitted."""

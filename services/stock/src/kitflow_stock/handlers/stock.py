@@ -7,15 +7,22 @@ catalogue) happen before the command; the change itself is one atomic write.
 
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
 
 from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.request_keys import RequestKey
 
-from kitflow_stock.domain.errors import InvalidInput, NotPermitted, UnknownWarehouse
+from kitflow_stock.domain.errors import (
+    InvalidInput,
+    NotPermitted,
+    UnknownReservation,
+    UnknownWarehouse,
+)
 from kitflow_stock.domain.stock import (
     AdjustmentReason,
     CountedLine,
@@ -28,6 +35,7 @@ from kitflow_stock.domain.stock import (
     ReceivedLine,
     ReservationMode,
     ReservationOutcome,
+    ReservationStatus,
     WarehouseStock,
 )
 from kitflow_stock.domain.warehouses import Warehouse
@@ -35,16 +43,20 @@ from kitflow_stock.handlers.ports import (
     ALL_PARTS,
     Actor,
     CatalogueReader,
+    Done,
     Ledger,
     StockParts,
     WarehouseRepository,
     only,
 )
-from kitflow_stock.handlers.stock_writer import StockWriter
+from kitflow_stock.handlers.stock_writer import Replay, StockWriter
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
 NEAR_EXPIRY_HORIZON = timedelta(days=180)  # OpenLMIS warns at 6 months (OLMIS-3186)
+# How far ahead a coordinator may hold stock: plans reserve for 14 days by default; a season's
+# distribution is planned within three months. Beyond that, stock would sit idle.
+RESERVATION_HORIZON = timedelta(days=90)
 
 
 def new_id(prefix: str) -> str:
@@ -68,6 +80,7 @@ class StockHandlers:
     catalogue: CatalogueReader
     ledger: Ledger
     clock: Clock = lambda: datetime.now(UTC)
+    reservation_horizon: timedelta = RESERVATION_HORIZON
     # Warehouse details change rarely and every stock command needs them: a short-lived cache
     # saves a store round trip per command. A deactivation takes effect within this time.
     warehouse_ttl: timedelta = timedelta(seconds=2)
@@ -110,10 +123,17 @@ class StockHandlers:
             if code not in found:
                 raise InvalidInput(f"{field}[{index}].item_code", f"{code} is not in the catalogue")
 
+    # The count handlers guard their commands the same way.
+    operable = _operable
+    known_items = _known_items
+
     def _info(self, actor: Actor, record: StockRecord, prefix: str = "MV") -> MovementInfo:
         occurred = record.occurred_at or self.clock()
         if occurred > self.clock() + timedelta(minutes=5):
             raise InvalidInput("occurred_at", "cannot be in the future")
+        # The store keeps milliseconds: the answer to a replay, read back from the store,
+        # must say what the first answer said.
+        occurred = occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
         return MovementInfo(
             new_id(prefix),
             occurred,
@@ -134,6 +154,51 @@ class StockHandlers:
             warehouse.code, command, context, owner=warehouse.details.organisation, parts=parts
         )
 
+    async def _run_once(
+        self,
+        warehouse: Warehouse,
+        command: Callable[[WarehouseStock], T],
+        context: EventContext,
+        parts: StockParts,
+        key: RequestKey | None,
+        remember: Callable[[T], str],
+        recall: Callable[[str], Awaitable[T]],
+    ) -> Done[T]:
+        """Run the command, once per Idempotency-Key: applied with its key remembered in the
+        same write, or, for a key remembered before, `recall`ed from what was remembered."""
+        if key is None:
+            return Done(await self._run(warehouse, command, context, parts))
+        outcome = await self.writer.execute_once(
+            warehouse.code,
+            command,
+            context,
+            key,
+            remember,
+            owner=warehouse.details.organisation,
+            parts=parts,
+        )
+        if isinstance(outcome, Replay):
+            return Done(await recall(outcome.result), replayed=True)
+        return Done(outcome)
+
+    async def _movement_once(
+        self,
+        warehouse: Warehouse,
+        command: Callable[[WarehouseStock], Movement],
+        context: EventContext,
+        parts: StockParts,
+        key: RequestKey | None,
+    ) -> Done[Movement]:
+        """A movement, once per Idempotency-Key; a replay reads the first one back."""
+
+        async def recall(movement_id: str) -> Movement:
+            movement = await self.ledger.movement(warehouse.code, movement_id)
+            if movement is None:
+                raise LookupError(f"movement {movement_id} of {warehouse.code} is not stored")
+            return movement
+
+        return await self._run_once(warehouse, command, context, parts, key, lambda m: m.id, recall)
+
     # ---- movements
 
     async def receive(
@@ -143,17 +208,19 @@ class StockHandlers:
         lines: Sequence[InboundLine],
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         await self._known_items([line.item for line in lines])
         if not record.document_number:
             raise InvalidInput("grn_number", "a receipt needs its goods-received-note number")
         info = self._info(actor, record)
-        return await self._run(
+        return await self._movement_once(
             warehouse,
             lambda s: s.receive(info, lines),
             context,
             only(documents=[info.document_number]),
+            key,
         )
 
     async def dispatch(
@@ -163,17 +230,19 @@ class StockHandlers:
         lines: Sequence[OutboundLine],
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         await self._known_items([line.item for line in lines])
         if not record.document_number:
             raise InvalidInput("waybill_number", "a dispatch needs its waybill number")
         info = self._info(actor, record)
-        return await self._run(
+        return await self._movement_once(
             warehouse,
             lambda s: s.dispatch(info, lines),
             context,
             only(documents=[info.document_number]),
+            key,
         )
 
     async def adjust(
@@ -186,12 +255,13 @@ class StockHandlers:
         lot: str,
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         await self._known_items([item], "item_code")
         info = self._info(actor, record)
-        return await self._run(
-            warehouse, lambda s: s.adjust(info, reason, item, quantity, lot), context, only()
+        return await self._movement_once(
+            warehouse, lambda s: s.adjust(info, reason, item, quantity, lot), context, only(), key
         )
 
     async def transfer(
@@ -202,7 +272,8 @@ class StockHandlers:
         lines: Sequence[OutboundLine],
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         try:
             destination = await self.warehouses.get(to_warehouse)
@@ -215,11 +286,12 @@ class StockHandlers:
             raise InvalidInput("waybill_number", "a transfer needs its waybill number")
         info = self._info(actor, record)
         transfer_id = new_id("TR")
-        return await self._run(
+        return await self._movement_once(
             warehouse,
             lambda s: s.transfer_out(info, transfer_id, to_warehouse, lines),
             context,
             only(documents=[info.document_number]),
+            key,
         )
 
     async def receive_transfer(
@@ -230,14 +302,16 @@ class StockHandlers:
         lines: Sequence[ReceivedLine],
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         info = self._info(actor, record)
-        return await self._run(
+        return await self._movement_once(
             warehouse,
             lambda s: s.receive_transfer(info, transfer_id, lines),
             context,
             only(documents=[info.document_number, f"transfer:{transfer_id}"]),
+            key,
         )
 
     async def kitting(
@@ -249,7 +323,8 @@ class StockHandlers:
         assemble: bool,
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         items = await self.catalogue.get_many({kit})
         if kit not in items:
@@ -258,24 +333,42 @@ class StockHandlers:
             raise InvalidInput("kit_code", f"{kit} is an item, not a kit")
         bom = [(c.item_code, c.quantity) for c in items[kit].details.components]
         info = self._info(actor, record)
-        if assemble:
-            return await self._run(
-                warehouse, lambda s: s.assemble_kits(info, kit, count, bom), context
-            )
-        return await self._run(warehouse, lambda s: s.break_kits(info, kit, count, bom), context)
 
-    async def apply_count(
+        def kits(stock: WarehouseStock) -> Movement:
+            if assemble:
+                return stock.assemble_kits(info, kit, count, bom)
+            return stock.break_kits(info, kit, count, bom)
+
+        return await self._movement_once(warehouse, kits, context, only(), key)
+
+    async def submit_count(
         self,
         actor: Actor,
         code: str,
+        count_id: str,
         lines: Sequence[CountedLine],
-        record: StockRecord,
         context: EventContext,
-    ) -> Movement | None:
+        key: RequestKey | None = None,
+    ) -> Done[str]:
+        """Apply a count's differences once (CountAlreadySubmitted the second time); the
+        correction's movement id, "" when the count matched the stock."""
         warehouse = await self._operable(actor, code)
         await self._known_items([line.item for line in lines])
-        info = self._info(actor, record)
-        return await self._run(warehouse, lambda s: s.apply_count(info, lines), context, only())
+        info = self._info(actor, StockRecord(note=f"count {count_id}"))
+
+        def submit(stock: WarehouseStock) -> str:
+            movement = stock.submit_count(info, count_id, lines)
+            return movement.id if movement else ""
+
+        async def recall(movement_id: str) -> str:
+            return movement_id
+
+        parts = only(documents=[f"count:{count_id}"])
+        return await self._run_once(warehouse, submit, context, parts, key, lambda m: m, recall)
+
+    async def remembered(self, code: str, key: RequestKey) -> str | None:
+        """The first result of the request with this key in this warehouse's stock, if any."""
+        return await self.writer.remembered(code, key)
 
     async def reverse(
         self,
@@ -284,25 +377,45 @@ class StockHandlers:
         movement_id: str,
         record: StockRecord,
         context: EventContext,
-    ) -> Movement:
+        key: RequestKey | None = None,
+    ) -> Done[Movement]:
         warehouse = await self._operable(actor, code)
         original = await self.ledger.movement(code, movement_id)
         if original is None:
             raise InvalidInput("movement_id", f"no movement {movement_id} in {code}'s ledger")
         info = self._info(actor, record)
-        return await self._run(
+        return await self._movement_once(
             warehouse,
             lambda s: s.reverse(info, original),
             context,
             only(documents=[f"reversal:{original.id}"]),
+            key,
         )
 
     async def set_minimum(
-        self, actor: Actor, code: str, item: str, minimum: int, context: EventContext
-    ) -> None:
+        self,
+        actor: Actor,
+        code: str,
+        item: str,
+        minimum: int,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Done[None]:
         warehouse = await self._operable(actor, code)
         await self._known_items([item], "item_code")
-        await self._run(warehouse, lambda s: s.set_minimum(item, minimum), context, only())
+
+        async def recall(_: str) -> None:
+            return None
+
+        return await self._run_once(
+            warehouse,
+            lambda s: s.set_minimum(item, minimum),
+            context,
+            only(),
+            key,
+            lambda _: "",
+            recall,
+        )
 
     # ---- reservations (coordinators through the API; distribution's plans through events)
 
@@ -319,8 +432,8 @@ class StockHandlers:
         context: EventContext,
     ) -> ReservationOutcome:
         warehouse = await self.warehouse(code)
-        if actor is not None and not actor.may_reserve:
-            raise NotPermitted("only coordinators reserve stock for plans")
+        if actor is not None:
+            self._require_reservable(actor, warehouse, expires_at)
         if expires_at <= self.clock():
             raise InvalidInput("expires_at", "must be in the future")
         return await self._run(
@@ -340,8 +453,8 @@ class StockHandlers:
         context: EventContext,
     ) -> bool:
         warehouse = await self.warehouse(code)
-        if actor is not None and not actor.may_reserve:
-            raise NotPermitted("only coordinators release reservations")
+        if actor is not None:
+            self._require_reserver(actor, warehouse)
         return await self._run(
             warehouse,
             lambda s: s.release(line_id, plan_id, item),
@@ -370,6 +483,106 @@ class StockHandlers:
             lambda s: s.dispatch_reservation(info, line_id, quantity),
             context,
             only(reservations=[line_id]),
+        )
+
+    # ---- reservations asked for over the API (coordinators; staff issue them)
+
+    def _require_reserver(self, actor: Actor, warehouse: Warehouse) -> None:
+        """Reservations are the plans' business: like every other write, a warehouse's
+        reservations belong to its organisation's coordinators (and admins)."""
+        if not actor.may_reserve_in(warehouse.details.organisation):
+            raise NotPermitted(
+                f"only coordinators of {warehouse.details.organisation} (or an admin) reserve "
+                f"or release the stock of {warehouse.code}"
+            )
+
+    def _require_reservable(self, actor: Actor, warehouse: Warehouse, expires_at: datetime) -> None:
+        self._require_reserver(actor, warehouse)
+        if not warehouse.details.active:
+            raise InvalidInput("warehouse", f"{warehouse.code} is not active")
+        latest = self.clock() + self.reservation_horizon
+        if expires_at > latest:
+            raise InvalidInput(
+                "expires_at",
+                f"must be within {self.reservation_horizon.days} days "
+                f"(by {latest.isoformat(timespec='minutes')})",
+            )
+
+    async def reserve_as(
+        self,
+        actor: Actor,
+        code: str,
+        line_id: str,
+        plan_id: str,
+        item: str,
+        quantity: int,
+        mode: ReservationMode,
+        expires_at: datetime,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Done[ReservationOutcome]:
+        warehouse = await self.warehouse(code)
+        self._require_reservable(actor, warehouse, expires_at)
+        if expires_at <= self.clock():
+            raise InvalidInput("expires_at", "must be in the future")
+
+        async def recall(outcome: str) -> ReservationOutcome:
+            fields = json.loads(outcome)
+            return ReservationOutcome(**{**fields, "status": ReservationStatus(fields["status"])})
+
+        return await self._run_once(
+            warehouse,
+            lambda s: s.reserve(line_id, plan_id, item, quantity, mode, expires_at),
+            context,
+            only(reservations=[line_id]),
+            key,
+            lambda outcome: json.dumps(asdict(outcome)),
+            recall,
+        )
+
+    async def release_as(
+        self, actor: Actor, code: str, line_id: str, context: EventContext, key: RequestKey | None
+    ) -> Done[bool]:
+        """Release the reservation of a plan line (UnknownReservation if there is none)."""
+        warehouse = await self.warehouse(code)
+        self._require_reserver(actor, warehouse)
+        held = (await self.writer.peek(code, only(reservations=[line_id]))).reservations.get(
+            line_id
+        )
+        if held is None:
+            raise UnknownReservation(code, line_id)
+
+        async def recall(released: str) -> bool:
+            return released == "released"
+
+        return await self._run_once(
+            warehouse,
+            lambda s: s.release(line_id, held.plan_id, held.item),
+            context,
+            only(reservations=[line_id]),
+            key,
+            lambda released: "released" if released else "unchanged",
+            recall,
+        )
+
+    async def dispatch_reservation_as(
+        self,
+        actor: Actor,
+        code: str,
+        line_id: str,
+        quantity: int | None,
+        record: StockRecord,
+        context: EventContext,
+        key: RequestKey | None,
+    ) -> Done[Movement]:
+        warehouse = await self._operable(actor, code)
+        info = self._info(actor, record)
+        return await self._movement_once(
+            warehouse,
+            lambda s: s.dispatch_reservation(info, line_id, quantity),
+            context,
+            only(reservations=[line_id]),
+            key,
         )
 
     # ---- reactions and housekeeping

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
-from kitflow_stock.domain.errors import ConcurrentChange, NotPermitted
+from kitflow_stock.domain.errors import ConcurrentChange, DuplicateWarehouse, NotPermitted
 from kitflow_stock.domain.warehouses import Warehouse, WarehouseDetails
 from kitflow_stock.handlers.integration import warehouse_events
-from kitflow_stock.handlers.ports import Actor, WarehouseRepository
+from kitflow_stock.handlers.ports import Actor, Done, WarehouseRepository
 
 # Optimistic concurrency: a few re-reads settle any realistic contention on one warehouse.
 MAX_ATTEMPTS = 5
@@ -29,31 +31,60 @@ class ChangeWarehouse:
 
 
 async def register_warehouse(
-    command: RegisterWarehouse, actor: Actor, repo: WarehouseRepository, context: EventContext
-) -> Warehouse:
+    command: RegisterWarehouse,
+    actor: Actor,
+    repo: WarehouseRepository,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Done[Warehouse]:
     if not actor.admin and command.details.organisation != actor.organisation:
         raise NotPermitted("only an admin registers a warehouse for another organisation")
+    if key is not None and (replay := await _created_by(key, repo)) is not None:
+        return replay
     warehouse = Warehouse.register(command.code, command.details)
-    await repo.add(warehouse, warehouse_events(warehouse.events, context))
-    return warehouse
+    request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
+    try:
+        await repo.add(warehouse, warehouse_events(warehouse.events, context), request)
+    except DuplicateWarehouse:
+        # Its code is taken, or a copy of this request created it meanwhile.
+        if key is not None and (replay := await _created_by(key, repo)) is not None:
+            return replay
+        raise
+    return Done(warehouse)
+
+
+async def _created_by(key: RequestKey, repo: WarehouseRepository) -> Done[Warehouse] | None:
+    code = replayed_result(await repo.created_by(key.token), key)
+    return None if code is None else Done(await repo.get(code), replayed=True)
 
 
 async def change_warehouse(
-    command: ChangeWarehouse, actor: Actor, repo: WarehouseRepository, context: EventContext
-) -> Warehouse:
+    command: ChangeWarehouse,
+    actor: Actor,
+    repo: WarehouseRepository,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Done[Warehouse]:
     for _ in range(MAX_ATTEMPTS):
-        warehouse = await repo.get(command.code)
+        warehouse, remembered = await repo.load(command.code, key)
         if not actor.admin and warehouse.details.organisation != actor.organisation:
             raise NotPermitted("only the owning organisation or an admin changes a warehouse")
+        if key is not None and replayed_result(remembered, key) is not None:
+            return Done(warehouse, replayed=True)
         new_details: WarehouseDetails = replace(warehouse.details, **command.changes)
         if not actor.admin and new_details.organisation != warehouse.details.organisation:
             raise NotPermitted("only an admin transfers a warehouse to another organisation")
         expected = warehouse.sequence
-        if not warehouse.change(new_details):
-            return warehouse
+        # A change to what it already is changes nothing, but its key is remembered all the
+        # same: repeated after someone else's change, it must not undo that one.
+        if not warehouse.change(new_details) and key is None:
+            return Done(warehouse)
+        request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
         try:
-            await repo.save(warehouse, expected, warehouse_events(warehouse.events, context))
+            await repo.save(
+                warehouse, expected, warehouse_events(warehouse.events, context), request
+            )
         except ConcurrentChange:
             continue
-        return warehouse
+        return Done(warehouse)
     raise ConcurrentChange(f"warehouse {command.code} kept changing; try again")

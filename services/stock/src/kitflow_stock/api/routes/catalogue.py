@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.contracts.catalogue import ItemCategory, ItemCode
+from kitflow_shared.text import PlainText, Quantity
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kitflow_stock.api.deps import AnyRole, Context, actor_of
@@ -26,8 +28,10 @@ async def _catalogue(request: Request) -> CatalogueRepository:
 Catalogue = Annotated[CatalogueRepository, Depends(_catalogue)]
 Admin = Annotated[Caller, Depends(require_roles(Role.ADMIN))]
 CodeInPath = Annotated[str, Path(max_length=64)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Unit = Annotated[str, Field(min_length=1, max_length=32, examples=["piece"])]
+Name = Annotated[PlainText, Field(min_length=1, max_length=200)]
+Unit = Annotated[PlainText, Field(min_length=1, max_length=32, examples=["piece"])]
+# Per unit: a finite positive number (JSON has no infinity, but Python's parser reads one).
+Measure = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Basis = Literal["given", "components", "unknown"]
 
 
@@ -35,7 +39,7 @@ class KitComponentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     item_code: ItemCode
-    quantity: int = Field(ge=1, description="Units of the item in one kit")
+    quantity: Quantity = Field(description="Units of the item in one kit")
 
 
 class ItemCreate(BaseModel):
@@ -63,9 +67,9 @@ class ItemCreate(BaseModel):
     name_fr: Name
     category: ItemCategory
     unit: Unit
-    pack_size: int = Field(default=1, ge=1, description="Units per pack")
-    weight_kg: float | None = Field(default=None, gt=0, description="Per unit")
-    volume_m3: float | None = Field(default=None, gt=0, description="Per unit")
+    pack_size: Quantity = Field(default=1, description="Units per pack")
+    weight_kg: Measure | None = Field(default=None, description="Per unit")
+    volume_m3: Measure | None = Field(default=None, description="Per unit")
     components: list[KitComponentIn] = Field(
         default_factory=list,
         max_length=100,
@@ -82,9 +86,9 @@ class ItemUpdate(BaseModel):
     name_fr: Name | None = None
     category: ItemCategory | None = None
     unit: Unit | None = None
-    pack_size: int | None = Field(default=None, ge=1)
-    weight_kg: float | None = Field(default=None, gt=0, description="null clears it")
-    volume_m3: float | None = Field(default=None, gt=0, description="null clears it")
+    pack_size: Quantity | None = None
+    weight_kg: Measure | None = Field(default=None, description="null clears it")
+    volume_m3: Measure | None = Field(default=None, description="null clears it")
     components: list[KitComponentIn] | None = Field(default=None, max_length=100)
 
     @field_validator("name_en", "name_fr", "category", "unit", "pack_size", "components")
@@ -199,7 +203,12 @@ async def _public(items: list[domain.CatalogueItem], repo: CatalogueRepository) 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ItemPublic)
 async def register(
-    body: ItemCreate, caller: Admin, repo: Catalogue, context: Context
+    body: ItemCreate,
+    caller: Admin,
+    repo: Catalogue,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> ItemPublic:
     """Add an item or a kit to the catalogue (admins only)."""
     details = domain.ItemDetails(
@@ -212,14 +221,23 @@ async def register(
         volume_m3=body.volume_m3,
         components=_components(body.components),
     )
-    item = await register_item(RegisterItem(body.code, details), actor_of(caller), repo, context)
-    [public] = await _public([item], repo)
+    done = await register_item(
+        RegisterItem(body.code, details), actor_of(caller), repo, context, key
+    )
+    mark_replayed(response, done.replayed)
+    [public] = await _public([done.value], repo)
     return public
 
 
 @router.patch("/{code}", response_model=ItemPublic)
 async def change(
-    code: CodeInPath, body: ItemUpdate, caller: Admin, repo: Catalogue, context: Context
+    code: CodeInPath,
+    body: ItemUpdate,
+    caller: Admin,
+    repo: Catalogue,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> ItemPublic:
     """Change an item's or a kit's details (admins only)."""
     changes: dict[str, object] = {}
@@ -230,8 +248,9 @@ async def change(
             changes["components"] = _components(body.components or [])
         else:
             changes[field] = value
-    item = await change_item(ChangeItem(code, changes), actor_of(caller), repo, context)
-    [public] = await _public([item], repo)
+    done = await change_item(ChangeItem(code, changes), actor_of(caller), repo, context, key)
+    mark_replayed(response, done.replayed)
+    [public] = await _public([done.value], repo)
     return public
 
 
@@ -242,11 +261,11 @@ async def list_items(
     category: ItemCategory | None = None,
     is_kit: bool | None = None,
     q: Annotated[
-        str | None,
+        PlainText | None,
         Query(max_length=100, description="Text within the code or a name (accents ignored)"),
     ] = None,
     component: Annotated[
-        str | None, Query(max_length=64, description="Only the kits that contain this item")
+        PlainText | None, Query(max_length=64, description="Only the kits that contain this item")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,

@@ -7,20 +7,28 @@ reserve it for plans; admins do everything.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.contracts.distribution import LineId
 from kitflow_shared.contracts.stock import ItemCode, WarehouseCode
+from kitflow_shared.text import (
+    MultilineText,
+    PlainText,
+    Quantity,
+    QuantityOrZero,
+    SignedQuantity,
+)
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.problems import Problem
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from kitflow_stock.adapters.mongo_counts import MongoCounts, counted_lines
 from kitflow_stock.api.deps import Context, actor_of
+from kitflow_stock.domain.counts import Count
 from kitflow_stock.domain.errors import DuplicateDocument
 from kitflow_stock.domain.stock import (
     AdjustmentReason,
@@ -33,16 +41,29 @@ from kitflow_stock.domain.stock import (
     ReservationMode,
     ReservationStatus,
 )
-from kitflow_stock.handlers.ports import only
-from kitflow_stock.handlers.stock import StockHandlers, StockRecord, new_id
+from kitflow_stock.handlers.counts import CountHandlers
+from kitflow_stock.handlers.ports import Done, only
+from kitflow_stock.handlers.stock import StockHandlers, StockRecord
 
 router = APIRouter(prefix="/v1/warehouses/{code}", tags=["stock"])
 
 Code = Annotated[str, Path(max_length=32, description="Warehouse code, e.g. MOP-SUB")]
 Staff = Annotated[Caller, Depends(require_roles(Role.WAREHOUSE, Role.COORDINATOR, Role.ADMIN))]
 Reserver = Annotated[Caller, Depends(require_roles(Role.COORDINATOR, Role.ADMIN))]
-DocNumber = Annotated[str, Field(min_length=1, max_length=64)]
-Text = Annotated[str, Field(min_length=1, max_length=500)]
+# Document numbers become keys in the stored stock: one line of printable text.
+DocNumber = Annotated[PlainText, Field(min_length=1, max_length=64)]
+Text = Annotated[PlainText, Field(min_length=1, max_length=500)]
+Note = Annotated[MultilineText, Field(min_length=1, max_length=500)]
+Lot = Annotated[PlainText, Field(max_length=64)]
+# A typing error (0202 for 2022, 9999) would sort a lot first or last for first-expiry-first-out.
+Expiry = Annotated[date, Field(ge=date(2000, 1, 1), le=date(2100, 12, 31))]
+# Not in the future either (checked against the clock when the movement is recorded).
+OccurredAt = Annotated[AwareDatetime, Field(ge=datetime(2000, 1, 1, tzinfo=UTC))]
+# Ids this service hands out (TR-..., MV-..., CNT-...), and plan line ids.
+_ID_PATTERN = r"^[A-Za-z0-9_:-]+$"
+DocumentId = Annotated[str, Path(min_length=1, max_length=64, pattern=_ID_PATTERN)]
+LineInPath = Annotated[str, Path(min_length=1, max_length=80, pattern=_ID_PATTERN)]
+ItemInPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Z0-9][A-Z0-9-]*$")]
 
 
 async def _handlers(request: Request) -> StockHandlers:
@@ -50,13 +71,13 @@ async def _handlers(request: Request) -> StockHandlers:
     return handlers
 
 
-async def _counts(request: Request) -> MongoCounts:
-    counts: MongoCounts = request.app.state.counts
+async def _counts(request: Request) -> CountHandlers:
+    counts: CountHandlers = request.app.state.counts
     return counts
 
 
 Handlers = Annotated[StockHandlers, Depends(_handlers)]
-Counts = Annotated[MongoCounts, Depends(_counts)]
+Counts = Annotated[CountHandlers, Depends(_counts)]
 
 
 # ---- schemas ---------------------------------------------------------------------------------
@@ -68,9 +89,9 @@ class _Strict(BaseModel):
 
 class ReceiptLineIn(_Strict):
     item_code: ItemCode
-    quantity: int = Field(gt=0)
-    lot: str = Field(default="", max_length=64)
-    expiry: date | None = None
+    quantity: Quantity
+    lot: Lot = ""
+    expiry: Expiry | None = None
     owner: OrganisationId | None = Field(
         default=None, description="Who owns the goods (default: the warehouse's organisation)"
     )
@@ -104,59 +125,57 @@ class ReceiptCreate(_Strict):
     grn_number: DocNumber
     waybill_number: DocNumber | None = None
     source: Text = Field(description="Donor or supplier")
-    occurred_at: AwareDatetime | None = None
-    note: Text | None = None
+    occurred_at: OccurredAt | None = None
+    note: Note | None = None
     lines: list[ReceiptLineIn] = Field(min_length=1, max_length=500)
 
 
 class OutboundLineIn(_Strict):
     item_code: ItemCode
-    quantity: int = Field(gt=0)
-    lot: str | None = Field(
-        default=None, max_length=64, description="None: first-expiry-first-out across lots"
-    )
+    quantity: Quantity
+    lot: Lot | None = Field(default=None, description="None: first-expiry-first-out across lots")
 
 
 class DispatchCreate(_Strict):
     waybill_number: DocNumber
     destination: Text = Field(description="Distribution site or partner, with its P-code")
-    occurred_at: AwareDatetime | None = None
-    note: Text | None = None
+    occurred_at: OccurredAt | None = None
+    note: Note | None = None
     lines: list[OutboundLineIn] = Field(min_length=1, max_length=500)
 
 
 class AdjustmentCreate(_Strict):
     item_code: ItemCode
-    quantity: int = Field(
+    quantity: SignedQuantity = Field(
         description="Signed: negative for lost, damaged, expired; positive "
         "for found; either for a count correction"
     )
     reason: AdjustmentReason
-    lot: str = Field(default="", max_length=64)
-    occurred_at: AwareDatetime | None = None
-    note: Text | None = None
+    lot: Lot = ""
+    occurred_at: OccurredAt | None = None
+    note: Note | None = None
 
 
 class TransferCreate(_Strict):
     to_warehouse: WarehouseCode
     waybill_number: DocNumber
-    occurred_at: AwareDatetime | None = None
-    note: Text | None = None
+    occurred_at: OccurredAt | None = None
+    note: Note | None = None
     lines: list[OutboundLineIn] = Field(min_length=1, max_length=500)
 
 
 class ReceivedLineIn(_Strict):
     item_code: ItemCode
-    lot: str = Field(default="", max_length=64)
+    lot: Lot = ""
     owner: OrganisationId
-    received: int = Field(ge=0)
-    damaged: int = Field(default=0, ge=0)
+    received: QuantityOrZero
+    damaged: QuantityOrZero = 0
 
 
 class TransferReceiptCreate(_Strict):
     grn_number: DocNumber | None = None
-    occurred_at: AwareDatetime | None = None
-    note: Text | None = None
+    occurred_at: OccurredAt | None = None
+    note: Note | None = None
     lines: list[ReceivedLineIn] = Field(
         max_length=500, description="Lines not listed arrived with nothing (all missing)"
     )
@@ -164,18 +183,18 @@ class TransferReceiptCreate(_Strict):
 
 class KittingCreate(_Strict):
     kit_code: ItemCode
-    count: int = Field(gt=0)
+    count: Quantity
     action: Literal["assemble", "break"]
-    occurred_at: AwareDatetime | None = None
-    note: Text | None = None
+    occurred_at: OccurredAt | None = None
+    note: Note | None = None
 
 
 class CountedLineIn(_Strict):
     item_code: ItemCode
-    lot: str = Field(default="", max_length=64)
+    lot: Lot = ""
     owner: OrganisationId | None = None
-    counted: int = Field(ge=0)
-    expiry: date | None = None
+    counted: QuantityOrZero
+    expiry: Expiry | None = None
 
 
 class CountCreate(_Strict):
@@ -183,26 +202,26 @@ class CountCreate(_Strict):
 
 
 class ReversalCreate(_Strict):
-    note: Text = Field(description="Why the movement is undone")
+    note: Note = Field(description="Why the movement is undone")
 
 
 class MinimumSet(_Strict):
-    minimum: int = Field(ge=0, description="Signal low stock below this available quantity")
+    minimum: QuantityOrZero = Field(description="Signal low stock below this available quantity")
 
 
 class ReservationCreate(_Strict):
     line_id: LineId
-    plan_id: str = Field(min_length=1, max_length=80)
+    plan_id: PlainText = Field(min_length=1, max_length=80)
     item_code: ItemCode
-    quantity: int = Field(gt=0)
+    quantity: Quantity
     mode: ReservationMode = ReservationMode.PARTIAL
-    expires_at: AwareDatetime
+    expires_at: AwareDatetime = Field(description="In the future, within 90 days")
 
 
 class ReservationDispatch(_Strict):
     waybill_number: DocNumber
     destination: Text
-    quantity: int | None = Field(default=None, gt=0)
+    quantity: Quantity | None = None
 
 
 class MovementLineOut(BaseModel):
@@ -322,12 +341,35 @@ class ReservationPublic(BaseModel):
     available_now: int | None = None
 
 
+class CountLinePublic(BaseModel):
+    item: str
+    lot: str
+    owner: str
+    counted: int
+    expiry: date | None
+
+
 class CountPublic(BaseModel):
     count_id: str
     warehouse: str
-    status: str
-    lines: list[dict[str, Any]]
-    movement_id: str | None
+    status: str = Field(description="draft, submitting (for a moment), submitted")
+    lines: list[CountLinePublic]
+    movement_id: str | None = Field(description="The count correction, once submitted")
+
+    @classmethod
+    def of(cls, count: Count) -> CountPublic:
+        return cls(
+            count_id=count.count_id,
+            warehouse=count.warehouse,
+            status=count.status.value,
+            lines=[
+                CountLinePublic(
+                    item=x.item, lot=x.lot, owner=x.owner, counted=x.counted, expiry=x.expiry
+                )
+                for x in count.lines
+            ],
+            movement_id=count.movement_id,
+        )
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -359,14 +401,9 @@ def _duplicate(exc: DuplicateDocument, field: str) -> Problem:
     )
 
 
-def _count_public(doc: dict[str, Any]) -> CountPublic:
-    return CountPublic(
-        count_id=doc["_id"],
-        warehouse=doc["warehouse"],
-        status=doc["status"],
-        lines=doc["lines"],
-        movement_id=doc.get("movement_id"),
-    )
+def _movement(response: Response, done: Done[Movement]) -> MovementPublic:
+    mark_replayed(response, done.replayed)
+    return MovementPublic.of(done.value)
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -388,7 +425,7 @@ async def stock_of(code: Code, caller: Staff, handlers: Handlers) -> StockPublic
 @router.get("/stock/{item_code}/card", response_model=StockCardPage)
 async def stock_card(
     code: Code,
-    item_code: Annotated[str, Path(max_length=64)],
+    item_code: ItemInPath,
     caller: Staff,
     handlers: Handlers,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
@@ -408,7 +445,7 @@ async def reservations(
     caller: Staff,
     handlers: Handlers,
     status_: Annotated[ReservationStatus | None, Query(alias="status")] = None,
-    plan_id: str | None = None,
+    plan_id: Annotated[PlainText | None, Query(max_length=80)] = None,
 ) -> list[ReservationPublic]:
     """Reservations held for plan lines, filtered by status or plan."""
     await handlers.readable(actor_of(caller), code)
@@ -429,12 +466,18 @@ async def reservations(
     ]
 
 
-# ---- movements -------------------------------------------------------------------------------
+# ---- movements (each accepts Idempotency-Key: a repeated request answers as the first time) ---
 
 
 @router.post("/receipts", status_code=status.HTTP_201_CREATED, response_model=MovementPublic)
 async def receive(
-    code: Code, body: ReceiptCreate, caller: Staff, handlers: Handlers, context: Context
+    code: Code,
+    body: ReceiptCreate,
+    caller: Staff,
+    handlers: Handlers,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Record goods received from a donor or supplier (goods-received note)."""
     lines = [
@@ -447,37 +490,44 @@ async def receive(
     )
     record = StockRecord(body.occurred_at, body.grn_number, body.source, note)
     try:
-        movement = await handlers.receive(actor_of(caller), code, lines, record, context)
+        done = await handlers.receive(actor_of(caller), code, lines, record, context, key)
     except DuplicateDocument as exc:
         raise _duplicate(exc, "grn_number") from exc
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.post("/dispatches", status_code=status.HTTP_201_CREATED, response_model=MovementPublic)
 async def dispatch(
-    code: Code, body: DispatchCreate, caller: Staff, handlers: Handlers, context: Context
+    code: Code,
+    body: DispatchCreate,
+    caller: Staff,
+    handlers: Handlers,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Record goods leaving for a site or partner (waybill). Refused beyond what is available."""
     lines = [OutboundLine(x.item_code, x.quantity, x.lot) for x in body.lines]
+    record = _record(body, body.waybill_number, body.destination)
     try:
-        movement = await handlers.dispatch(
-            actor_of(caller),
-            code,
-            lines,
-            _record(body, body.waybill_number, body.destination),
-            context,
-        )
+        done = await handlers.dispatch(actor_of(caller), code, lines, record, context, key)
     except DuplicateDocument as exc:
         raise _duplicate(exc, "waybill_number") from exc
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.post("/adjustments", status_code=status.HTTP_201_CREATED, response_model=MovementPublic)
 async def adjust(
-    code: Code, body: AdjustmentCreate, caller: Staff, handlers: Handlers, context: Context
+    code: Code,
+    body: AdjustmentCreate,
+    caller: Staff,
+    handlers: Handlers,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Record a loss, damage, expiry, find or count correction, with its reason."""
-    movement = await handlers.adjust(
+    done = await handlers.adjust(
         actor_of(caller),
         code,
         body.reason,
@@ -486,28 +536,36 @@ async def adjust(
         body.lot,
         _record(body, None),
         context,
+        key,
     )
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.post("/transfers", status_code=status.HTTP_201_CREATED, response_model=MovementPublic)
 async def transfer(
-    code: Code, body: TransferCreate, caller: Staff, handlers: Handlers, context: Context
+    code: Code,
+    body: TransferCreate,
+    caller: Staff,
+    handlers: Handlers,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Send stock to another warehouse; it is in transit there until received."""
     lines = [OutboundLine(x.item_code, x.quantity, x.lot) for x in body.lines]
     try:
-        movement = await handlers.transfer(
+        done = await handlers.transfer(
             actor_of(caller),
             code,
             body.to_warehouse,
             lines,
             _record(body, body.waybill_number),
             context,
+            key,
         )
     except DuplicateDocument as exc:
         raise _duplicate(exc, "waybill_number") from exc
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.post(
@@ -517,29 +575,38 @@ async def transfer(
 )
 async def receive_transfer(
     code: Code,
-    transfer_id: Annotated[str, Path(max_length=64)],
+    transfer_id: DocumentId,
     body: TransferReceiptCreate,
     caller: Staff,
     handlers: Handlers,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Receive a transfer: what arrived, what arrived damaged; the rest is recorded missing."""
     lines = [ReceivedLine(x.item_code, x.lot, x.owner, x.received, x.damaged) for x in body.lines]
+    record = _record(body, body.grn_number)
     try:
-        movement = await handlers.receive_transfer(
-            actor_of(caller), code, transfer_id, lines, _record(body, body.grn_number), context
+        done = await handlers.receive_transfer(
+            actor_of(caller), code, transfer_id, lines, record, context, key
         )
     except DuplicateDocument as exc:
         raise _duplicate(exc, "grn_number") from exc
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.post("/kitting", status_code=status.HTTP_201_CREATED, response_model=MovementPublic)
 async def kitting(
-    code: Code, body: KittingCreate, caller: Staff, handlers: Handlers, context: Context
+    code: Code,
+    body: KittingCreate,
+    caller: Staff,
+    handlers: Handlers,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Assemble kits from their components, or break kits into them."""
-    movement = await handlers.kitting(
+    done = await handlers.kitting(
         actor_of(caller),
         code,
         body.kit_code,
@@ -547,8 +614,9 @@ async def kitting(
         body.action == "assemble",
         _record(body, None),
         context,
+        key,
     )
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.post(
@@ -558,121 +626,98 @@ async def kitting(
 )
 async def reverse(
     code: Code,
-    movement_id: Annotated[str, Path(max_length=64)],
+    movement_id: DocumentId,
     body: ReversalCreate,
     caller: Staff,
     handlers: Handlers,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Undo a movement by a compensating one; the original stays on the stock card."""
-    movement = await handlers.reverse(
-        actor_of(caller), code, movement_id, StockRecord(note=body.note), context
+    done = await handlers.reverse(
+        actor_of(caller), code, movement_id, StockRecord(note=body.note), context, key
     )
-    return MovementPublic.of(movement)
+    return _movement(response, done)
 
 
 @router.put("/stock/{item_code}/minimum", status_code=status.HTTP_204_NO_CONTENT)
 async def set_minimum(
     code: Code,
-    item_code: Annotated[str, Path(max_length=64)],
+    item_code: ItemInPath,
     body: MinimumSet,
     caller: Staff,
     handlers: Handlers,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> None:
     """Set the minimum available quantity below which low stock is signalled."""
-    await handlers.set_minimum(actor_of(caller), code, item_code, body.minimum, context)
+    done = await handlers.set_minimum(actor_of(caller), code, item_code, body.minimum, context, key)
+    mark_replayed(response, done.replayed)
 
 
-# ---- counts -----------------------------------------------------------------------------------
+# ---- counts (the warehouse's own staff) -------------------------------------------------------
 
 
-async def _count_lines(
-    handlers: StockHandlers, caller: Caller, code: str, body: CountCreate
-) -> tuple[str, list[CountedLine]]:
-    """Who counts (the warehouse's own staff only) and the counted lines, owners filled in."""
-    actor = actor_of(caller)
-    warehouse = await handlers.readable(actor, code)
-    if not actor.may_operate(code):
-        raise Problem(
-            403, "Forbidden", "only the warehouse's staff count its stock", slug="forbidden"
-        )
-    owner = warehouse.details.organisation
-    lines = [
-        CountedLine(x.item_code, x.lot, x.owner or owner, x.counted, x.expiry) for x in body.lines
-    ]
-    return actor.user, lines
+def _count(response: Response, done: Done[Count]) -> CountPublic:
+    mark_replayed(response, done.replayed)
+    return CountPublic.of(done.value)
+
+
+def _counted(body: CountCreate) -> list[CountedLine]:
+    """The lines as counted; no owner means the warehouse's organisation."""
+    return [CountedLine(x.item_code, x.lot, x.owner or "", x.counted, x.expiry) for x in body.lines]
 
 
 @router.post("/counts", status_code=status.HTTP_201_CREATED, response_model=CountPublic)
 async def start_count(
-    code: Code, body: CountCreate, caller: Staff, handlers: Handlers, counts: Counts
+    code: Code,
+    body: CountCreate,
+    caller: Staff,
+    counts: Counts,
+    key: RequestKeyDep,
+    response: Response,
 ) -> CountPublic:
     """Start a physical count as a draft (changes no stock until submitted)."""
-    user, lines = await _count_lines(handlers, caller, code, body)
-    doc = await counts.create(new_id("CNT"), code, lines, user, handlers.clock())
-    return _count_public(doc)
+    return _count(response, await counts.start(actor_of(caller), code, _counted(body), key))
 
 
 @router.get("/counts/{count_id}", response_model=CountPublic)
-async def get_count(
-    code: Code,
-    count_id: Annotated[str, Path(max_length=64)],
-    caller: Staff,
-    handlers: Handlers,
-    counts: Counts,
-) -> CountPublic:
+async def get_count(code: Code, count_id: DocumentId, caller: Staff, counts: Counts) -> CountPublic:
     """A count, draft or submitted."""
-    await handlers.readable(actor_of(caller), code)
-    doc = await counts.get(code, count_id)
-    if doc is None:
-        raise Problem(404, "Not found", f"no count {count_id} in {code}", slug="unknown-count")
-    return _count_public(doc)
+    return CountPublic.of(await counts.get(actor_of(caller), code, count_id))
 
 
 @router.put("/counts/{count_id}", response_model=CountPublic)
 async def update_count(
     code: Code,
-    count_id: Annotated[str, Path(max_length=64)],
+    count_id: DocumentId,
     body: CountCreate,
     caller: Staff,
-    handlers: Handlers,
     counts: Counts,
+    key: RequestKeyDep,
+    response: Response,
 ) -> CountPublic:
     """Replace a draft count's lines."""
-    _, lines = await _count_lines(handlers, caller, code, body)
-    return _count_public(await counts.replace_lines(code, count_id, lines, handlers.clock()))
+    done = await counts.replace_lines(actor_of(caller), code, count_id, _counted(body), key)
+    return _count(response, done)
 
 
 @router.post("/counts/{count_id}/submit", response_model=CountPublic)
 async def submit_count(
     code: Code,
-    count_id: Annotated[str, Path(max_length=64)],
+    count_id: DocumentId,
     caller: Staff,
-    handlers: Handlers,
     counts: Counts,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> CountPublic:
-    """Submit a count: each difference becomes a count-correction adjustment."""
-    actor = actor_of(caller)
-    doc = await counts.get(code, count_id)
-    if doc is None:
-        raise Problem(404, "Not found", f"no count {count_id} in {code}", slug="unknown-count")
-    if doc["status"] != "draft":
-        raise Problem(
-            409,
-            "Conflict",
-            f"count {count_id} was already submitted",
-            slug="conflict",
-            movement_id=doc.get("movement_id"),
-        )
-    movement = await handlers.apply_count(
-        actor, code, counted_lines(doc), StockRecord(note=f"count {count_id}"), context
-    )
-    submitted = await counts.mark_submitted(
-        code, count_id, movement.id if movement else None, actor.user, handlers.clock()
-    )
-    return _count_public(submitted)
+    """Submit a count: each difference becomes a count-correction adjustment, once; a second
+    submission is a 409 naming the correction."""
+    done = await counts.submit(actor_of(caller), code, count_id, context, key)
+    return _count(response, done)
 
 
 # ---- reservations (coordinators; plans normally reserve through events) -----------------------
@@ -680,10 +725,17 @@ async def submit_count(
 
 @router.post("/reservations", status_code=status.HTTP_201_CREATED, response_model=ReservationPublic)
 async def reserve(
-    code: Code, body: ReservationCreate, caller: Reserver, handlers: Handlers, context: Context
+    code: Code,
+    body: ReservationCreate,
+    caller: Reserver,
+    handlers: Handlers,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> ReservationPublic:
-    """Reserve stock for a plan line (partial or all-or-nothing); repeating it changes nothing."""
-    outcome = await handlers.reserve(
+    """Reserve stock of a warehouse of the coordinator's organisation for a plan line (partial
+    or all-or-nothing), for at most 90 days; repeating it changes nothing."""
+    done = await handlers.reserve_as(
         actor_of(caller),
         code,
         body.line_id,
@@ -693,7 +745,10 @@ async def reserve(
         body.mode,
         body.expires_at,
         context,
+        key,
     )
+    mark_replayed(response, done.replayed)
+    outcome = done.value
     return ReservationPublic(
         line_id=body.line_id,
         plan_id=body.plan_id,
@@ -710,19 +765,16 @@ async def reserve(
 @router.delete("/reservations/{line_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def release(
     code: Code,
-    line_id: Annotated[str, Path(max_length=80)],
+    line_id: LineInPath,
     caller: Reserver,
     handlers: Handlers,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> None:
     """Release a reservation (the plan line was cancelled)."""
-    stock = await handlers.writer.peek(code, only(reservations=[line_id]))
-    held = stock.reservations.get(line_id)
-    if held is None:
-        raise Problem(
-            404, "Not found", f"no reservation {line_id} in {code}", slug="unknown-reservation"
-        )
-    await handlers.release(actor_of(caller), code, line_id, held.plan_id, held.item, context)
+    done = await handlers.release_as(actor_of(caller), code, line_id, context, key)
+    mark_replayed(response, done.replayed)
 
 
 @router.post(
@@ -732,19 +784,17 @@ async def release(
 )
 async def dispatch_reservation(
     code: Code,
-    line_id: Annotated[str, Path(max_length=80)],
+    line_id: LineInPath,
     body: ReservationDispatch,
     caller: Staff,
     handlers: Handlers,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> MovementPublic:
     """Issue reserved stock (all of it, or less: the rest is released)."""
-    movement = await handlers.dispatch_reservation(
-        actor_of(caller),
-        code,
-        line_id,
-        body.quantity,
-        StockRecord(document_number=body.waybill_number, counterparty=body.destination),
-        context,
+    record = StockRecord(document_number=body.waybill_number, counterparty=body.destination)
+    done = await handlers.dispatch_reservation_as(
+        actor_of(caller), code, line_id, body.quantity, record, context, key
     )
-    return MovementPublic.of(movement)
+    return _movement(response, done)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 from kitflow_shared.contracts.common import Admin1Pcode, Admin2Pcode, GeoPoint, OrganisationId
 from kitflow_shared.contracts.stock import WarehouseCode, WarehouseType
+from kitflow_shared.text import PlainText
 from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.problems import Problem
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_stock.api.deps import AnyRole, Context, Planner, Warehouses, actor_of
@@ -21,6 +23,10 @@ from kitflow_stock.handlers.warehouses import (
 )
 
 router = APIRouter(prefix="/v1/warehouses", tags=["warehouses"])
+
+Name = Annotated[PlainText, Field(min_length=1, max_length=200)]
+# Cubic metres: a finite positive number (JSON has no infinity, but Python's parser reads one).
+Capacity = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class WarehouseCreate(BaseModel):
@@ -43,13 +49,13 @@ class WarehouseCreate(BaseModel):
     )
 
     code: WarehouseCode
-    name: str = Field(min_length=1, max_length=200)
+    name: Name
     organisation: OrganisationId
     type: WarehouseType
     admin1_pcode: Admin1Pcode
     admin2_pcode: Admin2Pcode
     location: GeoPoint | None = None
-    capacity_m3: float | None = Field(default=None, gt=0)
+    capacity_m3: Capacity | None = None
 
 
 class WarehouseUpdate(BaseModel):
@@ -57,13 +63,13 @@ class WarehouseUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Name | None = None
     organisation: OrganisationId | None = None
     type: WarehouseType | None = None
     admin1_pcode: Admin1Pcode | None = None
     admin2_pcode: Admin2Pcode | None = None
     location: GeoPoint | None = None
-    capacity_m3: float | None = Field(default=None, gt=0)
+    capacity_m3: Capacity | None = None
     active: bool | None = None
 
 
@@ -115,7 +121,12 @@ def _coordinates(point: GeoPoint | None) -> Coordinates | None:
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=WarehousePublic)
 async def register(
-    body: WarehouseCreate, caller: Planner, repo: Warehouses, context: Context
+    body: WarehouseCreate,
+    caller: Planner,
+    repo: Warehouses,
+    context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> WarehousePublic:
     """Register a warehouse (coordinators for their own organisation; admins for any)."""
     details = WarehouseDetails(
@@ -127,10 +138,11 @@ async def register(
         coordinates=_coordinates(body.location),
         capacity_m3=body.capacity_m3,
     )
-    warehouse = await register_warehouse(
-        RegisterWarehouse(body.code, details), actor_of(caller), repo, context
+    done = await register_warehouse(
+        RegisterWarehouse(body.code, details), actor_of(caller), repo, context, key
     )
-    return WarehousePublic.of(warehouse)
+    mark_replayed(response, done.replayed)
+    return WarehousePublic.of(done.value)
 
 
 @router.patch("/{code}", response_model=WarehousePublic)
@@ -140,6 +152,8 @@ async def change(
     caller: Planner,
     repo: Warehouses,
     context: Context,
+    key: RequestKeyDep,
+    response: Response,
 ) -> WarehousePublic:
     """Change a warehouse's details (its owning organisation's coordinators, or an admin)."""
     given = body.model_dump(exclude_unset=True)
@@ -163,17 +177,18 @@ async def change(
             changes["coordinates"] = _coordinates(body.location)
         else:
             changes[field] = value
-    warehouse = await change_warehouse(
-        ChangeWarehouse(code, changes), actor_of(caller), repo, context
+    done = await change_warehouse(
+        ChangeWarehouse(code, changes), actor_of(caller), repo, context, key
     )
-    return WarehousePublic.of(warehouse)
+    mark_replayed(response, done.replayed)
+    return WarehousePublic.of(done.value)
 
 
 @router.get("", response_model=WarehousePage)
 async def list_warehouses(
     caller: AnyRole,
     repo: Warehouses,
-    organisation: str | None = None,
+    organisation: Annotated[PlainText | None, Query(max_length=64)] = None,
     admin1_pcode: Annotated[str | None, Query(pattern=r"^ML[0-9]{2}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
