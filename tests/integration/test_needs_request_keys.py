@@ -9,11 +9,15 @@ import asyncio
 import copy
 from collections import Counter
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
+from kitflow_needs.adapters import mongo_import_requests
+from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepository
+from kitflow_needs.handlers.ports import HeldRequest
 from kitflow_shared.contracts.needs import (
     NEED_CANCELLED,
     NEED_REJECTED,
@@ -22,9 +26,12 @@ from kitflow_shared.contracts.needs import (
     NEED_VALIDATED,
 )
 from kitflow_shared.events import CloudEvent
+from kitflow_shared.request_keys import RequestKey
+from kitflow_shared.store import ensure_indexes
 from kitflow_shared.topics import NEEDS_EVENTS
 from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.integration.needs_app import NeedsApp, running_needs
 from tests.support.infra import Infra
@@ -331,6 +338,23 @@ async def test_ten_concurrent_copies_of_a_keyed_reject_reject_once(
     assert events == {NEED_SUBMITTED.type: 1, NEED_REJECTED.type: 1}
 
 
+async def test_ten_concurrent_copies_of_a_keyed_request_that_changes_nothing_agree(
+    needs: NeedsApp,
+) -> None:
+    """Submitting a submitted need changes nothing, so the sequence does not move: only the
+    filter on the remembered key makes nine copies lose, reload and replay."""
+    need_id = await create(needs)
+    headers = keyed(NRC, "submit-sevare-0003")
+    responses = await asyncio.gather(
+        *(needs.client.post(f"/v1/needs/{need_id}/submit", headers=headers) for _ in range(COPIES))
+    )
+    assert_one_answer(responses, 200)
+    stored = await needs.needs.find_one({"_id": need_id})
+    assert stored is not None
+    assert stored["sequence"] == 1
+    assert [r["token"] for r in stored["requests"]] == ["NRC:submit-sevare-0003"]
+
+
 # ---- norms profiles --------------------------------------------------------------------------
 
 PROFILE = {
@@ -468,3 +492,28 @@ async def test_ten_concurrent_copies_of_a_keyed_import_import_each_row_once(
     assert await needs.needs.count_documents({}) == 2
     events = await published(needs, infra, topics)
     assert Counter(e.type for e in events) == {NEED_SUBMITTED.type: 2}
+
+
+async def test_import_keys_in_the_store_claim_take_over_complete_and_forget(
+    db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    await ensure_indexes(db, mongo_import_requests.INDEXES)
+    repo = MongoImportRequestRepository(db[mongo_import_requests.COLLECTION])
+    key = RequestKey("NRC", "import-mopti-0005", "the file")
+    started = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+    later = started + timedelta(minutes=11)
+    assert await repo.claim(key, started) is None
+    held = await repo.claim(key, later)
+    assert held == HeldRequest("the file", started, None)
+    assert await repo.take_over(key, started, later)
+    assert not await repo.take_over(key, started, later)  # someone else took it meanwhile
+    report = '{"rows":1,"created":["' + '", "'.join(str(n) for n in range(50_000)) + '"]}'
+    assert await repo.complete(key, report)
+    kept = await repo.claim(key, later)
+    assert kept is not None
+    assert kept.answer == report
+    await repo.release(key)  # an answered key stays
+    assert await repo.claim(key, later) == kept
+    assert await repo.forget_before(later) == 0
+    assert await repo.forget_before(later + timedelta(seconds=1)) == 1
+    assert await repo.claim(key, later) is None

@@ -59,8 +59,9 @@ CHUNK_ROWS = 500
 # socket takes at once) and the service's other requests are answered meanwhile.
 YIELD_EVERY = 50
 NEED_ID_NAMESPACE = uuid.UUID("5a4c3f0e-7d4b-4b8e-9a57-6b1f0c1d2e3f")
-# A keyed import that has not answered after this long died with its process (the largest file
-# imports in well under a minute): a retry takes its key over and runs the file again, which
+# A keyed import that has not answered after this long died with its process (10,000 rows, a
+# 1.3 MB file, import in about 6 s on a small machine; the largest file, 20 MB, some 150,000
+# rows, in a minute or two): a retry takes its key over and runs the file again, which
 # completes what the first stored (the import is idempotent by itself).
 IMPORT_LEASE = timedelta(minutes=10)
 IN_PROGRESS_RETRY_AFTER_S = 2
