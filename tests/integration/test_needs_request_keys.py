@@ -277,6 +277,14 @@ async def test_two_organisations_may_use_the_same_key(needs: NeedsApp) -> None:
     ]
     assert [c.json()["status"] for c in cancelled] == ["cancelled", "cancelled"]
     assert all(REPLAYED not in c.headers for c in cancelled)
+    # Another organisation's partner sending that very request on our need learns nothing.
+    stranger = await needs.client.post(
+        f"/v1/needs/{ours.json()['id']}/cancel",
+        json={"reason": "duplicate"},
+        headers=keyed(DRC, "cancel-key-0001"),
+    )
+    assert stranger.status_code == 404, stranger.text
+    assert "Sévaré" not in stranger.text
 
 
 # ---- ten concurrent copies: one effect, one event, one answer --------------------------------
