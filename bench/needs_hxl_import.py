@@ -29,7 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kitflow_needs.adapters import mongo_catalogue, mongo_needs, mongo_profiles
+from kitflow_needs.adapters import (
+    mongo_catalogue,
+    mongo_import_requests,
+    mongo_needs,
+    mongo_profiles,
+)
 from kitflow_needs.adapters.bundled import (
     SystemClock,
     builtin_profiles,
@@ -38,6 +43,7 @@ from kitflow_needs.adapters.bundled import (
 )
 from kitflow_needs.adapters.hxl_io import read_needs_file
 from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
+from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
@@ -68,6 +74,7 @@ async def service_run(client: AsyncMongoClient[Document], data: bytes) -> tuple[
             ),
             clock=SystemClock(),
             new_id=new_need_id,
+            import_requests=MongoImportRequestRepository(db[mongo_import_requests.COLLECTION]),
         )
         await svc.profiles.seed(builtin_profiles())
         started, cpu_started = time.perf_counter(), time.process_time()

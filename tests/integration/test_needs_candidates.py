@@ -32,7 +32,7 @@ def _details(start: date, end: date, items: tuple[tuple[str, int], ...]) -> Need
 
 async def _stored(repo: MongoNeedRepository, organisation: str, details: NeedDetails) -> Need:
     need = Need.create(f"need-{next(ids)}", organisation, details, by="someone", now=NOW)
-    await repo.add(need, [], idempotency_key=None)
+    await repo.add(need, [])
     return need
 
 

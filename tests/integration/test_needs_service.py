@@ -1,9 +1,9 @@
 """The needs service through the real store and broker: events out through the outbox,
-coverage in from distribution's topic, isolation between partners, idempotent creates."""
+coverage in from distribution's topic, isolation between partners (Idempotency-Key:
+test_needs_request_keys)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import csv
 import io
@@ -229,18 +229,6 @@ async def test_two_partners_reporting_the_same_need_are_linked_to_each_other(
     assert kept.json()["possible_duplicates"][0]["decision"] == "kept"
     flagged = (await needs.client.get("/v1/needs?duplicates=true", headers=COORDINATOR)).json()
     assert flagged["total"] == 0
-
-
-async def test_concurrent_retries_with_one_idempotency_key_create_one_need(
-    needs: NeedsApp,
-) -> None:
-    headers = {**NRC, "Idempotency-Key": "mopti-2025-03-sevare"}
-    responses = await asyncio.gather(
-        *(needs.client.post("/v1/needs", json=body(), headers=headers) for _ in range(5))
-    )
-    assert sorted(r.status_code for r in responses) == [200, 200, 200, 200, 201]
-    assert len({r.json()["id"] for r in responses}) == 1
-    assert await needs.needs.count_documents({}) == 1
 
 
 async def test_a_back_link_that_a_crash_left_undone_is_completed_by_the_service(

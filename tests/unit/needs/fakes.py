@@ -21,6 +21,7 @@ from kitflow_needs.domain.need import ACTIVE_STATUSES, DuplicateDecision, Need, 
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.ports import (
+    HeldRequest,
     ImportRecord,
     NeedQuery,
     NeedsServices,
@@ -28,14 +29,15 @@ from kitflow_needs.handlers.ports import (
     StoredImport,
 )
 from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 
 
 @dataclass
 class _Stored:
     need: Need
-    idempotency: str | None = None
-    request_hash: str | None = None
+    created_with: RememberedRequest | None = None
     import_hash: str | None = None
+    requests: list[RememberedRequest] = field(default_factory=list)
 
 
 class FakeNeedRepository:
@@ -54,26 +56,37 @@ class FakeNeedRepository:
         return copy.deepcopy(self.rows[need_id].need)
 
     async def add(
-        self,
-        need: Need,
-        events: Sequence[CloudEvent],
-        *,
-        idempotency_key: str | None = None,
-        request_hash: str | None = None,
+        self, need: Need, events: Sequence[CloudEvent], *, key: RequestKey | None = None
     ) -> None:
-        key = f"{need.organisation}|{idempotency_key}" if idempotency_key else None
-        if key and any(s.idempotency == key for s in self.rows.values()):
-            assert idempotency_key is not None
-            raise IdempotentReplay(idempotency_key)
+        if key and await self.created_with(key):
+            raise IdempotentReplay(key.key)
         assert need.need_id not in self.rows
-        self.rows[need.need_id] = _Stored(need.snapshot(), key, request_hash)
+        created_with = RememberedRequest.of(key, need.need_id, need.created_at) if key else None
+        self.rows[need.need_id] = _Stored(need.snapshot(), created_with)
         self.published.extend(events)
 
-    async def by_idempotency_key(self, organisation: str, key: str) -> tuple[Need, str] | None:
+    async def created_with(self, key: RequestKey) -> tuple[Need, RememberedRequest] | None:
         for stored in self.rows.values():
-            if stored.idempotency == f"{organisation}|{key}":
-                return copy.deepcopy(stored.need), stored.request_hash or ""
+            if stored.created_with and stored.created_with.token == key.token:
+                return copy.deepcopy(stored.need), stored.created_with
         return None
+
+    async def remembered(self, need_id: str, key: RequestKey) -> RememberedRequest | None:
+        stored = self.rows.get(need_id)
+        return next((r for r in stored.requests if r.token == key.token), None) if stored else None
+
+    def _check(
+        self, need_id: str, expected_sequence: int, remember: RememberedRequest | None
+    ) -> _Stored:
+        if self.conflicts_to_inject:
+            self.conflicts_to_inject -= 1
+            raise ConcurrentChange("injected")
+        stored = self.rows[need_id]
+        if stored.need.sequence != expected_sequence:
+            raise ConcurrentChange("stale")
+        if remember and any(r.token == remember.token for r in stored.requests):
+            raise ConcurrentChange("the key was remembered meanwhile")
+        return stored
 
     async def save(
         self,
@@ -82,17 +95,20 @@ class FakeNeedRepository:
         events: Sequence[CloudEvent],
         *,
         content_hash: str | None = None,
+        remember: RememberedRequest | None = None,
     ) -> None:
-        if self.conflicts_to_inject:
-            self.conflicts_to_inject -= 1
-            raise ConcurrentChange("injected")
-        stored = self.rows[need.need_id]
-        if stored.need.sequence != expected_sequence:
-            raise ConcurrentChange("stale")
+        stored = self._check(need.need_id, expected_sequence, remember)
         stored.need = need.snapshot()
         if content_hash is not None:
             stored.import_hash = content_hash
+        if remember is not None:
+            stored.requests.append(remember)
         self.published.extend(events)
+
+    async def remember(
+        self, need_id: str, expected_sequence: int, remember: RememberedRequest
+    ) -> None:
+        self._check(need_id, expected_sequence, remember).requests.append(remember)
 
     async def get_many(self, need_ids: Collection[str]) -> dict[str, Need]:
         return {i: copy.deepcopy(self.rows[i].need) for i in need_ids if i in self.rows}
@@ -190,6 +206,14 @@ class FakeNeedRepository:
 class FakeProfileRepository:
     def __init__(self, profiles: Sequence[NormsProfile] = ()) -> None:
         self.rows: dict[str, NormsProfile] = {p.profile_id: p for p in profiles}
+        self.requests: dict[str, list[RememberedRequest]] = {}
+
+    async def remembered(self, key: RequestKey) -> tuple[str, RememberedRequest] | None:
+        for profile_id, requests in self.requests.items():
+            for r in requests:
+                if r.token == key.token:
+                    return profile_id, r
+        return None
 
     async def get(self, profile_id: str) -> NormsProfile:
         if profile_id not in self.rows:
@@ -199,15 +223,26 @@ class FakeProfileRepository:
     async def all(self) -> list[NormsProfile]:
         return [self.rows[k] for k in sorted(self.rows)]
 
-    async def add(self, profile: NormsProfile) -> None:
+    async def add(self, profile: NormsProfile, remember: RememberedRequest | None = None) -> None:
         if profile.profile_id in self.rows:
             raise DuplicateProfile(profile.profile_id)
         self.rows[profile.profile_id] = profile
+        self.requests[profile.profile_id] = [remember] if remember else []
 
-    async def save(self, profile: NormsProfile, expected_version: int) -> None:
+    async def save(
+        self,
+        profile: NormsProfile,
+        expected_version: int,
+        remember: RememberedRequest | None = None,
+    ) -> None:
+        held = self.requests.setdefault(profile.profile_id, [])
         if self.rows[profile.profile_id].version != expected_version:
             raise ConcurrentChange("stale")
+        if remember and any(r.token == remember.token for r in held):
+            raise ConcurrentChange("the key was remembered meanwhile")
         self.rows[profile.profile_id] = profile
+        if remember:
+            held.append(remember)
 
     async def seed(self, profiles: Sequence[NormsProfile]) -> int:
         added = 0
@@ -238,6 +273,39 @@ class FakeCatalogueRepository:
         return list(self.rows.values())
 
 
+class FakeImportRequests:
+    def __init__(self) -> None:
+        self.rows: dict[str, HeldRequest] = {}
+
+    async def claim(self, key: RequestKey, now: datetime) -> HeldRequest | None:
+        if key.token in self.rows:
+            return self.rows[key.token]
+        self.rows[key.token] = HeldRequest(key.fingerprint, now, None)
+        return None
+
+    async def take_over(self, key: RequestKey, since: datetime, now: datetime) -> bool:
+        held = self.rows.get(key.token)
+        if held is None or held.since != since or held.answer is not None:
+            return False
+        self.rows[key.token] = HeldRequest(held.fingerprint, now, None)
+        return True
+
+    async def complete(self, key: RequestKey, answer: str) -> bool:
+        held = self.rows[key.token]
+        self.rows[key.token] = HeldRequest(held.fingerprint, held.since, answer)
+        return True
+
+    async def release(self, key: RequestKey) -> None:
+        if key.token in self.rows and self.rows[key.token].answer is None:
+            del self.rows[key.token]
+
+    async def forget_before(self, moment: datetime) -> int:
+        old = [token for token, held in self.rows.items() if held.since < moment]
+        for token in old:
+            del self.rows[token]
+        return len(old)
+
+
 @dataclass
 class SteppingClock:
     """Each reading is one second after the last: orders are deterministic."""
@@ -262,4 +330,5 @@ def services(
         catalogue=LiveCatalogue(load_catalogue(), catalogue or FakeCatalogueRepository()),
         clock=SteppingClock(),
         new_id=lambda: f"need-{next(counter):04d}",
+        import_requests=FakeImportRequests(),
     )

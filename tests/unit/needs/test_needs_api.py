@@ -67,8 +67,11 @@ async def test_an_idempotency_key_makes_a_retry_return_the_first_need(api: Api) 
     headers = {**NRC, "Idempotency-Key": "retry-0001"}
     first = await client.post("/v1/needs", json=body(), headers=headers)
     again = await client.post("/v1/needs", json=body(), headers=headers)
-    assert (first.status_code, again.status_code) == (201, 200)
-    assert again.json()["id"] == first.json()["id"]
+    # Answered as the first time, and said to be a replay.
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
     assert len(repo.rows) == 1
     reused = await client.post("/v1/needs", json=body(severity=1), headers=headers)
     assert reused.status_code == 422

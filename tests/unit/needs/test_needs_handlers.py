@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from kitflow_needs.domain.errors import (
-    IdempotencyKeyReused,
     InvalidInput,
+    InvalidTransition,
     NotPermitted,
     UnknownNeed,
 )
@@ -23,12 +23,14 @@ from kitflow_shared.contracts.distribution import (
 )
 from kitflow_shared.contracts.needs import (
     NEED_COVERAGE_CHANGED,
+    NEED_REJECTED,
     NEED_SUBMITTED,
     NEED_UPDATED,
     NEED_VALIDATED,
 )
 from kitflow_shared.events import EventContext
 from kitflow_shared.messaging.idempotency import Applied
+from kitflow_shared.request_keys import IdempotencyKeyReused, RequestKey
 
 from tests.unit.needs.builders import need_input
 from tests.unit.needs.fakes import FakeNeedRepository, services
@@ -70,26 +72,88 @@ async def test_creating_stores_the_need_with_its_submitted_event() -> None:
     assert (kits.requested, kits.remaining) == (120, 120)
 
 
+def key(organisation: str, value: str = "k-123456", fingerprint: str = "request") -> RequestKey:
+    return RequestKey(organisation, value, fingerprint)
+
+
 async def test_a_retried_create_with_the_same_key_returns_the_first_need() -> None:
     svc = services()
-    first = await h.create_need(
-        h.CreateNeed(need_input(), idempotency_key="k-123456"), NRC, svc, ctx()
-    )
-    again = await h.create_need(
-        h.CreateNeed(need_input(), idempotency_key="k-123456"), NRC, svc, ctx()
-    )
-    assert (first.created, again.created) == (True, False)
+    first = await h.create_need(h.CreateNeed(need_input(), key=key("NRC")), NRC, svc, ctx())
+    again = await h.create_need(h.CreateNeed(need_input(), key=key("NRC")), NRC, svc, ctx())
+    assert (first.replayed, again.replayed) == (False, True)
     assert again.need.need_id == first.need.need_id
     assert len(svc.needs.rows) == 1  # type: ignore[attr-defined]
     with pytest.raises(IdempotencyKeyReused):
         await h.create_need(
-            h.CreateNeed(need_input(severity=2), idempotency_key="k-123456"), NRC, svc, ctx()
+            h.CreateNeed(need_input(severity=2), key=key("NRC", fingerprint="another")),
+            NRC,
+            svc,
+            ctx(),
         )
     # Keys belong to an organisation: another partner's same key is another request.
-    other = await h.create_need(
-        h.CreateNeed(need_input(), idempotency_key="k-123456"), DRC, svc, ctx()
-    )
-    assert other.created
+    other = await h.create_need(h.CreateNeed(need_input(), key=key("DRC")), DRC, svc, ctx())
+    assert not other.replayed
+
+
+async def test_a_keyed_change_retried_after_a_later_change_answers_and_changes_nothing() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    need = await create(svc)
+    validate = key("OCHA", "validate-1")
+    first = await h.validate_need(need.need_id, COORDINATOR, svc, ctx(), validate)
+    await h.cancel_need(need.need_id, "served", NRC, svc, ctx())
+    events = len(repo.published)
+    again = await h.validate_need(need.need_id, COORDINATOR, svc, ctx(), validate)
+    assert (first.replayed, again.replayed) == (False, True)
+    assert again.need.status is NeedStatus.CANCELLED
+    assert len(repo.published) == events
+    # Without the key it is a new request, refused in the need's state.
+    with pytest.raises(InvalidTransition):
+        await h.validate_need(need.need_id, COORDINATOR, svc, ctx())
+    with pytest.raises(IdempotencyKeyReused):
+        await h.validate_need(
+            need.need_id, COORDINATOR, svc, ctx(), key("OCHA", "validate-1", "another")
+        )
+
+
+async def test_a_keyed_request_that_found_its_effect_there_is_remembered_too() -> None:
+    """Submitting a submitted need changes nothing, and answers 200: its retry after a
+    rejection answers the same, rather than submitting the rejected need again."""
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    need = await create(svc)
+    submit = key("NRC", "submit-1")
+    first = await h.submit_need(need.need_id, NRC, svc, ctx(), submit)
+    assert not first.replayed
+    assert repo.rows[need.need_id].requests[0].token == submit.token
+    assert repo.need(need.need_id).sequence == need.sequence  # remembered, not changed
+    await h.reject_need(need.need_id, "twice", COORDINATOR, svc, ctx())
+    again = await h.submit_need(need.need_id, NRC, svc, ctx(), submit)
+    assert again.replayed
+    assert repo.need(need.need_id).status is NeedStatus.REJECTED
+
+
+async def test_a_keyed_change_that_loses_to_a_concurrent_copy_answers_as_the_copy() -> None:
+    repo = FakeNeedRepository()
+    svc = services(repo)
+    need = await create(svc)
+    reject = key("OCHA", "reject-1")
+    real_remembered = repo.remembered
+    copy_applied = False
+
+    async def remembered_then_copy_applies(need_id: str, k: RequestKey):  # type: ignore[no-untyped-def]
+        # The copy's write lands between this request's read and its write.
+        nonlocal copy_applied
+        found = await real_remembered(need_id, k)
+        if not copy_applied:
+            copy_applied = True
+            await h.reject_need(need_id, "twice", COORDINATOR, svc, ctx(), k)
+        return found
+
+    repo.remembered = remembered_then_copy_applies  # type: ignore[method-assign]
+    answer = await h.reject_need(need.need_id, "twice", COORDINATOR, svc, ctx(), reject)
+    assert answer.replayed
+    assert [e.type for e in repo.published].count(NEED_REJECTED.type) == 1
 
 
 async def test_bad_input_stores_nothing() -> None:
@@ -124,7 +188,7 @@ async def test_only_coordinators_validate_and_reject() -> None:
     need = await create(svc)
     with pytest.raises(NotPermitted):
         await h.validate_need(need.need_id, NRC, svc, ctx())
-    validated = await h.validate_need(need.need_id, COORDINATOR, svc, ctx())
+    validated = (await h.validate_need(need.need_id, COORDINATOR, svc, ctx())).need
     assert validated.status is NeedStatus.VALIDATED
     assert svc.needs.published[-1].type == NEED_VALIDATED.type  # type: ignore[attr-defined]
 
@@ -134,7 +198,7 @@ async def test_a_coordinator_may_cancel_but_not_edit_a_partners_need() -> None:
     need = await create(svc)
     with pytest.raises(NotPermitted):
         await h.revise_need(need.need_id, need_input(severity=5), COORDINATOR, svc, ctx())
-    cancelled = await h.cancel_need(need.need_id, "site closed", COORDINATOR, svc, ctx())
+    cancelled = (await h.cancel_need(need.need_id, "site closed", COORDINATOR, svc, ctx())).need
     assert cancelled.status is NeedStatus.CANCELLED
 
 
@@ -143,7 +207,7 @@ async def test_a_change_retries_when_another_writer_got_in_first() -> None:
     svc = services(repo)
     need = await create(svc)
     repo.conflicts_to_inject = 2
-    changed = await h.revise_need(need.need_id, need_input(severity=5), NRC, svc, ctx())
+    changed = (await h.revise_need(need.need_id, need_input(severity=5), NRC, svc, ctx())).need
     assert changed.details.severity == 5
     assert repo.published[-1].type == NEED_UPDATED.type
     assert repo.published[-1].sequence == 2
@@ -222,12 +286,12 @@ async def test_a_coordinator_keeps_both_or_merges_one_into_the_other() -> None:
     svc = services(repo)
     first = await create(svc, NRC)
     second = await create(svc, DRC)
-    kept = await h.keep_both(first.need_id, second.need_id, COORDINATOR, svc, ctx())
+    kept = (await h.keep_both(first.need_id, second.need_id, COORDINATOR, svc, ctx())).need
     assert kept.duplicates[0].decision is DuplicateDecision.KEPT
     assert repo.need(second.need_id).duplicates[0].decision is DuplicateDecision.KEPT
 
     third = await create(svc, Actor("x", "IRC"))
-    merged = await h.merge_need(third.need_id, first.need_id, COORDINATOR, svc, ctx())
+    merged = (await h.merge_need(third.need_id, first.need_id, COORDINATOR, svc, ctx())).need
     assert merged.status is NeedStatus.CANCELLED
     assert merged.merged_into == first.need_id
     survivor = repo.need(first.need_id)

@@ -11,17 +11,28 @@ import openpyxl
 import pytest
 from kitflow_needs.adapters.hxl_io import export_header, export_rows, read_needs_file
 from kitflow_needs.cli import _print_report
-from kitflow_needs.domain.errors import UnreadableFile
+from kitflow_needs.domain.errors import RequestInProgress, UnreadableFile
 from kitflow_needs.domain.need import DisplacementStatus, Need
-from kitflow_needs.handlers.imports import ImportOptions, ImportReport, RowError, import_needs
+from kitflow_needs.handlers.imports import (
+    IMPORT_KEYS_RETENTION,
+    IMPORT_LEASE,
+    IN_PROGRESS_RETRY_AFTER_S,
+    ImportOptions,
+    ImportReport,
+    RowError,
+    forget_old_import_keys,
+    import_needs,
+    import_once,
+)
 from kitflow_needs.handlers.needs import CreateNeed, create_need
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 from kitflow_shared.contracts.needs import NEED_SUBMITTED
 from kitflow_shared.events import EventContext
+from kitflow_shared.request_keys import IdempotencyKeyReused, RequestKey
 from kitflow_shared.spreadsheet import FORMULA_PREFIXES
 
 from tests.unit.needs.builders import need_input
-from tests.unit.needs.fakes import FakeNeedRepository, services
+from tests.unit.needs.fakes import FakeNeedRepository, SteppingClock, services
 from tests.unit.needs.hxl_samples import FIRST_DATA_ROW, generate
 
 NRC = Actor(user="lars", organisation="NRC")
@@ -281,3 +292,74 @@ def test_the_clis_errors_csv_keeps_every_cell_text(tmp_path: Path) -> None:
         ["3", "#item+code", '\'=HYPERLINK("http://x") is listed twice'],
         ["4", "#geo+lat", "'-95.0, 4.0 are not coordinates"],
     ]
+
+
+# ---- Idempotency-Key on an import (ADR 0015) -------------------------------------------------
+
+IMPORT_KEY = RequestKey("NRC", "import-0001", "the file")
+
+
+async def test_a_keyed_import_runs_once_and_its_retry_answers_with_its_report() -> None:
+    svc = services()
+    runs: list[int] = []
+
+    async def run() -> ImportReport:
+        runs.append(1)
+        return ImportReport(rows=2, imported=2, errors=[RowError(3, "#severity", "bad")])
+
+    first = await import_once(IMPORT_KEY, svc, run)
+    again = await import_once(IMPORT_KEY, svc, run)
+    assert (first.replayed, again.replayed, len(runs)) == (False, True, 1)
+    assert again.report == first.report
+    with pytest.raises(IdempotencyKeyReused):
+        await import_once(RequestKey("NRC", "import-0001", "another file"), svc, run)
+    # Another organisation's same key is another request.
+    assert not (await import_once(RequestKey("DRC", "import-0001", "the file"), svc, run)).replayed
+
+
+async def test_a_copy_of_a_running_import_is_told_to_retry_until_the_lease_ends() -> None:
+    svc = services()
+    clock = svc.clock
+    assert isinstance(clock, SteppingClock)
+    await svc.import_requests.claim(IMPORT_KEY, clock.now())  # a first copy, still running
+
+    async def run() -> ImportReport:
+        return ImportReport(rows=1, imported=1)
+
+    with pytest.raises(RequestInProgress) as waiting:
+        await import_once(IMPORT_KEY, svc, run)
+    assert waiting.value.retry_after_s == IN_PROGRESS_RETRY_AFTER_S
+    # Its process died: after the lease, a retry takes the key over and runs the file again.
+    clock.current += IMPORT_LEASE
+    assert not (await import_once(IMPORT_KEY, svc, run)).replayed
+    assert (await import_once(IMPORT_KEY, svc, run)).replayed
+
+
+async def test_an_import_that_failed_or_imported_nothing_forgets_its_key() -> None:
+    svc = services()
+
+    async def store_gone() -> ImportReport:
+        raise RuntimeError("the store went away")
+
+    async def every_row_bad() -> ImportReport:
+        return ImportReport(rows=1, errors=[RowError(2, "#severity", "bad")])
+
+    with pytest.raises(RuntimeError):
+        await import_once(IMPORT_KEY, svc, store_gone)
+    assert not (await import_once(IMPORT_KEY, svc, every_row_bad)).replayed
+    assert not (await import_once(IMPORT_KEY, svc, every_row_bad)).replayed
+    assert svc.import_requests.rows == {}  # type: ignore[attr-defined]
+
+
+async def test_keys_of_old_imports_are_forgotten() -> None:
+    svc = services()
+
+    async def run() -> ImportReport:
+        return ImportReport(rows=1, imported=1)
+
+    await import_once(IMPORT_KEY, svc, run)
+    clock = svc.clock
+    assert isinstance(clock, SteppingClock)
+    clock.current += IMPORT_KEYS_RETENTION
+    assert await forget_old_import_keys(svc) == 1
+    assert not (await import_once(IMPORT_KEY, svc, run)).replayed

@@ -16,9 +16,15 @@ from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
 from kitflow_shared.topics import NEEDS_EVENTS, NEEDS_GROUP
 from kitflow_shared.web.app import create_service_app
+from kitflow_shared.web.request_keys import install_request_key_problems
 
 from kitflow_needs import SERVICE, __version__
-from kitflow_needs.adapters import mongo_catalogue, mongo_needs, mongo_profiles
+from kitflow_needs.adapters import (
+    mongo_catalogue,
+    mongo_import_requests,
+    mongo_needs,
+    mongo_profiles,
+)
 from kitflow_needs.adapters.bundled import (
     SystemClock,
     builtin_profiles,
@@ -26,6 +32,7 @@ from kitflow_needs.adapters.bundled import (
     load_gazetteer,
 )
 from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
+from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.api.errors import install_domain_error_handlers
@@ -33,10 +40,13 @@ from kitflow_needs.api.routes import needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
 from kitflow_needs.handlers.catalogue import LiveCatalogue
+from kitflow_needs.handlers.imports import forget_old_import_keys
 from kitflow_needs.handlers.needs import complete_back_links
 from kitflow_needs.handlers.ports import NeedsServices
 
 log = logging.getLogger(__name__)
+# How often the keys of old imports are forgotten (handlers.imports.IMPORT_KEYS_RETENTION).
+FORGET_IMPORT_KEYS_INTERVAL_S = 3600.0
 
 
 def new_need_id() -> str:
@@ -52,7 +62,12 @@ def create_app() -> FastAPI:
         common=common,
         kafka=kafka,
         store=StoreSettings(),
-        indexes=[*mongo_needs.INDEXES, *mongo_profiles.INDEXES, *mongo_catalogue.INDEXES],
+        indexes=[
+            *mongo_needs.INDEXES,
+            *mongo_profiles.INDEXES,
+            *mongo_catalogue.INDEXES,
+            *mongo_import_requests.INDEXES,
+        ],
         run_workers=settings.run_workers,
     )
     assert runtime.producer is not None
@@ -77,6 +92,7 @@ def create_app() -> FastAPI:
         ),
         clock=SystemClock(),
         new_id=new_need_id,
+        import_requests=MongoImportRequestRepository(runtime.db[mongo_import_requests.COLLECTION]),
         duplicate_details_for_partners=settings.duplicate_details_for_partners,
     )
     consumer = ConsumerRunner(
@@ -99,6 +115,16 @@ def create_app() -> FastAPI:
 
     runtime.add_worker("back-links", back_links)
 
+    async def forget_import_keys() -> None:
+        while True:
+            try:
+                await forget_old_import_keys(services)
+            except Exception:
+                log.exception("forgetting old import keys failed; the next round retries")
+            await asyncio.sleep(FORGET_IMPORT_KEYS_INTERVAL_S)
+
+    runtime.add_worker("import-keys", forget_import_keys)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.lifespan(app):
@@ -120,6 +146,7 @@ def create_app() -> FastAPI:
         internal_secret=common.internal_secret.get_secret_value(),
     )
     install_domain_error_handlers(app)
+    install_request_key_problems(app)
     app.state.runtime = runtime
     app.state.relay = relay
     app.state.services = services

@@ -33,7 +33,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from kitflow_needs import SERVICE
-from kitflow_needs.adapters import mongo_catalogue, mongo_needs, mongo_profiles
+from kitflow_needs.adapters import (
+    mongo_catalogue,
+    mongo_import_requests,
+    mongo_needs,
+    mongo_profiles,
+)
 from kitflow_needs.adapters.bundled import (
     SystemClock,
     builtin_profiles,
@@ -42,6 +47,7 @@ from kitflow_needs.adapters.bundled import (
 )
 from kitflow_needs.adapters.hxl_io import export_header, export_rows, read_needs_file
 from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
+from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
@@ -69,6 +75,7 @@ def _services(db: object) -> NeedsServices:
         ),
         clock=SystemClock(),
         new_id=new_need_id,
+        import_requests=MongoImportRequestRepository(db[mongo_import_requests.COLLECTION]),
     )
 
 

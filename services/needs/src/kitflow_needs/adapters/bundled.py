@@ -118,4 +118,7 @@ def builtin_profiles() -> list[NormsProfile]:
 
 class SystemClock:
     def now(self) -> datetime:
-        return datetime.now(UTC)
+        # In milliseconds, as the store keeps times: the need a command answers with is the need
+        # a retry of it reads back (a replay answers as the first time, to the character).
+        now = datetime.now(UTC)
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)

@@ -9,6 +9,14 @@ from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.request_keys import (
+    REQUESTS_FIELD,
+    RememberedRequest,
+    RequestKey,
+    remembered_in,
+    requests_projection,
+    with_remembered,
+)
 from kitflow_shared.store import IndexSpec
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -48,6 +56,13 @@ INDEXES = [
 DUPLICATE_KEY = 11000
 
 Document = dict[str, Any]
+# What a need is read without: its outbox (the relay's) and the keys of the requests that
+# changed it (up to DEFAULT_REMEMBERED of them; a command reads only its own: `remembered`).
+HIDDEN: Document = {OUTBOX_FIELD: 0, REQUESTS_FIELD: 0}
+# A need created with an Idempotency-Key holds the key's token (under the unique index) and
+# the request's fingerprint.
+CREATED_WITH = "idempotency"
+CREATED_WITH_FINGERPRINT = "request_hash"
 Notify = Callable[[str, Any], None]
 
 
@@ -266,8 +281,17 @@ def from_document(doc: Document) -> Need:
     )
 
 
-def _idempotency(organisation: str, key: str) -> str:
-    return f"{organisation}\x1f{key}"
+def _unchanged_since(
+    need_id: str, expected_sequence: int, remember: RememberedRequest | None
+) -> Document:
+    """The conditional update's filter: the need as it was read and, for a request with a key,
+    that key not remembered meanwhile. Remembering a key without a change (a request that
+    found its effect already there) does not move the sequence: only this condition makes its
+    concurrent copies lose, reload and answer as the first one did."""
+    selector: Document = {"_id": need_id, "sequence": expected_sequence}
+    if remember is not None:
+        selector[f"{REQUESTS_FIELD}.token"] = {"$ne": remember.token}
+    return selector
 
 
 # ---------------------------------------------------------------------- the repository
@@ -279,42 +303,43 @@ class MongoNeedRepository:
         self._notify = notify
 
     async def get(self, need_id: str) -> Need:
-        doc = await self._collection.find_one({"_id": need_id}, {OUTBOX_FIELD: 0})
+        doc = await self._collection.find_one({"_id": need_id}, HIDDEN)
         if doc is None:
             raise UnknownNeed(need_id)
         return from_document(doc)
 
     async def add(
-        self,
-        need: Need,
-        events: Sequence[CloudEvent],
-        *,
-        idempotency_key: str | None = None,
-        request_hash: str | None = None,
+        self, need: Need, events: Sequence[CloudEvent], *, key: RequestKey | None = None
     ) -> None:
         doc: Document = {
             "_id": need.need_id,
             **to_document(need),
             OUTBOX_FIELD: [e.to_document() for e in events],
         }
-        if idempotency_key is not None:
-            doc["idempotency"] = _idempotency(need.organisation, idempotency_key)
-            doc["request_hash"] = request_hash
+        if key is not None:
+            # Under the unique index: a concurrent copy of the request fails here.
+            doc[CREATED_WITH] = key.token
+            doc[CREATED_WITH_FINGERPRINT] = key.fingerprint
         try:
             await self._collection.insert_one(doc)
         except DuplicateKeyError:
-            if idempotency_key is None:
+            if key is None:
                 raise
-            raise IdempotentReplay(idempotency_key) from None
+            raise IdempotentReplay(key.key) from None
         self._notify(COLLECTION, need.need_id)
 
-    async def by_idempotency_key(self, organisation: str, key: str) -> tuple[Need, str] | None:
-        doc = await self._collection.find_one(
-            {"idempotency": _idempotency(organisation, key)}, {OUTBOX_FIELD: 0}
-        )
+    async def created_with(self, key: RequestKey) -> tuple[Need, RememberedRequest] | None:
+        doc = await self._collection.find_one({CREATED_WITH: key.token}, HIDDEN)
         if doc is None:
             return None
-        return from_document(doc), doc.get("request_hash") or ""
+        remembered = RememberedRequest(
+            key.token, doc.get(CREATED_WITH_FINGERPRINT) or "", doc["_id"], doc["created_at"]
+        )
+        return from_document(doc), remembered
+
+    async def remembered(self, need_id: str, key: RequestKey) -> RememberedRequest | None:
+        doc = await self._collection.find_one({"_id": need_id}, requests_projection(key))
+        return remembered_in(doc, key)
 
     async def save(
         self,
@@ -323,21 +348,33 @@ class MongoNeedRepository:
         events: Sequence[CloudEvent],
         *,
         content_hash: str | None = None,
+        remember: RememberedRequest | None = None,
     ) -> None:
         fields = to_document(need)
         if content_hash is not None:
             fields["import_hash"] = content_hash
+        update = with_outbox({"$set": fields}, events)
         result = await self._collection.update_one(
-            {"_id": need.need_id, "sequence": expected_sequence},
-            with_outbox({"$set": fields}, events),
+            _unchanged_since(need.need_id, expected_sequence, remember),
+            with_remembered(update, [remember] if remember else []),
         )
         if result.matched_count == 0:
             raise ConcurrentChange(f"need {need.need_id} changed meanwhile")
         if events:
             self._notify(COLLECTION, need.need_id)
 
+    async def remember(
+        self, need_id: str, expected_sequence: int, remember: RememberedRequest
+    ) -> None:
+        result = await self._collection.update_one(
+            _unchanged_since(need_id, expected_sequence, remember),
+            with_remembered({}, [remember]),
+        )
+        if result.matched_count == 0:
+            raise ConcurrentChange(f"need {need_id} changed meanwhile")
+
     async def get_many(self, need_ids: Collection[str]) -> dict[str, Need]:
-        cursor = self._collection.find({"_id": {"$in": list(need_ids)}}, {OUTBOX_FIELD: 0})
+        cursor = self._collection.find({"_id": {"$in": list(need_ids)}}, HIDDEN)
         return {doc["_id"]: from_document(doc) async for doc in cursor}
 
     async def save_many(self, changes: Sequence[tuple[Need, int, Sequence[CloudEvent]]]) -> None:
@@ -389,7 +426,7 @@ class MongoNeedRepository:
             selector["open_duplicates"] = True
         total = await self._collection.count_documents(selector)
         cursor = (
-            self._collection.find(selector, {OUTBOX_FIELD: 0})
+            self._collection.find(selector, HIDDEN)
             .sort([("created_at", 1), ("_id", 1)])
             .skip(query.offset)
             .limit(query.limit)
@@ -405,7 +442,7 @@ class MongoNeedRepository:
                 "status": {"$in": sorted(s.value for s in ACTIVE_STATUSES)},
                 "organisation": {"$ne": excluding_organisation},
             },
-            {OUTBOX_FIELD: 0},
+            HIDDEN,
         )
         return [from_document(doc) async for doc in cursor]
 
@@ -422,12 +459,12 @@ class MongoNeedRepository:
                 "period.end": {"$gte": details.period.start.isoformat()},
                 "items.item_code": {"$in": sorted(details.requested())},
             },
-            {OUTBOX_FIELD: 0},
+            HIDDEN,
         )
         return [from_document(doc) async for doc in cursor]
 
     async def owing_back_links(self, limit: int) -> list[Need]:
-        cursor = self._collection.find({"owes_back_links": True}, {OUTBOX_FIELD: 0}).limit(limit)
+        cursor = self._collection.find({"owes_back_links": True}, HIDDEN).limit(limit)
         return [from_document(doc) async for doc in cursor]
 
     async def back_links_done(self, sequences: Mapping[str, int]) -> None:

@@ -5,6 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kitflow_shared.request_keys import (
+    REQUESTS_FIELD,
+    RememberedRequest,
+    RequestKey,
+    remembered_in,
+    requests_projection,
+    with_remembered,
+)
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -14,9 +22,12 @@ from kitflow_needs.domain.errors import ConcurrentChange, DuplicateProfile, Unkn
 from kitflow_needs.domain.norms import NormsProfile
 
 COLLECTION = "norms_profiles"
+# A handful of profiles: looking a request key up across them needs no index.
 INDEXES: list[IndexSpec] = []
 
 Document = dict[str, Any]
+# The keys of the requests that added or changed a profile are read only by their retries.
+HIDDEN: Document = {REQUESTS_FIELD: 0}
 
 
 def _document(profile: NormsProfile) -> Document:
@@ -33,24 +44,46 @@ class MongoProfileRepository:
         self._collection = collection
 
     async def get(self, profile_id: str) -> NormsProfile:
-        doc = await self._collection.find_one({"_id": profile_id})
+        doc = await self._collection.find_one({"_id": profile_id}, HIDDEN)
         if doc is None:
             raise UnknownProfile(profile_id)
         return _profile(doc)
 
     async def all(self) -> list[NormsProfile]:
-        return [_profile(doc) async for doc in self._collection.find({}).sort("_id", 1)]
+        return [_profile(doc) async for doc in self._collection.find({}, HIDDEN).sort("_id", 1)]
 
-    async def add(self, profile: NormsProfile) -> None:
+    async def remembered(self, key: RequestKey) -> tuple[str, RememberedRequest] | None:
+        doc = await self._collection.find_one(
+            {f"{REQUESTS_FIELD}.token": key.token}, requests_projection(key)
+        )
+        remembered = remembered_in(doc, key)
+        if doc is None or remembered is None:
+            return None
+        return doc["_id"], remembered
+
+    async def add(self, profile: NormsProfile, remember: RememberedRequest | None = None) -> None:
+        doc = _document(profile)
+        if remember is not None:
+            doc[REQUESTS_FIELD] = [remember.to_document()]
         try:
-            await self._collection.insert_one(_document(profile))
+            await self._collection.insert_one(doc)
         except DuplicateKeyError:
             raise DuplicateProfile(profile.profile_id) from None
 
-    async def save(self, profile: NormsProfile, expected_version: int) -> None:
-        doc = _document(profile)
-        result = await self._collection.replace_one(
-            {"_id": doc["_id"], "version": expected_version}, doc
+    async def save(
+        self,
+        profile: NormsProfile,
+        expected_version: int,
+        remember: RememberedRequest | None = None,
+    ) -> None:
+        fields = _document(profile)
+        profile_id = fields.pop("_id")
+        selector: Document = {"_id": profile_id, "version": expected_version}
+        if remember is not None:
+            selector[f"{REQUESTS_FIELD}.token"] = {"$ne": remember.token}
+        # Every field of the profile is set (a replacement would drop the remembered keys).
+        result = await self._collection.update_one(
+            selector, with_remembered({"$set": fields}, [remember] if remember else [])
         )
         if result.matched_count == 0:
             raise ConcurrentChange(

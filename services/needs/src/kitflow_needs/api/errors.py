@@ -9,10 +9,10 @@ from kitflow_shared.web.problems import problem_response
 from kitflow_needs.domain.errors import (
     ConcurrentChange,
     DuplicateProfile,
-    IdempotencyKeyReused,
     InvalidInput,
     InvalidTransition,
     NotPermitted,
+    RequestInProgress,
     UnknownNeed,
     UnknownProfile,
     UnreadableFile,
@@ -95,19 +95,14 @@ def install_domain_error_handlers(app: FastAPI) -> None:
             409, "Conflict", str(exc), instance=request.url.path, slug="concurrent-change"
         )
 
-    @app.exception_handler(IdempotencyKeyReused)
-    async def _key_reused(request: Request, exc: IdempotencyKeyReused) -> JSONResponse:
+    @app.exception_handler(RequestInProgress)
+    async def _in_progress(request: Request, exc: RequestInProgress) -> JSONResponse:
+        # As the gateway answers a copy of a request it is still forwarding.
         return problem_response(
-            422,
-            "Idempotency-Key reused",
+            409,
+            "Conflict",
             str(exc),
             instance=request.url.path,
-            slug="idempotency-key-reused",
-            errors=[
-                {
-                    "field": "header.Idempotency-Key",
-                    "reason": "used before for another request",
-                    "type": "reused",
-                }
-            ],
+            slug="idempotency-in-progress",
+            headers={"Retry-After": str(exc.retry_after_s)},
         )

@@ -76,23 +76,25 @@ class ConcurrentChange(NeedsError):
     """Someone else changed the aggregate between our read and our write; the caller may retry."""
 
 
-class IdempotencyKeyReused(NeedsError):
-    """An Idempotency-Key was used before for a different request."""
-
-    def __init__(self, key: str) -> None:
-        super().__init__(
-            f"the Idempotency-Key {key!r} was already used for a different request; "
-            "use a new key for a new need"
-        )
-        self.key = key
-
-
 class IdempotentReplay(NeedsError):
     """The store already holds a need created with this Idempotency-Key (a retried request)."""
 
     def __init__(self, key: str) -> None:
         super().__init__(f"a need was already created with the Idempotency-Key {key!r}")
         self.key = key
+
+
+class RequestInProgress(NeedsError):
+    """A request with this Idempotency-Key is still running (an import): retry shortly for its
+    answer."""
+
+    def __init__(self, key: str, retry_after_s: int) -> None:
+        super().__init__(
+            f"a request with the Idempotency-Key {key!r} is still being processed; "
+            f"retry in {retry_after_s} s for its answer"
+        )
+        self.key = key
+        self.retry_after_s = retry_after_s
 
 
 class UnreadableFile(NeedsError):

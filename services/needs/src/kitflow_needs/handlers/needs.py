@@ -4,23 +4,26 @@ Flagging duplicates touches the other partner's need too; that is a second comma
 need (its own atomic write with its own event), run after the first succeeded. Both are
 idempotent, so a retry after a crash in between completes the pair; until then the new need's
 own link already shows the duplicate to coordinators.
+
+A command with an Idempotency-Key (ADR 0011) is remembered with its effect: a create stores the
+key on the need it creates (a unique index), a change pushes it onto the need's `requests` in
+the same conditional update as the change and its events. A retry finds it and answers as the
+first time (the need as it is now), changing nothing, whatever happened to the need in between.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
 from kitflow_needs.domain.duplicates import back_link, find_duplicates
 from kitflow_needs.domain.errors import (
     ConcurrentChange,
-    IdempotencyKeyReused,
     IdempotentReplay,
     NotPermitted,
     UnknownNeed,
@@ -48,14 +51,16 @@ LINK_BACK_CONCURRENCY = 16
 class CreateNeed:
     given: NeedInput
     submit: bool = True
-    idempotency_key: str | None = None
+    key: RequestKey | None = None
 
 
 @dataclass(frozen=True)
-class Created:
+class Answer:
+    """The need a command leaves, and whether the command was a retry of one already applied
+    (nothing changed now; the answer repeats the first one's)."""
+
     need: Need
-    # False when an Idempotency-Key replay returned the need the first request created.
-    created: bool
+    replayed: bool = False
 
 
 # ---------------------------------------------------------------------- reading
@@ -94,12 +99,11 @@ async def details_of(given: NeedInput, svc: NeedsServices) -> NeedDetails:
 
 async def create_need(
     command: CreateNeed, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Created:
-    fingerprint = request_hash(command)
-    if command.idempotency_key is not None:
-        replay = await _replay(command.idempotency_key, fingerprint, actor, svc)
+) -> Answer:
+    if command.key is not None:
+        replay = await _created_with(command.key, svc)
         if replay is not None:
-            return Created(replay, created=False)
+            return replay
     details = await details_of(command.given, svc)
     need_id = svc.new_id()
     links: tuple[DuplicateLink, ...] = ()
@@ -115,21 +119,16 @@ async def create_need(
         duplicates=links,
     )
     try:
-        await svc.needs.add(
-            need,
-            need_events(need.events, context),
-            idempotency_key=command.idempotency_key,
-            request_hash=fingerprint,
-        )
+        await svc.needs.add(need, need_events(need.events, context), key=command.key)
     except IdempotentReplay:
-        # A concurrent retry of the same request got in first: answer with its need.
-        assert command.idempotency_key is not None
-        replay = await _replay(command.idempotency_key, fingerprint, actor, svc)
+        # A concurrent copy of the same request got in first: answer with its need.
+        assert command.key is not None
+        replay = await _created_with(command.key, svc)
         if replay is None:  # pragma: no cover - the key is there, or the store lies
             raise
-        return Created(replay, created=False)
+        return replay
     await link_back(need, svc, context)
-    return Created(need, created=True)
+    return Answer(need)
 
 
 async def revise_need(
@@ -139,8 +138,9 @@ async def revise_need(
     svc: NeedsServices,
     context: EventContext,
     *,
+    key: RequestKey | None = None,
     content_hash: str | None = None,
-) -> Need:
+) -> Answer:
     details = await details_of(given, svc)
 
     async def revise(need: Need) -> bool:
@@ -148,59 +148,82 @@ async def revise_need(
         links = await _possible_duplicates(need.need_id, need.organisation, details, svc)
         return need.revise(details, now=svc.clock.now(), duplicates=links)
 
-    return await _change(need_id, actor, svc, context, revise, content_hash=content_hash)
+    return await _change(need_id, actor, svc, context, revise, key, content_hash=content_hash)
 
 
 async def submit_need(
-    need_id: str, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Need:
+    need_id: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Answer:
     async def submit(need: Need) -> bool:
         _own(need, actor, "submits")
         links = await _possible_duplicates(need.need_id, need.organisation, need.details, svc)
         return need.submit(now=svc.clock.now(), duplicates=links)
 
-    return await _change(need_id, actor, svc, context, submit)
+    return await _change(need_id, actor, svc, context, submit, key)
 
 
 async def cancel_need(
-    need_id: str, reason: str, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Need:
+    need_id: str,
+    reason: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Answer:
     async def cancel(need: Need) -> bool:
         if not actor.sees_all:
             _own(need, actor, "cancels")
         return need.cancel(reason, now=svc.clock.now())
 
-    return await _change(need_id, actor, svc, context, cancel)
+    return await _change(need_id, actor, svc, context, cancel, key)
 
 
 # ---------------------------------------------------------------------- the coordinator's side
 
 
 async def validate_need(
-    need_id: str, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Need:
+    need_id: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Answer:
     _coordinator(actor, "validates needs")
 
     async def validate(need: Need) -> bool:
         return need.validate(by=actor.user, now=svc.clock.now())
 
-    return await _change(need_id, actor, svc, context, validate)
+    return await _change(need_id, actor, svc, context, validate, key)
 
 
 async def reject_need(
-    need_id: str, reason: str, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Need:
+    need_id: str,
+    reason: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Answer:
     _coordinator(actor, "rejects needs")
 
     async def reject(need: Need) -> bool:
         return need.reject(reason, now=svc.clock.now())
 
-    return await _change(need_id, actor, svc, context, reject)
+    return await _change(need_id, actor, svc, context, reject, key)
 
 
 async def keep_both(
-    need_id: str, other_id: str, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Need:
+    need_id: str,
+    other_id: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Answer:
     """Both needs stand: the coordinator checked they are not the same."""
     _coordinator(actor, "decides on duplicates")
     await get_need(other_id, actor, svc)
@@ -208,14 +231,21 @@ async def keep_both(
     async def keep(need: Need) -> bool:
         return need.decide_duplicate(other_id, DuplicateDecision.KEPT, now=svc.clock.now())
 
-    need = await _change(need_id, actor, svc, context, keep)
-    await _decide_other_side(need, other_id, DuplicateDecision.KEPT, actor, svc, context)
-    return need
+    answer = await _change(need_id, actor, svc, context, keep, key)
+    await _decide_other_side(
+        answer.need, other_id, DuplicateDecision.KEPT, svc, context, if_undecided=answer.replayed
+    )
+    return answer
 
 
 async def merge_need(
-    need_id: str, survivor_id: str, actor: Actor, svc: NeedsServices, context: EventContext
-) -> Need:
+    need_id: str,
+    survivor_id: str,
+    actor: Actor,
+    svc: NeedsServices,
+    context: EventContext,
+    key: RequestKey | None = None,
+) -> Answer:
     """`need_id` duplicates `survivor_id`: cancel it as merged; the survivor stays."""
     _coordinator(actor, "merges duplicates")
     await get_need(survivor_id, actor, svc)
@@ -223,28 +253,30 @@ async def merge_need(
     async def merge(need: Need) -> bool:
         return need.merge_into(survivor_id, now=svc.clock.now())
 
-    merged = await _change(need_id, actor, svc, context, merge)
-    await _decide_other_side(merged, survivor_id, DuplicateDecision.MERGED, actor, svc, context)
-    return merged
+    answer = await _change(need_id, actor, svc, context, merge, key)
+    await _decide_other_side(
+        answer.need,
+        survivor_id,
+        DuplicateDecision.MERGED,
+        svc,
+        context,
+        if_undecided=answer.replayed,
+    )
+    return answer
 
 
 # ---------------------------------------------------------------------- shared steps
 
 
-def request_hash(command: CreateNeed) -> str:
-    """What makes two create requests 'the same request' for an Idempotency-Key."""
-    payload = json.dumps([repr(command.given), command.submit], sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-async def _replay(key: str, fingerprint: str, actor: Actor, svc: NeedsServices) -> Need | None:
-    found = await svc.needs.by_idempotency_key(actor.organisation, key)
+async def _created_with(key: RequestKey, svc: NeedsServices) -> Answer | None:
+    """The need a request with this key created, if it did (IdempotencyKeyReused if the key
+    was used for another request)."""
+    found = await svc.needs.created_with(key)
     if found is None:
         return None
-    need, stored_hash = found
-    if stored_hash != fingerprint:
-        raise IdempotencyKeyReused(key)
-    return need
+    need, remembered = found
+    replayed_result(remembered, key)
+    return Answer(need, replayed=True)
 
 
 async def _change(
@@ -253,23 +285,43 @@ async def _change(
     svc: NeedsServices,
     context: EventContext,
     mutate: Callable[[Need], Awaitable[bool]],
+    key: RequestKey | None = None,
     *,
     content_hash: str | None = None,
-) -> Need:
+) -> Answer:
+    """Apply `mutate` to the need in one conditional write, re-reading it when another writer
+    got in first. With a key: a request already remembered on the need is answered as the
+    first time and changes nothing; otherwise the key is remembered in the same write as the
+    change, or alone when the need already was as asked (so that a retry after a later change
+    still answers as the first time)."""
     for _ in range(MAX_ATTEMPTS):
+        if key is not None and await _applied_before(need_id, key, svc):
+            return Answer(await get_need(need_id, actor, svc), replayed=True)
         need = await get_need(need_id, actor, svc)
         expected = need.sequence
-        if not await mutate(need):
-            return need
+        changed = await mutate(need)
+        remember = None if key is None else RememberedRequest.of(key, need_id, svc.clock.now())
         try:
-            await svc.needs.save(
-                need, expected, need_events(need.events, context), content_hash=content_hash
-            )
+            if changed:
+                events = need_events(need.events, context)
+                await svc.needs.save(
+                    need, expected, events, content_hash=content_hash, remember=remember
+                )
+            elif remember is not None:
+                await svc.needs.remember(need_id, expected, remember)
         except ConcurrentChange:
             continue
-        await link_back(need, svc, context)
-        return need
+        if changed:
+            await link_back(need, svc, context)
+        return Answer(need)
     raise ConcurrentChange(f"need {need_id} kept changing; try again")
+
+
+async def _applied_before(need_id: str, key: RequestKey, svc: NeedsServices) -> bool:
+    """Whether this very request was applied to the need (IdempotencyKeyReused when the key
+    was used on it for another request)."""
+    remembered = await svc.needs.remembered(need_id, key)
+    return replayed_result(remembered, key) is not None
 
 
 async def _possible_duplicates(
@@ -397,13 +449,21 @@ async def _decide_other_side(
     need: Need,
     other_id: str,
     decision: DuplicateDecision,
-    actor: Actor,
     svc: NeedsServices,
     context: EventContext,
+    *,
+    if_undecided: bool = False,
 ) -> None:
+    """The decision on the other need's link too. `if_undecided`: for a replayed request, whose
+    decision may have been followed by another one since (keep, then merge): only complete a
+    side that a crash left undecided."""
+
     async def decide(other: Need) -> bool:
         changed = False
-        if other.duplicate_link(need.need_id) is None:
+        link = other.duplicate_link(need.need_id)
+        if if_undecided and link is not None and link.decision is not DuplicateDecision.OPEN:
+            return False
+        if link is None:
             # Only one side was linked (a crash between the two writes): complete it first.
             changed = other.link_duplicates((back_link(need, other),), now=svc.clock.now())
         return other.decide_duplicate(need.need_id, decision, now=svc.clock.now()) or changed

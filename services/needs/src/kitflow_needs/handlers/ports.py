@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from kitflow_shared.events.envelope import CloudEvent, RenderedEvent
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 
 from kitflow_needs.domain.catalogue import CatalogueItem
 from kitflow_needs.domain.gazetteer import Gazetteer
@@ -70,18 +71,16 @@ class NeedRepository(Protocol):
         """The need, or UnknownNeed."""
 
     async def add(
-        self,
-        need: Need,
-        events: Sequence[CloudEvent],
-        *,
-        idempotency_key: str | None = None,
-        request_hash: str | None = None,
+        self, need: Need, events: Sequence[CloudEvent], *, key: RequestKey | None = None
     ) -> None:
-        """Store a new need and its events atomically. A key already taken raises
-        IdempotentReplay."""
+        """Store a new need and its events atomically, with the Idempotency-Key that created it
+        if any. A key already taken (a concurrent copy of the request) raises IdempotentReplay."""
 
-    async def by_idempotency_key(self, organisation: str, key: str) -> tuple[Need, str] | None:
-        """The need first created with this key by this organisation, and the request's hash."""
+    async def created_with(self, key: RequestKey) -> tuple[Need, RememberedRequest] | None:
+        """The need created with this key (of this organisation), and what the request was."""
+
+    async def remembered(self, need_id: str, key: RequestKey) -> RememberedRequest | None:
+        """The request that changed (or left unchanged) this need with this key, if any."""
 
     async def save(
         self,
@@ -90,9 +89,17 @@ class NeedRepository(Protocol):
         events: Sequence[CloudEvent],
         *,
         content_hash: str | None = None,
+        remember: RememberedRequest | None = None,
     ) -> None:
-        """Store the changed need and its events atomically if it is still at
-        `expected_sequence`, or raise ConcurrentChange."""
+        """Store the changed need, its events and the request's key (`remember`) atomically if
+        it is still at `expected_sequence` and that key is not remembered yet, or raise
+        ConcurrentChange."""
+
+    async def remember(
+        self, need_id: str, expected_sequence: int, remember: RememberedRequest
+    ) -> None:
+        """Remember a request that found nothing to change, under the same conditions as
+        `save`, or raise ConcurrentChange."""
 
     async def save_coverage(
         self, need: Need, expected_sequence: int, events: Sequence[CloudEvent]
@@ -143,11 +150,21 @@ class ProfileRepository(Protocol):
     async def all(self) -> list[NormsProfile]:
         """Every profile, by id."""
 
-    async def add(self, profile: NormsProfile) -> None:
-        """Store a new profile or raise DuplicateProfile."""
+    async def remembered(self, key: RequestKey) -> tuple[str, RememberedRequest] | None:
+        """The profile a request with this key added or changed, and what that request was."""
 
-    async def save(self, profile: NormsProfile, expected_version: int) -> None:
-        """Replace the profile if it is still at `expected_version`, or raise ConcurrentChange."""
+    async def add(self, profile: NormsProfile, remember: RememberedRequest | None = None) -> None:
+        """Store a new profile (with the key of the request that adds it) or raise
+        DuplicateProfile."""
+
+    async def save(
+        self,
+        profile: NormsProfile,
+        expected_version: int,
+        remember: RememberedRequest | None = None,
+    ) -> None:
+        """Replace the profile and remember the request's key, atomically, if it is still at
+        `expected_version` and that key is not remembered yet; or raise ConcurrentChange."""
 
     async def seed(self, profiles: Sequence[NormsProfile]) -> int:
         """Store the built-in profiles that are not there yet; return how many."""
@@ -162,6 +179,42 @@ class CatalogueRepository(Protocol):
 
     async def all(self) -> list[CatalogueItem]:
         """Every entry."""
+
+
+@dataclass(frozen=True)
+class HeldRequest:
+    """An import request begun earlier with the same Idempotency-Key."""
+
+    fingerprint: str
+    since: datetime
+    # The first request's answer (its report, serialised); None while that request runs.
+    answer: str | None
+
+
+class ImportRequestRepository(Protocol):
+    """The Idempotency-Keys of HXL imports, with the answer each gave.
+
+    An import changes many needs, so no single document can hold its key with its effect; its
+    effect is idempotent by itself (each row's need id derives from the row). What the key adds
+    is the first answer (the ids created) and that a retry never runs an older file again over
+    a newer one."""
+
+    async def claim(self, key: RequestKey, now: datetime) -> HeldRequest | None:
+        """Claim the key for a request starting `now`: None when claimed, else what holds it."""
+
+    async def take_over(self, key: RequestKey, since: datetime, now: datetime) -> bool:
+        """Claim a key whose request, begun at `since`, never answered; False if someone else
+        did meanwhile."""
+
+    async def complete(self, key: RequestKey, answer: str) -> bool:
+        """Keep the claimed request's answer; False if too large to keep (the claim is left
+        for the caller to release)."""
+
+    async def release(self, key: RequestKey) -> None:
+        """Forget a claim whose request had no effect (or failed), so a retry runs again."""
+
+    async def forget_before(self, moment: datetime) -> int:
+        """Forget the keys of requests begun before `moment`; how many."""
 
 
 class Clock(Protocol):
@@ -179,6 +232,7 @@ class NeedsServices:
     catalogue: LiveCatalogue
     clock: Clock
     new_id: Callable[[], str]
+    import_requests: ImportRequestRepository
     # The cluster's policy: do partners see the details of another organisation's possible
     # duplicate (KITFLOW_NEEDS_DUPLICATE_DETAILS_FOR_PARTNERS)? See shows_duplicate_details().
     duplicate_details_for_partners: bool = False

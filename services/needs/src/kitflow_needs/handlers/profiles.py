@@ -1,33 +1,93 @@
-"""Norms profiles: admins add and change them; everyone may read them."""
+"""Norms profiles: admins add and change them; everyone may read them.
+
+With an Idempotency-Key (ADR 0011) the profile document remembers the request that added or
+changed it, in the same write: a retry answers with that profile as it is now, and a change
+retried never makes a second version."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from kitflow_needs.domain.errors import NotPermitted
+from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
+
+from kitflow_needs.domain.errors import ConcurrentChange, DuplicateProfile, NotPermitted
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 
 
-async def add_profile(profile: NormsProfile, actor: Actor, svc: NeedsServices) -> NormsProfile:
+@dataclass(frozen=True)
+class ProfileAnswer:
+    profile: NormsProfile
+    # A retry of a request already applied: nothing changed now.
+    replayed: bool = False
+
+
+async def add_profile(
+    profile: NormsProfile, actor: Actor, svc: NeedsServices, key: RequestKey | None = None
+) -> ProfileAnswer:
     _admin(actor)
+    replay = await _replay(key, svc)
+    if replay is not None:
+        return replay
     catalogue = await svc.catalogue.knowing(r.item_code for r in profile.rules)
     profile = replace(profile, version=1).validated(catalogue)
-    await svc.profiles.add(profile)
-    return profile
+    try:
+        await svc.profiles.add(profile, _remember(key, profile, svc))
+    except DuplicateProfile:
+        # A concurrent copy of this request may have added it: then answer as it did.
+        replay = await _replay(key, svc)
+        if replay is None:
+            raise
+        return replay
+    return ProfileAnswer(profile)
 
 
 async def replace_profile(
-    profile: NormsProfile, expected_version: int | None, actor: Actor, svc: NeedsServices
-) -> NormsProfile:
+    profile: NormsProfile,
+    expected_version: int | None,
+    actor: Actor,
+    svc: NeedsServices,
+    key: RequestKey | None = None,
+) -> ProfileAnswer:
     """A new version of the profile; needs computed before keep the version they used."""
     _admin(actor)
+    replay = await _replay(key, svc)
+    if replay is not None:
+        return replay
     held = await svc.profiles.get(profile.profile_id)
     version = expected_version if expected_version is not None else held.version
     catalogue = await svc.catalogue.knowing(r.item_code for r in profile.rules)
     new = replace(profile, version=version + 1).validated(catalogue)
-    await svc.profiles.save(new, version)
-    return new
+    try:
+        await svc.profiles.save(new, version, _remember(key, new, svc))
+    except ConcurrentChange:
+        # A concurrent copy of this request made the version: then answer as it did.
+        replay = await _replay(key, svc)
+        if replay is None:
+            raise
+        return replay
+    return ProfileAnswer(new)
+
+
+async def _replay(key: RequestKey | None, svc: NeedsServices) -> ProfileAnswer | None:
+    """The profile a request with this key added or changed, as it is now, if this very request
+    did (IdempotencyKeyReused if the key was used for another request)."""
+    if key is None:
+        return None
+    found = await svc.profiles.remembered(key)
+    if found is None:
+        return None
+    held_id, remembered = found
+    replayed_result(remembered, key)
+    return ProfileAnswer(await svc.profiles.get(held_id), replayed=True)
+
+
+def _remember(
+    key: RequestKey | None, profile: NormsProfile, svc: NeedsServices
+) -> RememberedRequest | None:
+    if key is None:
+        return None
+    return RememberedRequest.of(key, f"{profile.profile_id}@{profile.version}", svc.clock.now())
 
 
 def _admin(actor: Actor) -> None:

@@ -1,14 +1,19 @@
 """/v1/needs: partners report and follow their needs; coordinators validate, reject and settle
-duplicates."""
+duplicates.
+
+Every route that changes a need takes an Idempotency-Key (ADR 0011): a retry of a request
+already applied answers as the first time, with `Idempotent-Replayed: true`, and changes
+nothing."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Path, Query, Response, status
 from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.web.identity import Caller
 from kitflow_shared.web.paging import MAX_OFFSET
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 
 from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Services, actor_of
 from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
@@ -20,7 +25,6 @@ from kitflow_needs.handlers.ports import NeedQuery, NeedsServices
 router = APIRouter(prefix="/v1/needs", tags=["needs"])
 
 NeedId = Annotated[str, Path(min_length=1, max_length=64)]
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def _public(need: Need, caller: Caller, svc: NeedsServices) -> NeedPublic:
@@ -28,6 +32,13 @@ def _public(need: Need, caller: Caller, svc: NeedsServices) -> NeedPublic:
     organisation's possible duplicate, not that need's details)."""
     details = handlers.shows_duplicate_details(actor_of(caller), svc)
     return NeedPublic.of(need, svc.catalogue.current(), duplicate_details=details)
+
+
+def _answer(
+    answer: handlers.Answer, caller: Caller, svc: NeedsServices, response: Response
+) -> NeedPublic:
+    mark_replayed(response, answer.replayed)
+    return _public(answer.need, caller, svc)
 
 
 def query_of(
@@ -57,21 +68,14 @@ async def create(
     svc: Services,
     context: Context,
     response: Response,
-    idempotency_key: Annotated[
-        str | None, Header(alias=IDEMPOTENCY_HEADER, min_length=8, max_length=200)
-    ] = None,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Report a need of the caller's organisation (submitted at once, or kept as a draft)."""
-    result = await handlers.create_need(
-        handlers.CreateNeed(body.to_input(), body.submit, idempotency_key),
-        actor_of(caller),
-        svc,
-        context,
+    answer = await handlers.create_need(
+        handlers.CreateNeed(body.to_input(), body.submit, key), actor_of(caller), svc, context
     )
-    if not result.created:
-        response.status_code = status.HTTP_200_OK
-    response.headers["Location"] = f"/v1/needs/{result.need.need_id}"
-    return _public(result.need, caller, svc)
+    response.headers["Location"] = f"/v1/needs/{answer.need.need_id}"
+    return _answer(answer, caller, svc, response)
 
 
 @router.get("", response_model=NeedPage)
@@ -108,60 +112,104 @@ async def get_need(need_id: NeedId, caller: Reader, svc: Services) -> NeedPublic
 
 @router.put("/{need_id}", response_model=NeedPublic)
 async def update(
-    need_id: NeedId, body: NeedUpdate, caller: Reporter, svc: Services, context: Context
+    need_id: NeedId,
+    body: NeedUpdate,
+    caller: Reporter,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Replace a need's details (its organisation only); a validated need needs validating again."""
-    need = await handlers.revise_need(need_id, body.to_input(), actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.revise_need(
+        need_id, body.to_input(), actor_of(caller), svc, context, key=key
+    )
+    return _answer(answer, caller, svc, response)
 
 
 @router.post("/{need_id}/submit", response_model=NeedPublic)
-async def submit(need_id: NeedId, caller: Reporter, svc: Services, context: Context) -> NeedPublic:
+async def submit(
+    need_id: NeedId,
+    caller: Reporter,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
+) -> NeedPublic:
     """Submit a draft (or a rejected need after fixing it) to the coordinators."""
-    need = await handlers.submit_need(need_id, actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.submit_need(need_id, actor_of(caller), svc, context, key)
+    return _answer(answer, caller, svc, response)
 
 
 @router.post("/{need_id}/cancel", response_model=NeedPublic)
 async def cancel(
-    need_id: NeedId, body: ReasonIn, caller: Reporter, svc: Services, context: Context
+    need_id: NeedId,
+    body: ReasonIn,
+    caller: Reporter,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Cancel a need, with the reason (its organisation, or a coordinator)."""
-    need = await handlers.cancel_need(need_id, body.reason, actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.cancel_need(need_id, body.reason, actor_of(caller), svc, context, key)
+    return _answer(answer, caller, svc, response)
 
 
 @router.post("/{need_id}/validate", response_model=NeedPublic)
 async def validate(
-    need_id: NeedId, caller: Coordinator, svc: Services, context: Context
+    need_id: NeedId,
+    caller: Coordinator,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Validate a submitted need: it may now be planned (coordinators)."""
-    need = await handlers.validate_need(need_id, actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.validate_need(need_id, actor_of(caller), svc, context, key)
+    return _answer(answer, caller, svc, response)
 
 
 @router.post("/{need_id}/reject", response_model=NeedPublic)
 async def reject(
-    need_id: NeedId, body: ReasonIn, caller: Coordinator, svc: Services, context: Context
+    need_id: NeedId,
+    body: ReasonIn,
+    caller: Coordinator,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Reject a submitted need, with the reason the partner will read (coordinators)."""
-    need = await handlers.reject_need(need_id, body.reason, actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.reject_need(need_id, body.reason, actor_of(caller), svc, context, key)
+    return _answer(answer, caller, svc, response)
 
 
 @router.post("/{need_id}/duplicates/{other_id}/keep", response_model=NeedPublic)
 async def keep_both(
-    need_id: NeedId, other_id: NeedId, caller: Coordinator, svc: Services, context: Context
+    need_id: NeedId,
+    other_id: NeedId,
+    caller: Coordinator,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Keep both needs: they are not the same need (coordinators)."""
-    need = await handlers.keep_both(need_id, other_id, actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.keep_both(need_id, other_id, actor_of(caller), svc, context, key)
+    return _answer(answer, caller, svc, response)
 
 
 @router.post("/{need_id}/duplicates/{other_id}/merge", response_model=NeedPublic)
 async def merge(
-    need_id: NeedId, other_id: NeedId, caller: Coordinator, svc: Services, context: Context
+    need_id: NeedId,
+    other_id: NeedId,
+    caller: Coordinator,
+    svc: Services,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NeedPublic:
     """Merge this need into the other one, which stays; this one is cancelled (coordinators)."""
-    need = await handlers.merge_need(need_id, other_id, actor_of(caller), svc, context)
-    return _public(need, caller, svc)
+    answer = await handlers.merge_need(need_id, other_id, actor_of(caller), svc, context, key)
+    return _answer(answer, caller, svc, response)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Response, status
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 
 from kitflow_needs.api.deps import Admin, AnyRole, Services, actor_of
 from kitflow_needs.api.schemas import (
@@ -38,23 +39,32 @@ async def get_profile(profile_id: ProfileId, caller: AnyRole, svc: Services) -> 
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=NormsProfilePublic)
-async def add_profile(body: NormsProfileCreate, caller: Admin, svc: Services) -> NormsProfilePublic:
+async def add_profile(
+    body: NormsProfileCreate, caller: Admin, svc: Services, response: Response, key: RequestKeyDep
+) -> NormsProfilePublic:
     """Add a norms profile, e.g. a cluster-specific variant (admins)."""
-    profile = await handlers.add_profile(body.to_profile(), actor_of(caller), svc)
-    return NormsProfilePublic.of(profile)
+    answer = await handlers.add_profile(body.to_profile(), actor_of(caller), svc, key)
+    mark_replayed(response, answer.replayed)
+    return NormsProfilePublic.of(answer.profile)
 
 
 @router.put("/{profile_id}", response_model=NormsProfilePublic)
 async def replace_profile(
-    profile_id: ProfileId, body: NormsProfileUpdate, caller: Admin, svc: Services
+    profile_id: ProfileId,
+    body: NormsProfileUpdate,
+    caller: Admin,
+    svc: Services,
+    response: Response,
+    key: RequestKeyDep,
 ) -> NormsProfilePublic:
     """Change a profile: a new version; needs keep the version they were computed with (admins)."""
     if body.profile_id != profile_id:
         raise InvalidInput.of("profile_id", f"must be {profile_id!r}, the profile in the path")
-    profile = await handlers.replace_profile(
-        body.to_profile(profile_id), body.expected_version, actor_of(caller), svc
+    answer = await handlers.replace_profile(
+        body.to_profile(profile_id), body.expected_version, actor_of(caller), svc, key
     )
-    return NormsProfilePublic.of(profile)
+    mark_replayed(response, answer.replayed)
+    return NormsProfilePublic.of(answer.profile)
 
 
 @router.post("/{profile_id}/calculate", response_model=NormsResultPublic)

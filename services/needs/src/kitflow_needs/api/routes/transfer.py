@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.web.problems import Problem, problem_response
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 
 from kitflow_needs.adapters.hxl_io import (
     MAX_FILE_BYTES,
@@ -23,7 +24,7 @@ from kitflow_needs.api.schemas import ImportReportPublic, RowErrorPublic, RuleCo
 from kitflow_needs.domain.errors import InvalidInput, UnreadableFile
 from kitflow_needs.domain.norms import PROFILE_ID
 from kitflow_needs.handlers import needs as handlers
-from kitflow_needs.handlers.imports import ImportOptions, ImportReport, import_needs
+from kitflow_needs.handlers.imports import ImportOptions, ImportReport, import_needs, import_once
 from kitflow_needs.handlers.ports import NeedQuery
 
 router = APIRouter(prefix="/v1/needs", tags=["HXL import and export"])
@@ -71,6 +72,8 @@ async def import_file(
     caller: Reporter,
     svc: Services,
     context: Context,
+    response: Response,
+    key: RequestKeyDep,
     submit: Annotated[bool, Query(description="Submit the imported needs (else drafts)")] = True,
     profile: Annotated[
         str | None,
@@ -86,7 +89,9 @@ async def import_file(
         Query(description="Which of that profile's rules apply (repeat it); all when left out"),
     ] = None,
 ) -> ImportReportPublic | JSONResponse:
-    """Import needs from an HXL-tagged CSV or XLSX file (the request body); bad rows are listed."""
+    """Import needs from an HXL-tagged CSV or XLSX file (the request body); bad rows are listed.
+    Importing the same file again changes nothing; with an Idempotency-Key, a retry answers
+    with the first import's report."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and content_type not in ACCEPTED_TYPES:
         raise Problem(
@@ -99,33 +104,33 @@ async def import_file(
     if len(data) > MAX_FILE_BYTES:
         raise UnreadableFile(f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     actor = actor_of(caller)
-    sheet = await asyncio.to_thread(read_needs_file, data, organisation=actor.organisation)
-    if not sheet.has_items and not sheet.has_norms and profile is None:
-        raise UnreadableFile(
-            "no items to import: add #item+code and #item+num columns, a #meta+norms column, "
-            "or name a norms profile with ?profile="
-        )
-    try:
-        report = await import_needs(
-            sheet.rows,
-            ImportOptions(submit, profile, duration_days, rule_codes(rules)),
-            actor,
-            svc,
-            context,
-        )
-    except InvalidInput as exc:
-        raise Problem(
-            422,
-            "Invalid request",
-            str(exc),
-            slug="validation",
-            errors=[
-                {"field": f"query.{p.field}", "reason": p.reason, "type": "business_rule"}
-                for p in exc.problems
-            ],
-        ) from None
+    options = ImportOptions(submit, profile, duration_days, rule_codes(rules))
+
+    async def run() -> ImportReport:
+        sheet = await asyncio.to_thread(read_needs_file, data, organisation=actor.organisation)
+        if not sheet.has_items and not sheet.has_norms and profile is None:
+            raise UnreadableFile(
+                "no items to import: add #item+code and #item+num columns, a #meta+norms "
+                "column, or name a norms profile with ?profile="
+            )
+        try:
+            return await import_needs(sheet.rows, options, actor, svc, context)
+        except InvalidInput as exc:
+            raise Problem(
+                422,
+                "Invalid request",
+                str(exc),
+                slug="validation",
+                errors=[
+                    {"field": f"query.{p.field}", "reason": p.reason, "type": "business_rule"}
+                    for p in exc.problems
+                ],
+            ) from None
+
+    answer = await import_once(key, svc, run)
+    report = answer.report
     public = report_of(report)
-    if report.rows and report.rejected == report.rows:
+    if report.refused:
         return problem_response(
             422,
             "No row could be imported",
@@ -138,6 +143,7 @@ async def import_file(
             ],
             report=public.model_dump(mode="json"),
         )
+    mark_replayed(response, answer.replayed)
     return public
 
 
