@@ -21,19 +21,13 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Path, Query, Request, Response
 from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.request_keys import MAX_KEY_LENGTH, MIN_KEY_LENGTH, fingerprint, key_problem
 from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role
 from kitflow_shared.web.problems import PROBLEM_JSON
 
 from kitflow_gateway.api.deps import Gateway, authenticated, gateway_of
 from kitflow_gateway.api.errors import Refused
-from kitflow_gateway.domain.idempotency import (
-    MAX_KEY_LENGTH,
-    MIN_KEY_LENGTH,
-    StoredResponse,
-    fingerprint,
-    key_problem,
-    worth_remembering,
-)
+from kitflow_gateway.domain.idempotency import StoredResponse, worth_remembering
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.idempotency import InProgress, Mismatch, Replay
 from kitflow_gateway.handlers.ports import UpstreamTimeout, UpstreamUnavailable
@@ -60,6 +54,22 @@ class Body(StrEnum):
     NONE = "none"
     JSON = "json"
     FILE = "file"
+
+
+class Repeat(StrEnum):
+    """What keeps a repeated state-changing request from having a second effect. Every
+    state-changing route accepts Idempotency-Key as well (ADR 0011); this says what protects a
+    client that sends none. The README's table of state-changing routes is this column."""
+
+    # The body names the object or document (a GRN, a waybill, a code): a second one is refused.
+    NATURAL_KEY = "natural key"
+    # Nothing in the request tells a repeat from a new command: only the key does.
+    IDEMPOTENCY_KEY = "Idempotency-Key"
+    # Sets a state (replace, set, release, a status change refused from the new status): a
+    # repeat changes nothing more.
+    IDEMPOTENT = "naturally idempotent"
+    # Changes nothing (a preview).
+    NO_EFFECT = "no effect"
 
 
 class Answer(StrEnum):
@@ -97,14 +107,20 @@ class ProxyRoute:
     status: int = 200
     body: Body = Body.NONE
     answer: Answer = Answer.OBJECT
-    # Accepts Idempotency-Key: a retry returns the first answer.
-    creates: bool = False
+    # For state-changing routes: what makes a repeat harmless, and which natural key.
+    repeat: Repeat | None = None
+    natural_key: str = ""
     query: tuple[QueryParam, ...] = ()
     example: dict[str, Any] | None = field(default=None, compare=False)
 
     @property
     def path_params(self) -> list[str]:
         return PATH_PARAM.findall(self.path)
+
+    @property
+    def changes_state(self) -> bool:
+        """POST, PUT, PATCH and DELETE: they accept and forward Idempotency-Key."""
+        return self.method != "GET"
 
     @property
     def scoped_to_warehouse(self) -> bool:
@@ -137,22 +153,24 @@ ROUTES: tuple[ProxyRoute, ...] = (
     R("GET", "/v1/warehouses", "stock", ALL, "List warehouses.", "warehouses",
       query=(_q("organisation", str), _q("admin1_pcode", str), *PAGE)),
     R("POST", "/v1/warehouses", "stock", COORDINATION, "Register a warehouse.", "warehouses",
-      status=201, body=Body.JSON, creates=True,
+      status=201, body=Body.JSON,
       example={"code": "MOP-SUB", "name": "IOM Mopti sub-office warehouse", "organisation": "IOM",
-               "type": "sub-office", "admin1_pcode": "ML05", "admin2_pcode": "ML0501"}),
+               "type": "sub-office", "admin1_pcode": "ML05", "admin2_pcode": "ML0501"},
+      repeat=Repeat.NATURAL_KEY, natural_key="the warehouse `code`"),
     R("GET", "/v1/warehouses/{code}", "stock", ALL, "One warehouse.", "warehouses"),
     R("PATCH", "/v1/warehouses/{code}", "stock", COORDINATION, "Change a warehouse.",
-      "warehouses", body=Body.JSON, example={"capacity_m3": 900}),
+      "warehouses", body=Body.JSON, example={"capacity_m3": 900}, repeat=Repeat.IDEMPOTENT),
     R("GET", "/v1/items", "stock", ALL, "List catalogue items and kits.", "catalogue",
       query=(_q("category", str), _q("is_kit", bool), _q("q", str, "Text in code or name"),
              _q("component", str, "Kits containing this item"), *PAGE)),
     R("POST", "/v1/items", "stock", ADMIN, "Add an item or kit to the catalogue.", "catalogue",
-      status=201, body=Body.JSON, creates=True,
+      status=201, body=Body.JSON,
       example={"code": "BLANKET", "name_en": "Blanket", "name_fr": "Couverture",
-               "category": "nfi", "unit": "piece"}),
+               "category": "nfi", "unit": "piece"},
+      repeat=Repeat.NATURAL_KEY, natural_key="the item `code`"),
     R("GET", "/v1/items/{code}", "stock", ALL, "One catalogue item or kit.", "catalogue"),
     R("PATCH", "/v1/items/{code}", "stock", ADMIN, "Change a catalogue item or kit.",
-      "catalogue", body=Body.JSON, example={"pack_size": 10}),
+      "catalogue", body=Body.JSON, example={"pack_size": 10}, repeat=Repeat.IDEMPOTENT),
     # ---- stock: balances, movements, counts, reservations ------------------------------------
     R("GET", f"{WH}/stock", "stock", STOCK_READERS, "Balances per item with their lots.",
       "stock"),
@@ -160,86 +178,98 @@ ROUTES: tuple[ProxyRoute, ...] = (
       "The stock card of an item, with the running balance.", "stock", query=PAGE),
     R("PUT", f"{WH}/stock/{{item_code}}/minimum", "stock", STOCK_OPERATORS,
       "Set the low-stock threshold of an item.", "stock", status=204, body=Body.JSON,
-      answer=Answer.EMPTY, example={"minimum": 50}),
+      answer=Answer.EMPTY, example={"minimum": 50}, repeat=Repeat.IDEMPOTENT),
     R("POST", f"{WH}/receipts", "stock", STOCK_OPERATORS, "Record goods received (GRN).",
-      "stock", status=201, body=Body.JSON, creates=True, example=RECEIPT_EXAMPLE),
+      "stock", status=201, body=Body.JSON, example=RECEIPT_EXAMPLE,
+      repeat=Repeat.NATURAL_KEY, natural_key="`grn_number` in the warehouse"),
     R("POST", f"{WH}/dispatches", "stock", STOCK_OPERATORS, "Record goods dispatched (waybill).",
-      "stock", status=201, body=Body.JSON, creates=True,
+      "stock", status=201, body=Body.JSON,
       example={"waybill_number": "WB-1", "destination": "Site Sévaré 2 (ML0501)",
-               "lines": [{"item_code": "TARPAULIN-4X6", "quantity": 40}]}),
+               "lines": [{"item_code": "TARPAULIN-4X6", "quantity": 40}]},
+      repeat=Repeat.NATURAL_KEY, natural_key="`waybill_number` in the warehouse"),
     R("POST", f"{WH}/adjustments", "stock", STOCK_OPERATORS,
       "Record a loss, damage, expiry, find or count correction.", "stock", status=201,
-      body=Body.JSON, creates=True,
-      example={"item_code": "SOAP-BAR-250G", "quantity": -12, "reason": "damaged"}),
+      body=Body.JSON,
+      example={"item_code": "SOAP-BAR-250G", "quantity": -12, "reason": "damaged"},
+      repeat=Repeat.IDEMPOTENCY_KEY),
     R("POST", f"{WH}/transfers", "stock", STOCK_OPERATORS,
-      "Send stock to another warehouse.", "stock", status=201, body=Body.JSON, creates=True,
+      "Send stock to another warehouse.", "stock", status=201, body=Body.JSON,
       example={"to_warehouse": "GAO-SUB", "waybill_number": "WB-TR-9",
-               "lines": [{"item_code": "TARPAULIN-4X6", "quantity": 100}]}),
+               "lines": [{"item_code": "TARPAULIN-4X6", "quantity": 100}]},
+      repeat=Repeat.NATURAL_KEY, natural_key="`waybill_number` in the sending warehouse"),
     R("POST", f"{WH}/transfers/{{transfer_id}}/receipt", "stock", STOCK_OPERATORS,
-      "Receive a transfer.", "stock", status=201, body=Body.JSON, creates=True),
+      "Receive a transfer.", "stock", status=201, body=Body.JSON,
+      repeat=Repeat.NATURAL_KEY, natural_key="the transfer id: received once"),
     R("POST", f"{WH}/kitting", "stock", STOCK_OPERATORS,
       "Assemble kits from components, or break them.", "stock", status=201, body=Body.JSON,
-      creates=True, example={"kit_code": "KIT-SHELTER", "count": 10, "action": "assemble"}),
+      example={"kit_code": "KIT-SHELTER", "count": 10, "action": "assemble"},
+      repeat=Repeat.IDEMPOTENCY_KEY),
     R("POST", f"{WH}/movements/{{movement_id}}/reversal", "stock", STOCK_OPERATORS,
       "Undo a movement by a compensating one.", "stock", status=201, body=Body.JSON,
-      creates=True, example={"note": "entered twice"}),
+      example={"note": "entered twice"},
+      repeat=Repeat.NATURAL_KEY, natural_key="the movement id: reversed once"),
     R("POST", f"{WH}/counts", "stock", STOCK_OPERATORS, "Start a physical count (draft).",
-      "stock", status=201, body=Body.JSON, creates=True,
-      example={"lines": [{"item_code": "TARPAULIN-4X6", "counted": 396}]}),
+      "stock", status=201, body=Body.JSON,
+      example={"lines": [{"item_code": "TARPAULIN-4X6", "counted": 396}]},
+      repeat=Repeat.IDEMPOTENCY_KEY),
     R("GET", f"{WH}/counts/{{count_id}}", "stock", STOCK_READERS, "A count.", "stock"),
     R("PUT", f"{WH}/counts/{{count_id}}", "stock", STOCK_OPERATORS,
-      "Replace a draft count's lines.", "stock", body=Body.JSON),
+      "Replace a draft count's lines.", "stock", body=Body.JSON, repeat=Repeat.IDEMPOTENT),
     R("POST", f"{WH}/counts/{{count_id}}/submit", "stock", STOCK_OPERATORS,
-      "Submit a count; differences become adjustments.", "stock"),
+      "Submit a count; differences become adjustments.", "stock", repeat=Repeat.IDEMPOTENCY_KEY),
     R("GET", f"{WH}/reservations", "stock", STOCK_READERS, "Reservations held for plan lines.",
       "stock", query=(_q("status", str), _q("plan_id", str)), answer=Answer.LIST),
     R("POST", f"{WH}/reservations", "stock", COORDINATION, "Reserve stock for a plan line.",
-      "stock", status=201, body=Body.JSON, creates=True),
+      "stock", status=201, body=Body.JSON,
+      repeat=Repeat.NATURAL_KEY, natural_key="the plan `line_id`"),
     R("DELETE", f"{WH}/reservations/{{line_id}}", "stock", COORDINATION,
-      "Release a reservation.", "stock", status=204, answer=Answer.EMPTY),
+      "Release a reservation.", "stock", status=204, answer=Answer.EMPTY, repeat=Repeat.IDEMPOTENT),
     R("POST", f"{WH}/reservations/{{line_id}}/dispatch", "stock", STOCK_OPERATORS,
-      "Issue reserved stock.", "stock", status=201, body=Body.JSON, creates=True),
+      "Issue reserved stock.", "stock", status=201, body=Body.JSON,
+      repeat=Repeat.NATURAL_KEY, natural_key="the plan line: issued once"),
     # ---- needs -------------------------------------------------------------------------------
     R("POST", "/v1/needs/imports", "needs", NEEDS_REPORTERS,
-      "Import needs from an HXL-tagged CSV or XLSX file.", "needs", body=Body.FILE, creates=True,
-      query=(_q("submit", bool), _q("profile", str), _q("duration_days", int))),
+      "Import needs from an HXL-tagged CSV or XLSX file.", "needs", body=Body.FILE,
+      query=(_q("submit", bool), _q("profile", str), _q("duration_days", int)),
+      repeat=Repeat.IDEMPOTENCY_KEY),
     R("GET", "/v1/needs/export.csv", "needs", NEEDS_READERS, "Needs as HXL-tagged CSV.", "needs",
       answer=Answer.CSV,
       query=(_q("status", list[str] | None), _q("admin1_pcode", str), _q("admin2_pcode", str),
              _q("min_severity", int))),
     R("POST", "/v1/needs", "needs", NEEDS_REPORTERS, "Report a need of your organisation.",
-      "needs", status=201, body=Body.JSON, creates=True, example=NEED_EXAMPLE),
+      "needs", status=201, body=Body.JSON, example=NEED_EXAMPLE, repeat=Repeat.IDEMPOTENCY_KEY),
     R("GET", "/v1/needs", "needs", NEEDS_READERS,
       "List needs (a partner sees its organisation's only).", "needs",
       query=(_q("status", list[str] | None), _q("admin1_pcode", str), _q("admin2_pcode", str),
              _q("min_severity", int), _q("duplicates", bool), *PAGE)),
     R("GET", "/v1/needs/{need_id}", "needs", NEEDS_READERS, "One need.", "needs"),
     R("PUT", "/v1/needs/{need_id}", "needs", NEEDS_REPORTERS, "Replace a need's details.",
-      "needs", body=Body.JSON, example=NEED_EXAMPLE),
+      "needs", body=Body.JSON, example=NEED_EXAMPLE, repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/needs/{need_id}/submit", "needs", NEEDS_REPORTERS,
-      "Submit a draft need.", "needs"),
+      "Submit a draft need.", "needs", repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/needs/{need_id}/cancel", "needs", NEEDS_REPORTERS,
       "Cancel a need, with the reason.", "needs", body=Body.JSON,
-      example={"reason": "households moved on to Gao"}),
+      example={"reason": "households moved on to Gao"}, repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/needs/{need_id}/validate", "needs", COORDINATORS,
-      "Validate a submitted need.", "needs"),
+      "Validate a submitted need.", "needs", repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/needs/{need_id}/reject", "needs", COORDINATORS,
       "Reject a submitted need, with the reason.", "needs", body=Body.JSON,
-      example={"reason": "the site P-code is outside the partner's area"}),
+      example={"reason": "the site P-code is outside the partner's area"},
+      repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/needs/{need_id}/duplicates/{other_id}/keep", "needs", COORDINATORS,
-      "Keep both of two possible duplicates.", "needs"),
+      "Keep both of two possible duplicates.", "needs", repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/needs/{need_id}/duplicates/{other_id}/merge", "needs", COORDINATORS,
-      "Merge a need into its duplicate.", "needs"),
+      "Merge a need into its duplicate.", "needs", repeat=Repeat.IDEMPOTENT),
     R("GET", "/v1/norms-profiles", "needs", ALL, "Every norms profile.", "norms",
       answer=Answer.LIST),
     R("POST", "/v1/norms-profiles", "needs", ADMIN, "Add a norms profile.", "norms", status=201,
-      body=Body.JSON, creates=True),
+      body=Body.JSON, repeat=Repeat.NATURAL_KEY, natural_key="the profile id"),
     R("GET", "/v1/norms-profiles/{profile_id}", "needs", ALL, "One norms profile.", "norms"),
     R("PUT", "/v1/norms-profiles/{profile_id}", "needs", ADMIN, "Change a norms profile.",
-      "norms", body=Body.JSON),
+      "norms", body=Body.JSON, repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/norms-profiles/{profile_id}/calculate", "needs", ALL,
       "Preview the quantities a population would get.", "norms", body=Body.JSON,
-      example={"population": {"households": 100, "individuals": 540}}),
+      example={"population": {"households": 100, "individuals": 540}}, repeat=Repeat.NO_EFFECT),
     R("GET", "/v1/reference/gazetteer", "needs", ALL, "The P-codes needs are checked against.",
       "reference"),
     R("GET", "/v1/reference/items", "needs", ALL, "The item codes a need may ask for.",
@@ -253,25 +283,28 @@ ROUTES: tuple[ProxyRoute, ...] = (
       "Needs as the planner sees them.", "planning", answer=Answer.LIST),
     R("POST", "/v1/plans", "distribution", COORDINATION,
       "Draft a plan with the planner's optimal, fair allocation.", "planning", status=201,
-      body=Body.JSON, creates=True, example={"title": "Mopti emergency shelter, round 1"}),
+      body=Body.JSON, example={"title": "Mopti emergency shelter, round 1"},
+      repeat=Repeat.IDEMPOTENCY_KEY),
     R("GET", "/v1/plans", "distribution", COORDINATION, "List plans, newest first.", "planning",
       query=(_q("status", str), _q("need_id", str), *PAGE)),
     R("GET", "/v1/plans/{plan_id}", "distribution", PLAN_READERS,
       "One plan with the planner's explanation (partners: their lines only).", "planning"),
     R("POST", "/v1/plans/{plan_id}/approve", "distribution", COORDINATION,
       "Approve a draft plan: stock reserves every line.", "planning", body=Body.JSON,
-      example={"all_or_nothing": False}),
+      example={"all_or_nothing": False}, repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/plans/{plan_id}/cancel", "distribution", COORDINATION, "Cancel a plan.",
-      "planning", body=Body.JSON, example={"reason": "road to Ménaka closed"}),
+      "planning", body=Body.JSON, example={"reason": "road to Ménaka closed"},
+      repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/plans/{plan_id}/dispatch", "distribution", COORDINATION,
       "Order the reserved lines out under one waybill.", "planning", body=Body.JSON,
-      example={"waybill_number": "WB-PLN-7", "destination": "Site Sévaré 2 (ML0501)"}),
+      example={"waybill_number": "WB-PLN-7", "destination": "Site Sévaré 2 (ML0501)"},
+      repeat=Repeat.IDEMPOTENT),
     R("POST", "/v1/plans/{plan_id}/deliveries", "distribution", PLAN_READERS,
       "Confirm what reached households.", "planning", body=Body.JSON,
       example={"deliveries": [{"line_id": "PLN-7-L1", "quantity": 120, "households": 60,
-                               "individuals": 320}]}),
+                               "individuals": 320}]}, repeat=Repeat.IDEMPOTENCY_KEY),
     R("POST", "/v1/plans/{plan_id}/close", "distribution", COORDINATION,
-      "Close a dispatched or delivered plan.", "planning"),
+      "Close a dispatched or delivered plan.", "planning", repeat=Repeat.IDEMPOTENT),
     R("GET", "/v1/reports/5w.csv", "distribution", PLAN_READERS,
       "The 5W report as HXL-tagged CSV.", "reports", answer=Answer.CSV),
     R("GET", "/v1/reports/5w.xlsx", "distribution", PLAN_READERS,
@@ -318,8 +351,9 @@ async def _call_service(
     if body or route.body is not Body.NONE:
         headers["content-type"] = request.headers.get("content-type", "application/json")
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    if key and route.creates:
-        # The needs service deduplicates by key too: a second line of defence.
+    if key and route.changes_state:
+        # The service remembers the key with the effect (ADR 0011): it, not the gateway's claim,
+        # decides whether a retry after a timeout was applied already.
         headers[IDEMPOTENCY_HEADER] = key
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     target = raw_path.decode("latin-1")
@@ -373,7 +407,7 @@ async def forward(
         raise refused
     body = await request.body() if route.body is not Body.NONE else b""
     key = request.headers.get(IDEMPOTENCY_HEADER)
-    if not (key and route.creates):
+    if not (key and route.changes_state):
         return await _call_service(gateway, route, request, principal, body)
     problem = key_problem(key)
     if problem is not None:
@@ -520,7 +554,9 @@ def _responses(route: ProxyRoute) -> dict[int | str, dict[str, Any]]:
         responses[409] = _problem("Conflicts with the current state")
     if route.body is not Body.NONE:
         responses[413] = _problem("The body is too large")
-    if route.creates:
+    if route.changes_state and route.status != 200:
+        # A replayed answer repeats the first one's status; a service may answer a repeat of
+        # a creation with the object it created then (200).
         responses[200] = _success(route)
     return responses
 
@@ -565,7 +601,7 @@ def _endpoint(route: ProxyRoute) -> Callable[..., Awaitable[Response]]:
                 default=None,
             )
         )
-    if route.creates:
+    if route.changes_state:
         parameters.append(
             inspect.Parameter(
                 "idempotency_key",
@@ -577,7 +613,7 @@ def _endpoint(route: ProxyRoute) -> Callable[..., Awaitable[Response]]:
                         min_length=MIN_KEY_LENGTH,
                         max_length=MAX_KEY_LENGTH,
                         description="Repeat the request with the same key to get the first "
-                        "answer back instead of a second object (kept 24 h).",
+                        "answer back instead of a second effect.",
                     ),
                 ],
                 default=None,
@@ -591,7 +627,7 @@ def _endpoint(route: ProxyRoute) -> Callable[..., Awaitable[Response]]:
 def _description(route: ProxyRoute) -> str:
     roles = ", ".join(sorted(route.roles))
     lines = [route.summary, "", f"Roles: {roles}. Served by the {route.service} service."]
-    if route.creates:
+    if route.changes_state:
         lines.append(
             "Accepts Idempotency-Key: a retry with the same key and body returns the "
             "first answer (with Idempotent-Replayed: true)."
