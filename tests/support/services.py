@@ -9,8 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -116,9 +116,36 @@ def service_process(service: str, infra: Infra, namespace: str, **extra: str) ->
     )
 
 
+class FreshIdentity(Mapping[str, str]):
+    """The header the gateway adds for a caller, signed afresh each time it is read.
+
+    Services accept the identity only for the gateway's 60 s (plus a small skew), while
+    module-level headers are made at collection and a test may run much later: so the token is
+    issued when a request reads the headers, not when the mapping is made. `identity(...) |
+    {"Content-Type": ...}` adds headers and stays fresh (`{**identity(...)}` would freeze it)."""
+
+    def __init__(self, caller: Caller, extra: Mapping[str, str] | None = None) -> None:
+        self.caller = caller
+        self.extra = dict(extra or {})
+
+    def __getitem__(self, name: str) -> str:
+        if name == IDENTITY_HEADER:
+            return issue_internal_token(self.caller, DEV_INTERNAL_SECRET)
+        return self.extra[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((IDENTITY_HEADER, *self.extra))
+
+    def __len__(self) -> int:
+        return 1 + len(self.extra)
+
+    def __or__(self, other: Mapping[str, str]) -> FreshIdentity:  # type: ignore[override]
+        return FreshIdentity(self.caller, {**self.extra, **other})
+
+
 def identity(
     organisation: str = "IOM", *roles: Role, warehouses: frozenset[str] = frozenset()
-) -> dict[str, str]:
+) -> FreshIdentity:
     """The header the gateway adds for a caller (services trust nothing else)."""
     caller = Caller(
         user=f"{organisation.lower()}-user",
@@ -126,6 +153,4 @@ def identity(
         roles=frozenset(roles or (Role.COORDINATOR,)),
         warehouses=warehouses,
     )
-    # Long-lived: module-level headers are made at collection, and a test may run much later.
-    token = issue_internal_token(caller, DEV_INTERNAL_SECRET, timedelta(hours=12))
-    return {IDENTITY_HEADER: token}
+    return FreshIdentity(caller)
