@@ -15,7 +15,7 @@ from kitflow_shared.web.identity import Role
 from kitflow_shared.web.paging import MAX_OFFSET
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from kitflow_gateway.api.deps import Admin, Authenticated, GatewayDep
+from kitflow_gateway.api.deps import Admin, Authenticated, CallerFirst, GatewayDep
 from kitflow_gateway.domain.identity import ApiKey, Organisation, OrganisationKind, User
 from kitflow_gateway.handlers.identity import (
     ChangeUser,
@@ -24,7 +24,7 @@ from kitflow_gateway.handlers.identity import (
     IssueKey,
 )
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(tags=["identity"], route_class=CallerFirst)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
