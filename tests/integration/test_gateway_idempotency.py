@@ -179,3 +179,88 @@ async def test_a_retry_after_a_timeout_reaches_the_service_with_the_same_key_on_
 def first_result(service: StandIn, key: str) -> dict[str, str] | None:
     result = service.applied.get(key)
     return None if result is None else {"id": result}
+
+
+# ---- the gateway's own state-changing routes -----------------------------------------------
+
+
+async def _admin(client: httpx.AsyncClient) -> dict[str, str]:
+    return await _bearer(client, ADMIN_USER, ADMIN_PASSWORD)
+
+
+async def test_a_repeated_creation_answers_with_what_the_first_one_created(
+    gateway: httpx.AsyncClient,
+) -> None:
+    admin = await _admin(gateway)
+    keyed = {**admin, "Idempotency-Key": "create-nrc-0001"}
+    body = {"organisation_id": "NRC", "name": "Norwegian Refugee Council", "kind": "ngo"}
+    first = await gateway.post("/v1/organisations", headers=keyed, json=body)
+    again = await gateway.post("/v1/organisations", headers=keyed, json=body)
+    assert (first.status_code, again.status_code) == (201, 201), again.text
+    assert again.json() == first.json()
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = await gateway.post(
+        "/v1/organisations", headers=keyed, json={**body, "organisation_id": "DRC"}
+    )
+    assert other.status_code == 422
+    assert other.json()["type"] == "/problems/idempotency-key-reused"
+
+    user = {
+        "username": "coordinator@nrc.no",
+        "password": PASSWORD,
+        "organisation": "NRC",
+        "roles": ["coordinator"],
+    }
+    users = [
+        await gateway.post(
+            "/v1/users", headers={**admin, "Idempotency-Key": "create-user-0001"}, json=user
+        )
+        for _ in range(2)
+    ]
+    assert [u.status_code for u in users] == [201, 201], users[1].text
+    assert users[1].json()["user_id"] == users[0].json()["user_id"]
+
+
+async def test_a_repeated_key_issue_makes_one_key_and_does_not_show_its_secret_again(
+    gateway: httpx.AsyncClient,
+) -> None:
+    admin = await _admin(gateway)
+    keyed = {**admin, "Idempotency-Key": "issue-key-00001"}
+    first = await gateway.post("/v1/api-keys", headers=keyed, json={"name": "upload script"})
+    again = await gateway.post("/v1/api-keys", headers=keyed, json={"name": "upload script"})
+    assert first.status_code == 201, first.text
+    assert again.status_code == 200, again.text
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    assert again.json()["key_id"] == first.json()["key_id"]
+    assert "key" not in again.json()
+    listed = (await gateway.get("/v1/api-keys", headers=admin)).json()
+    assert [k["name"] for k in listed["items"]].count("upload script") == 1
+
+
+async def test_a_late_retry_of_a_change_does_not_undo_a_later_change(
+    gateway: httpx.AsyncClient,
+) -> None:
+    admin = await _admin(gateway)
+    created = await gateway.post(
+        "/v1/organisations",
+        headers=admin,
+        json={"organisation_id": "ACF", "name": "Action contre la Faim", "kind": "ngo"},
+    )
+    assert created.status_code == 201, created.text
+    deactivate = {**admin, "Idempotency-Key": "deactivate-acf-1"}
+    first = await gateway.patch("/v1/organisations/ACF", headers=deactivate, json={"active": False})
+    assert first.status_code == 200
+    assert first.json()["active"] is False
+    activated = await gateway.patch(
+        "/v1/organisations/ACF",
+        headers={**admin, "Idempotency-Key": "activate-acf-01"},
+        json={"active": True},
+    )
+    assert activated.json()["active"] is True
+    # The first request's answer was lost; its client retries after the organisation was
+    # activated again. The retry is the same request: it must not deactivate it a second time.
+    retry = await gateway.patch("/v1/organisations/ACF", headers=deactivate, json={"active": False})
+    assert retry.status_code == 200
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    now = await gateway.get("/v1/organisations/ACF", headers=admin)
+    assert now.json()["active"] is True

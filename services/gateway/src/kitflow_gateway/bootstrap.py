@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, Environment, StoreSettings
 from kitflow_shared.web.app import ReadinessCheck, create_service_app
+from kitflow_shared.web.request_keys import install_request_key_problems
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -46,7 +47,10 @@ LOGIN_ATTEMPTS_PER_MINUTE = 10
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # To the millisecond, as the store keeps times: an answer rendered again from a stored
+    # object (a replayed Idempotency-Key) is then the same as the first.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
@@ -159,6 +163,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     )
     install_gateway_error_handlers(app)
     install_body_limit_problem(app)
+    install_request_key_problems(app)
     app.state.runtime = runtime
     app.state.gateway = gateway
     app.include_router(auth.router)

@@ -11,7 +11,9 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
+from kitflow_shared.request_keys import RequestKey, fingerprint, key_problem
 from kitflow_shared.web.identity import Role
+from kitflow_shared.web.request_keys import IDEMPOTENCY_HEADER
 
 from kitflow_gateway.api.errors import Refused, unauthenticated
 from kitflow_gateway.domain.errors import Unauthenticated
@@ -134,7 +136,35 @@ def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal
 Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN})))]
 
 
-def _roles_required(dependant: Dependant) -> frozenset[Role] | None:
+def invalid_key(problem: str) -> Refused:
+    field = f"header.{IDEMPOTENCY_HEADER}"
+    return Refused(
+        422,
+        "Invalid request",
+        f"{field}: {problem}",
+        slug="validation",
+        errors=[{"field": field, "reason": problem, "type": "value"}],
+    )
+
+
+async def request_key(request: Request, principal: Authenticated) -> RequestKey | None:
+    """The Idempotency-Key of a request to one of the gateway's own state-changing routes, with
+    the caller's organisation and the request's fingerprint (ADR 0011); None without one."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    problem = key_problem(key)
+    if problem is not None:
+        raise invalid_key(problem)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    print_ = fingerprint(request.method, request.url.path, query, await request.body())
+    return RequestKey(principal.organisation, key, print_)
+
+
+RequestKeyDep = Annotated[RequestKey | None, Depends(request_key)]
+
+
+def roles_required(dependant: Dependant) -> frozenset[Role] | None:
     """The roles a route's dependencies ask for (empty: any authenticated caller); None when the
     route does not authenticate at all."""
     for dependency in dependant.dependencies:
@@ -156,7 +186,7 @@ class CallerFirst(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
-        roles = _roles_required(self.dependant)
+        roles = roles_required(self.dependant)
         if roles is None:
             return handler
 
