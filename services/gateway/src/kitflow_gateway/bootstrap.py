@@ -154,7 +154,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         description="The one public API of kitflow for partners, warehouse staff and "
         "coordinators. Authenticate with an API key (`X-API-Key`) or an access token from "
         "`POST /v1/auth/token` (`Authorization: Bearer`). Errors are RFC 9457 problem+json; "
-        "creating requests accept `Idempotency-Key`; each organisation has a rate limit "
+        "state-changing requests accept `Idempotency-Key`; each organisation has a rate limit "
         "(429 with `Retry-After`).",
         version=__version__,
         lifespan=lifespan,
