@@ -73,6 +73,7 @@ PROBLEM_SCHEMA: Document = {
 }
 
 PROBLEM_DESCRIPTIONS = {
+    500: "An unexpected error; quote the correlation id to an operator",
     400: "The body is not well-formed (for instance not UTF-8)",
     401: "No valid credential",
     403: "The caller's role may not do this",
@@ -82,7 +83,7 @@ PROBLEM_DESCRIPTIONS = {
     415: "The body is not of a type this route reads",
     422: "Invalid request, naming each field and why",
     429: "The organisation's rate limit is reached; see Retry-After",
-    503: "The service cannot be reached; retry later",
+    503: "The service cannot be reached (or, for /readyz, a dependency is not ready)",
     504: "The service did not answer in time; retry with the same Idempotency-Key",
 }
 
@@ -234,6 +235,9 @@ def idempotency_parameter() -> Document:
 
 def _own_problem_statuses(route: APIRoute, method: str) -> list[int]:
     """What one of the gateway's own routes can answer besides success."""
+    if not route.path.startswith("/v1/"):
+        # /healthz answers or not at all; /readyz says what is not ready.
+        return [503] if route.path == "/readyz" else []
     statuses = {422}
     roles = roles_required(route.dependant)
     if roles is not None:
