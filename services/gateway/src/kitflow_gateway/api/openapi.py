@@ -246,8 +246,10 @@ def _own_problem_statuses(route: APIRoute, method: str) -> list[int]:
             statuses.add(403)
     if "{" in route.path:
         statuses.add(404)
-    if method != "GET":
-        statuses |= {409, 413}
+    if method != "GET" and roles is not None:
+        # A change may name another object (a user for a key: 404), meet a rule on the caller
+        # (a key cannot mint keys: 403), conflict, or carry too large a body.
+        statuses |= {403, 404, 409, 413}
     return sorted(statuses)
 
 
