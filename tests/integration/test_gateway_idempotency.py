@@ -170,9 +170,14 @@ async def test_a_retry_after_a_timeout_reaches_the_service_with_the_same_key_on_
         retry = await gateway.request(route.method, _path(route), content=body, headers=headers)
         effects = len(service.effects) - before[0]
         keys = service.keys_seen[before[1] :]
-        outcome = (first.status_code, retry.status_code, effects, keys)
-        if outcome != (504, 200, 1, [key, key]) or retry.json() != first_result(service, key):
-            wrong.append(f"{route.method} {route.path}: (first, retry, effects, keys) = {outcome}")
+        replayed = retry.headers.get("Idempotent-Replayed")
+        outcome = (first.status_code, retry.status_code, effects, keys, replayed)
+        if outcome != (504, 200, 1, [key, key], "true") or retry.json() != first_result(
+            service, key
+        ):
+            wrong.append(
+                f"{route.method} {route.path}: (first, retry, effects, keys, replayed) = {outcome}"
+            )
     assert not wrong, "\n".join(wrong)
 
 

@@ -2,11 +2,12 @@
 per route, each with the roles allowed to call it.
 
 For every call the gateway authenticates the caller, applies the organisation's rate limit,
-checks the role (and, for warehouse staff, the warehouse in the path), honours Idempotency-Key
-on creating requests, then calls the service with a freshly signed X-Kitflow-Identity naming the
-caller's organisation, roles and warehouses. The service checks them again and decides what the
-organisation may see: another organisation's object is "not found" there, and the gateway passes
-that answer on unchanged. Paths are the services' own, so nothing is rewritten.
+checks the role (and, for warehouse staff, the warehouse in the path), claims and forwards the
+Idempotency-Key of state-changing requests (ADR 0011), then calls the service with a freshly
+signed X-Kitflow-Identity naming the caller's organisation, roles and warehouses. The service
+checks them again and decides what the organisation may see: another organisation's object is
+"not found" there, and the gateway passes that answer on unchanged. Paths are the services' own,
+so nothing is rewritten.
 """
 
 from __future__ import annotations
@@ -36,7 +37,14 @@ log = logging.getLogger(__name__)
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
-PASSED_BACK = ("content-type", "location", "content-disposition", "retry-after")
+# The service's answer headers the caller sees (a replay says so: ADR 0011).
+PASSED_BACK = (
+    "content-type",
+    "location",
+    "content-disposition",
+    "retry-after",
+    REPLAYED_HEADER.lower(),
+)
 PATH_PARAM = re.compile(r"{(\w+)}")
 
 ALL = frozenset(Role)
