@@ -71,7 +71,9 @@ class FakeOrganisations:
         self.rows: dict[str, Organisation] = {}
         self.remembering: Remembering[Organisation] = Remembering()
 
-    async def add(self, organisation: Organisation, remembered: RememberedRequest | None) -> None:
+    async def add(
+        self, organisation: Organisation, remembered: RememberedRequest | None = None
+    ) -> None:
         if organisation.organisation_id in self.rows:
             raise AlreadyExists("organisation", organisation.organisation_id, "organisation_id")
         self.remembering.creation(organisation.organisation_id, remembered)
@@ -106,7 +108,7 @@ class FakeUsers:
         self.rows: dict[str, User] = {}
         self.remembering: Remembering[User] = Remembering()
 
-    async def add(self, user: User, remembered: RememberedRequest | None) -> None:
+    async def add(self, user: User, remembered: RememberedRequest | None = None) -> None:
         if any(u.username == user.username for u in self.rows.values()):
             raise AlreadyExists("user", user.username, "username")
         self.remembering.creation(user.user_id, remembered)
@@ -146,7 +148,7 @@ class FakeApiKeys:
         self.rows: dict[str, ApiKey] = {}
         self.remembering: Remembering[ApiKey] = Remembering()
 
-    async def add(self, key: ApiKey, remembered: RememberedRequest | None) -> None:
+    async def add(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
         self.remembering.creation(key.key_id, remembered)
         self.rows[key.key_id] = key
 

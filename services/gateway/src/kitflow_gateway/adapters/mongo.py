@@ -125,7 +125,9 @@ class MongoOrganisations:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
-    async def add(self, organisation: Organisation, remembered: RememberedRequest | None) -> None:
+    async def add(
+        self, organisation: Organisation, remembered: RememberedRequest | None = None
+    ) -> None:
         try:
             await self.collection.insert_one(
                 {
@@ -184,7 +186,7 @@ class MongoUsers:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
-    async def add(self, user: User, remembered: RememberedRequest | None) -> None:
+    async def add(self, user: User, remembered: RememberedRequest | None = None) -> None:
         try:
             await self.collection.insert_one({**self._doc(user), **_created_by(remembered)})
         except DuplicateKeyError:
@@ -256,7 +258,7 @@ class MongoApiKeys:
         # Every authenticated request reads its key: concurrent reads go as one query.
         self._reads: Batcher[str, ApiKey | None] = Batcher(self._get_many)
 
-    async def add(self, key: ApiKey, remembered: RememberedRequest | None) -> None:
+    async def add(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
         try:
             await self._insert(key, remembered)
         except DuplicateKeyError:
@@ -269,7 +271,7 @@ class MongoApiKeys:
         doc = await self.collection.find_one({"_id": key_id})
         return _held(doc, token, self._of)
 
-    async def _insert(self, key: ApiKey, remembered: RememberedRequest | None) -> None:
+    async def _insert(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
         await self.collection.insert_one(
             {
                 "_id": key.key_id,

@@ -162,8 +162,7 @@ class IdentityHandlers:
         """The first administrator, so that someone can create everyone else; idempotent."""
         if await self.organisations.get(organisation) is None:
             await self.organisations.add(
-                Organisation(organisation, organisation, OrganisationKind.UN_AGENCY, self.clock()),
-                None,
+                Organisation(organisation, organisation, OrganisationKind.UN_AGENCY, self.clock())
             )
         if await self.users.by_username(username) is not None:
             return
@@ -176,7 +175,7 @@ class IdentityHandlers:
             password_hash=await _hash(password),
             created_at=self.clock(),
         )
-        await self.users.add(user, None)
+        await self.users.add(user)
 
     # ---- organisations ----------------------------------------------------------------------
 

@@ -39,7 +39,9 @@ class Held(Generic[T]):
 
 
 class OrganisationRepository(Protocol):
-    async def add(self, organisation: Organisation, remembered: RememberedRequest | None) -> None:
+    async def add(
+        self, organisation: Organisation, remembered: RememberedRequest | None = None
+    ) -> None:
         """Raises AlreadyExists if the id, or the request's key, is taken."""
 
     async def get(self, organisation_id: str) -> Organisation | None: ...
@@ -60,7 +62,7 @@ class OrganisationRepository(Protocol):
 
 
 class UserRepository(Protocol):
-    async def add(self, user: User, remembered: RememberedRequest | None) -> None:
+    async def add(self, user: User, remembered: RememberedRequest | None = None) -> None:
         """Raises AlreadyExists if the user name, or the request's key, is taken."""
 
     async def get(self, user_id: str) -> User | None: ...
@@ -81,7 +83,7 @@ class UserRepository(Protocol):
 
 
 class ApiKeyRepository(Protocol):
-    async def add(self, key: ApiKey, remembered: RememberedRequest | None) -> None:
+    async def add(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
         """Raises AlreadyExists if the request's key is taken."""
 
     async def get(self, key_id: str) -> ApiKey | None: ...
