@@ -20,6 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kitflow_gateway.config import DEV_ADMIN_PASSWORD
+from kitflow_shared.topics import ensure_topics
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -157,6 +158,8 @@ async def _seed(client: httpx.AsyncClient) -> dict[str, dict[str, str]]:
 @pytest.fixture(scope="module")
 async def gateway(infra: Infra) -> AsyncIterator[Seeded]:
     namespace = "schemathesis"
+    # The services talk through their topics (distribution learns stock and needs from them).
+    await ensure_topics(infra.kafka_bootstrap, namespace)
     backends = {
         s: service_process(s, infra, namespace, KITFLOW_LOG_LEVEL="WARNING")
         for s in SERVICES
