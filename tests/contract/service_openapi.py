@@ -1,4 +1,4 @@
-"""Snapshots of the services' OpenAPI documents, which the gateway publishes as its own (ADR 0012).
+"""Snapshots of the services' OpenAPI documents, which the gateway publishes as its own (ADR 0016).
 
 The gateway may not import the services (import contract), yet its OpenAPI document must carry
 their request and response schemas and parameter constraints, so that a partner can generate a

@@ -1,4 +1,4 @@
-"""The gateway's OpenAPI document is held to the services' own (ADR 0012).
+"""The gateway's OpenAPI document is held to the services' own (ADR 0016).
 
 - The committed snapshots of the services' documents are what the services' apps say now
   (`make snapshots` rewrites them).

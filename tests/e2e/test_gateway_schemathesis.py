@@ -1,6 +1,6 @@
 """Schemathesis against the gateway's OpenAPI: generated requests to every documented operation,
 through the gateway to the real services, broker and store, as an admin, a coordinator, a
-partner and a storekeeper. The document carries the services' own schemas (ADR 0012), so the
+partner and a storekeeper. The document carries the services' own schemas (ADR 0016), so the
 generated bodies are well-formed receipts, needs and plans, not bare objects.
 
 Over at least 5,000 cases: no server error, no answer with a status the operation does not

@@ -1,5 +1,5 @@
 """The gateway's OpenAPI document: its own routes as FastAPI describes them, and every proxied
-route with the service's own request and response schemas and parameter constraints (ADR 0012).
+route with the service's own request and response schemas and parameter constraints (ADR 0016).
 
 The gateway may not import the services, so it reads committed snapshots of their OpenAPI
 documents (`service_openapi/<service>.json`, written by `make snapshots`). Each proxied operation

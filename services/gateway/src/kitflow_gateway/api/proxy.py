@@ -429,7 +429,7 @@ def _authorised(route: ProxyRoute) -> Callable[..., Awaitable[Principal]]:
 def _endpoint(route: ProxyRoute) -> Callable[..., Awaitable[Response]]:
     async def endpoint(request: Request, gateway: Gateway, principal: Principal) -> Response:
         # Forwarded as it came (repeated query parameters included): the service validates its
-        # parameters and body, and the published document is the service's own (ADR 0012).
+        # parameters and body, and the published document is the service's own (ADR 0016).
         return await forward(gateway, route, request, principal)
 
     # The signature FastAPI reads: the route's own authorisation as a dependency (annotations
