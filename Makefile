@@ -75,8 +75,9 @@ format: ## fix what ruff can
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-snapshots: ## rewrite the event contracts' JSON Schema snapshots and docs/asyncapi.json (review the diff!)
+snapshots: ## rewrite the event contracts' JSON Schema snapshots, the services' OpenAPI snapshots the gateway publishes, and docs/asyncapi.json (review the diff!)
 	$(UV) run --frozen python -m tests.contract.snapshots
+	$(UV) run --frozen python -m tests.contract.service_openapi
 	$(UV) run --frozen python -m kitflow_shared.asyncapi > docs/asyncapi.json
 
 bench: install ## run every benchmark (ratios against references measured in the same run)

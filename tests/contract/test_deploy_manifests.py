@@ -722,6 +722,61 @@ def k8s_problems(manifests: list[tuple[str, Doc]], kustomization: Doc) -> list[s
         )
     if "kitflow" not in [image.get("name") for image in kustomization.get("images") or []]:
         problems.append("kustomization.yaml: no `images` entry for kitflow")
+    problems.extend(client_address_problems(kinds))
+    return problems
+
+
+GATEWAY = "kitflow-gateway"
+
+
+def client_address_problems(kinds: dict[str, dict[str, Doc]]) -> list[str]:
+    """The gateway must see the client's address behind the ingress (the sign-in limit per
+    address, the audit log): an Ingress routes to it, the gateway trusts the forwarded address
+    from the ingress, and only the ingress (and the metrics scraper) may reach it, so that no
+    one else can write X-Forwarded-For."""
+    problems: list[str] = []
+    service = kinds.get("Service", {}).get(GATEWAY, {})
+    ports = {p.get("name") for p in service.get("spec", {}).get("ports", [])} | {
+        p.get("port") for p in service.get("spec", {}).get("ports", [])
+    }
+    backends = [
+        path.get("backend", {}).get("service", {})
+        for ingress in kinds.get("Ingress", {}).values()
+        for rule in ingress.get("spec", {}).get("rules", [])
+        for path in rule.get("http", {}).get("paths", [])
+    ]
+    if not any(
+        b.get("name") == GATEWAY
+        and (b.get("port", {}).get("name") in ports or b.get("port", {}).get("number") in ports)
+        for b in backends
+    ):
+        problems.append("no Ingress routes to the gateway Service's port")
+    deployment = kinds.get("Deployment", {}).get(GATEWAY)
+    if deployment is not None:
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        trusted = (_env_value(container, "KITFLOW_GATEWAY_TRUSTED_PROXIES") or {}).get("value")
+        if not trusted or trusted.strip() == "*":
+            problems.append(
+                "the gateway trusts no proxy (KITFLOW_GATEWAY_TRUSTED_PROXIES), or every address: "
+                "behind the ingress every client would be the ingress, or anyone could name one"
+            )
+    labels = (
+        (deployment or {}).get("spec", {}).get("template", {}).get("metadata", {}).get("labels", {})
+    )
+    guarded = False
+    for policy in kinds.get("NetworkPolicy", {}).values():
+        spec = policy.get("spec", {})
+        selector = spec.get("podSelector", {}).get("matchLabels", {})
+        if not selector or any(labels.get(k) != v for k, v in selector.items()):
+            continue
+        sources = [peer for rule in spec.get("ingress", []) for peer in rule.get("from", [])]
+        unrestricted = any(not rule.get("from") for rule in spec.get("ingress", []))
+        guarded = "Ingress" in spec.get("policyTypes", []) and bool(sources) and not unrestricted
+    if not guarded:
+        problems.append(
+            "no NetworkPolicy lets only the ingress reach the gateway (anyone else could forge "
+            "X-Forwarded-For)"
+        )
     return problems
 
 
@@ -808,9 +863,27 @@ def _gateway_url_to_nowhere(m: list[tuple[str, Doc]]) -> None:
     entry["value"] = "http://stock-service:8001"
 
 
+def _no_ingress(m: list[tuple[str, Doc]]) -> None:
+    m.remove(next(i for i in m if i[1]["kind"] == "Ingress"))
+
+
+def _trusts_every_proxy(m: list[tuple[str, Doc]]) -> None:
+    env = _pod(m, "kitflow-gateway")["containers"][0]["env"]
+    entry = next(e for e in env if e["name"] == "KITFLOW_GATEWAY_TRUSTED_PROXIES")
+    entry["value"] = "*"
+
+
+def _gateway_open_to_all(m: list[tuple[str, Doc]]) -> None:
+    policy = next(d for _f, d in m if d["kind"] == "NetworkPolicy")
+    policy["spec"]["ingress"] = [{}]
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
+        (_no_ingress, "no Ingress routes to the gateway"),
+        (_trusts_every_proxy, "the gateway trusts no proxy"),
+        (_gateway_open_to_all, "no NetworkPolicy lets only the ingress"),
         (_no_readiness, "no readinessProbe"),
         (_liveness_on_readyz, "livenessProbe does not ask /healthz"),
         (_no_limits, "no limits"),

@@ -299,6 +299,16 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
     desktop = await _browser(playwright, tmp_path / "desktop-profile", DESKTOP)
     try:
         page = desktop.pages[0] if desktop.pages else await desktop.new_page()
+        # Every state-changing request the dashboard sends, with its Idempotency-Key.
+        changes: list[tuple[str, str, str | None]] = []
+        page.on(
+            "request",
+            lambda r: (
+                changes.append((r.method, r.url, r.headers.get("idempotency-key")))
+                if r.method != "GET" and "/v1/plans" in r.url
+                else None
+            ),
+        )
         await _sign_in(page, gateway.url)
 
         # Needs gap: nothing planned yet, so the whole request is the gap.
@@ -415,6 +425,13 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
             page.locator("#plans-table tbody tr").filter(has_text="Mopti and Gao NFI")
         ).to_contain_text("10 / 150")
         await _screenshot(page, "desktop-plan-delivering")
+        # Each change carried an Idempotency-Key (a retry of a delivery must not count its
+        # households twice); the refused delivery and the corrected one are two requests.
+        assert changes, "no state-changing request seen"
+        assert all(key for _, _, key in changes), changes
+        deliveries = [key for _, url, key in changes if url.endswith("/deliveries")]
+        assert len(deliveries) == 2, changes
+        assert deliveries[0] != deliveries[1]
     finally:
         await desktop.close()
 

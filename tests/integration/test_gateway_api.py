@@ -387,11 +387,30 @@ def _path(route: ProxyRoute) -> str:
     return path
 
 
+# Well-formed bodies where a route's answer depends on reaching the object, not on validation.
+EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
+    ("PUT", "/v1/needs/{need_id}"): NEED,
+    ("POST", "/v1/needs/{need_id}/cancel"): {"reason": "households moved on to Gao"},
+    ("POST", "/v1/needs/{need_id}/reject"): {"reason": "outside the partner's area"},
+    ("POST", "/v1/plans/{plan_id}/deliveries"): {
+        "deliveries": [
+            {"line_id": "PLN-7-L1", "quantity": 120, "households": 60, "individuals": 320}
+        ]
+    },
+    ("POST", "/v1/plans/{plan_id}/cancel"): {"reason": "road to Ménaka closed"},
+    ("POST", "/v1/plans/{plan_id}/approve"): {"all_or_nothing": False},
+    ("POST", "/v1/plans/{plan_id}/dispatch"): {
+        "waybill_number": "WB-PLN-7",
+        "destination": "Site Sévaré 2 (ML0501)",
+    },
+}
+
+
 def _request(route: ProxyRoute) -> dict[str, Any]:
     if route.body is Body.FILE:
         return {"content": b"#adm1+code\nML05\n", "headers": {"content-type": "text/csv"}}
     if route.body is Body.JSON:
-        return {"json": route.example or {}}
+        return {"json": EXAMPLES.get((route.method, route.path), {})}
     return {}
 
 

@@ -20,7 +20,7 @@ from tests.unit.needs.hxl_samples import generate
 
 pytestmark = pytest.mark.infra
 
-NRC = {**identity("NRC", Role.PARTNER), "Content-Type": "text/csv"}
+NRC = identity("NRC", Role.PARTNER) | {"Content-Type": "text/csv"}
 
 
 @pytest.fixture

@@ -25,4 +25,7 @@ def serve(app_factory: str, *, service: str, host: str, port: int) -> None:
         access_log=False,  # request metrics and the audit log say more
         timeout_graceful_shutdown=10,
         timeout_keep_alive=KEEP_ALIVE_S,
+        # Forwarded addresses are the app's business: the gateway trusts its configured proxies
+        # (KITFLOW_GATEWAY_TRUSTED_PROXIES) and the services are reached by the gateway only.
+        proxy_headers=False,
     )

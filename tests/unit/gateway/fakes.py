@@ -6,12 +6,53 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.domain.idempotency import Claim, ClaimState, StoredResponse
 from kitflow_gateway.domain.identity import ApiKey, Organisation, User
-from kitflow_gateway.handlers.ports import Page
+from kitflow_gateway.handlers.ports import Held, Page
+from kitflow_shared.request_keys import RememberedRequest
+
+T = TypeVar("T")
+
+
+class Remembering(Generic[T]):
+    """What the store does with requests remembered on documents (ADR 0011), for one kind."""
+
+    def __init__(self) -> None:
+        self.created_by: dict[str, tuple[str, RememberedRequest]] = {}
+        self.requests: dict[str, list[RememberedRequest]] = {}
+
+    def creation(self, object_id: str, remembered: RememberedRequest | None) -> None:
+        if remembered is None:
+            return
+        if remembered.token in self.created_by:
+            raise AlreadyExists("request", remembered.token, "Idempotency-Key")
+        self.created_by[remembered.token] = (object_id, remembered)
+
+    def knows(self, object_id: str, remembered: RememberedRequest | None) -> bool:
+        return remembered is not None and any(
+            r.token == remembered.token for r in self.requests.get(object_id, [])
+        )
+
+    def change(self, object_id: str, remembered: RememberedRequest | None) -> None:
+        if remembered is not None:
+            self.requests.setdefault(object_id, []).append(remembered)
+
+    def by_request(self, token: str, rows: dict[str, T]) -> Held[T] | None:
+        found = self.created_by.get(token)
+        return None if found is None else Held(rows[found[0]], found[1])
+
+    def with_request(self, object_id: str, token: str, rows: dict[str, T]) -> Held[T] | None:
+        if object_id not in rows:
+            return None
+        mine = [r for r in self.requests.get(object_id, []) if r.token == token]
+        created = self.created_by.get(token)
+        if not mine and created is not None and created[0] == object_id:
+            mine = [created[1]]
+        return Held(rows[object_id], mine[0] if mine else None)
 
 
 @dataclass
@@ -28,11 +69,21 @@ class FakeClock:
 class FakeOrganisations:
     def __init__(self) -> None:
         self.rows: dict[str, Organisation] = {}
+        self.remembering: Remembering[Organisation] = Remembering()
 
-    async def add(self, organisation: Organisation) -> None:
+    async def add(
+        self, organisation: Organisation, remembered: RememberedRequest | None = None
+    ) -> None:
         if organisation.organisation_id in self.rows:
             raise AlreadyExists("organisation", organisation.organisation_id, "organisation_id")
+        self.remembering.creation(organisation.organisation_id, remembered)
         self.rows[organisation.organisation_id] = organisation
+
+    async def by_request(self, token: str) -> Held[Organisation] | None:
+        return self.remembering.by_request(token, self.rows)
+
+    async def get_with_request(self, organisation_id: str, token: str) -> Held[Organisation] | None:
+        return self.remembering.with_request(organisation_id, token, self.rows)
 
     async def get(self, organisation_id: str) -> Organisation | None:
         return self.rows.get(organisation_id)
@@ -41,22 +92,33 @@ class FakeOrganisations:
         rows = sorted(self.rows.values(), key=lambda o: o.organisation_id)
         return Page(rows[offset : offset + limit], len(rows))
 
-    async def set_active(self, organisation_id: str, active: bool) -> Organisation | None:
+    async def set_active(
+        self, organisation_id: str, active: bool, remembered: RememberedRequest | None
+    ) -> Organisation | None:
         held = self.rows.get(organisation_id)
-        if held is None:
+        if held is None or self.remembering.knows(organisation_id, remembered):
             return None
         self.rows[organisation_id] = replace(held, active=active)
+        self.remembering.change(organisation_id, remembered)
         return self.rows[organisation_id]
 
 
 class FakeUsers:
     def __init__(self) -> None:
         self.rows: dict[str, User] = {}
+        self.remembering: Remembering[User] = Remembering()
 
-    async def add(self, user: User) -> None:
+    async def add(self, user: User, remembered: RememberedRequest | None = None) -> None:
         if any(u.username == user.username for u in self.rows.values()):
             raise AlreadyExists("user", user.username, "username")
+        self.remembering.creation(user.user_id, remembered)
         self.rows[user.user_id] = user
+
+    async def by_request(self, token: str) -> Held[User] | None:
+        return self.remembering.by_request(token, self.rows)
+
+    async def get_with_request(self, user_id: str, token: str) -> Held[User] | None:
+        return self.remembering.with_request(user_id, token, self.rows)
 
     async def get(self, user_id: str) -> User | None:
         return self.rows.get(user_id)
@@ -64,8 +126,17 @@ class FakeUsers:
     async def by_username(self, username: str) -> User | None:
         return next((u for u in self.rows.values() if u.username == username), None)
 
-    async def replace(self, user: User) -> None:
+    async def replace(
+        self, user: User, remembered: RememberedRequest | None = None, *, expected_version: int
+    ) -> bool:
+        held = self.rows.get(user.user_id)
+        if held is None or held.token_version != expected_version:
+            return False
+        if self.remembering.knows(user.user_id, remembered):
+            return False
         self.rows[user.user_id] = user
+        self.remembering.change(user.user_id, remembered)
+        return True
 
     async def list(self, *, organisation: str | None, limit: int, offset: int) -> Page[User]:
         rows = [u for u in self.rows.values() if organisation in (None, u.organisation)]
@@ -75,17 +146,28 @@ class FakeUsers:
 class FakeApiKeys:
     def __init__(self) -> None:
         self.rows: dict[str, ApiKey] = {}
+        self.remembering: Remembering[ApiKey] = Remembering()
 
-    async def add(self, key: ApiKey) -> None:
+    async def add(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
+        self.remembering.creation(key.key_id, remembered)
         self.rows[key.key_id] = key
+
+    async def by_request(self, token: str) -> Held[ApiKey] | None:
+        return self.remembering.by_request(token, self.rows)
+
+    async def get_with_request(self, key_id: str, token: str) -> Held[ApiKey] | None:
+        return self.remembering.with_request(key_id, token, self.rows)
 
     async def get(self, key_id: str) -> ApiKey | None:
         return self.rows.get(key_id)
 
-    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
+    async def revoke(
+        self, key_id: str, at: datetime, remembered: RememberedRequest | None = None
+    ) -> ApiKey | None:
         key = self.rows.get(key_id)
         if key is not None and key.revoked_at is None:
             self.rows[key_id] = replace(key, revoked_at=at)
+            self.remembering.change(key_id, remembered)
         return self.rows.get(key_id)
 
     async def revoke_all_of(self, user_id: str, at: datetime) -> int:

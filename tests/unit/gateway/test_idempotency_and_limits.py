@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from kitflow_gateway.config import DEV_ADMIN_PASSWORD, DEV_TOKEN_SECRET, GatewaySettings
-from kitflow_gateway.domain.idempotency import StoredResponse, fingerprint, key_problem
+from kitflow_gateway.domain.idempotency import StoredResponse
 from kitflow_gateway.domain.rate_limits import Window
 from kitflow_gateway.handlers.idempotency import (
     IdempotencyHandlers,
@@ -16,6 +16,7 @@ from kitflow_gateway.handlers.idempotency import (
     Replay,
 )
 from kitflow_gateway.handlers.rate_limits import RateLimiter
+from kitflow_shared.request_keys import fingerprint, key_problem
 from pydantic import SecretStr
 
 from tests.unit.gateway.fakes import FakeClock, FakeIdempotencyStore, FakeRateCounters

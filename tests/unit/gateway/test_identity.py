@@ -60,16 +60,18 @@ async def _user(
         await identity.create_organisation(
             CreateOrganisation(organisation, organisation, OrganisationKind.NGO), admin
         )
-    user = await identity.create_user(
-        CreateUser(
-            f"{organisation}-{len(identity.users.rows)}@x.org",
-            PASSWORD,
-            organisation,
-            frozenset(roles),
-            warehouses,
-        ),
-        admin,
-    )
+    user = (
+        await identity.create_user(
+            CreateUser(
+                f"{organisation}-{len(identity.users.rows)}@x.org",
+                PASSWORD,
+                organisation,
+                frozenset(roles),
+                warehouses,
+            ),
+            admin,
+        )
+    ).value
     return await identity.authenticate_token(
         (await identity.login(user.username, PASSWORD)).access_token
     )
@@ -157,10 +159,12 @@ async def test_a_key_narrows_its_owner_and_authenticates_as_that_scope(
         await identity.issue_key(IssueKey("x", roles=frozenset({Role.ADMIN})), staff)
     with pytest.raises(InvalidInput):
         await identity.issue_key(IssueKey("x", warehouses=frozenset({"GAO"})), staff)
-    issued = await identity.issue_key(
-        IssueKey("scanner", roles=frozenset({Role.WAREHOUSE}), warehouses=frozenset({"MOP"})),
-        staff,
-    )
+    issued = (
+        await identity.issue_key(
+            IssueKey("scanner", roles=frozenset({Role.WAREHOUSE}), warehouses=frozenset({"MOP"})),
+            staff,
+        )
+    ).value
     principal = await identity.authenticate_key(issued.plaintext)
     assert (principal.roles, principal.warehouses) == (
         frozenset({Role.WAREHOUSE}),
@@ -174,11 +178,11 @@ async def test_revoked_expired_and_forged_keys_are_refused(
     identity: IdentityHandlers, clock: FakeClock
 ) -> None:
     partner = await _user(identity, "NRC", Role.PARTNER)
-    revoked = await identity.issue_key(IssueKey("a"), partner)
+    revoked = (await identity.issue_key(IssueKey("a"), partner)).value
     await identity.revoke_key(revoked.key.key_id, partner)
-    expiring = await identity.issue_key(
-        IssueKey("b", expires_at=clock.now + timedelta(hours=1)), partner
-    )
+    expiring = (
+        await identity.issue_key(IssueKey("b", expires_at=clock.now + timedelta(hours=1)), partner)
+    ).value
     assert await identity.authenticate_key(expiring.plaintext)
     clock.advance(3601)
     forged = revoked.plaintext.rsplit("_", 1)[0] + "_forged"
@@ -190,7 +194,7 @@ async def test_revoked_expired_and_forged_keys_are_refused(
 async def test_someone_elses_key_cannot_be_revoked_or_seen(identity: IdentityHandlers) -> None:
     nrc = await _user(identity, "NRC", Role.PARTNER)
     drc = await _user(identity, "DRC", Role.PARTNER)
-    theirs = await identity.issue_key(IssueKey("theirs"), drc)
+    theirs = (await identity.issue_key(IssueKey("theirs"), drc)).value
     with pytest.raises(NotFound):
         await identity.revoke_key(theirs.key.key_id, nrc)
     page = await identity.list_keys(
@@ -207,7 +211,7 @@ async def test_tokens_expire_and_end_when_the_user_changes(
     user = await identity.users.get(partner.user_id)
     assert user is not None
     token = (await identity.login(user.username, PASSWORD)).access_token
-    key = await identity.issue_key(IssueKey("k"), partner)
+    key = (await identity.issue_key(IssueKey("k"), partner)).value
     await identity.change_user(
         partner.user_id, ChangeUser(roles=frozenset({Role.COORDINATOR})), admin
     )
@@ -257,10 +261,10 @@ async def test_deactivating_an_organisation_ends_its_users_tokens_and_keys_at_on
     user = await identity.users.get(partner.user_id)
     assert user is not None
     token = (await identity.login(user.username, PASSWORD)).access_token
-    key = await identity.issue_key(IssueKey("k"), partner)
-    other_key = await identity.issue_key(IssueKey("k"), other)
+    key = (await identity.issue_key(IssueKey("k"), partner)).value
+    other_key = (await identity.issue_key(IssueKey("k"), other)).value
 
-    changed = await identity.change_organisation("NRC", False, admin)
+    changed = (await identity.change_organisation("NRC", False, admin)).value
     assert not changed.active
     with pytest.raises(Unauthenticated):
         await identity.authenticate_token(token)
@@ -277,7 +281,7 @@ async def test_deactivating_an_organisation_ends_its_users_tokens_and_keys_at_on
     assert (await identity.authenticate_key(other_key.plaintext)).organisation == "DRC"
 
     # Active again: users can be created there again; the old users stay deactivated.
-    assert (await identity.change_organisation("NRC", True, admin)).active
+    assert (await identity.change_organisation("NRC", True, admin)).value.active
     with pytest.raises(Unauthenticated):
         await identity.login(user.username, PASSWORD)
     await identity.create_user(

@@ -2,17 +2,16 @@
 
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from kitflow_shared.contracts.catalogue import ITEM_REGISTERED, ITEM_UPDATED
-from kitflow_shared.settings import DEV_INTERNAL_SECRET
-from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
+from kitflow_shared.web.identity import Caller, Role
 from kitflow_stock.bootstrap import create_app
 
+from tests.support.services import FreshIdentity
 from tests.unit.stock.catalogue_fakes import FakeCatalogueRepository
 
 Api = tuple[httpx.AsyncClient, FakeCatalogueRepository]
@@ -56,11 +55,12 @@ NFI_KIT = {
 }
 
 
-def identity(*roles: Role, org: str = "IOM") -> dict[str, str]:
-    caller = Caller(user="u", organisation=org, roles=frozenset(roles or (Role.ADMIN,)))
-    # Long-lived: the header is made when the module is collected, the test may run much later.
-    token = issue_internal_token(caller, DEV_INTERNAL_SECRET, timedelta(hours=12))
-    return {IDENTITY_HEADER: token}
+def identity(*roles: Role, org: str = "IOM") -> FreshIdentity:
+    # Signed when a request reads it: the header is made when the module is collected, the test
+    # may run much later, and services accept an identity for 60 s only.
+    return FreshIdentity(
+        Caller(user="u", organisation=org, roles=frozenset(roles or (Role.ADMIN,)))
+    )
 
 
 ADMIN = identity(Role.ADMIN)

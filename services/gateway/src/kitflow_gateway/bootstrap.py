@@ -14,14 +14,21 @@ from fastapi import FastAPI
 from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, Environment, StoreSettings
 from kitflow_shared.web.app import ReadinessCheck, create_service_app
+from kitflow_shared.web.request_keys import install_request_key_problems
 from starlette.middleware.cors import CORSMiddleware
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kitflow_gateway import SERVICE, __version__
 from kitflow_gateway.adapters import mongo
 from kitflow_gateway.adapters.upstream import AiohttpUpstream, HttpxUpstream
 from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
 from kitflow_gateway.api.errors import install_gateway_error_handlers
-from kitflow_gateway.api.middleware import AuditMiddleware, BodySizeLimit, RateLimitHeaders
+from kitflow_gateway.api.middleware import (
+    AuditMiddleware,
+    BodySizeLimit,
+    RateLimitHeaders,
+    install_body_limit_problem,
+)
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
 from kitflow_gateway.api.routes import audit, auth, dashboard, identity
 from kitflow_gateway.config import GatewaySettings
@@ -40,7 +47,10 @@ LOGIN_ATTEMPTS_PER_MINUTE = 10
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    # To the millisecond, as the store keeps times: an answer rendered again from a stored
+    # object (a replayed Idempotency-Key) is then the same as the first.
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
@@ -144,7 +154,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         description="The one public API of kitflow for partners, warehouse staff and "
         "coordinators. Authenticate with an API key (`X-API-Key`) or an access token from "
         "`POST /v1/auth/token` (`Authorization: Bearer`). Errors are RFC 9457 problem+json; "
-        "creating requests accept `Idempotency-Key`; each organisation has a rate limit "
+        "state-changing requests accept `Idempotency-Key`; each organisation has a rate limit "
         "(429 with `Retry-After`).",
         version=__version__,
         lifespan=lifespan,
@@ -152,6 +162,8 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         internal_secret=common.internal_secret.get_secret_value(),
     )
     install_gateway_error_handlers(app)
+    install_body_limit_problem(app)
+    install_request_key_problems(app)
     app.state.runtime = runtime
     app.state.gateway = gateway
     app.include_router(auth.router)
@@ -189,4 +201,8 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
             ],
             max_age=600,
         )
+    if settings.trusted_proxies:
+        # Outermost: every layer (the sign-in limit per address, the audit log) sees the client
+        # the ingress names, not the ingress.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

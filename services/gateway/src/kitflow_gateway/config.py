@@ -43,9 +43,14 @@ class GatewaySettings(BaseSettings):
     rate_limit_window_s: int = Field(default=60, ge=1, le=3_600)
     # Sign-in attempts per client address per minute, whatever the user names: stops password
     # spraying across many accounts (each user name has its own limit of 10 as well). Generous
-    # enough for an office whose staff share one address; behind a reverse proxy, set
-    # FORWARDED_ALLOW_IPS so the address is the caller's, not the proxy's.
+    # enough for an office whose staff share one address.
     sign_in_attempts_per_address: int = Field(default=60, ge=1)
+    # The proxies in front of the gateway (an ingress controller), as addresses or networks
+    # separated by commas ("10.0.0.0/8,fd00::/8"); "*" trusts any. From a connection that comes
+    # from one of them, the client is the right-most address of X-Forwarded-For that is not a
+    # trusted proxy (what the ingress appended; what the client wrote itself is to its left).
+    # Empty: the connection's own address is the client.
+    trusted_proxies: str = ""
 
     max_json_bytes: int = Field(default=1024 * 1024, ge=1_024)
     # HXL imports: the needs service reads files up to 20 MiB.

@@ -26,6 +26,10 @@ IDENTITY_HEADER = "X-Kitflow-Identity"
 ISSUER = "kitflow-gateway"
 AUDIENCE = "kitflow-services"
 DEFAULT_TTL = timedelta(seconds=60)
+# How far the gateway's clock and a service's may disagree. A token is accepted only for the
+# gateway's lifetime plus this: a leaked token, or one minted with the secret for a long life,
+# stops working within about a minute whatever its own expiry says.
+MAX_CLOCK_SKEW = timedelta(seconds=5)
 
 
 class Caller(BaseModel):
@@ -58,7 +62,17 @@ def issue_internal_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
-def verify_internal_token(token: str, secret: str) -> Caller:
+def _lifetime_problem(claims: dict[str, object], now: datetime) -> str | None:
+    """Why the token's own dates are not acceptable, or None (expiry is PyJWT's check)."""
+    issued, expires = float(claims["iat"]), float(claims["exp"])  # type: ignore[arg-type]
+    if issued > (now + MAX_CLOCK_SKEW).timestamp():
+        return "it is issued in the future"
+    if expires - issued > (DEFAULT_TTL + MAX_CLOCK_SKEW).total_seconds():
+        return f"its lifetime is longer than {int(DEFAULT_TTL.total_seconds())} s"
+    return None
+
+
+def verify_internal_token(token: str, secret: str, now: datetime | None = None) -> Caller:
     try:
         claims = jwt.decode(
             token,
@@ -66,8 +80,13 @@ def verify_internal_token(token: str, secret: str) -> Caller:
             algorithms=["HS256"],
             audience=AUDIENCE,
             issuer=ISSUER,
-            options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+            leeway=MAX_CLOCK_SKEW,
+            # `iat` is checked below, with the skew, together with the lifetime.
+            options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_iat": False},
         )
+        problem = _lifetime_problem(claims, now or datetime.now(UTC))
+        if problem is not None:
+            raise jwt.InvalidTokenError(problem)
         return Caller(
             user=claims["sub"],
             organisation=claims["org"],

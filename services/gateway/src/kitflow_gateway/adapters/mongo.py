@@ -9,6 +9,11 @@ from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from typing import Any
 
+from kitflow_shared.request_keys import (
+    REQUESTS_FIELD,
+    RememberedRequest,
+    with_remembered,
+)
 from kitflow_shared.store import Document, IndexSpec
 from kitflow_shared.web.identity import Role
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
@@ -20,7 +25,7 @@ from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.domain.idempotency import Claim, ClaimState, StoredResponse
 from kitflow_gateway.domain.identity import ApiKey, Organisation, OrganisationKind, User
-from kitflow_gateway.handlers.ports import Page
+from kitflow_gateway.handlers.ports import Held, Page
 
 ORGANISATIONS = "organisations"
 USERS = "users"
@@ -30,7 +35,22 @@ RATE_COUNTERS = "rate_counters"
 AUDIT = "audit_log"
 DUPLICATE_KEY = 11000
 
+# The request that created a document (its Idempotency-Key's token), unique: a duplicate of a
+# creating request fails its insert and answers with the document the first one made.
+CREATED_BY = "created_by_request"
+CREATED_BY_TOKEN = f"{CREATED_BY}.token"
+
 INDEXES = [
+    *(
+        IndexSpec(
+            collection,
+            [(CREATED_BY_TOKEN, ASCENDING)],
+            "created_by_request_unique",
+            unique=True,
+            sparse=True,
+        )
+        for collection in (ORGANISATIONS, USERS, API_KEYS)
+    ),
     IndexSpec(USERS, [("username", ASCENDING)], "username_unique", unique=True),
     IndexSpec(USERS, [("organisation", ASCENDING), ("_id", ASCENDING)], "users_by_organisation"),
     IndexSpec(API_KEYS, [("user_id", ASCENDING), ("created_at", ASCENDING)], "keys_by_user"),
@@ -61,6 +81,39 @@ async def _unordered(command: Awaitable[object]) -> dict[int, Exception]:
     return {}
 
 
+def _created_by(remembered: RememberedRequest | None) -> Document:
+    return {} if remembered is None else {CREATED_BY: remembered.to_document()}
+
+
+def _creation_of(doc: Document) -> RememberedRequest | None:
+    created = doc.get(CREATED_BY)
+    return None if created is None else RememberedRequest.from_document(created)
+
+
+def _remembering(
+    filter_: Document, update: Document, remembered: RememberedRequest | None
+) -> tuple[Document, Document]:
+    """The filter and update that apply `update` and remember the request in the same write,
+    only if that request's key is not on the document yet."""
+    if remembered is None:
+        return filter_, update
+    return (
+        {**filter_, f"{REQUESTS_FIELD}.token": {"$ne": remembered.token}},
+        with_remembered(update, [remembered]),
+    )
+
+
+def _held(doc: Document | None, token: str, of: Any) -> Held[Any] | None:
+    if doc is None:
+        return None
+    entries = [RememberedRequest.from_document(e) for e in doc.get(REQUESTS_FIELD, ())]
+    remembered = next((e for e in entries if e.token == token), None)
+    creation = _creation_of(doc)
+    if remembered is None and creation is not None and creation.token == token:
+        remembered = creation
+    return Held(of(doc), remembered)
+
+
 def _claimed(error: Exception | None) -> bool | Exception:
     """A claim whose insert met the key already there lost; any other error is an error."""
     if error is None:
@@ -72,7 +125,9 @@ class MongoOrganisations:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
-    async def add(self, organisation: Organisation) -> None:
+    async def add(
+        self, organisation: Organisation, remembered: RememberedRequest | None = None
+    ) -> None:
         try:
             await self.collection.insert_one(
                 {
@@ -81,6 +136,7 @@ class MongoOrganisations:
                     "kind": organisation.kind.value,
                     "created_at": organisation.created_at,
                     "active": organisation.active,
+                    **_created_by(remembered),
                 }
             )
         except DuplicateKeyError:
@@ -92,11 +148,21 @@ class MongoOrganisations:
         doc = await self.collection.find_one({"_id": organisation_id})
         return self._of(doc) if doc else None
 
-    async def set_active(self, organisation_id: str, active: bool) -> Organisation | None:
+    async def by_request(self, token: str) -> Held[Organisation] | None:
+        return _held(await self.collection.find_one({CREATED_BY_TOKEN: token}), token, self._of)
+
+    async def get_with_request(self, organisation_id: str, token: str) -> Held[Organisation] | None:
+        doc = await self.collection.find_one({"_id": organisation_id})
+        return _held(doc, token, self._of)
+
+    async def set_active(
+        self, organisation_id: str, active: bool, remembered: RememberedRequest | None
+    ) -> Organisation | None:
+        filter_, update = _remembering(
+            {"_id": organisation_id}, {"$set": {"active": active}}, remembered
+        )
         doc = await self.collection.find_one_and_update(
-            {"_id": organisation_id},
-            {"$set": {"active": active}},
-            return_document=ReturnDocument.AFTER,
+            filter_, update, return_document=ReturnDocument.AFTER
         )
         return self._of(doc) if doc else None
 
@@ -120,11 +186,18 @@ class MongoUsers:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self.collection = collection
 
-    async def add(self, user: User) -> None:
+    async def add(self, user: User, remembered: RememberedRequest | None = None) -> None:
         try:
-            await self.collection.insert_one(self._doc(user))
+            await self.collection.insert_one({**self._doc(user), **_created_by(remembered)})
         except DuplicateKeyError:
             raise AlreadyExists("user", user.username, "username") from None
+
+    async def by_request(self, token: str) -> Held[User] | None:
+        return _held(await self.collection.find_one({CREATED_BY_TOKEN: token}), token, self._of)
+
+    async def get_with_request(self, user_id: str, token: str) -> Held[User] | None:
+        doc = await self.collection.find_one({"_id": user_id})
+        return _held(doc, token, self._of)
 
     async def get(self, user_id: str) -> User | None:
         doc = await self.collection.find_one({"_id": user_id})
@@ -134,8 +207,15 @@ class MongoUsers:
         doc = await self.collection.find_one({"username": username})
         return self._of(doc) if doc else None
 
-    async def replace(self, user: User) -> None:
-        await self.collection.replace_one({"_id": user.user_id}, self._doc(user))
+    async def replace(
+        self, user: User, remembered: RememberedRequest | None = None, *, expected_version: int
+    ) -> bool:
+        fields = {k: v for k, v in self._doc(user).items() if k != "_id"}
+        filter_, update = _remembering(
+            {"_id": user.user_id, "token_version": expected_version}, {"$set": fields}, remembered
+        )
+        result = await self.collection.update_one(filter_, update)
+        return result.matched_count == 1
 
     async def list(self, *, organisation: str | None, limit: int, offset: int) -> Page[User]:
         query: Document = {} if organisation is None else {"organisation": organisation}
@@ -178,7 +258,20 @@ class MongoApiKeys:
         # Every authenticated request reads its key: concurrent reads go as one query.
         self._reads: Batcher[str, ApiKey | None] = Batcher(self._get_many)
 
-    async def add(self, key: ApiKey) -> None:
+    async def add(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
+        try:
+            await self._insert(key, remembered)
+        except DuplicateKeyError:
+            raise AlreadyExists("API key", key.key_id, "key_id") from None
+
+    async def by_request(self, token: str) -> Held[ApiKey] | None:
+        return _held(await self.collection.find_one({CREATED_BY_TOKEN: token}), token, self._of)
+
+    async def get_with_request(self, key_id: str, token: str) -> Held[ApiKey] | None:
+        doc = await self.collection.find_one({"_id": key_id})
+        return _held(doc, token, self._of)
+
+    async def _insert(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
         await self.collection.insert_one(
             {
                 "_id": key.key_id,
@@ -193,6 +286,7 @@ class MongoApiKeys:
                 "created_by": key.created_by,
                 "expires_at": key.expires_at,
                 "revoked_at": key.revoked_at,
+                **_created_by(remembered),
             }
         )
 
@@ -207,10 +301,13 @@ class MongoApiKeys:
         }
         return [found.get(key_id) for key_id in key_ids]
 
-    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
-        await self.collection.update_one(
-            {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": at}}
+    async def revoke(
+        self, key_id: str, at: datetime, remembered: RememberedRequest | None = None
+    ) -> ApiKey | None:
+        filter_, update = _remembering(
+            {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": at}}, remembered
         )
+        await self.collection.update_one(filter_, update)
         return await self.get(key_id)
 
     async def revoke_all_of(self, user_id: str, at: datetime) -> int:

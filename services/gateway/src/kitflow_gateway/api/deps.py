@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Request, Response, Security
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from fastapi.security.utils import get_authorization_scheme_param
+from kitflow_shared.request_keys import RequestKey, fingerprint, key_problem
 from kitflow_shared.web.identity import Role
+from kitflow_shared.web.request_keys import IDEMPOTENCY_HEADER
 
 from kitflow_gateway.api.errors import Refused, unauthenticated
 from kitflow_gateway.domain.errors import Unauthenticated
@@ -61,6 +66,10 @@ bearer_scheme = OAuth2PasswordBearer(
 )
 
 
+# Where CallerFirst leaves the caller it checked before the body was read.
+CHECKED_PRINCIPAL = "checked_principal"
+
+
 async def authenticated(
     request: Request,
     gateway: GatewayDep,
@@ -68,6 +77,15 @@ async def authenticated(
     token: Annotated[str | None, Security(bearer_scheme)],
 ) -> Principal:
     """The caller, from an API key or an access token; then the organisation's rate limit."""
+    checked: Principal | None = getattr(request.state, CHECKED_PRINCIPAL, None)
+    if checked is not None:
+        return checked
+    return await _authenticate(request, gateway, api_key, token)
+
+
+async def _authenticate(
+    request: Request, gateway: Gateway, api_key: str | None, token: str | None
+) -> Principal:
     try:
         if api_key:
             principal = await gateway.identity.authenticate_key(api_key)
@@ -96,18 +114,90 @@ async def authenticated(
 Authenticated = Annotated[Principal, Depends(authenticated)]
 
 
+def _check_roles(principal: Principal, roles: frozenset[Role]) -> None:
+    if roles and not principal.has_any(roles):
+        allowed = ", ".join(sorted(roles))
+        raise Refused(
+            403, "Forbidden", f"This needs one of the roles: {allowed}.", slug="forbidden"
+        )
+
+
 def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal]]:
     """Only callers with one of `roles` pass (403 otherwise)."""
 
     async def check(principal: Authenticated) -> Principal:
-        if not principal.has_any(roles):
-            allowed = ", ".join(sorted(roles))
-            raise Refused(
-                403, "Forbidden", f"This needs one of the roles: {allowed}.", slug="forbidden"
-            )
+        _check_roles(principal, roles)
         return principal
 
+    check.required_roles = roles  # type: ignore[attr-defined]  # read by CallerFirst
     return check
 
 
 Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN})))]
+
+
+def invalid_key(problem: str) -> Refused:
+    field = f"header.{IDEMPOTENCY_HEADER}"
+    return Refused(
+        422,
+        "Invalid request",
+        f"{field}: {problem}",
+        slug="validation",
+        errors=[{"field": field, "reason": problem, "type": "value"}],
+    )
+
+
+async def request_key(request: Request, principal: Authenticated) -> RequestKey | None:
+    """The Idempotency-Key of a request to one of the gateway's own state-changing routes, with
+    the caller's organisation and the request's fingerprint (ADR 0011); None without one."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None:
+        return None
+    problem = key_problem(key)
+    if problem is not None:
+        raise invalid_key(problem)
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    print_ = fingerprint(request.method, request.url.path, query, await request.body())
+    return RequestKey(principal.organisation, key, print_)
+
+
+RequestKeyDep = Annotated[RequestKey | None, Depends(request_key)]
+
+
+def roles_required(dependant: Dependant) -> frozenset[Role] | None:
+    """The roles a route's dependencies ask for (empty: any authenticated caller); None when the
+    route does not authenticate at all."""
+    for dependency in dependant.dependencies:
+        roles: frozenset[Role] | None = getattr(dependency.call, "required_roles", None)
+        if roles is not None:
+            return roles
+    return frozenset() if _authenticates(dependant) else None
+
+
+def _authenticates(dependant: Dependant) -> bool:
+    return any(d.call is authenticated or _authenticates(d) for d in dependant.dependencies)
+
+
+class CallerFirst(APIRoute):
+    """A route that checks its caller (credential, rate limit, role) before FastAPI reads the
+    request's body into its model: an unknown caller, or one whose role may not do this, is
+    refused without the gateway taking in a byte of the body (ADR 0006). The dependencies then
+    find the caller already checked."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+        roles = roles_required(self.dependant)
+        if roles is None:
+            return handler
+
+        async def caller_first(request: Request) -> Response:
+            gateway: Gateway = request.app.state.gateway
+            scheme, token = get_authorization_scheme_param(request.headers.get("authorization"))
+            bearer = token if scheme.lower() == "bearer" and token else None
+            api_key = request.headers.get(API_KEY_HEADER) or None
+            principal = await _authenticate(request, gateway, api_key, bearer)
+            _check_roles(principal, roles)
+            setattr(request.state, CHECKED_PRINCIPAL, principal)
+            return await handler(request)
+
+        return caller_first

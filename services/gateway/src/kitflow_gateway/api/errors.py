@@ -10,6 +10,7 @@ from kitflow_shared.web.problems import problem_response
 
 from kitflow_gateway.domain.errors import (
     AlreadyExists,
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -90,6 +91,12 @@ def install_gateway_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             slug="already-exists",
             errors=[{"field": f"body.{exc.field}", "reason": "already taken", "type": "unique"}],
+        )
+
+    @app.exception_handler(Conflict)
+    async def _conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return problem_response(
+            409, "Conflict", str(exc), instance=request.url.path, slug="conflict"
         )
 
     @app.exception_handler(InvalidInput)

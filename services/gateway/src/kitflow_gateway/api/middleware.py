@@ -7,9 +7,12 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from kitflow_shared.web.app import CORRELATION_HEADER
 from kitflow_shared.web.problems import problem_response
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kitflow_gateway.domain.audit import AuditEntry
@@ -23,13 +26,24 @@ MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 UPLOAD_PATHS = ("/v1/needs/imports",)
 
 
+class BodyTooLarge(HTTPException):
+    """Raised from the request's `receive` once the body passes the limit: FastAPI passes
+    HTTPExceptions raised while it reads a body on, and the gateway answers it with a 413
+    problem (`install_body_limit_problem`)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes.")
+        self.limit = limit
+
+
 class BodySizeLimit:
     """Refuses bodies over the limit (file uploads have a larger one) with a 413 problem, whether
     or not the client declares Content-Length.
 
-    The body is read here, up to the limit, before any route runs: a refusal raised later, from
-    inside a route's read, would have to cross the shared middleware's task group. Reading stops
-    at the limit, so memory per request stays bounded by it."""
+    Nothing is read here: a route checks the caller first and only then reads the body (ADR
+    0006), so an unknown caller cannot make the gateway take in 20 MiB before it is refused. A
+    declared length over the limit is refused at once; otherwise the body is counted as the
+    route reads it, and reading stops at the limit, so memory per request stays bounded by it."""
 
     def __init__(self, app: ASGIApp, *, max_json_bytes: int, max_upload_bytes: int) -> None:
         self.app = app
@@ -45,47 +59,40 @@ class BodySizeLimit:
         headers = Headers(scope=scope)
         declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(scope, receive, send, limit, headers)
+            response = problem_response(
+                413,
+                "Request too large",
+                f"The request body is larger than {limit} bytes.",
+                instance=path,
+                slug="request-too-large",
+                headers={CORRELATION_HEADER: headers.get(CORRELATION_HEADER) or str(uuid.uuid4())},
+            )
+            await response(scope, receive, send)
             return
-        chunks: list[bytes] = []
         size = 0
-        while True:
+
+        async def counted() -> Message:
+            nonlocal size
             message = await receive()
-            if message["type"] != "http.request":
-                break  # the client went away; the app will see it on its next receive
-            chunk: bytes = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                await self._refuse(scope, receive, send, limit, headers)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        replayed = False
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > limit:
+                    raise BodyTooLarge(limit)
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
+        await self.app(scope, counted, send)
 
-        await self.app(scope, replay, send)
 
-    @staticmethod
-    async def _refuse(
-        scope: Scope, receive: Receive, send: Send, limit: int, headers: Headers
-    ) -> None:
-        response = problem_response(
+def install_body_limit_problem(app: FastAPI) -> None:
+    @app.exception_handler(BodyTooLarge)
+    async def _too_large(request: Request, exc: BodyTooLarge) -> JSONResponse:
+        return problem_response(
             413,
             "Request too large",
-            f"The request body is larger than {limit} bytes.",
-            instance=scope["path"],
+            str(exc.detail),
+            instance=request.url.path,
             slug="request-too-large",
-            headers={CORRELATION_HEADER: headers.get(CORRELATION_HEADER) or str(uuid.uuid4())},
         )
-        await response(scope, receive, send)
 
 
 class AuditMiddleware:

@@ -40,3 +40,7 @@ class InvalidInput(GatewayError):
 
 class Forbidden(GatewayError):
     """The caller is known but may not do this."""
+
+
+class Conflict(GatewayError):
+    """The object changed while the request was being applied; the client may retry."""

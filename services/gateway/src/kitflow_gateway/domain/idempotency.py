@@ -1,36 +1,17 @@
-"""Idempotency-Key: a retried creating request returns the first result, never a second object.
+"""Idempotency-Key at the gateway: a fast first line in front of the services (ADR 0011).
 
 A key belongs to one organisation (two partners may pick the same key) and to one request: the
-fingerprint is a hash of the method, path, query and body, so reusing a key for a different
-request is refused rather than silently answered with an unrelated result.
+fingerprint (`kitflow_shared.request_keys.fingerprint`: method, path, query and body) makes a key
+reused for a different request a refusal rather than an unrelated answer. The gateway's record is
+written apart from the service's effect, so it never decides alone whether a request was applied:
+the service remembers the key with the effect, and a retry after a failure reaches it.
 """
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-
-MIN_KEY_LENGTH = 8
-MAX_KEY_LENGTH = 200
-
-
-def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
-    digest = hashlib.sha256()
-    for part in (method.upper().encode(), path.encode(), query.encode()):
-        digest.update(part)
-        digest.update(b"\x00")
-    digest.update(body)
-    return digest.hexdigest()
-
-
-def key_problem(key: str) -> str | None:
-    if not MIN_KEY_LENGTH <= len(key) <= MAX_KEY_LENGTH:
-        return f"must be {MIN_KEY_LENGTH} to {MAX_KEY_LENGTH} characters"
-    if not key.isascii() or not key.isprintable():
-        return "must be printable ASCII"
-    return None
 
 
 @dataclass(frozen=True)
@@ -61,6 +42,7 @@ class Claim:
 
 
 def worth_remembering(status: int) -> bool:
-    """Only answers the client should see again: a server error or an unreachable service
-    releases the key, so that the retry is actually tried again."""
+    """Only answers the client should see again. A server error, a timeout or an unreachable
+    service releases the key: the retry reaches the service, which knows from the stored effect
+    whether the first attempt was applied (ADR 0011)."""
     return status < 500

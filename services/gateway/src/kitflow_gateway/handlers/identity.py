@@ -11,11 +11,20 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
+from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 from kitflow_shared.web.identity import Role
 
 from kitflow_gateway.domain import secrets as keys
-from kitflow_gateway.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from kitflow_gateway.domain.errors import (
+    AlreadyExists,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+)
 from kitflow_gateway.domain.identity import (
     ApiKey,
     Organisation,
@@ -28,11 +37,34 @@ from kitflow_gateway.domain.identity import (
 from kitflow_gateway.handlers.ports import (
     ApiKeyRepository,
     Clock,
+    Held,
     OrganisationRepository,
     Page,
     UserRepository,
 )
 from kitflow_gateway.handlers.tokens import AccessTokens
+
+T = TypeVar("T")
+# A change of a user that meets another change at the same moment is tried again this often.
+USER_CHANGE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Applied(Generic[T]):
+    """What a state-changing command produced; `replayed` when its Idempotency-Key had been
+    applied already and nothing changed this time (ADR 0011)."""
+
+    value: T
+    replayed: bool = False
+
+
+def _replay(held: Held[T] | None, key: RequestKey | None) -> Applied[T] | None:
+    """The first request's outcome when `key` is remembered on `held`; None when it is not;
+    IdempotencyKeyReused when it was used for another request."""
+    if held is None or key is None or held.remembered is None:
+        return None
+    replayed_result(held.remembered, key)
+    return Applied(held.value, replayed=True)
 
 
 @dataclass(frozen=True)
@@ -72,7 +104,8 @@ class IssueKey:
 @dataclass(frozen=True)
 class IssuedKey:
     key: ApiKey
-    plaintext: str
+    # None when the issue was replayed: the secret was shown once, and is not kept.
+    plaintext: str | None
 
 
 @dataclass(frozen=True)
@@ -146,15 +179,32 @@ class IdentityHandlers:
 
     # ---- organisations ----------------------------------------------------------------------
 
+    def _remember(self, key: RequestKey | None, result: str) -> RememberedRequest | None:
+        return None if key is None else RememberedRequest.of(key, result, self.clock())
+
     async def create_organisation(
-        self, command: CreateOrganisation, actor: Principal
-    ) -> Organisation:
+        self, command: CreateOrganisation, actor: Principal, key: RequestKey | None = None
+    ) -> Applied[Organisation]:
         _require_admin(actor)
+        if key is not None and (
+            done := _replay(await self.organisations.by_request(key.token), key)
+        ):
+            return done
         organisation = Organisation(
             command.organisation_id, command.name, command.kind, self.clock()
         )
-        await self.organisations.add(organisation)
-        return organisation
+        try:
+            await self.organisations.add(
+                organisation, self._remember(key, organisation.organisation_id)
+            )
+        except AlreadyExists:
+            # A concurrent duplicate of this very request created it: answer as it did.
+            if key is not None and (
+                done := _replay(await self.organisations.by_request(key.token), key)
+            ):
+                return done
+            raise
+        return Applied(organisation)
 
     async def get_organisation(self, organisation_id: str, actor: Principal) -> Organisation:
         found = await self.organisations.get(organisation_id)
@@ -169,8 +219,12 @@ class IdentityHandlers:
         return await self.organisations.list(limit=limit, offset=offset)
 
     async def change_organisation(
-        self, organisation_id: str, active: bool, actor: Principal
-    ) -> Organisation:
+        self,
+        organisation_id: str,
+        active: bool,
+        actor: Principal,
+        key: RequestKey | None = None,
+    ) -> Applied[Organisation]:
         """Deactivate an organisation (or activate it again).
 
         Deactivating deactivates each of its users, which ends their access tokens and revokes
@@ -182,12 +236,29 @@ class IdentityHandlers:
         if organisation_id == actor.organisation and not active:
             # Keeps at least the acting administrator able to administer.
             raise InvalidInput("active", "administrators cannot deactivate their own organisation")
-        organisation = await self.organisations.set_active(organisation_id, active)
-        if organisation is None:
-            raise NotFound("organisation", organisation_id)
-        if not active:
+        done = await self._organisation_replay(organisation_id, key)
+        if done is None:
+            organisation = await self.organisations.set_active(
+                organisation_id, active, self._remember(key, organisation_id)
+            )
+            if organisation is None:
+                done = await self._organisation_replay(organisation_id, key)
+                if done is None:
+                    raise NotFound("organisation", organisation_id)
+            else:
+                done = Applied(organisation)
+        if not done.value.active:
+            # Also on a replay: a crash between the change and this left some users active,
+            # and an inactive organisation's users are all inactive.
             await self._deactivate_users_of(organisation_id)
-        return organisation
+        return done
+
+    async def _organisation_replay(
+        self, organisation_id: str, key: RequestKey | None
+    ) -> Applied[Organisation] | None:
+        if key is None:
+            return None
+        return _replay(await self.organisations.get_with_request(organisation_id, key.token), key)
 
     async def _deactivate_users_of(self, organisation_id: str) -> None:
         offset = 0
@@ -195,7 +266,9 @@ class IdentityHandlers:
             page = await self.users.list(organisation=organisation_id, limit=500, offset=offset)
             for user in page.items:
                 if user.active:
-                    await self.users.replace(user.with_changes(active=False))
+                    await self.users.replace(
+                        user.with_changes(active=False), expected_version=user.token_version
+                    )
                 await self.api_keys.revoke_all_of(user.user_id, self.clock())
             offset += len(page.items)
             if not page.items or offset >= page.total:
@@ -203,8 +276,12 @@ class IdentityHandlers:
 
     # ---- users ------------------------------------------------------------------------------
 
-    async def create_user(self, command: CreateUser, actor: Principal) -> User:
+    async def create_user(
+        self, command: CreateUser, actor: Principal, key: RequestKey | None = None
+    ) -> Applied[User]:
         _require_admin(actor)
+        if key is not None and (done := _replay(await self.users.by_request(key.token), key)):
+            return done
         organisation = await self.organisations.get(command.organisation)
         if organisation is None:
             raise InvalidInput("organisation", f"no organisation {command.organisation}")
@@ -225,8 +302,13 @@ class IdentityHandlers:
             password_hash=await _hash(command.password),
             created_at=self.clock(),
         )
-        await self.users.add(user)
-        return user
+        try:
+            await self.users.add(user, self._remember(key, user.user_id))
+        except AlreadyExists:
+            if key is not None and (done := _replay(await self.users.by_request(key.token), key)):
+                return done
+            raise
+        return Applied(user)
 
     async def get_user(self, user_id: str, actor: Principal) -> User:
         found = await self.users.get(user_id)
@@ -240,39 +322,61 @@ class IdentityHandlers:
         _require_admin(actor)
         return await self.users.list(organisation=organisation, limit=limit, offset=offset)
 
-    async def change_user(self, user_id: str, change: ChangeUser, actor: Principal) -> User:
+    async def change_user(
+        self, user_id: str, change: ChangeUser, actor: Principal, key: RequestKey | None = None
+    ) -> Applied[User]:
         _require_admin(actor)
-        user = await self.get_user(user_id, actor)
         if user_id == actor.user_id and (change.active is False or change.roles is not None):
             # Keeps at least the acting administrator able to administer.
             raise InvalidInput("user_id", "administrators cannot demote or deactivate themselves")
+        if (done := await self._user_replay(user_id, key)) is not None:
+            return done
         password_hash = None
         if change.password is not None:
             problem = keys.password_problem(change.password)
             if problem:
                 raise InvalidInput("password", problem)
             password_hash = await _hash(change.password)
-        changed = user.with_changes(
-            roles=change.roles,
-            warehouses=change.warehouses,
-            active=change.active,
-            password_hash=password_hash,
-        )
-        await self.users.replace(changed)
-        if not changed.active or change.roles is not None or change.warehouses is not None:
-            # A key's scope was checked against the roles the user had when it was issued.
-            await self.api_keys.revoke_all_of(user_id, self.clock())
-        return changed
+        for _ in range(USER_CHANGE_ATTEMPTS):
+            user = await self.get_user(user_id, actor)
+            changed = user.with_changes(
+                roles=change.roles,
+                warehouses=change.warehouses,
+                active=change.active,
+                password_hash=password_hash,
+            )
+            if not changed.active or change.roles is not None or change.warehouses is not None:
+                # A key's scope was checked against the roles the user had when it was issued.
+                # Revoked before the user is stored: a crash in between leaves keys revoked
+                # (the retry stores the change), never a changed user with the old keys.
+                await self.api_keys.revoke_all_of(user_id, self.clock())
+            if await self.users.replace(
+                changed, self._remember(key, user_id), expected_version=user.token_version
+            ):
+                return Applied(changed)
+            # Changed meanwhile, or by a duplicate of this very request.
+            if (done := await self._user_replay(user_id, key)) is not None:
+                return done
+        raise Conflict(f"user {user_id} is being changed by someone else; retry")
+
+    async def _user_replay(self, user_id: str, key: RequestKey | None) -> Applied[User] | None:
+        if key is None:
+            return None
+        return _replay(await self.users.get_with_request(user_id, key.token), key)
 
     # ---- API keys ---------------------------------------------------------------------------
 
-    async def issue_key(self, command: IssueKey, actor: Principal) -> IssuedKey:
+    async def issue_key(
+        self, command: IssueKey, actor: Principal, key: RequestKey | None = None
+    ) -> Applied[IssuedKey]:
         owner_id = command.user_id or actor.user_id
         if owner_id != actor.user_id and not actor.is_admin:
             raise NotFound("user", owner_id)
         if actor.key_id is not None and not actor.is_admin:
             # A leaked key must not be able to mint more keys for itself.
             raise Forbidden("API keys are issued from a dashboard login, not from another key")
+        if (done := await self._issue_replay(key)) is not None:
+            return done
         owner = await self.get_user(owner_id, actor)
         if not owner.active:
             raise InvalidInput("user_id", "the user is deactivated")
@@ -281,7 +385,7 @@ class IdentityHandlers:
             raise InvalidInput("expires_at", "must be in the future")
         roles, warehouses = scope_for_key(owner, command.roles, command.warehouses)
         new = keys.new_api_key()
-        key = ApiKey(
+        api_key = ApiKey(
             key_id=new.key_id,
             name=command.name,
             user_id=owner.user_id,
@@ -294,8 +398,22 @@ class IdentityHandlers:
             created_by=actor.user_id,
             expires_at=command.expires_at,
         )
-        await self.api_keys.add(key)
-        return IssuedKey(key, new.plaintext)
+        try:
+            await self.api_keys.add(api_key, self._remember(key, api_key.key_id))
+        except AlreadyExists:
+            if (done := await self._issue_replay(key)) is not None:
+                return done
+            raise
+        return Applied(IssuedKey(api_key, new.plaintext))
+
+    async def _issue_replay(self, key: RequestKey | None) -> Applied[IssuedKey] | None:
+        if key is None:
+            return None
+        done = _replay(await self.api_keys.by_request(key.token), key)
+        if done is None:
+            return None
+        # The secret was shown once, in the first answer, and is kept only as a hash.
+        return Applied(IssuedKey(done.value, None), replayed=True)
 
     async def list_keys(
         self,
@@ -324,14 +442,20 @@ class IdentityHandlers:
             offset=offset,
         )
 
-    async def revoke_key(self, key_id: str, actor: Principal) -> ApiKey:
-        key = await self.api_keys.get(key_id)
-        if key is None or not (actor.is_admin or key.user_id == actor.user_id):
+    async def revoke_key(
+        self, key_id: str, actor: Principal, key: RequestKey | None = None
+    ) -> Applied[ApiKey]:
+        found = await self.api_keys.get(key_id)
+        if found is None or not (actor.is_admin or found.user_id == actor.user_id):
             raise NotFound("API key", key_id)
-        revoked = await self.api_keys.revoke(key_id, self.clock())
+        if key is not None and (
+            done := _replay(await self.api_keys.get_with_request(key_id, key.token), key)
+        ):
+            return done
+        revoked = await self.api_keys.revoke(key_id, self.clock(), self._remember(key, key_id))
         if revoked is None:
             raise NotFound("API key", key_id)
-        return revoked
+        return Applied(revoked)
 
     # ---- authentication ---------------------------------------------------------------------
 

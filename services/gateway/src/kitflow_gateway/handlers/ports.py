@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
+from kitflow_shared.request_keys import RememberedRequest
+
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.idempotency import Claim, StoredResponse
 from kitflow_gateway.domain.identity import ApiKey, Organisation, User
@@ -22,38 +24,79 @@ class Page(Generic[T]):
     total: int
 
 
+@dataclass(frozen=True)
+class Held(Generic[T]):
+    """An object as stored, with the request remembered on it for one Idempotency-Key (if any):
+    the request that created it, or one of the last requests that changed it (ADR 0011)."""
+
+    value: T
+    remembered: RememberedRequest | None = None
+
+
+# Every write below that takes a `remembered` request stores it in the same single-document
+# write as the change: on the document it creates (under a unique index), or pushed onto the
+# document's bounded `requests` array, only if that key is not there yet.
+
+
 class OrganisationRepository(Protocol):
-    async def add(self, organisation: Organisation) -> None:
-        """Raises AlreadyExists if the id is taken."""
+    async def add(
+        self, organisation: Organisation, remembered: RememberedRequest | None = None
+    ) -> None:
+        """Raises AlreadyExists if the id, or the request's key, is taken."""
 
     async def get(self, organisation_id: str) -> Organisation | None: ...
 
+    async def by_request(self, token: str) -> Held[Organisation] | None:
+        """The organisation a request with this key token created."""
+
+    async def get_with_request(self, organisation_id: str, token: str) -> Held[Organisation] | None:
+        """The organisation, with the request of this key token if it changed it."""
+
     async def list(self, *, limit: int, offset: int) -> Page[Organisation]: ...
 
-    async def set_active(self, organisation_id: str, active: bool) -> Organisation | None:
-        """The organisation after the change; None if there is no such organisation."""
+    async def set_active(
+        self, organisation_id: str, active: bool, remembered: RememberedRequest | None
+    ) -> Organisation | None:
+        """The organisation after the change; None if there is no such organisation, or the
+        remembered request's key is already on it."""
 
 
 class UserRepository(Protocol):
-    async def add(self, user: User) -> None:
-        """Raises AlreadyExists if the user name is taken."""
+    async def add(self, user: User, remembered: RememberedRequest | None = None) -> None:
+        """Raises AlreadyExists if the user name, or the request's key, is taken."""
 
     async def get(self, user_id: str) -> User | None: ...
 
+    async def by_request(self, token: str) -> Held[User] | None: ...
+
+    async def get_with_request(self, user_id: str, token: str) -> Held[User] | None: ...
+
     async def by_username(self, username: str) -> User | None: ...
 
-    async def replace(self, user: User) -> None: ...
+    async def replace(
+        self, user: User, remembered: RememberedRequest | None = None, *, expected_version: int
+    ) -> bool:
+        """Store the changed user if it still has `expected_version` (and the remembered
+        request's key is not on it yet); False otherwise."""
 
     async def list(self, *, organisation: str | None, limit: int, offset: int) -> Page[User]: ...
 
 
 class ApiKeyRepository(Protocol):
-    async def add(self, key: ApiKey) -> None: ...
+    async def add(self, key: ApiKey, remembered: RememberedRequest | None = None) -> None:
+        """Raises AlreadyExists if the request's key is taken."""
 
     async def get(self, key_id: str) -> ApiKey | None: ...
 
-    async def revoke(self, key_id: str, at: datetime) -> ApiKey | None:
-        """Revoke the key if it is not revoked yet; the key as it now is (None if unknown)."""
+    async def by_request(self, token: str) -> Held[ApiKey] | None: ...
+
+    async def get_with_request(self, key_id: str, token: str) -> Held[ApiKey] | None: ...
+
+    async def revoke(
+        self, key_id: str, at: datetime, remembered: RememberedRequest | None = None
+    ) -> ApiKey | None:
+        """Revoke the key if it is not revoked yet (remembering the request with it); the key as
+        it now is (None if unknown)."""
 
     async def revoke_all_of(self, user_id: str, at: datetime) -> int: ...
 

@@ -9,10 +9,10 @@ from fastapi import APIRouter, Query
 from kitflow_shared.web.paging import MAX_OFFSET
 from pydantic import AwareDatetime, BaseModel
 
-from kitflow_gateway.api.deps import Admin, GatewayDep
+from kitflow_gateway.api.deps import Admin, CallerFirst, GatewayDep
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 
-router = APIRouter(tags=["audit"])
+router = APIRouter(tags=["audit"], route_class=CallerFirst)
 
 
 class AuditEntryPublic(BaseModel):

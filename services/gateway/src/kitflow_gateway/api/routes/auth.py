@@ -9,11 +9,12 @@ from fastapi import APIRouter, Request
 from kitflow_shared.web.identity import Role
 from pydantic import BaseModel, Field
 
-from kitflow_gateway.api.deps import Authenticated, GatewayDep
+from kitflow_gateway.api.deps import Authenticated, CallerFirst, GatewayDep
 from kitflow_gateway.api.errors import Refused
 from kitflow_gateway.domain.errors import Unauthenticated
+from kitflow_gateway.handlers.rate_limits import RateLimiter
 
-router = APIRouter(prefix="/v1/auth", tags=["authentication"])
+router = APIRouter(prefix="/v1/auth", tags=["authentication"], route_class=CallerFirst)
 
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELD = 200
@@ -39,6 +40,18 @@ def _invalid_request(detail: str) -> Refused:
     return Refused(
         400, "Invalid token request", detail, slug="invalid-request", error="invalid_request"
     )
+
+
+async def _within_limit(limiter: RateLimiter, counter: str, whose: str) -> None:
+    verdict = await limiter.check(counter)
+    if not verdict.allowed:
+        raise Refused(
+            429,
+            "Too many sign-in attempts",
+            f"Too many attempts {whose}; retry in {verdict.retry_after_s} s.",
+            slug="rate-limited",
+            headers={"Retry-After": str(verdict.retry_after_s)},
+        )
 
 
 @router.post(
@@ -80,6 +93,9 @@ async def token(request: Request, gateway: GatewayDep) -> TokenPublic:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != FORM:
         raise _invalid_request(f"send the form as {FORM}")
+    # Before the form is read: a client over its limit sends its body for nothing.
+    address = request.client.host if request.client else "unknown"
+    await _within_limit(gateway.address_login_limiter, f"login-from:{address}", "from this address")
     try:
         form = parse_qs((await request.body()).decode(), strict_parsing=False)
     except UnicodeDecodeError:
@@ -98,20 +114,7 @@ async def token(request: Request, gateway: GatewayDep) -> TokenPublic:
         raise _invalid_request(
             f"username and password are required (at most {MAX_FIELD} characters)"
         )
-    address = request.client.host if request.client else "unknown"
-    for limiter, counter, whose in (
-        (gateway.address_login_limiter, f"login-from:{address}", "from this address"),
-        (gateway.login_limiter, f"login:{username}", "for this user"),
-    ):
-        verdict = await limiter.check(counter)
-        if not verdict.allowed:
-            raise Refused(
-                429,
-                "Too many sign-in attempts",
-                f"Too many attempts {whose}; retry in {verdict.retry_after_s} s.",
-                slug="rate-limited",
-                headers={"Retry-After": str(verdict.retry_after_s)},
-            )
+    await _within_limit(gateway.login_limiter, f"login:{username}", "for this user")
     try:
         login = await gateway.identity.login(username, password)
     except Unauthenticated:

@@ -10,12 +10,20 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.web.identity import Role
 from kitflow_shared.web.paging import MAX_OFFSET
+from kitflow_shared.web.request_keys import REPLAYED_HEADER, mark_replayed
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from kitflow_gateway.api.deps import Admin, Authenticated, GatewayDep
+from kitflow_gateway.api.deps import (
+    Admin,
+    Authenticated,
+    CallerFirst,
+    GatewayDep,
+    RequestKeyDep,
+)
 from kitflow_gateway.domain.identity import ApiKey, Organisation, OrganisationKind, User
 from kitflow_gateway.handlers.identity import (
     ChangeUser,
@@ -24,7 +32,7 @@ from kitflow_gateway.handlers.identity import (
     IssueKey,
 )
 
-router = APIRouter(tags=["identity"])
+router = APIRouter(tags=["identity"], route_class=CallerFirst)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
@@ -85,13 +93,18 @@ class OrganisationPage(BaseModel):
     "/v1/organisations", status_code=status.HTTP_201_CREATED, response_model=OrganisationPublic
 )
 async def create_organisation(
-    body: OrganisationCreate, admin: Admin, gateway: GatewayDep
+    body: OrganisationCreate,
+    admin: Admin,
+    gateway: GatewayDep,
+    key: RequestKeyDep,
+    response: Response,
 ) -> OrganisationPublic:
     """Register an organisation: a partner, a UN agency, a government body (admins)."""
-    organisation = await gateway.identity.create_organisation(
-        CreateOrganisation(body.organisation_id, body.name, body.kind), admin
+    applied = await gateway.identity.create_organisation(
+        CreateOrganisation(body.organisation_id, body.name, body.kind), admin, key
     )
-    return OrganisationPublic.of(organisation)
+    mark_replayed(response, applied.replayed)
+    return OrganisationPublic.of(applied.value)
 
 
 @router.get("/v1/organisations", response_model=OrganisationPage)
@@ -129,12 +142,17 @@ class OrganisationUpdate(_Strict):
 
 @router.patch("/v1/organisations/{organisation_id}", response_model=OrganisationPublic)
 async def change_organisation(
-    organisation_id: Identifier, body: OrganisationUpdate, admin: Admin, gateway: GatewayDep
+    organisation_id: Identifier,
+    body: OrganisationUpdate,
+    admin: Admin,
+    gateway: GatewayDep,
+    key: RequestKeyDep,
+    response: Response,
 ) -> OrganisationPublic:
     """Deactivate an organisation, or activate it again (admins)."""
-    return OrganisationPublic.of(
-        await gateway.identity.change_organisation(organisation_id, body.active, admin)
-    )
+    applied = await gateway.identity.change_organisation(organisation_id, body.active, admin, key)
+    mark_replayed(response, applied.replayed)
+    return OrganisationPublic.of(applied.value)
 
 
 # ---- users ------------------------------------------------------------------------------------
@@ -205,9 +223,11 @@ class UserPage(BaseModel):
 
 
 @router.post("/v1/users", status_code=status.HTTP_201_CREATED, response_model=UserPublic)
-async def create_user(body: UserCreate, admin: Admin, gateway: GatewayDep) -> UserPublic:
+async def create_user(
+    body: UserCreate, admin: Admin, gateway: GatewayDep, key: RequestKeyDep, response: Response
+) -> UserPublic:
     """Create a user of an organisation with roles (and warehouses for warehouse staff; admins)."""
-    user = await gateway.identity.create_user(
+    applied = await gateway.identity.create_user(
         CreateUser(
             username=body.username,
             password=body.password,
@@ -216,8 +236,10 @@ async def create_user(body: UserCreate, admin: Admin, gateway: GatewayDep) -> Us
             warehouses=frozenset(body.warehouses),
         ),
         admin,
+        key,
     )
-    return UserPublic.of(user)
+    mark_replayed(response, applied.replayed)
+    return UserPublic.of(applied.value)
 
 
 @router.get("/v1/users", response_model=UserPage)
@@ -245,7 +267,12 @@ async def get_user(
 
 @router.patch("/v1/users/{user_id}", response_model=UserPublic)
 async def change_user(
-    user_id: Identifier, body: UserUpdate, admin: Admin, gateway: GatewayDep
+    user_id: Identifier,
+    body: UserUpdate,
+    admin: Admin,
+    gateway: GatewayDep,
+    key: RequestKeyDep,
+    response: Response,
 ) -> UserPublic:
     """Change a user's roles, warehouses, password or active flag (admins)."""
     change = ChangeUser(
@@ -254,7 +281,9 @@ async def change_user(
         active=body.active,
         password=body.password,
     )
-    return UserPublic.of(await gateway.identity.change_user(user_id, change, admin))
+    applied = await gateway.identity.change_user(user_id, change, admin, key)
+    mark_replayed(response, applied.replayed)
+    return UserPublic.of(applied.value)
 
 
 # ---- API keys ---------------------------------------------------------------------------------
@@ -318,12 +347,28 @@ class ApiKeyPage(BaseModel):
     offset: int
 
 
-@router.post("/v1/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+@router.post(
+    "/v1/api-keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ApiKeyCreated,
+    responses={
+        200: {
+            "model": ApiKeyPublic,
+            "description": "A repeat of an issue (same Idempotency-Key): the key the first request "
+            "issued, without its secret, which was shown once. Revoke it and issue another if "
+            "that answer was lost.",
+        }
+    },
+)
 async def issue_key(
-    body: ApiKeyCreate, principal: Authenticated, gateway: GatewayDep, response: Response
-) -> ApiKeyCreated:
+    body: ApiKeyCreate,
+    principal: Authenticated,
+    gateway: GatewayDep,
+    key: RequestKeyDep,
+    response: Response,
+) -> ApiKeyCreated | JSONResponse:
     """Issue an API key, optionally narrowed to some roles and warehouses; shown once."""
-    issued = await gateway.identity.issue_key(
+    applied = await gateway.identity.issue_key(
         IssueKey(
             name=body.name,
             user_id=body.user_id,
@@ -332,11 +377,14 @@ async def issue_key(
             expires_at=body.expires_at,
         ),
         principal,
+        key,
     )
+    public = ApiKeyPublic.of(applied.value.key)
+    if applied.value.plaintext is None:
+        return JSONResponse(public.model_dump(mode="json"), headers={REPLAYED_HEADER: "true"})
     # The answer holds a secret: no cache may keep it.
     response.headers["Cache-Control"] = "no-store"
-    public = ApiKeyPublic.of(issued.key)
-    return ApiKeyCreated(**public.model_dump(), key=issued.plaintext)
+    return ApiKeyCreated(**public.model_dump(), key=applied.value.plaintext)
 
 
 @router.get("/v1/api-keys", response_model=ApiKeyPage)
@@ -359,7 +407,13 @@ async def list_keys(
 
 @router.delete("/v1/api-keys/{key_id}", response_model=ApiKeyPublic)
 async def revoke_key(
-    key_id: Identifier, principal: Authenticated, gateway: GatewayDep
+    key_id: Identifier,
+    principal: Authenticated,
+    gateway: GatewayDep,
+    key: RequestKeyDep,
+    response: Response,
 ) -> ApiKeyPublic:
     """Revoke an API key at once (yours, or anyone's for admins); revoking twice is harmless."""
-    return ApiKeyPublic.of(await gateway.identity.revoke_key(key_id, principal))
+    applied = await gateway.identity.revoke_key(key_id, principal, key)
+    mark_replayed(response, applied.replayed)
+    return ApiKeyPublic.of(applied.value)

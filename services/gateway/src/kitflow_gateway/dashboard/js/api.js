@@ -61,8 +61,27 @@ function idempotencyKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-// `creates`: send an Idempotency-Key, so a double click or a retry cannot draft twice.
-export async function api(path, { method = "GET", body, creates = false } = {}) {
+// One Idempotency-Key per user action: sending the same request again (after a timeout or an
+// error) reuses it, so the service applies it once; another request (a changed form, another
+// plan) gets a new one, since a key reused for another request is refused.
+export function keyedAction() {
+  let last = null;
+  return {
+    keyFor(path, body) {
+      const request = JSON.stringify([path, body]);
+      if (!last || last.request !== request) {
+        last = { request, key: idempotencyKey() };
+      }
+      return last.key;
+    },
+    done() {
+      last = null;
+    },
+  };
+}
+
+// Every state-changing request carries an Idempotency-Key: `key` (from keyedAction) or a new one.
+export async function api(path, { method = "GET", body, key } = {}) {
   const headers = { Accept: "application/json" };
   const bearer = token();
   if (bearer) {
@@ -71,8 +90,8 @@ export async function api(path, { method = "GET", body, creates = false } = {}) 
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
   }
-  if (creates) {
-    headers["Idempotency-Key"] = idempotencyKey();
+  if (method !== "GET") {
+    headers["Idempotency-Key"] = key ?? idempotencyKey();
   }
   const response = await fetch(path, {
     method,

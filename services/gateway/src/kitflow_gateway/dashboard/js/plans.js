@@ -1,7 +1,7 @@
 // "Plans": draft with the planner, read its explanation, approve, and follow the plan's status
 // and delivery progress.
 
-import { api } from "./api.js";
+import { api, keyedAction } from "./api.js";
 import { el, fillTable, number, percent, row } from "./dom.js";
 
 // Statuses the plan leaves on its own once stock answers: worth polling for.
@@ -222,6 +222,7 @@ export function setUpPlans(report) {
   openHandler = (planId) => openPlan(planId, report).catch(report);
 
   const form = document.getElementById("draft-form");
+  const drafting = keyedAction();
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const button = form.querySelector("button[type=submit]");
@@ -232,7 +233,12 @@ export function setUpPlans(report) {
       const itemCodes = listOf(form.elements.item_codes.value);
       if (needIds) body.need_ids = needIds;
       if (itemCodes) body.item_codes = itemCodes;
-      const plan = await api("/v1/plans", { method: "POST", body, creates: true });
+      const plan = await api("/v1/plans", {
+        method: "POST",
+        body,
+        key: drafting.keyFor("/v1/plans", body),
+      });
+      drafting.done();
       report(null);
       showPlan(plan);
       await listPlans();
@@ -245,13 +251,14 @@ export function setUpPlans(report) {
 
   // One action on the shown plan: send it, then show the plan as the service answered it and
   // follow it while stock works on it. `done` runs after a success (a form clears itself).
+  const actions = {};
   async function act(button, action, body, done = () => {}) {
     button.disabled = true;
+    const keyed = (actions[action] ??= keyedAction());
     try {
-      const plan = await api(
-        `/v1/plans/${encodeURIComponent(shownPlanId)}/${action}`,
-        { method: "POST", body },
-      );
+      const path = `/v1/plans/${encodeURIComponent(shownPlanId)}/${action}`;
+      const plan = await api(path, { method: "POST", body, key: keyed.keyFor(path, body) });
+      keyed.done();
       report(null);
       done();
       showPlan(plan);
