@@ -20,7 +20,6 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -112,9 +111,13 @@ async def _load_demo_data(stock: Service) -> int:
     components must exist), through the API; what exists already is left as it is. Returns how
     many records were created."""
     admin = Caller(user="demo-loader", organisation="IOM", roles=frozenset({Role.ADMIN}))
-    token = issue_internal_token(
-        admin, CommonSettings().internal_secret.get_secret_value(), timedelta(minutes=5)
-    )
+    secret = CommonSettings().internal_secret.get_secret_value()
+
+    def signed(request: httpx.Request) -> httpx.Request:
+        # The services accept an identity of at most 60 s: sign each request afresh.
+        request.headers[IDENTITY_HEADER] = issue_internal_token(admin, secret)
+        return request
+
     data = json.loads((DEMO / "warehouses.json").read_text())
     catalogue = json.loads((DEMO / "catalogue.json").read_text())
     batches = [
@@ -123,7 +126,7 @@ async def _load_demo_data(stock: Service) -> int:
         ("/v1/items", catalogue["kits"]),
     ]
     created = 0
-    async with httpx.AsyncClient(base_url=stock.url, headers={IDENTITY_HEADER: token}) as client:
+    async with httpx.AsyncClient(base_url=stock.url, auth=signed) as client:
         for path, records in batches:
             for record in records:
                 # Keys starting with "_" are the file's notes and sources, not API fields.
