@@ -34,7 +34,7 @@ import httpx
 from kitflow_shared.web.identity import Role
 
 from tests.support.infra import REPO_ROOT, start_infra
-from tests.support.services import free_port, identity, service_process
+from tests.support.services import free_port, identity, service_process, signed_by
 
 RESULTS = Path(__file__).resolve().parent / "results"
 ADMIN = identity("IOM", Role.ADMIN)
@@ -126,7 +126,7 @@ async def main(reservations: int, concurrency: int, rounds: int) -> dict[str, An
         await stock.wait_ready()
         await _wait(f"http://127.0.0.1:{reference_port}/docs")
         total_units = reservations * rounds * 2
-        async with httpx.AsyncClient(base_url=stock.url, headers=ADMIN, timeout=30) as c:
+        async with httpx.AsyncClient(base_url=stock.url, auth=signed_by(ADMIN), timeout=30) as c:
             for path, body in [
                 (
                     "/v1/warehouses",
@@ -172,7 +172,9 @@ async def main(reservations: int, concurrency: int, rounds: int) -> dict[str, An
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
         service_rates: list[float] = []
         reference_rates: list[float] = []
-        async with httpx.AsyncClient(headers=COORDINATOR, timeout=60, limits=limits) as client:
+        async with httpx.AsyncClient(
+            auth=signed_by(COORDINATOR), timeout=60, limits=limits
+        ) as client:
             for r in range(rounds + 1):  # round 0 warms both up and is not counted
                 lines = [f"R{r}L{i}" for i in range(reservations)]
                 service_urls = [

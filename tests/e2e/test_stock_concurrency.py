@@ -15,7 +15,7 @@ from kitflow_shared.web.identity import Role
 
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
-from tests.support.services import ServiceProcess, identity, service_process
+from tests.support.services import ServiceProcess, identity, service_process, signed_by
 
 pytestmark = pytest.mark.infra
 
@@ -32,7 +32,7 @@ async def test_concurrent_reservations_on_two_instances_never_oversell(
     second = service_process("stock", infra, topics)
     processes.extend([first.start(), second.start()])
     await asyncio.gather(first.wait_ready(), second.wait_ready())
-    async with httpx.AsyncClient(base_url=first.url, headers=ADMIN, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=first.url, auth=signed_by(ADMIN), timeout=30) as client:
         for path, body in [
             (
                 "/v1/warehouses",
@@ -69,7 +69,7 @@ async def test_concurrent_reservations_on_two_instances_never_oversell(
 
     expires = (datetime.now(UTC) + timedelta(days=2)).isoformat()
     limits = httpx.Limits(max_connections=REQUESTS)
-    async with httpx.AsyncClient(headers=COORDINATOR, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(auth=signed_by(COORDINATOR), timeout=60, limits=limits) as client:
 
         async def reserve(i: int) -> httpx.Response:
             instance = first if i % 2 else second
@@ -162,7 +162,7 @@ async def _two_instances(
     second = service_process("stock", infra, topics)
     processes.extend([first.start(), second.start()])
     await asyncio.gather(first.wait_ready(), second.wait_ready())
-    async with httpx.AsyncClient(base_url=first.url, headers=ADMIN, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=first.url, auth=signed_by(ADMIN), timeout=30) as client:
         for path, body in [*SETUP, ("/v1/items", KIT)]:
             response = await client.post(path, json=body)
             assert response.status_code == 201, response.text

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -154,6 +154,17 @@ class FreshIdentity(Mapping[str, str]):
 
     def __or__(self, other: Mapping[str, str]) -> FreshIdentity:  # type: ignore[override]
         return FreshIdentity(self.caller, {**self.extra, **other})
+
+
+def signed_by(headers: FreshIdentity) -> Callable[[httpx.Request], httpx.Request]:
+    """An httpx `auth` that puts a fresh identity on every request of a long-lived client
+    (`AsyncClient(headers=identity(...))` would copy one token for the client's whole life)."""
+
+    def sign(request: httpx.Request) -> httpx.Request:
+        request.headers.update(dict(headers))
+        return request
+
+    return sign
 
 
 def identity(
