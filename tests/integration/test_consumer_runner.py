@@ -171,3 +171,34 @@ async def test_event_types_without_a_handler_are_skipped(
         await asyncio.gather(task, return_exceptions=True)
     dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
     assert await read_topic(infra.kafka_bootstrap, dlq, expect=0, timeout_s=1) == []
+
+
+async def test_a_validation_error_the_handler_raises_itself_is_retried_like_any_failure(
+    db: Db, producer: EventProducer, topics: str, kafka_settings: KafkaSettings, infra: Infra
+) -> None:
+    """Only a payload that breaks its contract is parked at once: a model the handler builds
+    from a valid payload (its own bug, or data it read elsewhere that is not ready yet) fails
+    like any other handler error, and is retried."""
+    topic = STOCK_EVENTS.qualified(topics)
+    attempts: list[int] = []
+
+    async def handler(event: CloudEvent) -> Applied:
+        state = WAREHOUSE_UPDATED.parse(event)
+        attempts.append(len(attempts) + 1)
+        if len(attempts) < 3:
+            # e.g. building an outgoing event from a read model that is not complete yet
+            WarehouseState.model_validate({**state.model_dump(), "capacity_m3": -1})
+        await db["view"].insert_one({"_id": event.subject})
+        return Applied.APPLIED
+
+    await producer.publish(topic, [_event("WV", 1)])
+    settings = kafka_settings.model_copy(update={"max_attempts": 5})
+    task = asyncio.create_task(_runner(settings, topics, producer, handler).run())
+    try:
+        await eventually(lambda: _count(db), lambda n: n == 1, what="applied on the third try")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert attempts == [1, 2, 3]
+    dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
+    assert await read_topic(infra.kafka_bootstrap, dlq, expect=0, timeout_s=1) == []

@@ -7,8 +7,10 @@ The documented aiokafka pattern (manual commit after processing, plus a rebalanc
   the next owner does not redo more than it must;
 - a handler failure is retried a bounded number of times with backoff, then the record is parked
   on the group's dead-letter topic with the error, and the partition moves on;
-- a record that cannot be read at all (not a CloudEvent, or a payload that breaks its contract)
-  is parked at once: retrying cannot help;
+- a record that cannot be read at all (not a CloudEvent, or a payload that breaks its contract,
+  which `EventSpec.parse` reports as `UnreadablePayload`) is parked at once: retrying cannot help.
+  Any other error, a pydantic `ValidationError` the handler raises itself included (a model it
+  builds from what it read elsewhere), is a handler failure and retried like the rest;
 - when the store is unreachable the record is NOT parked (the message is fine, the store is not):
   the runner waits and retries until the store is back, holding the partition's order;
 - event types the service does not subscribe to are skipped: each service lists its handlers in
@@ -29,6 +31,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.events.registry import UnreadablePayload
 from kitflow_shared.logging import log_context
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.messaging.producer import EventProducer
@@ -177,7 +180,7 @@ class ConsumerRunner:
         while True:
             try:
                 outcome = await handler(event)
-            except ValidationError as exc:
+            except UnreadablePayload as exc:
                 await self._park(record, exc, attempts + 1, reason="payload breaks its contract")
                 return
             except ConnectionFailure as exc:
