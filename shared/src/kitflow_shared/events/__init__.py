@@ -8,4 +8,11 @@ from kitflow_shared.events.registry import (
     registry,
 )
 
-__all__ = ["CloudEvent", "EventContext", "EventSpec", "UnknownEventTypeError", "UnreadablePayload", "registry"]
+__all__ = [
+    "CloudEvent",
+    "EventContext",
+    "EventSpec",
+    "UnknownEventTypeError",
+    "UnreadablePayload",
+    "registry",
+]
