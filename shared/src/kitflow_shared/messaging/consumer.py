@@ -221,7 +221,7 @@ class ConsumerRunner:
             ("kitflow-dlq-partition", str(record.partition).encode()),
             ("kitflow-dlq-offset", str(record.offset).encode()),
         ]
-        await self._dead_letters.publish_raw(
+        await self._dead_letters.park(
             self._dead_letter_topic, value=record.value or b"", key=record.key, headers=headers
         )
         EVENTS_CONSUMED.labels(self._group, record.topic, "dead_lettered").inc()
