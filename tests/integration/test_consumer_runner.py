@@ -202,3 +202,46 @@ async def test_a_validation_error_the_handler_raises_itself_is_retried_like_any_
     assert attempts == [1, 2, 3]
     dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
     assert await read_topic(infra.kafka_bootstrap, dlq, expect=0, timeout_s=1) == []
+
+
+async def test_a_slow_batch_is_handled_in_parts_each_record_once(
+    db: Db, producer: EventProducer, topics: str, kafka_settings: KafkaSettings
+) -> None:
+    """A poll's records are handled for a bounded time, then the consumer polls again (long
+    before the broker would put it out of its group) and goes on where it stopped."""
+    topic = STOCK_EVENTS.qualified(topics)
+    await producer.publish(topic, [_event("WS", n) for n in range(1, 41)])  # one partition
+    handled: list[int] = []
+
+    async def handler(event: CloudEvent) -> Applied:
+        handled.append(event.sequence)
+        await asyncio.sleep(0.02)  # heavy work: the budget runs out several times
+        await db["view"].insert_one({"_id": event.id})
+        return Applied.APPLIED
+
+    polls_with_records: list[int] = []
+
+    class CountingRunner(ConsumerRunner):
+        async def _handle_batch(self, consumer: Any, batch: dict[Any, list[Any]]) -> None:
+            if batch:
+                polls_with_records.append(sum(len(r) for r in batch.values()))
+            await super()._handle_batch(consumer, batch)
+
+    runner = CountingRunner(
+        kafka=kafka_settings,
+        group=DISTRIBUTION_GROUP,
+        namespace=topics,
+        handlers={WAREHOUSE_UPDATED.type: handler},
+        dead_letters=producer,
+        client_id="test",
+        batch_budget_s=0.1,
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        await eventually(lambda: _count(db), lambda n: n == 40, what="all 40 handled")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert handled == list(range(1, 41)), "each once, in order"
+    # At most about five records fit in each 0.1 s: the rest was fetched again, poll by poll.
+    assert len(polls_with_records) >= 4, polls_with_records
