@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
+from kitflow_shared.messaging.reading import read_to_end
 
 T = TypeVar("T")
 
@@ -60,27 +61,4 @@ async def eventually(
 
 async def read_all(bootstrap: str, topic: str) -> list[Any]:
     """Every record of `topic` from the start up to its end when called."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        group_id=None,
-    )
-    await consumer.start()
-    records: list[Any] = []
-    try:
-        await consumer.topics()  # a metadata round trip: the topic's partitions become known
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        remaining = {tp for tp, end in ends.items() if end > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, part in batch.items():
-                records.extend(part)
-                if part and part[-1].offset + 1 >= ends[tp]:
-                    remaining.discard(tp)
-    finally:
-        await consumer.stop()
-    return records
+    return await read_to_end(bootstrap, topic)
