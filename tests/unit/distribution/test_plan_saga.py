@@ -141,3 +141,12 @@ def test_only_the_needs_whose_lines_changed_are_republished_unless_the_status_mo
     assert plan.events[-1] == PlanChangedEvent(frozenset({"N1"}))
     plan.reservation_answered("P1:L2", LineReservation.ACTIVE, 40)
     assert plan.events[-1] == PlanChangedEvent(None)  # reserving -> reserved
+
+
+def test_a_dispatch_ordered_before_plans_kept_their_order_is_not_asked_again_blindly() -> None:
+    plan = reserved(("P1:L1", 60), ("P1:L2", 40))
+    plan.request_dispatch("WB-1", "Sévaré", ANSWER_BY)
+    plan.waybill_number = plan.destination = None  # as stored by the version before
+    assert not plan.ask_again(ANSWER_BY, ANSWER_BY + timedelta(minutes=10))
+    plan.close(NOW, "no answer from the warehouse")
+    assert plan.status is PlanStatus.CLOSED

@@ -396,17 +396,17 @@ class Plan:
         lines = self.unanswered(now)
         if not lines:
             return False
-        self.reservation_deadline = answer_by
+        again: PlanEvent
         if self.status is PlanStatus.DISPATCHING:
-            self.events.append(
-                DispatchRequestedEvent(lines, self.waybill_number or "", self.destination or "")
-            )
+            if not self.waybill_number or not self.destination:
+                return False  # ordered before plans kept their order: the coordinator decides
+            again = DispatchRequestedEvent(lines, self.waybill_number, self.destination)
         elif self.reservation_expires_at is not None:
-            self.events.append(
-                PlanApprovedEvent(lines, self.reservation_expires_at, self.all_or_nothing)
-            )
+            again = PlanApprovedEvent(lines, self.reservation_expires_at, self.all_or_nothing)
         else:
             return False
+        self.reservation_deadline = answer_by
+        self.events.append(again)
         self._changed(frozenset())  # nothing a reader sees changed
         return True
 
