@@ -50,7 +50,7 @@ MAX_ATTEMPTS = 10
 # A plan is one store document (at most 16 MiB) that also holds, in its outbox, the events of a
 # change until they are published. At 10,000 lines the plan takes 3.9 MB (lines 2.6, the
 # planner's explanation 1.2) and the 40 events of its approval 3.5 MB more: 7.4 MB, room left
-# for a second change waiting behind it; twice the lines would not leave that room (ADR 0011).
+# for a second change waiting behind it; twice the lines would not leave that room (ADR 0017).
 MAX_PLAN_LINES = 10_000
 PLANNABLE = {NeedStatus.VALIDATED, NeedStatus.PARTIALLY_COVERED}
 
