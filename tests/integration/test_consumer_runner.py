@@ -171,3 +171,77 @@ async def test_event_types_without_a_handler_are_skipped(
         await asyncio.gather(task, return_exceptions=True)
     dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
     assert await read_topic(infra.kafka_bootstrap, dlq, expect=0, timeout_s=1) == []
+
+
+async def test_a_validation_error_the_handler_raises_itself_is_retried_like_any_failure(
+    db: Db, producer: EventProducer, topics: str, kafka_settings: KafkaSettings, infra: Infra
+) -> None:
+    """Only a payload that breaks its contract is parked at once: a model the handler builds
+    from a valid payload (its own bug, or data it read elsewhere that is not ready yet) fails
+    like any other handler error, and is retried."""
+    topic = STOCK_EVENTS.qualified(topics)
+    attempts: list[int] = []
+
+    async def handler(event: CloudEvent) -> Applied:
+        state = WAREHOUSE_UPDATED.parse(event)
+        attempts.append(len(attempts) + 1)
+        if len(attempts) < 3:
+            # e.g. building an outgoing event from a read model that is not complete yet
+            WarehouseState.model_validate({**state.model_dump(), "capacity_m3": -1})
+        await db["view"].insert_one({"_id": event.subject})
+        return Applied.APPLIED
+
+    await producer.publish(topic, [_event("WV", 1)])
+    settings = kafka_settings.model_copy(update={"max_attempts": 5})
+    task = asyncio.create_task(_runner(settings, topics, producer, handler).run())
+    try:
+        await eventually(lambda: _count(db), lambda n: n == 1, what="applied on the third try")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert attempts == [1, 2, 3]
+    dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
+    assert await read_topic(infra.kafka_bootstrap, dlq, expect=0, timeout_s=1) == []
+
+
+async def test_a_slow_batch_is_handled_in_parts_each_record_once(
+    db: Db, producer: EventProducer, topics: str, kafka_settings: KafkaSettings
+) -> None:
+    """A poll's records are handled for a bounded time, then the consumer polls again (long
+    before the broker would put it out of its group) and goes on where it stopped."""
+    topic = STOCK_EVENTS.qualified(topics)
+    await producer.publish(topic, [_event("WS", n) for n in range(1, 41)])  # one partition
+    handled: list[int] = []
+
+    async def handler(event: CloudEvent) -> Applied:
+        handled.append(event.sequence)
+        await asyncio.sleep(0.02)  # heavy work: the budget runs out several times
+        await db["view"].insert_one({"_id": event.id})
+        return Applied.APPLIED
+
+    polls_with_records: list[int] = []
+
+    class CountingRunner(ConsumerRunner):
+        async def _handle_batch(self, consumer: Any, batch: dict[Any, list[Any]]) -> None:
+            if batch:
+                polls_with_records.append(sum(len(r) for r in batch.values()))
+            await super()._handle_batch(consumer, batch)
+
+    runner = CountingRunner(
+        kafka=kafka_settings,
+        group=DISTRIBUTION_GROUP,
+        namespace=topics,
+        handlers={WAREHOUSE_UPDATED.type: handler},
+        dead_letters=producer,
+        client_id="test",
+        batch_budget_s=0.1,
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        await eventually(lambda: _count(db), lambda n: n == 40, what="all 40 handled")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert handled == list(range(1, 41)), "each once, in order"
+    # At most about five records fit in each 0.1 s: the rest was fetched again, poll by poll.
+    assert len(polls_with_records) >= 4, polls_with_records

@@ -8,9 +8,11 @@ from typing import Any
 import pytest
 from kitflow_shared.contracts.stock import WAREHOUSE_UPDATED, WarehouseState
 from kitflow_shared.events import CloudEvent, EventContext
+from kitflow_shared.messaging.consumer import dead_letter_headers
 from kitflow_shared.messaging.outbox import OUTBOX_FIELD, OutboxRelay, with_outbox
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.topics import STOCK_EVENTS
+from prometheus_client import REGISTRY
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.infra import Infra
@@ -133,3 +135,58 @@ async def test_entries_written_while_publishing_are_not_pruned_unpublished(db: D
     await relay.sweep_once()
     assert [e.sequence for _, e in publisher.sent] == [1, 2, 3]
     assert await _pending(db) == 0
+
+
+async def test_an_event_the_broker_cannot_take_is_parked_and_blocks_nothing(
+    db: Db, producer: EventProducer, topics: str, infra: Infra
+) -> None:
+    topic = STOCK_EVENTS.qualified(topics)
+    before, after = _events("BKO", 1, 1), _events("BKO", 3, 3)
+    # Far over the producer's 1 MiB: no retry can ever publish it.
+    too_big = _events("BKO", 2, 2)[0].model_copy(update={"data": {"blob": "x" * 1_200_000}})
+    await _write(db, "BKO", [*before, too_big, *after])
+    await _write(db, "MOP", _events("MOP", 1, 2))
+    relay = OutboxRelay(
+        service="test", publisher=producer, topic=topic, collections=[db["warehouses"]]
+    )
+    assert await relay.sweep_once() == 4
+    assert await _pending(db) == 0
+
+    published = await read_topic(infra.kafka_bootstrap, topic, expect=4)
+    by_key: dict[bytes, list[int]] = {}
+    for record in sorted(published, key=lambda r: (r.partition, r.offset)):
+        by_key.setdefault(record.key, []).append(CloudEvent.from_bytes(record.value).sequence)
+    assert by_key == {b"warehouse/BKO": [1, 3], b"warehouse/MOP": [1, 2]}
+
+    [parked] = await read_topic(infra.kafka_bootstrap, f"{topic}.dlq", expect=1)
+    assert CloudEvent.from_bytes(parked.value) == too_big
+    assert parked.key == b"warehouse/BKO"
+    headers = dead_letter_headers(parked.headers)
+    assert headers["kitflow-dlq-topic"] == topic
+    assert headers["kitflow-dlq-reason"] == "the broker cannot take this event"
+    assert headers["kitflow-dlq-error-type"] == "MessageSizeTooLargeError"
+    assert headers["kitflow-dlq-service"] == "test"
+    assert headers["kitflow-dlq-document"] == "warehouses/BKO"
+    assert (
+        REGISTRY.get_sample_value(
+            "kitflow_outbox_dead_lettered_total", {"service": "test", "topic": topic}
+        )
+        == 1
+    )
+
+
+async def test_an_unreadable_entry_is_parked_whole_instead_of_staying_for_ever(db: Db) -> None:
+    broken = {"id": "broken-1", "type": "org.kitflow.stock.x.v1", "json": '{"not": "an event"}'}
+    await db["warehouses"].insert_one(
+        {"_id": "BKO", OUTBOX_FIELD: [broken, *(e.to_document() for e in _events("BKO", 1, 1))]}
+    )
+    publisher = FakePublisher()
+    relay = OutboxRelay(
+        service="test", publisher=publisher, topic="t", collections=[db["warehouses"]]
+    )
+    assert await relay.sweep_once() == 1
+    assert await _pending(db) == 0
+    [(topic, value, headers)] = publisher.parked
+    assert (topic, value) == ("t.dlq", b'{"not": "an event"}')
+    assert headers["kitflow-dlq-reason"] == b"unreadable outbox entry"
+    assert headers["kitflow-dlq-document"] == b"warehouses/BKO"

@@ -1,5 +1,6 @@
 """Stock's side of the reservation conversation, through the real broker: distribution's plan
-events in, stock's answers out; redelivered and out-of-order messages change nothing."""
+events in, stock's answers out (one for every request, every line answered); redelivered and
+out-of-order messages change nothing but are answered again."""
 
 from __future__ import annotations
 
@@ -22,9 +23,8 @@ from kitflow_shared.contracts.distribution import (
 )
 from kitflow_shared.contracts.stock import (
     MOVEMENT_RECORDED,
-    RESERVATION_CONFIRMED,
-    RESERVATION_REJECTED,
-    RESERVATION_RELEASED,
+    RESERVATIONS_ANSWERED,
+    ReservationsAnswered,
 )
 from kitflow_shared.events import CloudEvent, EventContext
 from kitflow_shared.messaging.producer import EventProducer
@@ -96,7 +96,9 @@ async def _answers(infra: Infra, namespace: str, expect: int) -> list[CloudEvent
         lambda rs: len(rs) >= expect,
         what=f"{expect} stock events",
     )
-    return [CloudEvent.from_bytes(r.value) for r in records]
+    # The warehouse's stock is one aggregate: its events are on one partition, in order.
+    events = [CloudEvent.from_bytes(r.value) for r in records]
+    return [e for e in events if e.subject == "stock/TOM-SUB"]
 
 
 async def _tarp(stock: httpx.AsyncClient) -> dict[str, Any]:
@@ -133,20 +135,19 @@ async def test_the_plan_conversation_with_redeliveries_and_overtaking_messages(
     await producer.publish(topic, [early_cancel])
     await producer.publish(topic, [approved, approved])  # and delivered twice
 
-    # warehouse and item registered, the receipt, then L1 and L2 confirmed (L3: nothing)
-    answers = await _answers(infra, topics, expect=5)
-    by_type: dict[str, list[CloudEvent]] = {}
-    for event in answers:
-        by_type.setdefault(event.type, []).append(event)
-    [confirmed_1, confirmed_2] = [
-        RESERVATION_CONFIRMED.parse(e) for e in by_type[RESERVATION_CONFIRMED.type]
+    # (warehouse and item registered) the receipt; then one answer per request: the early
+    # cancel (L3 marked released), the approval and its redelivery (answered again, alike)
+    answers = await _answers(infra, topics, expect=6)
+    replies = [RESERVATIONS_ANSWERED.parse(e) for e in answers[1:]]
+    assert [_lines(r) for r in replies] == [
+        [("P7:L3", "released", 0)],
+        [("P7:L1", "active", 30), ("P7:L2", "active", 20), ("P7:L3", "released", 0)],
+        [("P7:L1", "active", 30), ("P7:L2", "active", 20), ("P7:L3", "released", 0)],
     ]
-    assert (confirmed_1.reservation.line_id, confirmed_1.reservation.reserved) == ("P7:L1", 30)
-    assert (confirmed_2.reservation.line_id, confirmed_2.reservation.reserved) == ("P7:L2", 20)
-    assert confirmed_2.reservation.requested == 40  # partial: what was left
-    assert RESERVATION_REJECTED.type not in by_type
-    assert all(e.correlationid == ctx.correlation_id for e in by_type[RESERVATION_CONFIRMED.type])
-    assert all(e.causationid == approved.id for e in by_type[RESERVATION_CONFIRMED.type])
+    assert replies[1].answers[1].requested == 40  # partial: what was left
+    assert replies[1].answers[1].reason == "20 TARP available in TOM-SUB, 40 requested"
+    assert all(e.correlationid == ctx.correlation_id for e in answers[1:])
+    assert answers[2].causationid == approved.id
     tarp = await _tarp(stock)
     assert (tarp["reserved"], tarp["available"]) == (50, 0)
 
@@ -165,13 +166,12 @@ async def test_the_plan_conversation_with_redeliveries_and_overtaking_messages(
         context=EventContext.new(),
     )
     await producer.publish(topic, [second])
-    answers = await _answers(infra, topics, expect=6)
-    [rejected] = [
-        RESERVATION_REJECTED.parse(e) for e in answers if e.type == RESERVATION_REJECTED.type
-    ]
-    assert (rejected.reservation.line_id, rejected.available) == ("P8:L1", 0)
+    answers = await _answers(infra, topics, expect=7)
+    [rejected] = RESERVATIONS_ANSWERED.parse(answers[4]).answers
+    assert (rejected.line_id, rejected.status, rejected.available) == ("P8:L1", "rejected", 0)
 
-    # Dispatch L1 (twice: redelivered), cancel L2: stock is issued once and released once.
+    # Dispatch L1 (twice: redelivered), cancel L2 (twice): stock is issued once and released
+    # once, and each request is answered.
     dispatch = PLAN_DISPATCH_REQUESTED.new(
         PlanDispatchRequested(
             plan_id="P7",
@@ -189,14 +189,25 @@ async def test_the_plan_conversation_with_redeliveries_and_overtaking_messages(
         context=ctx,
     )
     await producer.publish(topic, [dispatch, dispatch, cancel, cancel])
-    answers = await _answers(infra, topics, expect=8)  # + the dispatch and L2's release
+    answers = await _answers(infra, topics, expect=12)  # 4 answers + the one dispatch
     movements = [MOVEMENT_RECORDED.parse(e) for e in answers if e.type == MOVEMENT_RECORDED.type]
     assert [m.movement.kind.value for m in movements] == ["receipt", "dispatch"]
     assert movements[1].movement.plan_line_id == "P7:L1"
     assert movements[1].movement.lines[0].quantity == -30
-    released = [
-        RESERVATION_RELEASED.parse(e) for e in answers if e.type == RESERVATION_RELEASED.type
+    # The answer to the dispatch order comes before its movement.
+    assert [e.type for e in answers[5:7]] == [RESERVATIONS_ANSWERED.type, MOVEMENT_RECORDED.type]
+    replies = [
+        RESERVATIONS_ANSWERED.parse(e) for e in answers[5:] if e.type != MOVEMENT_RECORDED.type
     ]
-    assert [(r.reservation.line_id, r.reservation.reserved) for r in released] == [("P7:L2", 20)]
+    assert [_lines(r) for r in replies] == [
+        [("P7:L1", "dispatched", 30)],
+        [("P7:L1", "dispatched", 30)],
+        [("P7:L2", "released", 20)],
+        [("P7:L2", "released", 20)],
+    ]
     tarp = await _tarp(stock)
     assert (tarp["on_hand"], tarp["reserved"], tarp["available"]) == (20, 0, 20)
+
+
+def _lines(reply: ReservationsAnswered) -> list[tuple[str, str, int]]:
+    return [(a.line_id, a.status, a.reserved) for a in reply.answers]

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer
+from kitflow_shared.messaging.reading import read_to_end
 
 T = TypeVar("T")
 
@@ -56,3 +57,8 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not hold within {timeout_s}s; last value: {value!r}")
         await asyncio.sleep(0.1)
+
+
+async def read_all(bootstrap: str, topic: str) -> list[Any]:
+    """Every record of `topic` from the start up to its end when called."""
+    return await read_to_end(bootstrap, topic)

@@ -101,6 +101,7 @@ class FakeWarehouseView:
 class FakePublisher:
     def __init__(self, fail_times: int = 0) -> None:
         self.sent: list[tuple[str, CloudEvent]] = []
+        self.parked: list[tuple[str, bytes, dict[str, bytes]]] = []
         self.fail_times = fail_times
 
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
@@ -108,3 +109,8 @@ class FakePublisher:
             self.fail_times -= 1
             raise ConnectionError("broker down")
         self.sent.extend((topic, e) for e in events)
+
+    async def park(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        self.parked.append((topic, value, dict(headers)))

@@ -21,6 +21,12 @@ OUTBOX_FAILURES = Counter(
     "Outbox relay rounds that failed and will be retried",
     ["service"],
 )
+OUTBOX_DEAD_LETTERED = Counter(
+    "kitflow_outbox_dead_lettered_total",
+    "Outbox events the broker could never take, parked on the topic's dead-letter topic "
+    "(alert on any increase)",
+    ["service", "topic"],
+)
 OUTBOX_PENDING = Gauge(
     "kitflow_outbox_pending", "Outbox events found waiting at the last sweep", ["service"]
 )

@@ -6,7 +6,10 @@ the broker's auto-creation is switched off so that a typo cannot invent a topic.
 - One topic per producing service, keyed by aggregate id, so each aggregate's events stay in order.
 - One consumer group per consuming service.
 - One dead-letter topic per consumer group, for messages that kept failing.
-Event topics keep their events forever: read models are rebuilt by replaying them.
+- One dead-letter topic per event topic (`<topic>.dlq`), for events the outbox relay could never
+  publish to it (the broker refuses them: too large, invalid), so they block nothing behind them.
+Event topics keep their events forever: read models are rebuilt by replaying them. Dead letters
+are kept thirty days; `python -m kitflow_shared.dead_letters` lists, shows and replays them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 KEEP_FOREVER_MS = -1
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
+# A dead letter keeps the whole record, and an event the broker refused for its size is larger
+# than the event topics allow: dead-letter topics take what one store document can hold (an
+# outbox entry cannot be larger), and the dead letters travel gzip-compressed.
+DEAD_LETTER_MAX_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,16 @@ class TopicSpec:
     partitions: int
     retention_ms: int
     purpose: str
+    max_message_bytes: int | None = None  # None: the broker's default (1 MiB)
 
     def qualified(self, namespace: str) -> str:
         return qualify(self.name, namespace)
 
     def config(self) -> dict[str, str]:
-        return {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        config = {"retention.ms": str(self.retention_ms), "cleanup.policy": "delete"}
+        if self.max_message_bytes is not None:
+            config["max.message.bytes"] = str(self.max_message_bytes)
+        return config
 
 
 @dataclass(frozen=True)
@@ -62,7 +73,32 @@ EVENT_TOPICS: tuple[TopicSpec, ...] = (STOCK_EVENTS, NEEDS_EVENTS, DISTRIBUTION_
 
 
 def _dead_letter(group: str) -> TopicSpec:
-    return TopicSpec(f"{group}.dlq", 1, THIRTY_DAYS_MS, f"dead letters of consumer group {group}")
+    return TopicSpec(
+        f"{group}.dlq",
+        1,
+        THIRTY_DAYS_MS,
+        f"dead letters of consumer group {group}",
+        DEAD_LETTER_MAX_BYTES,
+    )
+
+
+def dead_letter_topic_of(topic: str) -> str:
+    """The dead-letter topic of an event topic (qualified or not): what its producers' outbox
+    relay could never publish to it."""
+    return f"{topic}.dlq"
+
+
+def _outbox_dead_letter(topic: TopicSpec) -> TopicSpec:
+    return TopicSpec(
+        dead_letter_topic_of(topic.name),
+        1,
+        THIRTY_DAYS_MS,
+        f"events the outbox relay could never publish to {topic.name}",
+        DEAD_LETTER_MAX_BYTES,
+    )
+
+
+OUTBOX_DEAD_LETTERS: tuple[TopicSpec, ...] = tuple(_outbox_dead_letter(t) for t in EVENT_TOPICS)
 
 
 # Stock also reads its own topic: a transfer that leaves one warehouse is announced to the other.
@@ -85,7 +121,10 @@ DISTRIBUTION_GROUP = ConsumerGroupSpec(
 )
 CONSUMER_GROUPS: tuple[ConsumerGroupSpec, ...] = (STOCK_GROUP, NEEDS_GROUP, DISTRIBUTION_GROUP)
 
-ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + tuple(g.dead_letter for g in CONSUMER_GROUPS)
+DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = (
+    tuple(g.dead_letter for g in CONSUMER_GROUPS) + OUTBOX_DEAD_LETTERS
+)
+ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + DEAD_LETTER_TOPICS
 
 
 async def ensure_topics(

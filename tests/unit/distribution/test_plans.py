@@ -233,7 +233,8 @@ def test_cancelling_before_dispatch_releases_what_was_asked_and_not_after() -> N
     dispatched.reservation_answered("P1:L1", LineReservation.ACTIVE, 60)
     dispatched.reservation_answered("P1:L2", LineReservation.ACTIVE, 40)
     dispatched.request_dispatch("WB", "x")
-    with pytest.raises(PlanConflict, match="not yet dispatched"):
+    dispatched.dispatch_recorded("P1:L1", 60)
+    with pytest.raises(PlanConflict, match="close it with a reason"):
         dispatched.cancel("too late")
 
 

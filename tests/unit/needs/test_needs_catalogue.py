@@ -33,10 +33,9 @@ from kitflow_shared.contracts.catalogue import (
     KitComponentState,
     item_subject,
 )
-from kitflow_shared.events import CloudEvent, EventContext
+from kitflow_shared.events import CloudEvent, EventContext, UnreadablePayload
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.web.identity import Role
-from pydantic import ValidationError
 
 from tests.support.services import identity
 from tests.unit.needs.builders import CREATE_BODY, need_input
@@ -145,7 +144,7 @@ async def test_a_payload_that_breaks_the_contract_is_refused_for_the_dead_letter
     svc, published = fixture()
     event = item_event()
     broken = event.model_copy(update={"data": {**event.data, "code": "not a code"}})
-    with pytest.raises(ValidationError):
+    with pytest.raises(UnreadablePayload):
         await item_published(broken, svc)
     assert published.rows == {}
 

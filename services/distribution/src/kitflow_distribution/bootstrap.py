@@ -62,6 +62,7 @@ def create_app() -> FastAPI:
         stock=stock_view,
         needs=needs_view,
         answer_within=settings.reservation_answer_timeout,
+        max_lines=settings.max_plan_lines,
     )
     consumer = ConsumerRunner(
         kafka=kafka,
@@ -73,7 +74,7 @@ def create_app() -> FastAPI:
     )
 
     async def ask_again() -> None:
-        """Lines whose reservation answer is overdue are asked again (stock is idempotent)."""
+        """Lines whose answer from stock is overdue are asked again (stock answers again)."""
         while True:
             await asyncio.sleep(settings.timeout_check_interval_s)
             try:

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,3 +16,5 @@ class DistributionSettings(BaseSettings):
     # Stock should answer a reservation request within this time; overdue lines are asked again.
     reservation_answer_timeout: timedelta = timedelta(minutes=10)
     timeout_check_interval_s: float = 60.0
+    # A draft with more lines is refused (422): the plan must fit in one store document.
+    max_plan_lines: int = Field(default=10_000, ge=1, le=10_000)

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDATED
 from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.events.registry import UnreadablePayload
 from kitflow_shared.logging import configure_logging
 from kitflow_shared.messaging.consumer import Handler
 from kitflow_shared.messaging.idempotency import Applied
@@ -99,7 +100,7 @@ async def rebuild_views(
                         continue
                     try:
                         outcome = await handler(event)
-                    except ValidationError:
+                    except UnreadablePayload:
                         report.skipped += 1
                         continue
                     report.applied += outcome is Applied.APPLIED

@@ -54,6 +54,11 @@ NEED_COVERAGE_CHANGED = registry.register(
 
 # --- the plan's conversation with stock (subject: plan/<plan_id>) ----------------------------
 
+# A plan's lines travel in events of at most this many lines (per warehouse for the requests to
+# stock, whole needs for the plan's state), so every event stays far under the broker's 1 MiB
+# whatever the plan's size: 500 lines make about 130 KB in the largest of them.
+MAX_LINES_PER_EVENT = 500
+
 
 def plan_subject(plan_id: str) -> str:
     return f"plan/{plan_id}"
@@ -114,20 +119,26 @@ PLAN_APPROVED = registry.register(
     "org.kitflow.distribution.plan.approved.v1",
     PlanApproved,
     service="distribution",
-    description="A coordinator approved a plan: stock should reserve its lines.",
+    description="A coordinator approved a plan, or asks again for lines stock has not answered "
+    "in time: stock should reserve the lines named and answer for each "
+    "(`reservations.answered.v1`), again if asked again. One event per warehouse and per "
+    "500 lines.",
 )
 PLAN_CANCELLED = registry.register(
     "org.kitflow.distribution.plan.cancelled.v1",
     PlanCancelled,
     service="distribution",
-    description="A plan was cancelled before dispatch: stock should release its reservations.",
+    description="A plan was cancelled, or closed before stock answered its dispatch order: "
+    "stock should release the reservations of the lines named, and answer for each. One event "
+    "per warehouse and per 500 lines.",
 )
 PLAN_DISPATCH_REQUESTED = registry.register(
     "org.kitflow.distribution.plan.dispatch-requested.v1",
     PlanDispatchRequested,
     service="distribution",
-    description="A plan's lines are to leave the warehouses: stock turns reservations into "
-    "dispatches.",
+    description="A plan's lines are to leave the warehouses (or are asked for again): stock "
+    "turns reservations into dispatches and answers for each line, also for one whose "
+    "reservation is no longer there. One event per warehouse and per 500 lines.",
 )
 
 
@@ -171,7 +182,12 @@ class NeedReached(BaseModel):
 
 
 class PlanState(BaseModel):
-    """A plan after the change (state-carrying; subject plan/<plan_id>)."""
+    """A plan after the change (state-carrying; subject plan/<plan_id>), in parts: each event
+    carries the plan's header and ALL the lines of some of its needs, never part of a need's
+    lines, and at most 500 lines unless one need has more. A change that moves the plan's
+    status carries every need's lines (in as many events as it takes); a change of some lines
+    only, the lines of the needs they serve. A reader keeps, per need, the newest part by
+    `sequence`."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -182,6 +198,7 @@ class PlanState(BaseModel):
             "reserving",
             "reserved",
             "partly-reserved",
+            "dispatching",
             "dispatched",
             "delivered",
             "closed",
@@ -202,5 +219,5 @@ PLAN_UPDATED = registry.register(
     PlanState,
     service="distribution",
     description="A plan changed (approved, reserved, dispatched, delivered, closed, cancelled); "
-    "carries its state after the change.",
+    "carries its state after the change, in parts of whole needs (see PlanState).",
 )

@@ -175,6 +175,43 @@ class ReservationReleased(BaseModel):
     reason: str = Field(examples=["cancelled", "expired", "remainder after dispatch"])
 
 
+class ReservationAnswer(BaseModel):
+    """What became of one plan line's reservation, as stock answers a plan's request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line_id: str = Field(min_length=1, max_length=80)
+    item_code: ItemCode | None = Field(
+        default=None, description="None only when stock never had a reservation for the line"
+    )
+    status: str = Field(
+        examples=["active", "rejected", "released", "expired", "dispatched", "unknown"],
+        description="unknown: stock has no reservation for the line (nothing is held)",
+    )
+    requested: int = Field(ge=0)
+    reserved: int = Field(
+        ge=0, description="Held now (active), or issued (dispatched); what was held otherwise"
+    )
+    reason: str | None = Field(
+        default=None, description="Why not all of it was reserved, or why it is no longer held"
+    )
+    available: int | None = Field(
+        default=None, ge=0, description="Available when the request came (rejected, partial)"
+    )
+    expires_at: AwareDatetime | None = None
+
+
+class ReservationsAnswered(BaseModel):
+    """Stock's answer to one request of a plan (reserve, release or dispatch some lines in one
+    warehouse, applied in one atomic change), or to the same request asked again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    plan_id: str = Field(min_length=1, max_length=80)
+    answers: list[ReservationAnswer] = Field(min_length=1)
+    balances: list[BalanceState] = Field(description="The items' balances after the change")
+
+
 class TransferInTransit(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -228,6 +265,17 @@ RESERVATION_RELEASED = registry.register(
     service="stock",
     description="Reserved stock was given back (plan cancelled, reservation expired, or the "
     "remainder after a smaller dispatch); carries the balance.",
+)
+RESERVATIONS_ANSWERED = registry.register(
+    "org.kitflow.stock.reservations.answered.v1",
+    ReservationsAnswered,
+    service="stock",
+    description="Stock's answer to a plan's request for some of its lines in one warehouse "
+    "(reserve, release, dispatch; one event per request of at most 500 lines): each line's "
+    "reservation as it now is, with why where not all was reserved or it is no longer held; "
+    "carries the balances after it. A request asked again is answered again, unchanged. When "
+    "lines are dispatched it comes before their `movement.recorded` events. Reservations that "
+    "expire are answered this way too, per plan.",
 )
 TRANSFER_IN_TRANSIT = registry.register(
     "org.kitflow.stock.transfer.in-transit.v1",

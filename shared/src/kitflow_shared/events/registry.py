@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from pydantic_core import to_json
 
 from kitflow_shared.events.envelope import CloudEvent, EventContext, RenderedEvent, new_event_id
@@ -25,6 +25,18 @@ _TYPE_PATTERN = re.compile(r"^org\.kitflow\.[a-z]+(\.[a-z][a-z-]*)+\.v[1-9][0-9]
 
 class UnknownEventTypeError(LookupError):
     pass
+
+
+class UnreadablePayload(ValueError):
+    """An event's payload breaks its type's contract: no retry can make it readable.
+
+    Raised by `EventSpec.parse` only, so a consumer can tell a message it cannot read (parked at
+    once) from a validation error its own handler raised (retried like any other failure)."""
+
+    def __init__(self, event_type: str, error: ValidationError) -> None:
+        super().__init__(f"the payload of {event_type} breaks its contract: {error}")
+        self.event_type = event_type
+        self.error = error
 
 
 @dataclass(frozen=True)
@@ -115,7 +127,10 @@ class EventSpec(Generic[P]):
     def parse(self, event: CloudEvent) -> P:
         if event.type != self.type:
             raise ValueError(f"expected an event of type {self.type}, got {event.type}")
-        return self.payload.model_validate(event.data)
+        try:
+            return self.payload.model_validate(event.data)
+        except ValidationError as error:
+            raise UnreadablePayload(self.type, error) from error
 
 
 class EventRegistry:

@@ -5,10 +5,17 @@ The documented aiokafka pattern (manual commit after processing, plus a rebalanc
   middle of a batch redelivers the rest of it, and the idempotent handlers absorb the repeats;
 - when partitions are revoked in a rebalance, what was already processed is committed first, so
   the next owner does not redo more than it must;
+- a poll's records are handled for at most `batch_budget_s`; the rest are fetched again by the
+  next poll (the partitions are rewound to them). A batch of heavy records (a plan's state for
+  hundreds of needs each) would otherwise keep the consumer from polling past the broker's
+  `max.poll.interval.ms` (5 min): it would be put out of its group, and its uncommitted records
+  handed to another member to redo, again and again;
 - a handler failure is retried a bounded number of times with backoff, then the record is parked
   on the group's dead-letter topic with the error, and the partition moves on;
-- a record that cannot be read at all (not a CloudEvent, or a payload that breaks its contract)
-  is parked at once: retrying cannot help;
+- a record that cannot be read at all (not a CloudEvent, or a payload that breaks its contract,
+  which `EventSpec.parse` reports as `UnreadablePayload`) is parked at once: retrying cannot help.
+  Any other error, a pydantic `ValidationError` the handler raises itself included (a model it
+  builds from what it read elsewhere), is a handler failure and retried like the rest;
 - when the store is unreachable the record is NOT parked (the message is fine, the store is not):
   the runner waits and retries until the store is back, holding the partition's order;
 - event types the service does not subscribe to are skipped: each service lists its handlers in
@@ -19,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias
@@ -29,6 +37,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.events.registry import UnreadablePayload
 from kitflow_shared.logging import log_context
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.messaging.producer import EventProducer
@@ -43,6 +52,9 @@ Handler = Callable[[CloudEvent], Awaitable[Applied | None]]
 Record: TypeAlias = Any
 
 MAX_TRANSIENT_BACKOFF_S = 5.0
+# How long a poll's records may be handled before the consumer polls again: well under aiokafka's
+# max_poll_interval_ms (300 s), past which the member is put out of its group.
+BATCH_BUDGET_S = 60.0
 # The last commit when a consumer stops: bounded, so a broker that is gone or rebalancing
 # cannot hold up the process (the uncommitted records are only delivered again).
 FINAL_COMMIT_TIMEOUT_S = 5.0
@@ -69,6 +81,7 @@ class ConsumerRunner:
         handlers: Mapping[str, Handler],
         dead_letters: EventProducer,
         client_id: str,
+        batch_budget_s: float = BATCH_BUDGET_S,
     ) -> None:
         self._kafka = kafka
         self._group = group.qualified(namespace)
@@ -79,6 +92,7 @@ class ConsumerRunner:
         self._client_id = client_id
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
+        self._batch_budget_s = batch_budget_s
 
     async def run(self) -> None:
         """Consume until cancelled; restart the consumer after an unexpected failure."""
@@ -108,11 +122,7 @@ class ConsumerRunner:
         try:
             while True:
                 batch = await consumer.getmany(timeout_ms=1000)
-                for tp, records in batch.items():
-                    for record in records:
-                        await self._handle(record)
-                        self._processed[tp] = record.offset + 1
-                    await self.commit_processed({tp})
+                await self._handle_batch(consumer, batch)
                 self._record_lag(consumer)
         finally:
             try:
@@ -129,6 +139,21 @@ class ConsumerRunner:
             finally:
                 self._consumer = None
                 await consumer.stop()
+
+    async def _handle_batch(
+        self, consumer: AIOKafkaConsumer, batch: dict[TopicPartition, list[Record]]
+    ) -> None:
+        deadline = time.monotonic() + self._batch_budget_s
+        for tp, records in batch.items():
+            for record in records:
+                if time.monotonic() > deadline:
+                    # The rest of this partition's records (and of the partitions after it)
+                    # come again with the next poll.
+                    consumer.seek(tp, record.offset)
+                    break
+                await self._handle(record)
+                self._processed[tp] = record.offset + 1
+            await self.commit_processed({tp})
 
     async def commit_processed(self, partitions: set[TopicPartition] | None) -> None:
         """Commit what is fully processed (for the given partitions, or all we own)."""
@@ -177,7 +202,7 @@ class ConsumerRunner:
         while True:
             try:
                 outcome = await handler(event)
-            except ValidationError as exc:
+            except UnreadablePayload as exc:
                 await self._park(record, exc, attempts + 1, reason="payload breaks its contract")
                 return
             except ConnectionFailure as exc:
@@ -218,7 +243,7 @@ class ConsumerRunner:
             ("kitflow-dlq-partition", str(record.partition).encode()),
             ("kitflow-dlq-offset", str(record.offset).encode()),
         ]
-        await self._dead_letters.publish_raw(
+        await self._dead_letters.park(
             self._dead_letter_topic, value=record.value or b"", key=record.key, headers=headers
         )
         EVENTS_CONSUMED.labels(self._group, record.topic, "dead_lettered").inc()

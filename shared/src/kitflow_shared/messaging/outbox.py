@@ -10,20 +10,35 @@ The relay then publishes those entries and removes them:
 - by a periodic sweep, for whatever a crash left behind between write and publish.
 It prunes an entry only after the broker acknowledged it, so a crash between the two publishes it
 again: duplicates are possible, loss is not. Consumers are idempotent for exactly that reason.
+
+An entry the broker can never take (larger than the topic allows, refused as invalid) or that
+cannot even be read back is not retried for ever, which would hold up every entry found with it:
+it is parked whole on the topic's dead-letter topic (`<topic>.dlq`) with why, then pruned,
+counted (`kitflow_outbox_dead_lettered_total`) and logged as an error. The events behind it go
+out. Only when parking succeeded is the entry pruned, so nothing is lost either way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import traceback
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 from pydantic import ValidationError
 from pymongo.asynchronous.collection import AsyncCollection
 
-from kitflow_shared.events.envelope import CloudEvent
-from kitflow_shared.metrics import OUTBOX_FAILURES, OUTBOX_PENDING, OUTBOX_PUBLISHED
+from kitflow_shared.events.envelope import CONTENT_TYPE, OUTBOX_JSON, CloudEvent
+from kitflow_shared.messaging.producer import UnpublishableEvents
+from kitflow_shared.metrics import (
+    OUTBOX_DEAD_LETTERED,
+    OUTBOX_FAILURES,
+    OUTBOX_PENDING,
+    OUTBOX_PUBLISHED,
+)
+from kitflow_shared.topics import dead_letter_topic_of
 
 OUTBOX_FIELD = "outbox"
 Document = dict[str, Any]
@@ -32,7 +47,14 @@ log = logging.getLogger(__name__)
 
 
 class EventPublisher(Protocol):
-    async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None: ...
+    async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
+        """Publish and wait for the broker's acknowledgement; raise `UnpublishableEvents` for
+        the events it can never take once the others are acknowledged."""
+
+    async def park(
+        self, topic: str, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Send a record as-is to a dead-letter topic."""
 
 
 def with_outbox(update: Document, events: Sequence[CloudEvent]) -> Document:
@@ -60,10 +82,12 @@ class OutboxRelay:
         sweep_interval_s: float = 2.0,
         batch_size: int = 200,
         after_publish: Callable[[list[CloudEvent]], Awaitable[None]] | None = None,
+        dead_letter_topic: str | None = None,
     ) -> None:
         self._service = service
         self._publisher = publisher
         self._topic = topic
+        self._dead_letter_topic = dead_letter_topic or dead_letter_topic_of(topic)
         self._collections = {c.name: c for c in collections}
         self._sweep_interval_s = sweep_interval_s
         self._batch_size = batch_size
@@ -114,41 +138,135 @@ class OutboxRelay:
                 pending += len(doc[OUTBOX_FIELD])
             OUTBOX_PENDING.labels(self._service).set(pending)
             while True:
-                published = await self._publish_from(
+                published, parked = await self._publish_from(
                     collection, {f"{OUTBOX_FIELD}.0": {"$exists": True}}
                 )
                 total += published
-                if published == 0:
+                if published + parked == 0:
                     break
         return total
 
-    async def _publish_from(self, collection: AsyncCollection[Document], query: Document) -> int:
+    async def _publish_from(
+        self, collection: AsyncCollection[Document], query: Document
+    ) -> tuple[int, int]:
+        """Publish what the matching documents hold; return how many events went out and how
+        many entries were parked."""
         docs = await collection.find(
             {**query, f"{OUTBOX_FIELD}.0": {"$exists": True}}, {OUTBOX_FIELD: 1}
         ).to_list(self._batch_size)
         if not docs:
-            return 0
+            return 0, 0
         events: list[CloudEvent] = []
-        published_ids: dict[Any, list[str]] = {}
+        owner: dict[str, Any] = {}
+        unreadable: list[tuple[Any, Document, ValidationError]] = []
         for doc in docs:
             for entry in doc[OUTBOX_FIELD]:
                 try:
                     event = CloudEvent.from_document(entry)
-                except ValidationError:
-                    # Written by our own code, so this is a bug: keep the entry for inspection.
-                    log.error("unreadable outbox entry left in %s/%s", collection.name, doc["_id"])
+                except ValidationError as error:
+                    # Written by our own code, so a bug: parked whole for inspection.
+                    unreadable.append((doc["_id"], entry, error))
                     continue
                 events.append(event)
-                published_ids.setdefault(doc["_id"], []).append(event.id)
-        if not events:
-            return 0
-        await self._publisher.publish(self._topic, events)
-        OUTBOX_PUBLISHED.labels(self._service, self._topic).inc(len(events))
-        if self._after_publish is not None:
-            await self._after_publish(events)
-        for doc_id, event_ids in published_ids.items():
-            # Only the entries we published: a write that raced us keeps its new entries.
+                owner[event.id] = doc["_id"]
+        failures: dict[str, Exception] = {}
+        if events:
+            try:
+                await self._publisher.publish(self._topic, events)
+            except UnpublishableEvents as refused:
+                failures = refused.failures
+            published = [e for e in events if e.id not in failures]
+            OUTBOX_PUBLISHED.labels(self._service, self._topic).inc(len(published))
+            if self._after_publish is not None:
+                await self._after_publish(published)
+        for event in events:
+            if event.id in failures:
+                await self._park_event(collection.name, owner[event.id], event, failures[event.id])
+        for doc_id, entry, unread in unreadable:
+            await self._park_entry(collection.name, doc_id, entry, unread)
+        await self._prune(collection, owner, unreadable)
+        return len(events) - len(failures), len(failures) + len(unreadable)
+
+    async def _prune(
+        self,
+        collection: AsyncCollection[Document],
+        owner: dict[str, Any],
+        unreadable: list[tuple[Any, Document, ValidationError]],
+    ) -> None:
+        by_doc: dict[Any, list[str]] = {}
+        for event_id, doc_id in owner.items():
+            by_doc.setdefault(doc_id, []).append(event_id)
+        for doc_id, entry, _ in unreadable:
+            if isinstance(entry.get("id"), str):
+                by_doc.setdefault(doc_id, []).append(entry["id"])
+            else:
+                await collection.update_one({"_id": doc_id}, {"$pull": {OUTBOX_FIELD: entry}})
+        for doc_id, event_ids in by_doc.items():
+            # Only the entries we handled: a write that raced us keeps its new entries.
             await collection.update_one(
                 {"_id": doc_id}, {"$pull": {OUTBOX_FIELD: {"id": {"$in": event_ids}}}}
             )
-        return len(events)
+
+    async def _park_event(
+        self, collection: str, doc_id: Any, event: CloudEvent, error: Exception
+    ) -> None:
+        value = event.to_bytes()
+        await self._park(
+            value,
+            event.partitionkey.encode(),
+            collection,
+            doc_id,
+            error,
+            reason="the broker cannot take this event",
+            what=f"event {event.id} ({event.type}, {len(value)} bytes)",
+        )
+
+    async def _park_entry(
+        self, collection: str, doc_id: Any, entry: Document, error: Exception
+    ) -> None:
+        raw = entry.get(OUTBOX_JSON)
+        value = raw.encode() if isinstance(raw, str) else json.dumps(entry, default=str).encode()
+        await self._park(
+            value,
+            str(doc_id).encode(),
+            collection,
+            doc_id,
+            error,
+            reason="unreadable outbox entry",
+            what=f"outbox entry {entry.get('id', '?')}",
+        )
+
+    async def _park(
+        self,
+        value: bytes,
+        key: bytes,
+        collection: str,
+        doc_id: Any,
+        error: Exception,
+        *,
+        reason: str,
+        what: str,
+    ) -> None:
+        text = "".join(traceback.format_exception_only(type(error), error)).strip()
+        headers = [
+            ("content-type", CONTENT_TYPE.encode()),
+            ("kitflow-dlq-reason", reason.encode()),
+            ("kitflow-dlq-error", text[:4000].encode()),
+            ("kitflow-dlq-error-type", type(error).__name__.encode()),
+            ("kitflow-dlq-attempts", b"1"),
+            ("kitflow-dlq-service", self._service.encode()),
+            ("kitflow-dlq-topic", self._topic.encode()),
+            ("kitflow-dlq-document", f"{collection}/{doc_id}".encode()),
+        ]
+        await self._publisher.park(self._dead_letter_topic, value, key, headers)
+        OUTBOX_DEAD_LETTERED.labels(self._service, self._topic).inc()
+        log.error(
+            "parked %s of %s/%s on %s instead of %s: %s (%s)",
+            what,
+            collection,
+            doc_id,
+            self._dead_letter_topic,
+            self._topic,
+            reason,
+            text,
+        )

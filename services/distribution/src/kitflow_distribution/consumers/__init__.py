@@ -1,11 +1,15 @@
 """What distribution subscribes to: one visible map from event type to handler.
 
-- stock: warehouses and balances (read models), reservation answers and dispatches (plans);
+- stock: warehouses and balances (read models), reservation answers and dispatches (plans):
+  `reservations.answered.v1` (all the lines of one request at once) and, from stock's own API
+  or older versions, the per-line `reservation.*` events and dispatch movements;
 - needs: the needs' states (read model);
 - its own plans' states: folded into each need's coverage, published to the needs service.
 """
 
 from __future__ import annotations
+
+from collections import OrderedDict
 
 from kitflow_shared.contracts import distribution as plans_contract
 from kitflow_shared.contracts import stock as stock_contract
@@ -14,7 +18,7 @@ from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.messaging.consumer import Handler
 from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_distribution.domain.plans import LineReservation, UnknownPlan
+from kitflow_distribution.domain.plans import LineAnswer, LineReservation, UnknownPlan
 from kitflow_distribution.handlers import projections
 from kitflow_distribution.handlers.plans import PlanHandlers
 from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView
@@ -24,12 +28,31 @@ _ANSWER = {
     "rejected": LineReservation.REJECTED,
     "released": LineReservation.RELEASED,
     "expired": LineReservation.EXPIRED,
+    "dispatched": LineReservation.DISPATCHED,
 }
+# Plan lines an answer said were dispatched, remembered for a while: their movements follow the
+# answer on the same partition and need no second look at the plan (a read of a plan of
+# thousands of lines costs tens of milliseconds). Forgotten after a restart: the movement then
+# takes the longer way, which changes nothing either.
+REMEMBERED_DISPATCHES = 100_000
+
+
+def _line_answer(answer: stock_contract.ReservationAnswer) -> LineAnswer:
+    status = _ANSWER.get(answer.status, LineReservation.RELEASED)  # unknown: nothing is held
+    return LineAnswer(
+        answer.line_id,
+        status,
+        reserved=answer.reserved if status is LineReservation.ACTIVE else 0,
+        dispatched=answer.reserved if status is LineReservation.DISPATCHED else 0,
+        reason=answer.reason,
+    )
 
 
 def subscriptions(
     warehouses: WarehouseView, stock: StockView, needs: NeedsView, plans: PlanHandlers
 ) -> dict[str, Handler]:
+    dispatched_lines: OrderedDict[str, None] = OrderedDict()
+
     async def on_warehouse(event: CloudEvent) -> Applied:
         return await projections.warehouse_changed(event, warehouses)
 
@@ -43,9 +66,26 @@ def subscriptions(
             stock_contract.RESERVATION_RELEASED.type,
         ):
             await on_reservation_answer(event)
+        if event.type == stock_contract.RESERVATIONS_ANSWERED.type:
+            await on_answers(event)
         if event.type == stock_contract.MOVEMENT_RECORDED.type:
             await on_movement(event)
         return outcome
+
+    async def on_answers(event: CloudEvent) -> None:
+        answered = stock_contract.RESERVATIONS_ANSWERED.parse(event)
+        answers = [_line_answer(a) for a in answered.answers]
+        try:
+            await plans.answers_received(
+                answered.plan_id, answers, event.id, EventContext.caused_by(event)
+            )
+        except UnknownPlan:
+            return  # reservations made by hand, not for one of our plans
+        for answer in answers:
+            if answer.reservation is LineReservation.DISPATCHED:
+                dispatched_lines[answer.line_id] = None
+        while len(dispatched_lines) > REMEMBERED_DISPATCHES:
+            dispatched_lines.popitem(last=False)
 
     async def on_reservation_answer(event: CloudEvent) -> Applied:
         spec = registry.get(event.type)
@@ -73,6 +113,11 @@ def subscriptions(
             return
         if movement.plan_line_id is None:
             return
+        if (
+            movement.kind is stock_contract.MovementKind.DISPATCH
+            and movement.plan_line_id in dispatched_lines
+        ):
+            return  # stock's answer that came just before it said so already
         plan_id = movement.plan_line_id.rsplit(":", 1)[0]
         quantity = -sum(line.quantity for line in movement.lines)
         try:

@@ -4,7 +4,7 @@
       |                    |                                      |
       +------cancel--------+-----------------cancel---------------+--> cancelled
                                                                   |
-                           request dispatch --> dispatching --(stock issued every line)-->
+                           request dispatch --> dispatching --(stock answered every line)-->
                            dispatched --(deliveries recorded)--> delivered --close--> closed
 
 Stock answers each line (reserved, partly, or rejected with what it had); dispatch issues what
@@ -12,6 +12,16 @@ was reserved; a reversal of that dispatch in the warehouse gives it back; delive
 line handed out and, once per need, how many households and people were reached (a household
 that received a blanket and a tarpaulin is one household reached, not two). Every transition is
 idempotent: an answer that arrives twice, or after the plan moved on, changes nothing.
+
+Every step ends in an answer or a decision:
+- stock answers every line it is asked about, again when asked again; lines without an answer
+  by the deadline are asked again (`ask_again`), reservations and dispatch orders alike;
+- a dispatch order for a reservation that expired or was released meanwhile is answered with
+  what became of it: the plan is `dispatched` once every ordered line is answered, or back to
+  `partly-reserved` if nothing at all could be issued;
+- a coordinator can always end a plan with a reason: cancel it while nothing has left a
+  warehouse (`dispatching` included), close it once something has (or while `dispatching`):
+  what stock still holds for it is released.
 """
 
 from __future__ import annotations
@@ -121,7 +131,21 @@ class DispatchRequestedEvent:
 
 @dataclass(frozen=True)
 class PlanChangedEvent:
-    """The plan's state changed: its new state is published for every reader."""
+    """The plan's state changed: its new state is published for every reader, for the needs
+    named (None: every need, as when the status changed)."""
+
+    need_ids: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class LineAnswer:
+    """Stock's answer for one line: its reservation now, or what it issued (dispatched)."""
+
+    line_id: str
+    reservation: LineReservation
+    reserved: int = 0
+    dispatched: int = 0
+    reason: str | None = None
 
 
 PlanEvent = PlanApprovedEvent | PlanCancelledEvent | DispatchRequestedEvent | PlanChangedEvent
@@ -186,9 +210,14 @@ class Plan:
     status: PlanStatus = PlanStatus.DRAFT
     approved_by: str | None = None
     approved_at: datetime | None = None
-    reservation_deadline: datetime | None = None  # answers expected by then
+    # Stock's answers (to the reservation request, then to the dispatch order) expected by then.
+    reservation_deadline: datetime | None = None
     reservation_expires_at: datetime | None = None
+    all_or_nothing: bool = False
+    waybill_number: str | None = None
+    destination: str | None = None
     closed_at: datetime | None = None
+    reason: str | None = None  # why it was cancelled, or closed before it was delivered
     # What the planner said: objectives, per-need coverage, and why not more (JSON-ready).
     explanation: dict[str, object] = field(default_factory=dict)
     # Ids of stock events already taken into account (answers may be redelivered).
@@ -207,9 +236,9 @@ class Plan:
     def _set(self, line: PlanLine) -> None:
         self.lines = [line if x.line_id == line.line_id else x for x in self.lines]
 
-    def _changed(self) -> None:
+    def _changed(self, need_ids: frozenset[str] | None = None) -> None:
         self.sequence += 1
-        self.events.append(PlanChangedEvent())
+        self.events.append(PlanChangedEvent(need_ids))
 
     def handled(self, event_id: str) -> bool:
         return event_id in self.handled_events
@@ -239,23 +268,32 @@ class Plan:
         self.status = PlanStatus.RESERVING
         self.approved_by, self.approved_at = by, now
         self.reservation_deadline, self.reservation_expires_at = answer_by, expires_at
+        self.all_or_nothing = all_or_nothing
         self.events.append(PlanApprovedEvent(tuple(self.lines), expires_at, all_or_nothing))
         self._changed()
 
     def cancel(self, reason: str) -> None:
+        """End the plan before anything left a warehouse; what stock holds for it is released.
+        While `dispatching`, stock may still issue what it was ordered before it hears of
+        this: the lines will show it."""
         if self.status is PlanStatus.CANCELLED:
             return
-        if self.status not in _BEFORE_DISPATCH:
+        if self.status not in _BEFORE_DISPATCH and self.status is not PlanStatus.DISPATCHING:
             raise PlanConflict(
                 f"plan {self.id} is {self.status}: only a plan not yet dispatched is cancelled"
             )
-        to_release = tuple(x for x in self.lines if x.reservation is not LineReservation.NOT_ASKED)
+        if any(x.dispatched for x in self.lines):
+            raise PlanConflict(
+                f"plan {self.id} has lines stock already issued: close it with a reason instead"
+            )
         self.status = PlanStatus.CANCELLED
-        if to_release:
-            self.events.append(PlanCancelledEvent(to_release, reason))
+        self.reason = reason
+        self._release_what_is_held(reason)
         self._changed()
 
-    def request_dispatch(self, waybill_number: str, destination: str) -> tuple[PlanLine, ...]:
+    def request_dispatch(
+        self, waybill_number: str, destination: str, answer_by: datetime | None = None
+    ) -> tuple[PlanLine, ...]:
         if self.status not in (PlanStatus.RESERVED, PlanStatus.PARTLY_RESERVED):
             raise PlanConflict(
                 f"plan {self.id} is {self.status}: dispatch follows the reservation answers"
@@ -264,6 +302,9 @@ class Plan:
         if not lines:
             raise PlanConflict(f"plan {self.id} has no reserved stock to dispatch")
         self.status = PlanStatus.DISPATCHING
+        self.waybill_number, self.destination = waybill_number, destination
+        if answer_by is not None:
+            self.reservation_deadline = answer_by
         self.events.append(DispatchRequestedEvent(lines, waybill_number, destination))
         self._changed()
         return lines
@@ -333,12 +374,29 @@ class Plan:
             )
         return replace(line, delivered=line.delivered + delivered.quantity)
 
-    def close(self, now: datetime) -> None:
-        if self.status not in (PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
-            raise PlanConflict(f"plan {self.id} is {self.status}: close after dispatch")
+    def close(self, now: datetime, reason: str | None = None) -> None:
+        """Close a plan that was dispatched; a plan still waiting for stock's answer to its
+        dispatch order is closed with a reason, and what stock still holds is released."""
+        if self.status is PlanStatus.DISPATCHING:
+            if not reason:
+                raise InvalidPlanInput(
+                    "reason", "closing a plan still waiting for stock's answer needs a reason"
+                )
+            self._release_what_is_held(reason)
+        elif self.status not in (PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
+            raise PlanConflict(
+                f"plan {self.id} is {self.status}: close after dispatch (or cancel it)"
+            )
         self.status = PlanStatus.CLOSED
         self.closed_at = now
+        self.reason = reason or self.reason
         self._changed()
+
+    def _release_what_is_held(self, reason: str) -> None:
+        held = (LineReservation.PENDING, LineReservation.ACTIVE)
+        to_release = tuple(x for x in self.lines if x.reservation in held)
+        if to_release:
+            self.events.append(PlanCancelledEvent(to_release, reason))
 
     # ---- stock's answers
 
@@ -346,18 +404,29 @@ class Plan:
         self, line_id: str, status: LineReservation, reserved: int, reason: str | None = None
     ) -> bool:
         """Record stock's answer for a line; returns False when it changes nothing."""
-        line = self.line(line_id)
-        if line.reservation is LineReservation.DISPATCHED:
+        return self.answers_received([LineAnswer(line_id, status, reserved, 0, reason)])
+
+    def answers_received(self, answers: Sequence[LineAnswer]) -> bool:
+        """Record stock's answers for some lines in one change; returns False when they change
+        nothing. Answers about lines this plan does not have, or never asked about, are left
+        aside; a line only moves forward (once dispatched, it stays so)."""
+        position = {x.line_id: n for n, x in enumerate(self.lines)}
+        lines = list(self.lines)
+        touched: set[str] = set()
+        for answer in answers:
+            n = position.get(answer.line_id)
+            if n is None:
+                continue
+            after = _answered(lines[n], answer)
+            if after is not None:
+                lines[n] = after
+                touched.add(after.need_id)
+        if not touched:
             return False
-        if line.reservation == status and line.reserved == reserved:
-            return False
-        self._set(replace(line, reservation=status, reserved=reserved, shortfall_reason=reason))
-        if self.status is PlanStatus.RESERVING and all(
-            x.reservation in _ANSWERED for x in self.lines
-        ):
-            short = any(x.reserved < x.quantity for x in self.lines)
-            self.status = PlanStatus.PARTLY_RESERVED if short else PlanStatus.RESERVED
-        self._changed()
+        self.lines = lines
+        before = self.status
+        self._settle()
+        self._changed(None if self.status is not before else frozenset(touched))
         return True
 
     def dispatch_recorded(self, line_id: str, quantity: int) -> bool:
@@ -369,12 +438,25 @@ class Plan:
         self._set(
             replace(line, reservation=LineReservation.DISPATCHED, dispatched=dispatched, reserved=0)
         )
-        if self.status is PlanStatus.DISPATCHING and not any(
+        before = self.status
+        self._settle()
+        self._changed(None if self.status is not before else frozenset({line.need_id}))
+        return True
+
+    def _settle(self) -> None:
+        """Move on once stock answered every line the plan waits for."""
+        if self.status is PlanStatus.RESERVING and all(
+            x.reservation in _ANSWERED for x in self.lines
+        ):
+            short = any(x.reserved < x.quantity for x in self.lines)
+            self.status = PlanStatus.PARTLY_RESERVED if short else PlanStatus.RESERVED
+        elif self.status is PlanStatus.DISPATCHING and not any(
             x.open_for_dispatch for x in self.lines
         ):
-            self.status = PlanStatus.DISPATCHED
-        self._changed()
-        return True
+            # Nothing issued at all (every reservation was gone): back to what is left of the
+            # reservation, where the coordinator decides (cancel it, with a reason).
+            issued = any(x.dispatched for x in self.lines)
+            self.status = PlanStatus.DISPATCHED if issued else PlanStatus.PARTLY_RESERVED
 
     def dispatch_reversed(self, line_id: str, quantity: int) -> bool:
         """Stock reversed the line's dispatch: `quantity` is back in the warehouse, no longer on
@@ -392,18 +474,58 @@ class Plan:
         return True
 
     def unanswered(self, now: datetime) -> tuple[PlanLine, ...]:
-        """Lines still waiting for stock after the deadline: to be asked again."""
-        if self.status is not PlanStatus.RESERVING or self.reservation_deadline is None:
+        """Lines still waiting for stock after the deadline: to be asked again (the
+        reservation of a line not answered yet, or the dispatch of a line not issued yet)."""
+        if self.reservation_deadline is None or now < self.reservation_deadline:
             return ()
-        if now < self.reservation_deadline:
-            return ()
-        return tuple(x for x in self.lines if x.reservation is LineReservation.PENDING)
+        if self.status is PlanStatus.RESERVING:
+            return tuple(x for x in self.lines if x.reservation is LineReservation.PENDING)
+        if self.status is PlanStatus.DISPATCHING:
+            return tuple(x for x in self.lines if x.open_for_dispatch)
+        return ()
 
     def ask_again(self, now: datetime, answer_by: datetime) -> bool:
+        """Ask stock again, the same question as before (stock answers again, changing
+        nothing it already did)."""
         lines = self.unanswered(now)
-        if not lines or self.reservation_expires_at is None:
+        if not lines:
+            return False
+        again: PlanEvent
+        if self.status is PlanStatus.DISPATCHING:
+            if not self.waybill_number or not self.destination:
+                return False  # ordered before plans kept their order: the coordinator decides
+            again = DispatchRequestedEvent(lines, self.waybill_number, self.destination)
+        elif self.reservation_expires_at is not None:
+            again = PlanApprovedEvent(lines, self.reservation_expires_at, self.all_or_nothing)
+        else:
             return False
         self.reservation_deadline = answer_by
-        self.events.append(PlanApprovedEvent(lines, self.reservation_expires_at, False))
-        self._changed()
+        self.events.append(again)
+        self._changed(frozenset())  # nothing a reader sees changed
         return True
+
+
+def _answered(line: PlanLine, answer: LineAnswer) -> PlanLine | None:
+    """The line after stock's answer, or None when the answer changes nothing."""
+    if line.reservation in (LineReservation.NOT_ASKED, LineReservation.DISPATCHED):
+        return None
+    if answer.reservation is LineReservation.DISPATCHED:
+        issued = answer.dispatched or answer.reserved
+        return replace(
+            line,
+            reservation=LineReservation.DISPATCHED,
+            dispatched=issued,
+            reserved=0,
+            shortfall_reason=answer.reason,
+        )
+    # Nothing is held for a line rejected, released or expired, whatever it once held.
+    reserved = answer.reserved if answer.reservation is LineReservation.ACTIVE else 0
+    if (line.reservation, line.reserved, line.shortfall_reason) == (
+        answer.reservation,
+        reserved,
+        answer.reason,
+    ):
+        return None
+    return replace(
+        line, reservation=answer.reservation, reserved=reserved, shortfall_reason=answer.reason
+    )

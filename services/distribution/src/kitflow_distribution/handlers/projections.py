@@ -51,6 +51,7 @@ BALANCE_EVENTS = (
     stock_contract.MOVEMENT_RECORDED,
     stock_contract.RESERVATION_CONFIRMED,
     stock_contract.RESERVATION_RELEASED,
+    stock_contract.RESERVATIONS_ANSWERED,
     stock_contract.TRANSFER_IN_TRANSIT,
     stock_contract.LOW_STOCK,
 )

@@ -245,8 +245,8 @@ ROUTES: tuple[ProxyRoute, ...] = (
       "households and people reached, counted once.", "planning",
       body=Body.JSON, repeat=Repeat.IDEMPOTENCY_KEY),
     R("POST", "/v1/plans/{plan_id}/close", "distribution", COORDINATION,
-      "Close a dispatched or delivered plan.", "planning",
-      repeat=Repeat.IDEMPOTENT),
+      "Close a dispatched or delivered plan (or, with a reason, one still dispatching).",
+      "planning", body=Body.JSON, repeat=Repeat.IDEMPOTENT),
     R("GET", "/v1/reports/5w.csv", "distribution", PLAN_READERS,
       "The 5W report as HXL-tagged CSV.", "reports"),
     R("GET", "/v1/reports/5w.xlsx", "distribution", PLAN_READERS,
@@ -266,8 +266,17 @@ def _caller(principal: Principal) -> Caller:
     )
 
 
+def _without_body(request: Request) -> bool:
+    headers = request.headers
+    if "transfer-encoding" in headers or headers.get("content-type"):
+        return False
+    return headers.get("content-length", "0") == "0"
+
+
 def _content_type_problem(route: ProxyRoute, request: Request) -> Refused | None:
-    if route.body is not Body.JSON:
+    if route.body is not Body.JSON or _without_body(request):
+        # No body at all: the service says whether its route needs one (a plan's close does
+        # not; its reason is optional).
         return None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":

@@ -1,6 +1,7 @@
 """What stock subscribes to: one visible map from event type to handler.
 
-- distribution's plans: reserve their lines, release them on cancellation, dispatch them;
+- distribution's plans: reserve their lines, release them on cancellation, dispatch them, each
+  request answered for every line (`reservations.answered.v1`), again when asked again;
 - stock's own movements: a transfer that left one warehouse is announced to the other.
 Every handler is idempotent: a redelivered or late message changes nothing.
 """
@@ -11,16 +12,20 @@ from kitflow_shared.contracts.distribution import (
     PLAN_APPROVED,
     PLAN_CANCELLED,
     PLAN_DISPATCH_REQUESTED,
+    PlanLineState,
 )
 from kitflow_shared.contracts.stock import MOVEMENT_RECORDED, MovementKind
 from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.messaging.consumer import Handler
 from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_stock.domain.errors import Conflict
-from kitflow_stock.domain.stock import MovementLine, ReservationMode, ReservationStatus
-from kitflow_stock.handlers.ports import only
-from kitflow_stock.handlers.stock import StockHandlers, StockRecord
+from kitflow_stock.domain.stock import MovementLine, PlanLineRequest, ReservationMode
+from kitflow_stock.handlers import plan_requests
+from kitflow_stock.handlers.stock import StockHandlers
+
+
+def _request(line: PlanLineState) -> PlanLineRequest:
+    return PlanLineRequest(line.line_id, line.item_code, line.quantity)
 
 
 def subscriptions(stock: StockHandlers) -> dict[str, Handler]:
@@ -28,59 +33,36 @@ def subscriptions(stock: StockHandlers) -> dict[str, Handler]:
         plan = PLAN_APPROVED.parse(event)
         context = EventContext.caused_by(event)
         mode = ReservationMode(plan.reservation_mode)
-        for line in plan.lines:
-            await stock.reserve(
-                None,
-                line.warehouse,
-                line.line_id,
-                plan.plan_id,
-                line.item_code,
-                line.quantity,
-                mode,
-                plan.reservation_expires_at,
-                context,
+        requests = [(line.warehouse, _request(line)) for line in plan.lines]
+        for warehouse, lines in plan_requests.by_warehouse(requests):
+            await plan_requests.reserve(
+                stock, warehouse, plan.plan_id, lines, mode, plan.reservation_expires_at, context
             )
         return Applied.APPLIED
 
     async def plan_cancelled(event: CloudEvent) -> Applied:
         plan = PLAN_CANCELLED.parse(event)
         context = EventContext.caused_by(event)
-        released = [
-            await stock.release(
-                None, line.warehouse, line.line_id, plan.plan_id, line.item_code, context
-            )
-            for line in plan.lines
-        ]
-        return Applied.APPLIED if any(released) else Applied.DUPLICATE
+        reason = f"plan cancelled: {plan.reason}" if plan.reason else "plan cancelled"
+        requests = [(line.warehouse, _request(line)) for line in plan.lines]
+        for warehouse, lines in plan_requests.by_warehouse(requests):
+            await plan_requests.release(stock, warehouse, plan.plan_id, lines, reason, context)
+        return Applied.APPLIED
 
     async def plan_dispatch_requested(event: CloudEvent) -> Applied:
         order = PLAN_DISPATCH_REQUESTED.parse(event)
         context = EventContext.caused_by(event)
-        outcome = Applied.DUPLICATE
+        by_waybill: dict[str, list[tuple[str, tuple[str, int | None]]]] = {}
         for line in order.lines:
-            record = StockRecord(
-                document_number=line.waybill_number, counterparty=order.destination
+            by_waybill.setdefault(line.waybill_number, []).append(
+                (line.warehouse, (line.line_id, line.quantity))
             )
-            try:
-                await stock.dispatch_reservation(
-                    None, line.warehouse, line.line_id, line.quantity, record, context
+        for waybill, requests in by_waybill.items():
+            for warehouse, lines in plan_requests.by_warehouse(requests):
+                await plan_requests.dispatch(
+                    stock, warehouse, order.plan_id, lines, waybill, order.destination, context
                 )
-                outcome = Applied.APPLIED
-            except Conflict:
-                # Already dispatched (a redelivery), or released meanwhile: nothing to issue.
-                if await _reservation_status(line.warehouse, line.line_id) not in (
-                    ReservationStatus.DISPATCHED,
-                    ReservationStatus.RELEASED,
-                    ReservationStatus.EXPIRED,
-                    ReservationStatus.REJECTED,
-                ):
-                    raise
-        return outcome
-
-    async def _reservation_status(warehouse: str, line_id: str) -> ReservationStatus | None:
-        current = await stock.writer.peek(warehouse, only(reservations=[line_id]))
-        reservation = current.reservations.get(line_id)
-        return reservation.status if reservation else None
+        return Applied.APPLIED
 
     async def movement_recorded(event: CloudEvent) -> Applied:
         recorded = MOVEMENT_RECORDED.parse(event)

@@ -13,7 +13,7 @@ Rules every method keeps (the property tests check them on random sequences):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -26,6 +26,7 @@ from kitflow_stock.domain.errors import (
     DuplicateDocument,
     InsufficientStock,
     InvalidInput,
+    StockError,
 )
 
 
@@ -194,6 +195,26 @@ class ReservationReleased:
 
 
 @dataclass(frozen=True)
+class ReservationAnswer:
+    """What became of one plan line's reservation (None: stock never had one)."""
+
+    line_id: str
+    reservation: Reservation | None
+    reason: str | None = None
+    available: int | None = None
+
+
+@dataclass(frozen=True)
+class ReservationsAnswered:
+    """The answer to one request of a plan for some of its lines, all in one event."""
+
+    plan_id: str
+    answers: tuple[ReservationAnswer, ...]
+    balances: tuple[BalanceSnapshot, ...]
+    sequence: int = 0
+
+
+@dataclass(frozen=True)
 class TransferAnnounced:
     transfer: IncomingTransfer
     balances: tuple[BalanceSnapshot, ...]
@@ -222,6 +243,7 @@ StockEvent = (
     | ReservationConfirmed
     | ReservationRejected
     | ReservationReleased
+    | ReservationsAnswered
     | TransferAnnounced
     | LowStockSignalled
     | NearExpirySignalled
@@ -245,6 +267,15 @@ class OutboundLine:
     item: str
     quantity: int
     lot: str | None = None  # None: first-expiry-first-out across lots
+
+
+@dataclass(frozen=True)
+class PlanLineRequest:
+    """One line of a plan's request: reserve (or release) so many of an item for it."""
+
+    line_id: str
+    item: str
+    quantity: int
 
 
 @dataclass(frozen=True)
@@ -614,8 +645,9 @@ class WarehouseStock:
         self._end_reservation(existing, ReservationStatus.RELEASED, reason)
         return True
 
-    def expire_reservations(self, now: datetime) -> int:
-        """Release every active reservation past its expiry."""
+    def expire_reservations(self, now: datetime, per_answer: int = 500) -> int:
+        """Release every active reservation past its expiry. Each plan hears of its own in
+        `ReservationsAnswered` events of at most `per_answer` lines (events stay small)."""
         stale = [
             r
             for r in self.reservations.values()
@@ -623,8 +655,18 @@ class WarehouseStock:
             and r.expires_at is not None
             and r.expires_at <= now
         ]
+        by_plan: dict[str, list[Reservation]] = {}
         for reservation in sorted(stale, key=lambda r: r.line_id):
-            self._end_reservation(reservation, ReservationStatus.EXPIRED, "expired")
+            by_plan.setdefault(reservation.plan_id, []).append(reservation)
+        for plan_id, reservations in sorted(by_plan.items()):
+            for start in range(0, len(reservations), per_answer):
+                answers = []
+                for reservation in reservations[start : start + per_answer]:
+                    self._balance_for_update(reservation.item).reserved -= reservation.quantity
+                    ended = replace(reservation, status=ReservationStatus.EXPIRED)
+                    self._set_reservation(ended)
+                    answers.append(ReservationAnswer(reservation.line_id, ended, "expired"))
+                self._answer(plan_id, answers)
         return len(stale)
 
     def dispatch_reservation(
@@ -639,19 +681,7 @@ class WarehouseStock:
         self._require_positive("quantity", qty)
         if qty > reservation.quantity:
             raise InvalidInput("quantity", f"only {reservation.quantity} are reserved")
-        # One waybill carries many plan lines, so its number is not claimed here: the plan
-        # line itself makes the dispatch happen once.
-        # Reserved stock is part of on hand: pick it first-expiry-first-out.
-        plan = self._plan_takes([OutboundLine(reservation.item, qty)], extra_available=qty)
-        balance = self._balance_for_update(reservation.item)
-        balance.reserved -= reservation.quantity
-        lines = self._take(plan)
-        self._set_reservation(
-            replace(reservation, status=ReservationStatus.DISPATCHED, quantity=qty)
-        )
-        movement = self._record_movement(
-            MovementType.DISPATCH, info, lines, plan_line_id=line_id, claim_document=False
-        )
+        movement = self._issue(info, reservation, qty)
         if qty < reservation.quantity:
             remainder = replace(
                 reservation, quantity=reservation.quantity - qty, status=ReservationStatus.RELEASED
@@ -662,6 +692,168 @@ class WarehouseStock:
                 )
             )
         return movement
+
+    def _issue(self, info: MovementInfo, reservation: Reservation, qty: int) -> Movement:
+        """Issue `qty` of an active reservation and give back the rest of it."""
+        # One waybill carries many plan lines, so its number is not claimed here: the plan
+        # line itself makes the dispatch happen once.
+        # Reserved stock is part of on hand: pick it first-expiry-first-out.
+        plan = self._plan_takes([OutboundLine(reservation.item, qty)], extra_available=qty)
+        balance = self._balance_for_update(reservation.item)
+        balance.reserved -= reservation.quantity
+        lines = self._take(plan)
+        self._set_reservation(
+            replace(reservation, status=ReservationStatus.DISPATCHED, quantity=qty)
+        )
+        return self._record_movement(
+            MovementType.DISPATCH,
+            info,
+            lines,
+            plan_line_id=reservation.line_id,
+            claim_document=False,
+        )
+
+    # ---- a plan's requests (from distribution's events): one change and one answer each
+
+    def reserve_plan_lines(
+        self,
+        plan_id: str,
+        lines: Sequence[PlanLineRequest],
+        mode: ReservationMode,
+        expires_at: datetime,
+        refusal: str | None = None,
+    ) -> None:
+        """Reserve a plan's lines and answer for every one in one event. A line asked for
+        again (its first answer may have been lost) changes nothing and is answered as it
+        stands. `refusal` rejects every new line with that reason (an inactive warehouse)."""
+        answers: list[ReservationAnswer] = []
+        for line in lines:
+            existing = self.reservations.get(line.line_id)
+            if existing is not None:
+                answers.append(self._as_it_stands(existing))
+                continue
+            available = self.balance(line.item).available
+            granted = (
+                0
+                if refusal or line.quantity <= 0
+                else min(line.quantity, available)
+                if mode is ReservationMode.PARTIAL
+                else (line.quantity if available >= line.quantity else 0)
+            )
+            status = ReservationStatus.ACTIVE if granted else ReservationStatus.REJECTED
+            reservation = Reservation(
+                line.line_id, plan_id, line.item, line.quantity, granted, status, expires_at, mode
+            )
+            self._set_reservation(reservation)
+            if granted:
+                self._balance_for_update(line.item).reserved += granted
+            short = refusal or (
+                None
+                if granted == line.quantity
+                else f"{available} {line.item} available in {self.warehouse}, "
+                f"{line.quantity} requested"
+            )
+            answers.append(ReservationAnswer(line.line_id, reservation, short, available))
+        self._answer(plan_id, answers)
+        for item in sorted({line.item for line in lines}):
+            self._check_low_stock(item)
+
+    def release_plan_lines(
+        self, plan_id: str, lines: Sequence[PlanLineRequest], reason: str
+    ) -> None:
+        """Give back what a plan's lines hold and answer for every one in one event. A line
+        not reserved yet (its request still on its way) is marked released, so the late
+        request is refused."""
+        answers: list[ReservationAnswer] = []
+        for line in lines:
+            existing = self.reservations.get(line.line_id)
+            if existing is None:
+                marker = Reservation(
+                    line.line_id, plan_id, line.item, 0, 0, ReservationStatus.RELEASED, None
+                )
+                self._set_reservation(marker)
+                answers.append(ReservationAnswer(line.line_id, marker, reason))
+            elif existing.status is ReservationStatus.ACTIVE:
+                self._balance_for_update(existing.item).reserved -= existing.quantity
+                ended = replace(existing, status=ReservationStatus.RELEASED)
+                self._set_reservation(ended)
+                answers.append(ReservationAnswer(line.line_id, ended, reason))
+            else:
+                answers.append(self._as_it_stands(existing))
+        self._answer(plan_id, answers)
+
+    def dispatch_plan_lines(
+        self,
+        plan_id: str,
+        lines: Sequence[tuple[str, int | None]],
+        movement_info: Callable[[], MovementInfo],
+    ) -> list[Movement]:
+        """Issue a plan's reserved lines (quantity None: all that is reserved; never more) and
+        answer for every one in one event, also for a line whose reservation expired or was
+        released meanwhile: nothing is issued for it, and the answer says what became of it.
+
+        The answer goes out before the movements: the plan learns the whole order in one step,
+        and the movements that follow (for the ledger's readers) find their lines settled."""
+        first = len(self.events)
+        answers: list[ReservationAnswer] = []
+        movements: list[Movement] = []
+        for line_id, quantity in lines:
+            reservation = self.reservations.get(line_id)
+            if reservation is None:
+                answers.append(
+                    ReservationAnswer(line_id, None, f"no reservation in {self.warehouse}")
+                )
+            elif reservation.status is not ReservationStatus.ACTIVE:
+                answers.append(self._as_it_stands(reservation, before_dispatch=True))
+            else:
+                wanted = reservation.quantity if quantity is None else quantity
+                try:
+                    movement = self._issue(
+                        movement_info(), reservation, min(wanted, reservation.quantity)
+                    )
+                except StockError as error:  # checked before anything changed: nothing to undo
+                    answers.append(ReservationAnswer(line_id, reservation, f"not issued: {error}"))
+                    continue
+                movements.append(movement)
+                answers.append(ReservationAnswer(line_id, self.reservations[line_id]))
+        if not answers:
+            return movements
+        self._answer(plan_id, answers)
+        # The answer first, then the movements; sequences follow the new order.
+        produced = [self.events[-1], *self.events[first:-1]]
+        base = self.events[first].sequence
+        self.events[first:] = [replace(e, sequence=base + n) for n, e in enumerate(produced)]
+        return movements
+
+    def _as_it_stands(
+        self, reservation: Reservation, before_dispatch: bool = False
+    ) -> ReservationAnswer:
+        status = reservation.status
+        if status is ReservationStatus.ACTIVE:
+            short = reservation.quantity < reservation.requested
+            reason = (
+                f"{reservation.quantity} of {reservation.requested} reserved in {self.warehouse}"
+                if short
+                else None
+            )
+            return ReservationAnswer(reservation.line_id, reservation, reason)
+        if status is ReservationStatus.DISPATCHED:
+            return ReservationAnswer(reservation.line_id, reservation)
+        reason = {
+            ReservationStatus.REJECTED: f"nothing could be reserved in {self.warehouse}",
+            ReservationStatus.RELEASED: "released",
+            ReservationStatus.EXPIRED: "expired",
+        }[status]
+        if before_dispatch:
+            reason = f"{reason} before the dispatch order came: nothing issued"
+        return ReservationAnswer(reservation.line_id, reservation, reason)
+
+    def _answer(self, plan_id: str, answers: Sequence[ReservationAnswer]) -> None:
+        if not answers:
+            return
+        items = sorted({a.reservation.item for a in answers if a.reservation is not None})
+        balances = tuple(self.snapshot(item) for item in items if item)
+        self._record(ReservationsAnswered(plan_id, tuple(answers), balances))
 
     # ---- signals
 

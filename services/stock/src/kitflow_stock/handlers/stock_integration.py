@@ -17,9 +17,11 @@ from kitflow_stock.domain.stock import (
     MovementRecorded,
     NearExpirySignalled,
     Reservation,
+    ReservationAnswer,
     ReservationConfirmed,
     ReservationRejected,
     ReservationReleased,
+    ReservationsAnswered,
     StockEvent,
     TransferAnnounced,
 )
@@ -81,6 +83,24 @@ def reservation_state(warehouse: str, r: Reservation) -> contract.ReservationSta
     )
 
 
+def answer_state(a: ReservationAnswer) -> contract.ReservationAnswer:
+    r = a.reservation
+    if r is None:
+        return contract.ReservationAnswer(
+            line_id=a.line_id, status="unknown", requested=0, reserved=0, reason=a.reason
+        )
+    return contract.ReservationAnswer(
+        line_id=a.line_id,
+        item_code=r.item,
+        status=r.status.value,
+        requested=r.requested,
+        reserved=r.quantity,
+        reason=a.reason,
+        available=a.available,
+        expires_at=r.expires_at,
+    )
+
+
 def stock_events(
     warehouse: str, events: Sequence[StockEvent], context: EventContext
 ) -> list[CloudEvent]:
@@ -121,6 +141,15 @@ def stock_events(
                         reservation=reservation_state(warehouse, r),
                         balance=balance_state(b),
                         reason=reason,
+                    ),
+                )
+            case ReservationsAnswered(plan_id=plan_id, answers=answers, balances=balances):
+                spec, payload = (
+                    contract.RESERVATIONS_ANSWERED,
+                    contract.ReservationsAnswered(
+                        plan_id=plan_id,
+                        answers=[answer_state(a) for a in answers],
+                        balances=[balance_state(b) for b in balances],
                     ),
                 )
             case TransferAnnounced(transfer=t, balances=balances):

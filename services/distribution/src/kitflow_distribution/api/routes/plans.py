@@ -103,6 +103,16 @@ class PlanCancel(_Strict):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class PlanClose(_Strict):
+    reason: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Why the plan ends here; needed while it still waits for stock's answer "
+        "to its dispatch order",
+    )
+
+
 class PlanDispatch(_Strict):
     waybill_number: str = Field(min_length=1, max_length=64)
     destination: str = Field(min_length=1, max_length=200)
@@ -187,6 +197,7 @@ class PlanPublic(BaseModel):
     approved_by: str | None
     approved_at: datetime | None
     closed_at: datetime | None
+    reason: str | None = Field(description="Why it was cancelled, or closed before delivery")
     lines: list[PlanLinePublic]
     reached: list[NeedReachedPublic] = Field(description="Per need: households and people reached")
     explanation: dict[str, Any] = Field(
@@ -205,6 +216,7 @@ class PlanPublic(BaseModel):
             approved_by=plan.approved_by,
             approved_at=plan.approved_at,
             closed_at=plan.closed_at,
+            reason=plan.reason,
             lines=[
                 PlanLinePublic(
                     line_id=x.line_id,
@@ -309,7 +321,8 @@ async def approve(
 async def cancel(
     plan_id: PlanId, body: PlanCancel, caller: Planner, plans: Plans, context: Context
 ) -> PlanPublic:
-    """Cancel a plan not yet dispatched; what stock reserved for it is released."""
+    """Cancel a plan nothing of which has left a warehouse (also while its dispatch order
+    waits for stock's answer); what stock reserved for it is released."""
     return PlanPublic.of(await plans.cancel(actor_of(caller), plan_id, body.reason, context))
 
 
@@ -347,9 +360,17 @@ async def deliveries(
 
 
 @router.post("/v1/plans/{plan_id}/close", response_model=PlanPublic)
-async def close(plan_id: PlanId, caller: Planner, plans: Plans, context: Context) -> PlanPublic:
-    """Close a dispatched or delivered plan."""
-    return PlanPublic.of(await plans.close(actor_of(caller), plan_id, context))
+async def close(
+    plan_id: PlanId,
+    caller: Planner,
+    plans: Plans,
+    context: Context,
+    body: PlanClose | None = None,
+) -> PlanPublic:
+    """Close a dispatched or delivered plan, or, with a reason, one still waiting for stock's
+    answer to its dispatch order (what stock still holds for it is released)."""
+    reason = body.reason if body is not None else None
+    return PlanPublic.of(await plans.close(actor_of(caller), plan_id, context, reason))
 
 
 async def _five_w(caller: Caller, plans: PlanHandlers) -> list[list[Any]]:
