@@ -394,7 +394,12 @@ EXAMPLES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/v1/needs/{need_id}/reject"): {"reason": "outside the partner's area"},
     ("POST", "/v1/plans/{plan_id}/deliveries"): {
         "deliveries": [
-            {"line_id": "PLN-7-L1", "quantity": 120, "households": 60, "individuals": 320}
+            {
+                "need_id": "NEED-01",
+                "households": 60,
+                "individuals": 320,
+                "lines": [{"line_id": "PLN-7:L001", "quantity": 120}],
+            }
         ]
     },
     ("POST", "/v1/plans/{plan_id}/cancel"): {"reason": "road to Ménaka closed"},

@@ -422,7 +422,7 @@ HXL_HEADER = (
     "#meta+id,#adm1+code,#adm2+code,#affected+hh,#affected+ind,#beneficiary+type,#severity,"
     "#date+reported,#item+code,#item+num\n"
 )
-CSV_NRC = {**NRC, "Content-Type": "text/csv"}
+CSV_NRC = NRC | {"Content-Type": "text/csv"}
 
 
 def hxl_file(severity: int = 3) -> str:
