@@ -15,7 +15,7 @@ import asyncio
 import csv
 import io
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -535,3 +535,72 @@ async def test_two_partners_may_use_the_same_key_and_each_replay_shows_its_own_l
         headers=keyed(identity("ACF", Role.PARTNER), key),
     )
     assert stranger.status_code == 404, stranger.text
+
+
+# ---- item 7 in distribution's bodies: control characters and huge counts are 422s ------------
+
+BAD_BODIES: list[tuple[str, str, Mapping[str, Any], str]] = [
+    ("POST", "/v1/plans", {"title": "Sévaré\x00"}, "body.title"),
+    ("POST", "/v1/plans", {"title": "x", "need_ids": ["NEED-1\x1b"]}, "body.need_ids.0"),
+    ("POST", "/v1/plans", {"title": "x", "item_codes": ["KIT\x00"]}, "body.item_codes.0"),
+    (
+        "POST",
+        "/v1/plans",
+        {"title": "x", "allowed_warehouses": {"ML05": ["BKO\x00"]}},
+        "body.allowed_warehouses.ML05.0",
+    ),
+    (
+        "POST",
+        "/v1/plans",
+        {"title": "x", "allowed_warehouses": {"ML05\x07": ["BKO-MAIN"]}},
+        "body.allowed_warehouses",
+    ),
+    (
+        "POST",
+        "/v1/plans",
+        {"title": "x", "partner_caps": [{"partner": "NRC\x00", "item_code": "K", "max_units": 1}]},
+        "body.partner_caps.0.partner",
+    ),
+    (
+        "POST",
+        "/v1/plans",
+        {"title": "x", "partner_caps": [{"partner": "NRC", "item_code": "K\x1b", "max_units": 1}]},
+        "body.partner_caps.0.item_code",
+    ),
+    (
+        "POST",
+        "/v1/plans",
+        {"title": "x", "partner_caps": [{"partner": "NRC", "item_code": "K", "max_units": 2**63}]},
+        "body.partner_caps.0.max_units",
+    ),
+    ("POST", "/v1/plans/PLN-1/cancel", {"reason": "cut\x00"}, "body.reason"),
+    ("POST", "/v1/plans/PLN-1/close", {"reason": "done\x1b"}, "body.reason"),
+    (
+        "POST",
+        "/v1/plans/PLN-1/dispatch",
+        {"waybill_number": "WB\x00", "destination": "Sévaré"},
+        "body.waybill_number",
+    ),
+    (
+        "POST",
+        "/v1/plans/PLN-1/dispatch",
+        {"waybill_number": "WB-1", "destination": "Sévaré\x07"},
+        "body.destination",
+    ),
+]
+
+
+async def test_control_characters_and_huge_counts_in_plan_requests_are_422s_naming_the_field(
+    system: System,
+) -> None:
+    wrong = []
+    for method, path, body, field in BAD_BODIES:
+        response = await system.distribution.request(method, path, json=body, headers=COORDINATOR)
+        fields = (
+            [e["field"] for e in response.json().get("errors", [])]
+            if response.headers.get("content-type") == "application/problem+json"
+            else []
+        )
+        if response.status_code != 422 or not any(f.startswith(field) for f in fields):
+            wrong.append((path, field, response.status_code, response.text[:200]))
+    assert wrong == [], "\n".join(map(str, wrong))

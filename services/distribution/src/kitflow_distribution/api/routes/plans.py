@@ -15,7 +15,13 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.logging import correlation_id_var
 from kitflow_shared.spreadsheet import csv_row, xlsx_cell
-from kitflow_shared.text import MultilineText, PeopleCount, PlainText, Quantity
+from kitflow_shared.text import (
+    MultilineText,
+    PeopleCount,
+    PlainText,
+    Quantity,
+    QuantityOrZero,
+)
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
@@ -24,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_distribution.domain.planner import PartnerCap
 from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan, UnknownPlan
-from kitflow_distribution.handlers.plans import Answer, DraftRequest, PlanHandlers
+from kitflow_distribution.handlers.plans import MAX_PLAN_LINES, Answer, DraftRequest, PlanHandlers
 from kitflow_distribution.handlers.ports import Actor
 from kitflow_distribution.handlers.reports import COLUMNS, five_w_rows
 
@@ -71,9 +77,9 @@ Code = Annotated[PlainText, Field(min_length=1, max_length=64)]
 
 
 class PartnerCapIn(_Strict):
-    partner: str = Field(min_length=1)
-    item_code: str = Field(min_length=1)
-    max_units: int = Field(ge=0)
+    partner: Code
+    item_code: Code
+    max_units: QuantityOrZero
 
 
 class PlanDraftCreate(_Strict):
@@ -95,13 +101,15 @@ class PlanDraftCreate(_Strict):
         },
     )
 
-    title: str = Field(min_length=1, max_length=200)
-    need_ids: list[str] | None = Field(default=None, min_length=1)
-    item_codes: list[str] | None = Field(default=None, min_length=1)
-    allowed_warehouses: dict[str, list[str]] | None = Field(
-        default=None, description="admin1 P-code -> warehouse codes allowed to serve it"
+    title: PlainText = Field(min_length=1, max_length=200)
+    need_ids: list[Code] | None = Field(default=None, min_length=1, max_length=MAX_PLAN_LINES)
+    item_codes: list[Code] | None = Field(default=None, min_length=1, max_length=1000)
+    allowed_warehouses: dict[Code, list[Code]] | None = Field(
+        default=None,
+        max_length=100,
+        description="admin1 P-code -> warehouse codes allowed to serve it",
     )
-    partner_caps: list[PartnerCapIn] = Field(default_factory=list)
+    partner_caps: list[PartnerCapIn] = Field(default_factory=list, max_length=10_000)
 
 
 class PlanApprove(_Strict):
@@ -109,11 +117,11 @@ class PlanApprove(_Strict):
 
 
 class PlanCancel(_Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText = Field(min_length=1, max_length=500)
 
 
 class PlanClose(_Strict):
-    reason: str | None = Field(
+    reason: MultilineText | None = Field(
         default=None,
         min_length=1,
         max_length=500,
@@ -123,8 +131,8 @@ class PlanClose(_Strict):
 
 
 class PlanDispatch(_Strict):
-    waybill_number: str = Field(min_length=1, max_length=64)
-    destination: str = Field(min_length=1, max_length=200)
+    waybill_number: PlainText = Field(min_length=1, max_length=64)
+    destination: PlainText = Field(min_length=1, max_length=200)
 
 
 class DeliveredLineIn(_Strict):
