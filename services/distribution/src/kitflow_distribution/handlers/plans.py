@@ -257,7 +257,7 @@ class PlanHandlers:
                 return Answer(plan)
             expected = plan.sequence
             change(plan)
-            remember = RememberedRequest.of(key, plan_id, self.now()) if key else None
+            remember = RememberedRequest.of(key, plan_id, self.now()) if key is not None else None
             try:
                 if plan.events or plan.sequence != expected:
                     if event_id is not None:
