@@ -12,6 +12,7 @@ from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, KafkaSettings, StoreSettings
 from kitflow_shared.topics import DISTRIBUTION_EVENTS, DISTRIBUTION_GROUP
 from kitflow_shared.web.app import create_service_app
+from kitflow_shared.web.request_keys import install_request_key_problems
 
 from kitflow_distribution import SERVICE, __version__
 from kitflow_distribution.adapters import mongo_plans, mongo_views
@@ -97,6 +98,7 @@ def create_app() -> FastAPI:
         internal_secret=common.internal_secret.get_secret_value(),
     )
     install_domain_error_handlers(app)
+    install_request_key_problems(app)
     app.state.runtime = runtime
     app.state.relay = relay
     app.state.warehouse_view = warehouse_view

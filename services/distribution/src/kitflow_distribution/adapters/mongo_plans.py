@@ -1,14 +1,27 @@
-"""Plans and need coverage in MongoDB: one document each, the outbox inside it."""
+"""Plans and need coverage in MongoDB: one document each, the outbox inside it.
+
+A plan also holds the Idempotency-Keys of the requests that made it or changed it (ADR 0011): the
+one that drafted it under a unique index (`request_token`), those that changed it in its bounded
+`requests`, pushed in the same conditional update as the change and its events."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
+from datetime import datetime
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.request_keys import (
+    REQUESTS_FIELD,
+    RememberedRequest,
+    RequestKey,
+    remembered_in,
+    requests_projection,
+    with_remembered,
+)
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -22,13 +35,19 @@ from kitflow_distribution.domain.plans import (
     Reach,
     UnknownPlan,
 )
-from kitflow_distribution.handlers.ports import Concurrency
+from kitflow_distribution.handlers.ports import Concurrency, CreatedMeanwhile
 
 PLANS = "plans"
 COVERAGE = "need_coverage"
+# The request that drafted a plan with an Idempotency-Key: its token, under the unique index, so
+# that a concurrent copy of the request cannot draft a second plan.
+REQUEST_TOKEN = "request_token"  # noqa: S105 (a field name, not a secret)
+REQUEST_FINGERPRINT = "request_fingerprint"
+REQUEST_AT = "request_at"
 INDEXES = [
     IndexSpec(PLANS, [("status", 1), ("created_at", -1)], name="by_status"),
     IndexSpec(PLANS, [("lines.need_id", 1)], name="by_need"),
+    IndexSpec(PLANS, [(REQUEST_TOKEN, 1)], name=REQUEST_TOKEN, unique=True, sparse=True),
 ]
 
 Document = dict[str, Any]
@@ -74,6 +93,12 @@ def _plan_doc(plan: Plan) -> Document:
     }
 
 
+# What a plan is read with: its own fields, not its outbox (the relay's) nor the keys of the
+# requests that changed it (up to DEFAULT_REMEMBERED of them; a command reads only its own).
+# Taken from the document a plan is written as, so that a new field is read as well.
+_READ: Document = dict.fromkeys(
+    _plan_doc(Plan(id="", title="", created_by="", created_at=datetime.min, lines=[])), 1
+)
 _LEGACY_LINE_FIELDS = ("households_reached", "individuals_reached")
 
 
@@ -124,6 +149,19 @@ def _plan(doc: Document) -> Plan:
     )
 
 
+def _unchanged_since(
+    plan_id: str, expected_sequence: int, remember: RememberedRequest | None
+) -> Document:
+    """The conditional update's filter: the plan as it was read and, for a request with a key,
+    that key not remembered meanwhile. Remembering a key without a change (a request that found
+    the plan already as it asked) does not move the sequence: only this condition makes its
+    concurrent copies lose, reload and answer as the first one did."""
+    selector: Document = {"_id": plan_id, "sequence": expected_sequence}
+    if remember is not None:
+        selector[f"{REQUESTS_FIELD}.token"] = {"$ne": remember.token}
+    return selector
+
+
 class MongoPlanRepository:
     """Plans, one document each.
 
@@ -142,11 +180,19 @@ class MongoPlanRepository:
         self._lines_read: OrderedDict[str, tuple[int, list[Document]]] = OrderedDict()
 
     async def get(self, plan_id: str) -> Plan:
-        doc = await self._collection.find_one({"_id": plan_id}, {OUTBOX_FIELD: 0})
+        plan, _ = await self.load(plan_id, None)
+        return plan
+
+    async def load(
+        self, plan_id: str, key: RequestKey | None
+    ) -> tuple[Plan, RememberedRequest | None]:
+        doc = await self._collection.find_one(
+            {"_id": plan_id}, {**_READ, **requests_projection(key)}
+        )
         if doc is None:
             raise UnknownPlan(plan_id)
         self._remember_lines(plan_id, doc["sequence"], doc["lines"])
-        return _plan(doc)
+        return _plan(doc), remembered_in(doc, key)
 
     def _remember_lines(self, plan_id: str, sequence: int, lines: list[Document]) -> None:
         self._lines_read[plan_id] = (sequence, lines)
@@ -167,28 +213,70 @@ class MongoPlanRepository:
             if old != new
         }
 
-    async def add(self, plan: Plan, events: Sequence[CloudEvent]) -> None:
+    async def add(
+        self,
+        plan: Plan,
+        events: Sequence[CloudEvent],
+        created_by: RememberedRequest | None = None,
+    ) -> None:
         doc = _plan_doc(plan)
-        await self._collection.insert_one(
-            {"_id": plan.id, **doc, OUTBOX_FIELD: [e.to_document() for e in events]}
-        )
+        stored = {"_id": plan.id, **doc, OUTBOX_FIELD: [e.to_document() for e in events]}
+        if created_by is not None:
+            stored[REQUEST_TOKEN] = created_by.token
+            stored[REQUEST_FINGERPRINT] = created_by.fingerprint
+            stored[REQUEST_AT] = created_by.at
+        try:
+            await self._collection.insert_one(stored)
+        except DuplicateKeyError:
+            if created_by is None:
+                raise
+            raise CreatedMeanwhile(created_by.token) from None
         self._remember_lines(plan.id, plan.sequence, doc["lines"])
         self._notify(PLANS, plan.id)
 
-    async def save(self, plan: Plan, expected_sequence: int, events: Sequence[CloudEvent]) -> None:
+    async def created_with(self, key: RequestKey) -> tuple[Plan, RememberedRequest] | None:
+        doc = await self._collection.find_one(
+            {REQUEST_TOKEN: key.token}, {**_READ, REQUEST_FINGERPRINT: 1, REQUEST_AT: 1}
+        )
+        if doc is None:
+            return None
+        created_by = RememberedRequest(
+            key.token, doc[REQUEST_FINGERPRINT], doc["_id"], doc[REQUEST_AT]
+        )
+        return _plan(doc), created_by
+
+    async def save(
+        self,
+        plan: Plan,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        remember: RememberedRequest | None = None,
+    ) -> None:
         doc = _plan_doc(plan)
         lines = doc.pop("lines")
         changes = {k: v for k, v in doc.items() if k not in _DRAFT_ONLY}
         changes.update(self._line_changes(plan.id, expected_sequence, lines))
+        update = with_outbox({"$set": changes}, events)
         result = await self._collection.update_one(
-            {"_id": plan.id, "sequence": expected_sequence},
-            with_outbox({"$set": changes}, events),
+            _unchanged_since(plan.id, expected_sequence, remember),
+            with_remembered(update, [remember] if remember else []),
         )
         if result.matched_count == 0:
             self._lines_read.pop(plan.id, None)
             raise Concurrency(f"plan {plan.id} changed meanwhile")
         self._remember_lines(plan.id, plan.sequence, lines)
         self._notify(PLANS, plan.id)
+
+    async def remember(
+        self, plan_id: str, expected_sequence: int, remember: RememberedRequest
+    ) -> None:
+        # Neither the sequence nor the lines move: the lines read at this version stay valid.
+        result = await self._collection.update_one(
+            _unchanged_since(plan_id, expected_sequence, remember),
+            with_remembered({}, [remember]),
+        )
+        if result.matched_count == 0:
+            raise Concurrency(f"plan {plan_id} changed meanwhile")
 
     async def find(
         self, *, status: str | None, need_id: str | None, limit: int, offset: int
@@ -199,7 +287,7 @@ class MongoPlanRepository:
         if need_id:
             query["lines.need_id"] = need_id
         total = await self._collection.count_documents(query)
-        cursor = self._collection.find(query, {OUTBOX_FIELD: 0}).sort("created_at", -1)
+        cursor = self._collection.find(query, _READ).sort("created_at", -1)
         docs = await cursor.skip(offset).limit(limit).to_list(None)
         return [_plan(doc) for doc in docs], total
 

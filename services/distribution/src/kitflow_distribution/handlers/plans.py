@@ -1,5 +1,12 @@
 """Plans: drafted by the planner from the read models, decided by coordinators, carried out
-through the conversation with stock, and reported as coverage of each need."""
+through the conversation with stock, and reported as coverage of each need.
+
+A coordinator's or partner's command with an Idempotency-Key (ADR 0011) is remembered with its
+effect: a draft stores the key on the plan it creates (a unique index), a change pushes it onto
+the plan's `requests` in the same conditional update as the change and its events. A retry finds
+it and answers as the first time (the plan as it is now), changing nothing, whatever happened to
+the plan in between: a delivery repeated after a timeout does not count its households twice.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from typing import Any
 
 from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.events.envelope import EventContext
+from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
 from kitflow_distribution.domain.coverage import ItemProgress, PlanContribution
 from kitflow_distribution.domain.planner import (
@@ -41,6 +49,7 @@ from kitflow_distribution.handlers.ports import (
     Actor,
     Concurrency,
     CoverageRepository,
+    CreatedMeanwhile,
     NeedsView,
     PlanRepository,
     StockView,
@@ -74,6 +83,15 @@ def _jsonable(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """The plan a command leaves, and whether the command was a retry of one already applied
+    (nothing changed now; the answer repeats the first one's, with the plan as it is now)."""
+
+    plan: Plan
+    replayed: bool = False
+
+
+@dataclass(frozen=True)
 class DraftRequest:
     title: str
     need_ids: frozenset[str] | None = None
@@ -93,6 +111,12 @@ class PlanHandlers:
     answer_within: timedelta = timedelta(minutes=10)
     reservations_last: timedelta = timedelta(days=14)
     max_lines: int = MAX_PLAN_LINES
+
+    def now(self) -> datetime:
+        """The clock, to the millisecond the store keeps: the first answer to a command shows
+        the times a replay of it reads back."""
+        now = self.clock()
+        return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     # ---- planning
 
@@ -143,10 +167,18 @@ class PlanHandlers:
         )
         return PlanningProblem(warehouses=warehouses, stock=stock, needs=needs, options=options)
 
-    async def draft(self, actor: Actor, request: DraftRequest, context: EventContext) -> Plan:
+    async def draft(
+        self,
+        actor: Actor,
+        request: DraftRequest,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Answer:
         """Run the planner on what distribution knows now and keep the result as a draft."""
         if not actor.plans:
             raise NotPermitted("only coordinators draft plans")
+        if key is not None and (replay := await self._drafted_with(key)) is not None:
+            return replay
         problem = await self.problem(request)
         result = plan_allocation(problem)
         if len(result.lines) > self.max_lines:
@@ -163,11 +195,12 @@ class PlanHandlers:
                 sorted(result.lines, key=lambda x: (x.need_id, x.item, x.warehouse)), start=1
             )
         ]
+        now = self.now()
         plan = Plan(
             id=plan_id,
             title=request.title,
             created_by=actor.user,
-            created_at=self.clock(),
+            created_at=now,
             lines=lines,
             explanation={
                 "objectives": _jsonable(result.objectives),
@@ -178,8 +211,27 @@ class PlanHandlers:
             },
         )
         plan.sequence = 1
-        await self.plans.add(plan, [])
-        return plan
+        created_by = RememberedRequest.of(key, plan_id, now) if key is not None else None
+        try:
+            await self.plans.add(plan, [], created_by)
+        except CreatedMeanwhile:
+            # A concurrent copy of the same request got in first: answer with its plan.
+            assert key is not None
+            replay = await self._drafted_with(key)
+            if replay is None:  # pragma: no cover - the key is there, or the store lies
+                raise
+            return replay
+        return Answer(plan)
+
+    async def _drafted_with(self, key: RequestKey) -> Answer | None:
+        """The plan a request with this key drafted, if it did (IdempotencyKeyReused if the key
+        was used for another request)."""
+        found = await self.plans.created_with(key)
+        if found is None:
+            return None
+        plan, created_by = found
+        replayed_result(created_by, key)
+        return Answer(plan, replayed=True)
 
     # ---- decisions (optimistic concurrency: reload and redo on a concurrent change)
 
@@ -189,30 +241,47 @@ class PlanHandlers:
         change: Callable[[Plan], Any],
         context: EventContext,
         event_id: str | None = None,
-    ) -> Plan:
+        key: RequestKey | None = None,
+    ) -> Answer:
+        """Apply `change` to the plan in one conditional write, re-reading it when another
+        writer got in first. `event_id`: the stock event it takes in (once). `key`: a request
+        already remembered on the plan is answered as the first time and changes nothing;
+        otherwise the key is remembered in the same write as the change, or alone when the plan
+        already was as asked (so that a retry after a later change still answers as the first
+        time)."""
         for _ in range(MAX_ATTEMPTS):
-            plan = await self.plans.get(plan_id)
+            plan, remembered = await self.plans.load(plan_id, key)
+            if key is not None and replayed_result(remembered, key) is not None:
+                return Answer(plan, replayed=True)
             if event_id is not None and plan.handled(event_id):
-                return plan
+                return Answer(plan)
             expected = plan.sequence
             change(plan)
-            if not plan.events and plan.sequence == expected:
-                return plan  # nothing changed, so nothing to store (nor to remember)
-            if event_id is not None:
-                plan.remember(event_id)
+            remember = RememberedRequest.of(key, plan_id, self.now()) if key is not None else None
             try:
-                await self.plans.save(plan, expected, plan_events(plan, plan.events, context))
+                if plan.events or plan.sequence != expected:
+                    if event_id is not None:
+                        plan.remember(event_id)
+                    events = plan_events(plan, plan.events, context)
+                    await self.plans.save(plan, expected, events, remember)
+                elif remember is not None:
+                    await self.plans.remember(plan_id, expected, remember)
             except Concurrency:
                 continue
-            return plan
+            return Answer(plan)
         raise Concurrency(f"plan {plan_id} kept changing; try again")
 
     async def approve(
-        self, actor: Actor, plan_id: str, all_or_nothing: bool, context: EventContext
-    ) -> Plan:
+        self,
+        actor: Actor,
+        plan_id: str,
+        all_or_nothing: bool,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Answer:
         if not actor.plans:
             raise NotPermitted("only coordinators approve plans")
-        now = self.clock()
+        now = self.now()
         return await self._change(
             plan_id,
             lambda p: p.approve(
@@ -223,12 +292,20 @@ class PlanHandlers:
                 all_or_nothing,
             ),
             context,
+            key=key,
         )
 
-    async def cancel(self, actor: Actor, plan_id: str, reason: str, context: EventContext) -> Plan:
+    async def cancel(
+        self,
+        actor: Actor,
+        plan_id: str,
+        reason: str,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Answer:
         if not actor.plans:
             raise NotPermitted("only coordinators cancel plans")
-        return await self._change(plan_id, lambda p: p.cancel(reason), context)
+        return await self._change(plan_id, lambda p: p.cancel(reason), context, key=key)
 
     async def request_dispatch(
         self,
@@ -237,17 +314,26 @@ class PlanHandlers:
         waybill_number: str,
         destination: str,
         context: EventContext,
-    ) -> Plan:
+        key: RequestKey | None = None,
+    ) -> Answer:
         if not actor.plans:
             raise NotPermitted("only coordinators order dispatches")
-        answer_by = self.clock() + self.answer_within
+        answer_by = self.now() + self.answer_within
         return await self._change(
-            plan_id, lambda p: p.request_dispatch(waybill_number, destination, answer_by), context
+            plan_id,
+            lambda p: p.request_dispatch(waybill_number, destination, answer_by),
+            context,
+            key=key,
         )
 
     async def record_deliveries(
-        self, actor: Actor, plan_id: str, deliveries: list[Delivery], context: EventContext
-    ) -> Plan:
+        self,
+        actor: Actor,
+        plan_id: str,
+        deliveries: list[Delivery],
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Answer:
         plan = await self.plans.get(plan_id)
         if not actor.plans:
             # A partner confirms deliveries only for its own needs.
@@ -270,7 +356,7 @@ class PlanHandlers:
                 elsewhere = await self.reached_by_other_plans(need_id, plan_id)
                 targets[need_id] = Target(pop.households, pop.individuals, elsewhere)
         return await self._change(
-            plan_id, lambda p: p.record_delivery(deliveries, targets), context
+            plan_id, lambda p: p.record_delivery(deliveries, targets), context, key=key
         )
 
     async def reached_by_other_plans(self, need_id: str, plan_id: str) -> Reach:
@@ -293,12 +379,17 @@ class PlanHandlers:
         return need is not None and need.organisation == actor.organisation
 
     async def close(
-        self, actor: Actor, plan_id: str, context: EventContext, reason: str | None = None
-    ) -> Plan:
+        self,
+        actor: Actor,
+        plan_id: str,
+        context: EventContext,
+        reason: str | None = None,
+        key: RequestKey | None = None,
+    ) -> Answer:
         if not actor.plans:
             raise NotPermitted("only coordinators close plans")
-        now = self.clock()
-        return await self._change(plan_id, lambda p: p.close(now, reason), context)
+        now = self.now()
+        return await self._change(plan_id, lambda p: p.close(now, reason), context, key=key)
 
     # ---- stock's answers (idempotent by event id, and by the line's state)
 
@@ -312,20 +403,22 @@ class PlanHandlers:
         event_id: str,
         context: EventContext,
     ) -> bool:
-        plan = await self._change(
+        answer = await self._change(
             plan_id,
             lambda p: p.reservation_answered(line_id, status, reserved, reason),
             context,
             event_id,
         )
-        return plan.handled(event_id)
+        return answer.plan.handled(event_id)
 
     async def answers_received(
         self, plan_id: str, answers: list[LineAnswer], event_id: str, context: EventContext
     ) -> bool:
         """Stock's answers for some lines, taken in one change of the plan."""
-        plan = await self._change(plan_id, lambda p: p.answers_received(answers), context, event_id)
-        return plan.handled(event_id)
+        answer = await self._change(
+            plan_id, lambda p: p.answers_received(answers), context, event_id
+        )
+        return answer.plan.handled(event_id)
 
     async def dispatch_recorded(
         self, plan_id: str, line_id: str, quantity: int, event_id: str, context: EventContext

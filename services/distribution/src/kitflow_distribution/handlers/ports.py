@@ -10,6 +10,7 @@ from kitflow_shared.contracts.needs import NeedState
 from kitflow_shared.contracts.stock import BalanceState, WarehouseState
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 
 from kitflow_distribution.domain.coverage import NeedCoverage
 from kitflow_distribution.domain.plans import Plan
@@ -17,6 +18,11 @@ from kitflow_distribution.domain.plans import Plan
 
 class Concurrency(Exception):
     """Another writer changed the document between our read and our write; retry."""
+
+
+class CreatedMeanwhile(Exception):
+    """A concurrent copy of the creating request (the same Idempotency-Key) stored its document
+    first: answer with that one."""
 
 
 @dataclass(frozen=True)
@@ -61,13 +67,42 @@ class NeedsView(Protocol):
 
 
 class PlanRepository(Protocol):
+    """Plans, one document each. A request with an Idempotency-Key is remembered on the plan
+    it created or changed, in the same write (ADR 0011)."""
+
     async def get(self, plan_id: str) -> Plan: ...
 
-    async def add(self, plan: Plan, events: Sequence[CloudEvent]) -> None: ...
+    async def load(
+        self, plan_id: str, key: RequestKey | None
+    ) -> tuple[Plan, RememberedRequest | None]:
+        """The plan, with what it remembers of the request with `key` (in the same read)."""
+
+    async def add(
+        self,
+        plan: Plan,
+        events: Sequence[CloudEvent],
+        created_by: RememberedRequest | None = None,
+    ) -> None:
+        """Store a new plan; with `created_by`, CreatedMeanwhile if a plan was already created
+        with that key."""
+
+    async def created_with(self, key: RequestKey) -> tuple[Plan, RememberedRequest] | None:
+        """The plan the request with `key` created, if it did."""
 
     async def save(
-        self, plan: Plan, expected_sequence: int, events: Sequence[CloudEvent]
-    ) -> None: ...
+        self,
+        plan: Plan,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        remember: RememberedRequest | None = None,
+    ) -> None:
+        """Store the change if the plan is still at `expected_sequence` (and has not remembered
+        `remember` meanwhile); Concurrency otherwise."""
+
+    async def remember(
+        self, plan_id: str, expected_sequence: int, remember: RememberedRequest
+    ) -> None:
+        """Remember a request that found the plan already as it asked, on the same condition."""
 
     async def find(
         self, *, status: str | None, need_id: str | None, limit: int, offset: int

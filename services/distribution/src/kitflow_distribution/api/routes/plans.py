@@ -1,5 +1,8 @@
 """/v1/plans: draft with the planner, approve, follow the reservations, dispatch, record
-deliveries, close, cancel. /v1/reports/5w: the 5W report as HXL CSV or XLSX."""
+deliveries, close, cancel. /v1/reports/5w: the 5W report as HXL CSV or XLSX.
+
+Every route that changes a plan takes an Idempotency-Key (ADR 0011): a retry of a request already
+applied answers as the first time, with `Idempotent-Replayed: true`, and changes nothing."""
 
 from __future__ import annotations
 
@@ -12,15 +15,22 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.logging import correlation_id_var
 from kitflow_shared.spreadsheet import csv_row, xlsx_cell
-from kitflow_shared.text import MultilineText, PeopleCount, PlainText, Quantity
+from kitflow_shared.text import (
+    MultilineText,
+    PeopleCount,
+    PlainText,
+    Quantity,
+    QuantityOrZero,
+)
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
+from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_distribution.domain.planner import PartnerCap
 from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan, UnknownPlan
-from kitflow_distribution.handlers.plans import DraftRequest, PlanHandlers
+from kitflow_distribution.handlers.plans import MAX_PLAN_LINES, Answer, DraftRequest, PlanHandlers
 from kitflow_distribution.handlers.ports import Actor
 from kitflow_distribution.handlers.reports import COLUMNS, five_w_rows
 
@@ -61,10 +71,15 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# Codes and ids named in a draft: one line of printable text, as the services that own them
+# define them (need ids, item codes, warehouse codes, P-codes, organisation ids).
+Code = Annotated[PlainText, Field(min_length=1, max_length=64)]
+
+
 class PartnerCapIn(_Strict):
-    partner: str = Field(min_length=1)
-    item_code: str = Field(min_length=1)
-    max_units: int = Field(ge=0)
+    partner: Code
+    item_code: Code
+    max_units: QuantityOrZero
 
 
 class PlanDraftCreate(_Strict):
@@ -86,13 +101,15 @@ class PlanDraftCreate(_Strict):
         },
     )
 
-    title: str = Field(min_length=1, max_length=200)
-    need_ids: list[str] | None = Field(default=None, min_length=1)
-    item_codes: list[str] | None = Field(default=None, min_length=1)
-    allowed_warehouses: dict[str, list[str]] | None = Field(
-        default=None, description="admin1 P-code -> warehouse codes allowed to serve it"
+    title: PlainText = Field(min_length=1, max_length=200)
+    need_ids: list[Code] | None = Field(default=None, min_length=1, max_length=MAX_PLAN_LINES)
+    item_codes: list[Code] | None = Field(default=None, min_length=1, max_length=1000)
+    allowed_warehouses: dict[Code, list[Code]] | None = Field(
+        default=None,
+        max_length=100,
+        description="admin1 P-code -> warehouse codes allowed to serve it",
     )
-    partner_caps: list[PartnerCapIn] = Field(default_factory=list)
+    partner_caps: list[PartnerCapIn] = Field(default_factory=list, max_length=10_000)
 
 
 class PlanApprove(_Strict):
@@ -100,11 +117,11 @@ class PlanApprove(_Strict):
 
 
 class PlanCancel(_Strict):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: MultilineText = Field(min_length=1, max_length=500)
 
 
 class PlanClose(_Strict):
-    reason: str | None = Field(
+    reason: MultilineText | None = Field(
         default=None,
         min_length=1,
         max_length=500,
@@ -114,8 +131,8 @@ class PlanClose(_Strict):
 
 
 class PlanDispatch(_Strict):
-    waybill_number: str = Field(min_length=1, max_length=64)
-    destination: str = Field(min_length=1, max_length=200)
+    waybill_number: PlainText = Field(min_length=1, max_length=64)
+    destination: PlainText = Field(min_length=1, max_length=200)
 
 
 class DeliveredLineIn(_Strict):
@@ -250,9 +267,19 @@ class PlanPage(BaseModel):
     offset: int
 
 
+def _answer(answer: Answer, response: Response) -> PlanPublic:
+    mark_replayed(response, answer.replayed)
+    return PlanPublic.of(answer.plan)
+
+
 @router.post("/v1/plans", status_code=status.HTTP_201_CREATED, response_model=PlanPublic)
 async def draft(
-    body: PlanDraftCreate, caller: Planner, plans: Plans, context: Context
+    body: PlanDraftCreate,
+    caller: Planner,
+    plans: Plans,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> PlanPublic:
     """Draft a plan with the optimal, fair allocation of the stock in reach to open needs."""
     request = DraftRequest(
@@ -266,7 +293,7 @@ async def draft(
             PartnerCap(c.partner, c.item_code, c.max_units) for c in body.partner_caps
         ),
     )
-    return PlanPublic.of(await plans.draft(actor_of(caller), request, context))
+    return _answer(await plans.draft(actor_of(caller), request, context, key), response)
 
 
 @router.get("/v1/plans", response_model=PlanPage)
@@ -309,38 +336,61 @@ async def _as_seen_by(actor: Actor, plan: Plan, plans: PlanHandlers) -> PlanPubl
 
 @router.post("/v1/plans/{plan_id}/approve", response_model=PlanPublic)
 async def approve(
-    plan_id: PlanId, body: PlanApprove, caller: Planner, plans: Plans, context: Context
+    plan_id: PlanId,
+    body: PlanApprove,
+    caller: Planner,
+    plans: Plans,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> PlanPublic:
     """Approve a draft: stock is asked to reserve every line."""
-    return PlanPublic.of(
-        await plans.approve(actor_of(caller), plan_id, body.all_or_nothing, context)
-    )
+    answer = await plans.approve(actor_of(caller), plan_id, body.all_or_nothing, context, key)
+    return _answer(answer, response)
 
 
 @router.post("/v1/plans/{plan_id}/cancel", response_model=PlanPublic)
 async def cancel(
-    plan_id: PlanId, body: PlanCancel, caller: Planner, plans: Plans, context: Context
+    plan_id: PlanId,
+    body: PlanCancel,
+    caller: Planner,
+    plans: Plans,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> PlanPublic:
     """Cancel a plan nothing of which has left a warehouse (also while its dispatch order
     waits for stock's answer); what stock reserved for it is released."""
-    return PlanPublic.of(await plans.cancel(actor_of(caller), plan_id, body.reason, context))
+    answer = await plans.cancel(actor_of(caller), plan_id, body.reason, context, key)
+    return _answer(answer, response)
 
 
 @router.post("/v1/plans/{plan_id}/dispatch", response_model=PlanPublic)
 async def dispatch(
-    plan_id: PlanId, body: PlanDispatch, caller: Planner, plans: Plans, context: Context
+    plan_id: PlanId,
+    body: PlanDispatch,
+    caller: Planner,
+    plans: Plans,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> PlanPublic:
     """Order the reserved lines out of the warehouses under one waybill."""
-    return PlanPublic.of(
-        await plans.request_dispatch(
-            actor_of(caller), plan_id, body.waybill_number, body.destination, context
-        )
+    answer = await plans.request_dispatch(
+        actor_of(caller), plan_id, body.waybill_number, body.destination, context, key
     )
+    return _answer(answer, response)
 
 
 @router.post("/v1/plans/{plan_id}/deliveries", response_model=PlanPublic)
 async def deliveries(
-    plan_id: PlanId, body: DeliveriesCreate, caller: Reader, plans: Plans, context: Context
+    plan_id: PlanId,
+    body: DeliveriesCreate,
+    caller: Reader,
+    plans: Plans,
+    context: Context,
+    response: Response,
+    key: RequestKeyDep,
 ) -> PlanPublic:
     """Record what reached households, per need: the quantities handed out from each of its
     lines (never more than was dispatched) and the households and people reached, counted once."""
@@ -355,8 +405,10 @@ async def deliveries(
         for d in body.deliveries
     ]
     actor = actor_of(caller)
-    plan = await plans.record_deliveries(actor, plan_id, items, context)
-    return await _as_seen_by(actor, plan, plans)
+    answer = await plans.record_deliveries(actor, plan_id, items, context, key)
+    mark_replayed(response, answer.replayed)
+    # A partner's replay, like its first answer, shows only its own needs' lines.
+    return await _as_seen_by(actor, answer.plan, plans)
 
 
 @router.post("/v1/plans/{plan_id}/close", response_model=PlanPublic)
@@ -365,12 +417,15 @@ async def close(
     caller: Planner,
     plans: Plans,
     context: Context,
+    response: Response,
+    key: RequestKeyDep,
     body: PlanClose | None = None,
 ) -> PlanPublic:
     """Close a dispatched or delivered plan, or, with a reason, one still waiting for stock's
     answer to its dispatch order (what stock still holds for it is released)."""
     reason = body.reason if body is not None else None
-    return PlanPublic.of(await plans.close(actor_of(caller), plan_id, context, reason))
+    answer = await plans.close(actor_of(caller), plan_id, context, reason, key)
+    return _answer(answer, response)
 
 
 async def _five_w(caller: Caller, plans: PlanHandlers) -> list[list[Any]]:
