@@ -29,6 +29,7 @@ from kitflow_gateway.api.middleware import (
     RateLimitHeaders,
     install_body_limit_problem,
 )
+from kitflow_gateway.api.openapi import install_openapi
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
 from kitflow_gateway.api.routes import audit, auth, dashboard, identity
 from kitflow_gateway.config import GatewaySettings
@@ -170,6 +171,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     app.include_router(identity.router)
     app.include_router(audit.router)
     install_proxy_routes(app)
+    install_openapi(app)
     app.include_router(dashboard.router)
     # Added last = outermost: CORS answers preflights before anything else runs.
     app.add_middleware(

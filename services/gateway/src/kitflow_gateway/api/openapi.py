@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
@@ -28,9 +28,7 @@ from kitflow_shared.web.problems import PROBLEM_JSON
 from starlette.routing import BaseRoute
 
 from kitflow_gateway.api.deps import API_KEY_HEADER, roles_required
-
-if TYPE_CHECKING:
-    from kitflow_gateway.api.proxy import ProxyRoute
+from kitflow_gateway.api.proxy import ALL, ROUTES, Body, ProxyRoute, describe
 
 Document = dict[str, Any]
 
@@ -154,8 +152,6 @@ def problem(status: int) -> Document:
 
 def proxied_problem_statuses(route: ProxyRoute) -> list[int]:
     """What a proxied route can answer besides success, from the gateway and the service."""
-    from kitflow_gateway.api.proxy import ALL, Body
-
     statuses = {401, 422, 429, 503, 504}
     if route.roles != ALL:
         statuses.add(403)
@@ -319,7 +315,11 @@ def _successes(operation: Document) -> Document:
     return {s: a for s, a in operation["responses"].items() if s.startswith("2")}
 
 
-def install_openapi(app: FastAPI, routes: Iterable[ProxyRoute], describe: Any) -> None:
+def install_openapi(
+    app: FastAPI, routes: Iterable[ProxyRoute] = ROUTES, describe: Any = describe
+) -> None:
+    """The gateway's document: its own routes, and the proxied ones as the services describe
+    them (call it after `install_proxy_routes`)."""
     routes = tuple(routes)
 
     def openapi() -> Document:

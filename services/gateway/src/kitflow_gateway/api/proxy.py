@@ -27,7 +27,6 @@ from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role
 
 from kitflow_gateway.api.deps import Gateway, authenticated, gateway_of, invalid_key
 from kitflow_gateway.api.errors import Refused
-from kitflow_gateway.api.openapi import install_openapi
 from kitflow_gateway.domain.idempotency import StoredResponse, worth_remembering
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.idempotency import InProgress, Mismatch, Replay
@@ -484,7 +483,6 @@ def install_proxy_routes(app: FastAPI) -> None:
             _endpoint(route),
             methods=[route.method],
             response_class=Response,
-            # Published from the services' own documents instead (api/openapi.py).
+            # Published from the services' own documents instead (api/openapi.install_openapi).
             include_in_schema=False,
         )
-    install_openapi(app, ROUTES, describe)

@@ -16,7 +16,6 @@ whether a code is accepted never waits for it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
 
 from kitflow_shared.contracts.catalogue import ITEM_REGISTERED, ITEM_UPDATED
 from kitflow_shared.events.envelope import CloudEvent
@@ -24,13 +23,11 @@ from kitflow_shared.messaging.idempotency import Applied
 
 from kitflow_needs.domain.catalogue import CatalogueItem, ItemCatalogue
 from kitflow_needs.handlers.integration import catalogue_item_of
-
-if TYPE_CHECKING:
-    from kitflow_needs.handlers.ports import CatalogueRepository, NeedsServices
+from kitflow_needs.handlers.ports import CatalogueRepository, NeedsServices
 
 
 class LiveCatalogue:
-    """The bundled seed with the read model's entries over it, in memory."""
+    """The bundled seed with the read model's entries over it, in memory (the `Catalogue` port)."""
 
     def __init__(self, seed: ItemCatalogue, published: CatalogueRepository) -> None:
         self._published = published

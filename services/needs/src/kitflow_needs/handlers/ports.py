@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from kitflow_shared.events.envelope import CloudEvent, RenderedEvent
+from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.request_keys import RememberedRequest, RequestKey
+from kitflow_shared.web.paging import Page as Page
 
-from kitflow_needs.domain.catalogue import CatalogueItem
+from kitflow_needs.domain.catalogue import CatalogueItem, ItemCatalogue
 from kitflow_needs.domain.gazetteer import Gazetteer
 from kitflow_needs.domain.need import Need, NeedDetails, NeedStatus
 from kitflow_needs.domain.norms import NormsProfile
-from kitflow_needs.handlers.catalogue import LiveCatalogue
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,6 @@ class NeedQuery:
     with_open_duplicates: bool = False
     limit: int = 100
     offset: int = 0
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[Need]
-    total: int
 
 
 @dataclass(frozen=True)
@@ -106,7 +101,7 @@ class NeedRepository(Protocol):
     ) -> None:
         """Like save, and only while the stored coverage sequence is older than the need's."""
 
-    async def find(self, query: NeedQuery) -> Page:
+    async def find(self, query: NeedQuery) -> Page[Need]:
         """Needs in creation order, filtered."""
 
     async def active_in(
@@ -181,6 +176,23 @@ class CatalogueRepository(Protocol):
         """Every entry."""
 
 
+class Catalogue(Protocol):
+    """Stock's catalogue as the handlers use it: a copy in memory over the read model, so that
+    intake looks codes up in a dict (handlers.catalogue.LiveCatalogue)."""
+
+    def current(self) -> ItemCatalogue:
+        """The copy as it is now (for names and units in answers)."""
+
+    async def refresh(self) -> ItemCatalogue:
+        """Read the read model once and merge it in."""
+
+    async def knowing(self, codes: Iterable[str]) -> ItemCatalogue:
+        """The copy, refreshed first if it lacks one of `codes`."""
+
+    async def apply(self, item: CatalogueItem) -> Applied:
+        """Store the item in the read model if newer, and in this process's copy."""
+
+
 @dataclass(frozen=True)
 class HeldRequest:
     """An import request begun earlier with the same Idempotency-Key."""
@@ -229,7 +241,7 @@ class NeedsServices:
     profiles: ProfileRepository
     gazetteer: Gazetteer
     # In memory, over the read model of stock's catalogue: intake looks codes up in a dict.
-    catalogue: LiveCatalogue
+    catalogue: Catalogue
     clock: Clock
     new_id: Callable[[], str]
     import_requests: ImportRequestRepository
