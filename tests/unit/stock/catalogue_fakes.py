@@ -14,7 +14,7 @@ from kitflow_stock.domain.catalogue import (
     search_key,
 )
 from kitflow_stock.domain.errors import ConcurrentChange, UnknownItem
-from kitflow_stock.handlers.ports import CataloguePage
+from kitflow_stock.handlers.ports import Page as CataloguePage
 
 
 class FakeCatalogueRepository:

@@ -23,6 +23,7 @@ from kitflow_shared.request_keys import (
     with_remembered,
 )
 from kitflow_shared.store import IndexSpec
+from kitflow_shared.web.paging import Page
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -280,7 +281,7 @@ class MongoPlanRepository:
 
     async def find(
         self, *, status: str | None, need_id: str | None, limit: int, offset: int
-    ) -> tuple[list[Plan], int]:
+    ) -> Page[Plan]:
         query: Document = {}
         if status:
             query["status"] = status
@@ -289,7 +290,7 @@ class MongoPlanRepository:
         total = await self._collection.count_documents(query)
         cursor = self._collection.find(query, _READ).sort("created_at", -1)
         docs = await cursor.skip(offset).limit(limit).to_list(None)
-        return [_plan(doc) for doc in docs], total
+        return Page(items=[_plan(doc) for doc in docs], total=total)
 
     async def waiting_for_answers(self) -> list[str]:
         waiting = [PlanStatus.RESERVING.value, PlanStatus.DISPATCHING.value]

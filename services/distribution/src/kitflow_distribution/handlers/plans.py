@@ -364,14 +364,12 @@ class PlanHandlers:
         recorded at the same instant on two plans may each miss the other's)."""
         total, offset = Reach(), 0
         while True:
-            page, count = await self.plans.find(
-                status=None, need_id=need_id, limit=200, offset=offset
-            )
-            for other in page:
+            page = await self.plans.find(status=None, need_id=need_id, limit=200, offset=offset)
+            for other in page.items:
                 if other.id != plan_id:
                     total += other.reach.get(need_id, Reach())
-            offset += len(page)
-            if offset >= count or not page:
+            offset += len(page.items)
+            if offset >= page.total or not page.items:
                 return total
 
     async def owned_by(self, need_id: str, actor: Actor) -> bool:

@@ -11,6 +11,7 @@ from kitflow_shared.contracts.stock import BalanceState, WarehouseState
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.request_keys import RememberedRequest, RequestKey
+from kitflow_shared.web.paging import Page
 
 from kitflow_distribution.domain.coverage import NeedCoverage
 from kitflow_distribution.domain.plans import Plan
@@ -106,7 +107,7 @@ class PlanRepository(Protocol):
 
     async def find(
         self, *, status: str | None, need_id: str | None, limit: int, offset: int
-    ) -> tuple[list[Plan], int]: ...
+    ) -> Page[Plan]: ...
 
     async def waiting_for_answers(self) -> list[str]: ...
 

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
 from kitflow_shared.request_keys import RememberedRequest
+from kitflow_shared.web.paging import Page as Page
 
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.idempotency import Claim, StoredResponse
@@ -16,12 +17,6 @@ from kitflow_gateway.domain.identity import ApiKey, Organisation, User
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class Page(Generic[T]):
-    items: list[T]
-    total: int
 
 
 @dataclass(frozen=True)

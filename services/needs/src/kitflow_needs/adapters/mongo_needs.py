@@ -18,6 +18,7 @@ from kitflow_shared.request_keys import (
     with_remembered,
 )
 from kitflow_shared.store import IndexSpec
+from kitflow_shared.web.paging import Page
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -42,7 +43,7 @@ from kitflow_needs.domain.need import (
     RequestedItem,
 )
 from kitflow_needs.domain.norms import Basis, Calculation, NormsResult, SkippedRule
-from kitflow_needs.handlers.ports import ImportRecord, NeedQuery, Page, StoredImport
+from kitflow_needs.handlers.ports import ImportRecord, NeedQuery, StoredImport
 
 COLLECTION = "needs"
 INDEXES = [
@@ -410,7 +411,7 @@ class MongoNeedRepository:
             raise ConcurrentChange(f"need {need.need_id} changed meanwhile")
         self._notify(COLLECTION, need.need_id)
 
-    async def find(self, query: NeedQuery) -> Page:
+    async def find(self, query: NeedQuery) -> Page[Need]:
         selector: Document = {}
         if query.organisation is not None:
             selector["organisation"] = query.organisation

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from kitflow_shared.events.envelope import EventContext
-from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.web.event_context import Context as Context
 from kitflow_shared.web.identity import Caller, Role, require_roles
 
 from kitflow_needs.handlers.ports import Actor, NeedsServices
@@ -17,13 +16,7 @@ async def _services(request: Request) -> NeedsServices:
     return services
 
 
-async def _event_context() -> EventContext:
-    correlation_id = correlation_id_var.get()
-    return EventContext(correlation_id) if correlation_id else EventContext.new()
-
-
 Services = Annotated[NeedsServices, Depends(_services)]
-Context = Annotated[EventContext, Depends(_event_context)]
 # Partners post and follow their own organisation's needs; coordinators and admins see all.
 Reader = Annotated[Caller, Depends(require_roles(Role.PARTNER, Role.COORDINATOR, Role.ADMIN))]
 Reporter = Annotated[Caller, Depends(require_roles(Role.PARTNER, Role.COORDINATOR))]

@@ -80,7 +80,7 @@ def shows_duplicate_details(actor: Actor, svc: NeedsServices) -> bool:
     return actor.sees_all or svc.duplicate_details_for_partners
 
 
-async def list_needs(query: NeedQuery, actor: Actor, svc: NeedsServices) -> Page:
+async def list_needs(query: NeedQuery, actor: Actor, svc: NeedsServices) -> Page[Need]:
     if not actor.sees_all:
         query = NeedQuery(**{**query.__dict__, "organisation": actor.organisation})
     return await svc.needs.find(query)

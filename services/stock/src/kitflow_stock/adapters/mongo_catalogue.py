@@ -16,6 +16,7 @@ from kitflow_shared.request_keys import (
     with_remembered,
 )
 from kitflow_shared.store import IndexSpec
+from kitflow_shared.web.paging import Page
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -37,7 +38,6 @@ from kitflow_stock.domain.catalogue import (
     search_key,
 )
 from kitflow_stock.domain.errors import ConcurrentChange, UnknownItem
-from kitflow_stock.handlers.ports import CataloguePage
 
 COLLECTION = "catalogue"
 INDEXES = [
@@ -179,7 +179,7 @@ class MongoCatalogueRepository:
         component: str | None,
         limit: int,
         offset: int,
-    ) -> CataloguePage:
+    ) -> Page[CatalogueItem]:
         query: Document = {}
         if category:
             query["category"] = category
@@ -192,4 +192,4 @@ class MongoCatalogueRepository:
             query["components.item_code"] = component
         total = await self._collection.count_documents(query)
         cursor = self._collection.find(query, _FIELDS).sort("_id", 1).skip(offset).limit(limit)
-        return CataloguePage(items=[_from_document(doc) async for doc in cursor], total=total)
+        return Page(items=[_from_document(doc) async for doc in cursor], total=total)

@@ -15,6 +15,7 @@ from kitflow_shared.request_keys import (
     with_remembered,
 )
 from kitflow_shared.store import IndexSpec
+from kitflow_shared.web.paging import Page
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -33,7 +34,6 @@ from kitflow_stock.domain.warehouses import (
     WarehouseDetails,
     WarehouseKind,
 )
-from kitflow_stock.handlers.ports import Page
 
 COLLECTION = "warehouses"
 INDEXES = [
@@ -154,7 +154,7 @@ class MongoWarehouseRepository:
 
     async def list(
         self, *, organisation: str | None, admin1_pcode: str | None, limit: int, offset: int
-    ) -> Page:
+    ) -> Page[Warehouse]:
         query: Document = {}
         if organisation:
             query["organisation"] = organisation

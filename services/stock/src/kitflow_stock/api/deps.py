@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from kitflow_shared.events.envelope import EventContext
-from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.web.event_context import Context as Context
 from kitflow_shared.web.identity import Caller, Role, require_roles
 
 from kitflow_stock.handlers.ports import Actor, WarehouseRepository
@@ -17,13 +16,7 @@ async def _warehouses(request: Request) -> WarehouseRepository:
     return repo
 
 
-async def _event_context() -> EventContext:
-    correlation_id = correlation_id_var.get()
-    return EventContext(correlation_id) if correlation_id else EventContext.new()
-
-
 Warehouses = Annotated[WarehouseRepository, Depends(_warehouses)]
-Context = Annotated[EventContext, Depends(_event_context)]
 AnyRole = Annotated[Caller, Depends(require_roles(*Role))]
 Planner = Annotated[Caller, Depends(require_roles(Role.ADMIN, Role.COORDINATOR))]
 

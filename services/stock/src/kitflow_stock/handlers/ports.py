@@ -9,6 +9,7 @@ from typing import Generic, Protocol, TypeVar
 
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.request_keys import RememberedRequest, RequestKey
+from kitflow_shared.web.paging import Page as Page
 
 from kitflow_stock.domain.catalogue import CatalogueItem
 from kitflow_stock.domain.counts import Count
@@ -50,12 +51,6 @@ class Actor:
         return self.admin or (self.coordinator and organisation == self.organisation)
 
 
-@dataclass(frozen=True)
-class Page:
-    items: list[Warehouse]
-    total: int
-
-
 class WarehouseRepository(Protocol):
     async def get(self, code: str) -> Warehouse:
         """The warehouse, or UnknownWarehouse."""
@@ -90,7 +85,7 @@ class WarehouseRepository(Protocol):
 
     async def list(
         self, *, organisation: str | None, admin1_pcode: str | None, limit: int, offset: int
-    ) -> Page:
+    ) -> Page[Warehouse]:
         """Warehouses in code order, filtered."""
 
 
@@ -99,12 +94,6 @@ class CatalogueReader(Protocol):
 
     async def get_many(self, codes: Collection[str]) -> dict[str, CatalogueItem]:
         """The catalogue items with these codes; codes not in the catalogue are absent."""
-
-
-@dataclass(frozen=True)
-class CataloguePage:
-    items: list[CatalogueItem]
-    total: int
 
 
 class CatalogueRepository(CatalogueReader, Protocol):
@@ -150,7 +139,7 @@ class CatalogueRepository(CatalogueReader, Protocol):
         component: str | None,
         limit: int,
         offset: int,
-    ) -> CataloguePage:
+    ) -> Page[CatalogueItem]:
         """Items in code order, filtered: by category (an ItemCategory value), kits or plain
         items, `text` within the code or either name (see domain.catalogue.search_key), and
         `component` (the kits that contain this item code)."""

@@ -12,8 +12,6 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
-from kitflow_shared.events.envelope import EventContext
-from kitflow_shared.logging import correlation_id_var
 from kitflow_shared.spreadsheet import csv_row, xlsx_cell
 from kitflow_shared.text import (
     MultilineText,
@@ -22,6 +20,7 @@ from kitflow_shared.text import (
     Quantity,
     QuantityOrZero,
 )
+from kitflow_shared.web.event_context import Context
 from kitflow_shared.web.identity import Caller, Role, require_roles
 from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
@@ -47,14 +46,6 @@ async def _plans(request: Request) -> PlanHandlers:
 
 
 Plans = Annotated[PlanHandlers, Depends(_plans)]
-
-
-async def _context() -> EventContext:
-    correlation_id = correlation_id_var.get()
-    return EventContext(correlation_id) if correlation_id else EventContext.new()
-
-
-Context = Annotated[EventContext, Depends(_context)]
 
 
 def actor_of(caller: Caller) -> Actor:
@@ -306,11 +297,9 @@ async def list_plans(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> PlanPage:
     """Plans, newest first, filtered by status or need."""
-    found, total = await plans.plans.find(
-        status=status_, need_id=need_id, limit=limit, offset=offset
-    )
+    page = await plans.plans.find(status=status_, need_id=need_id, limit=limit, offset=offset)
     return PlanPage(
-        items=[PlanPublic.of(p) for p in found], total=total, limit=limit, offset=offset
+        items=[PlanPublic.of(p) for p in page.items], total=page.total, limit=limit, offset=offset
     )
 
 
@@ -433,10 +422,10 @@ async def _five_w(caller: Caller, plans: PlanHandlers) -> list[list[Any]]:
     everything: list[Plan] = []
     offset = 0
     while True:
-        page, total = await plans.plans.find(status=None, need_id=None, limit=200, offset=offset)
-        everything.extend(page)
-        offset += len(page)
-        if offset >= total or not page:
+        page = await plans.plans.find(status=None, need_id=None, limit=200, offset=offset)
+        everything.extend(page.items)
+        offset += len(page.items)
+        if offset >= page.total or not page.items:
             break
     rows = await five_w_rows(everything, plans.needs, None if actor.plans else actor.organisation)
     return [[c[0] for c in COLUMNS], [c[1] for c in COLUMNS], *[list(r.values) for r in rows]]
