@@ -46,6 +46,15 @@ Document = dict[str, Any]
 log = logging.getLogger(__name__)
 
 
+# How a repository tells the relay that a document just got outbox entries: (collection, id).
+Notify = Callable[[str, Any], None]
+
+
+def no_notify(_collection: str, _doc_id: Any) -> None:
+    """For a process that runs no relay: its writes wait in the outbox for the next sweep of a
+    replica that runs one."""
+
+
 class EventPublisher(Protocol):
     async def publish(self, topic: str, events: Sequence[CloudEvent]) -> None:
         """Publish and wait for the broker's acknowledgement; raise `UnpublishableEvents` for

@@ -7,20 +7,22 @@ one that drafted it under a unique index (`request_token`), those that changed i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
-from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.messaging.outbox import OUTBOX_FIELD, Notify, with_outbox
+from kitflow_shared.outboxed import (
+    OutboxedDocuments,
+    creating_request,
+    request_token_index,
+)
+from kitflow_shared.outboxed import created_by as creating_fields
 from kitflow_shared.request_keys import (
-    REQUESTS_FIELD,
     RememberedRequest,
     RequestKey,
-    remembered_in,
-    requests_projection,
-    with_remembered,
 )
 from kitflow_shared.store import IndexSpec
 from kitflow_shared.web.paging import Page
@@ -40,19 +42,15 @@ from kitflow_distribution.handlers.ports import Concurrency, CreatedMeanwhile
 
 PLANS = "plans"
 COVERAGE = "need_coverage"
-# The request that drafted a plan with an Idempotency-Key: its token, under the unique index, so
-# that a concurrent copy of the request cannot draft a second plan.
-REQUEST_TOKEN = "request_token"  # noqa: S105 (a field name, not a secret)
-REQUEST_FINGERPRINT = "request_fingerprint"
-REQUEST_AT = "request_at"
 INDEXES = [
     IndexSpec(PLANS, [("status", 1), ("created_at", -1)], name="by_status"),
     IndexSpec(PLANS, [("lines.need_id", 1)], name="by_need"),
-    IndexSpec(PLANS, [(REQUEST_TOKEN, 1)], name=REQUEST_TOKEN, unique=True, sparse=True),
+    # The request that drafted a plan with an Idempotency-Key: its token, under the unique
+    # index, so that a concurrent copy of the request cannot draft a second plan.
+    request_token_index(PLANS),
 ]
 
 Document = dict[str, Any]
-Notify = Callable[[str, Any], None]
 
 
 # `dataclasses.asdict` deep-copies field by field: 0.66 s for a plan of 10,000 lines, against
@@ -150,19 +148,6 @@ def _plan(doc: Document) -> Plan:
     )
 
 
-def _unchanged_since(
-    plan_id: str, expected_sequence: int, remember: RememberedRequest | None
-) -> Document:
-    """The conditional update's filter: the plan as it was read and, for a request with a key,
-    that key not remembered meanwhile. Remembering a key without a change (a request that found
-    the plan already as it asked) does not move the sequence: only this condition makes its
-    concurrent copies lose, reload and answer as the first one did."""
-    selector: Document = {"_id": plan_id, "sequence": expected_sequence}
-    if remember is not None:
-        selector[f"{REQUESTS_FIELD}.token"] = {"$ne": remember.token}
-    return selector
-
-
 class MongoPlanRepository:
     """Plans, one document each.
 
@@ -177,7 +162,7 @@ class MongoPlanRepository:
 
     def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
         self._collection = collection
-        self._notify = notify
+        self._documents = OutboxedDocuments(collection, notify, read=_READ)
         self._lines_read: OrderedDict[str, tuple[int, list[Document]]] = OrderedDict()
 
     async def get(self, plan_id: str) -> Plan:
@@ -187,13 +172,11 @@ class MongoPlanRepository:
     async def load(
         self, plan_id: str, key: RequestKey | None
     ) -> tuple[Plan, RememberedRequest | None]:
-        doc = await self._collection.find_one(
-            {"_id": plan_id}, {**_READ, **requests_projection(key)}
-        )
+        doc, remembered = await self._documents.load(plan_id, key)
         if doc is None:
             raise UnknownPlan(plan_id)
         self._remember_lines(plan_id, doc["sequence"], doc["lines"])
-        return _plan(doc), remembered_in(doc, key)
+        return _plan(doc), remembered
 
     def _remember_lines(self, plan_id: str, sequence: int, lines: list[Document]) -> None:
         self._lines_read[plan_id] = (sequence, lines)
@@ -221,30 +204,17 @@ class MongoPlanRepository:
         created_by: RememberedRequest | None = None,
     ) -> None:
         doc = _plan_doc(plan)
-        stored = {"_id": plan.id, **doc, OUTBOX_FIELD: [e.to_document() for e in events]}
-        if created_by is not None:
-            stored[REQUEST_TOKEN] = created_by.token
-            stored[REQUEST_FINGERPRINT] = created_by.fingerprint
-            stored[REQUEST_AT] = created_by.at
         try:
-            await self._collection.insert_one(stored)
+            await self._documents.add(plan.id, doc, events, creating_fields(created_by))
         except DuplicateKeyError:
             if created_by is None:
                 raise
             raise CreatedMeanwhile(created_by.token) from None
         self._remember_lines(plan.id, plan.sequence, doc["lines"])
-        self._notify(PLANS, plan.id)
 
     async def created_with(self, key: RequestKey) -> tuple[Plan, RememberedRequest] | None:
-        doc = await self._collection.find_one(
-            {REQUEST_TOKEN: key.token}, {**_READ, REQUEST_FINGERPRINT: 1, REQUEST_AT: 1}
-        )
-        if doc is None:
-            return None
-        created_by = RememberedRequest(
-            key.token, doc[REQUEST_FINGERPRINT], doc["_id"], doc[REQUEST_AT]
-        )
-        return _plan(doc), created_by
+        doc = await self._documents.created_by(key.token)
+        return None if doc is None else (_plan(doc), creating_request(key.token, doc))
 
     async def save(
         self,
@@ -257,26 +227,16 @@ class MongoPlanRepository:
         lines = doc.pop("lines")
         changes = {k: v for k, v in doc.items() if k not in _DRAFT_ONLY}
         changes.update(self._line_changes(plan.id, expected_sequence, lines))
-        update = with_outbox({"$set": changes}, events)
-        result = await self._collection.update_one(
-            _unchanged_since(plan.id, expected_sequence, remember),
-            with_remembered(update, [remember] if remember else []),
-        )
-        if result.matched_count == 0:
+        if not await self._documents.save(plan.id, expected_sequence, changes, events, remember):
             self._lines_read.pop(plan.id, None)
             raise Concurrency(f"plan {plan.id} changed meanwhile")
         self._remember_lines(plan.id, plan.sequence, lines)
-        self._notify(PLANS, plan.id)
 
     async def remember(
         self, plan_id: str, expected_sequence: int, remember: RememberedRequest
     ) -> None:
         # Neither the sequence nor the lines move: the lines read at this version stay valid.
-        result = await self._collection.update_one(
-            _unchanged_since(plan_id, expected_sequence, remember),
-            with_remembered({}, [remember]),
-        )
-        if result.matched_count == 0:
+        if not await self._documents.remember(plan_id, expected_sequence, remember):
             raise Concurrency(f"plan {plan_id} changed meanwhile")
 
     async def find(

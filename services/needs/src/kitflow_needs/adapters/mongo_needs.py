@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
-from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
+from kitflow_shared.messaging.outbox import OUTBOX_FIELD, Notify, with_outbox
+from kitflow_shared.outboxed import OutboxedDocuments
 from kitflow_shared.request_keys import (
     REQUESTS_FIELD,
     RememberedRequest,
     RequestKey,
     remembered_in,
     requests_projection,
-    with_remembered,
 )
 from kitflow_shared.store import IndexSpec
 from kitflow_shared.web.paging import Page
@@ -64,7 +64,6 @@ HIDDEN: Document = {OUTBOX_FIELD: 0, REQUESTS_FIELD: 0}
 # the request's fingerprint.
 CREATED_WITH = "idempotency"
 CREATED_WITH_FINGERPRINT = "request_hash"
-Notify = Callable[[str, Any], None]
 
 
 # ---------------------------------------------------------------------- mapping
@@ -282,19 +281,6 @@ def from_document(doc: Document) -> Need:
     )
 
 
-def _unchanged_since(
-    need_id: str, expected_sequence: int, remember: RememberedRequest | None
-) -> Document:
-    """The conditional update's filter: the need as it was read and, for a request with a key,
-    that key not remembered meanwhile. Remembering a key without a change (a request that
-    found its effect already there) does not move the sequence: only this condition makes its
-    concurrent copies lose, reload and answer as the first one did."""
-    selector: Document = {"_id": need_id, "sequence": expected_sequence}
-    if remember is not None:
-        selector[f"{REQUESTS_FIELD}.token"] = {"$ne": remember.token}
-    return selector
-
-
 # ---------------------------------------------------------------------- the repository
 
 
@@ -302,9 +288,10 @@ class MongoNeedRepository:
     def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
         self._collection = collection
         self._notify = notify
+        self._documents = OutboxedDocuments(collection, notify, read=HIDDEN)
 
     async def get(self, need_id: str) -> Need:
-        doc = await self._collection.find_one({"_id": need_id}, HIDDEN)
+        doc = await self._documents.get(need_id)
         if doc is None:
             raise UnknownNeed(need_id)
         return from_document(doc)
@@ -312,22 +299,18 @@ class MongoNeedRepository:
     async def add(
         self, need: Need, events: Sequence[CloudEvent], *, key: RequestKey | None = None
     ) -> None:
-        doc: Document = {
-            "_id": need.need_id,
-            **to_document(need),
-            OUTBOX_FIELD: [e.to_document() for e in events],
-        }
-        if key is not None:
-            # Under the unique index: a concurrent copy of the request fails here.
-            doc[CREATED_WITH] = key.token
-            doc[CREATED_WITH_FINGERPRINT] = key.fingerprint
+        # Under the unique index: a concurrent copy of the request fails here.
+        created = (
+            {}
+            if key is None
+            else {CREATED_WITH: key.token, CREATED_WITH_FINGERPRINT: key.fingerprint}
+        )
         try:
-            await self._collection.insert_one(doc)
+            await self._documents.add(need.need_id, to_document(need), events, created)
         except DuplicateKeyError:
             if key is None:
                 raise
             raise IdempotentReplay(key.key) from None
-        self._notify(COLLECTION, need.need_id)
 
     async def created_with(self, key: RequestKey) -> tuple[Need, RememberedRequest] | None:
         doc = await self._collection.find_one({CREATED_WITH: key.token}, HIDDEN)
@@ -354,24 +337,18 @@ class MongoNeedRepository:
         fields = to_document(need)
         if content_hash is not None:
             fields["import_hash"] = content_hash
-        update = with_outbox({"$set": fields}, events)
-        result = await self._collection.update_one(
-            _unchanged_since(need.need_id, expected_sequence, remember),
-            with_remembered(update, [remember] if remember else []),
-        )
-        if result.matched_count == 0:
+        if not await self._documents.save(
+            need.need_id, expected_sequence, fields, events, remember
+        ):
             raise ConcurrentChange(f"need {need.need_id} changed meanwhile")
-        if events:
-            self._notify(COLLECTION, need.need_id)
 
     async def remember(
         self, need_id: str, expected_sequence: int, remember: RememberedRequest
     ) -> None:
-        result = await self._collection.update_one(
-            _unchanged_since(need_id, expected_sequence, remember),
-            with_remembered({}, [remember]),
-        )
-        if result.matched_count == 0:
+        # Remembering a key without a change (a request that found its effect already there)
+        # does not move the sequence: only the condition on the key makes its concurrent
+        # copies lose, reload and answer as the first one did.
+        if not await self._documents.remember(need_id, expected_sequence, remember):
             raise ConcurrentChange(f"need {need_id} changed meanwhile")
 
     async def get_many(self, need_ids: Collection[str]) -> dict[str, Need]:

@@ -3,31 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
-from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
-from kitflow_shared.request_keys import (
-    RememberedRequest,
-    RequestKey,
-    remembered_in,
-    requests_projection,
-    with_remembered,
+from kitflow_shared.messaging.outbox import Notify
+from kitflow_shared.outboxed import (
+    OutboxedDocuments,
+    created_by,
+    creating_request,
+    request_token_index,
 )
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 from kitflow_shared.store import IndexSpec
 from kitflow_shared.web.paging import Page
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from kitflow_stock.adapters.request_keys import (
-    CREATING_REQUEST_FIELDS,
-    REQUEST_TOKEN,
-    created_by,
-    creating_request,
-    request_token_index,
-    unless_remembered,
-)
 from kitflow_stock.domain.catalogue import (
     CatalogueItem,
     DuplicateItem,
@@ -49,7 +41,6 @@ INDEXES = [
 ]
 
 Document = dict[str, Any]
-Notify = Callable[[str, Any], None]
 # What an item is (not its outbox, nor the requests it remembers).
 _FIELDS = dict.fromkeys(
     (
@@ -109,10 +100,10 @@ def _from_document(doc: Document) -> CatalogueItem:
 class MongoCatalogueRepository:
     def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
         self._collection = collection
-        self._notify = notify
+        self._documents = OutboxedDocuments(collection, notify, read=_FIELDS)
 
     async def get(self, code: str) -> CatalogueItem:
-        doc = await self._collection.find_one({"_id": code}, _FIELDS)
+        doc = await self._documents.get(code)
         if doc is None:
             raise UnknownItem(code)
         return _from_document(doc)
@@ -127,12 +118,10 @@ class MongoCatalogueRepository:
     async def load(
         self, code: str, key: RequestKey | None
     ) -> tuple[CatalogueItem, RememberedRequest | None]:
-        doc = await self._collection.find_one(
-            {"_id": code}, {**_FIELDS, **requests_projection(key)}
-        )
+        doc, remembered = await self._documents.load(code, key)
         if doc is None:
             raise UnknownItem(code)
-        return _from_document(doc), remembered_in(doc, key)
+        return _from_document(doc), remembered
 
     async def add(
         self,
@@ -140,20 +129,13 @@ class MongoCatalogueRepository:
         events: Sequence[CloudEvent],
         request: RememberedRequest | None = None,
     ) -> None:
-        doc = {
-            "_id": item.code,
-            **_to_document(item),
-            **created_by(request),
-            OUTBOX_FIELD: [e.to_document() for e in events],
-        }
         try:
-            await self._collection.insert_one(doc)
+            await self._documents.add(item.code, _to_document(item), events, created_by(request))
         except DuplicateKeyError:
             raise DuplicateItem(item.code) from None
-        self._notify(COLLECTION, item.code)
 
     async def created_by(self, token: str) -> RememberedRequest | None:
-        doc = await self._collection.find_one({REQUEST_TOKEN: token}, CREATING_REQUEST_FIELDS)
+        doc = await self._documents.created_by(token)
         return None if doc is None else creating_request(token, doc)
 
     async def save(
@@ -163,12 +145,10 @@ class MongoCatalogueRepository:
         events: Sequence[CloudEvent],
         request: RememberedRequest | None = None,
     ) -> None:
-        query = unless_remembered({"_id": item.code, "sequence": expected_sequence}, request)
-        update = with_remembered({"$set": _to_document(item)}, [request] if request else [])
-        result = await self._collection.update_one(query, with_outbox(update, events))
-        if result.matched_count == 0:
+        if not await self._documents.save(
+            item.code, expected_sequence, _to_document(item), events, request
+        ):
             raise ConcurrentChange(f"item {item.code} changed meanwhile")
-        self._notify(COLLECTION, item.code)
 
     async def list(
         self,

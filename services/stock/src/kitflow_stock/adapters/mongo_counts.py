@@ -9,6 +9,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
+from kitflow_shared.outboxed import (
+    CREATING_REQUEST_FIELDS,
+    REQUEST_TOKEN,
+    created_by,
+    creating_request,
+    request_token_index,
+    unless_remembered,
+)
 from kitflow_shared.request_keys import (
     RememberedRequest,
     RequestKey,
@@ -21,14 +29,6 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from kitflow_stock.adapters.request_keys import (
-    CREATING_REQUEST_FIELDS,
-    REQUEST_TOKEN,
-    created_by,
-    creating_request,
-    request_token_index,
-    unless_remembered,
-)
 from kitflow_stock.domain.counts import Count, CountStatus
 from kitflow_stock.domain.errors import ConcurrentChange
 from kitflow_stock.domain.stock import CountedLine

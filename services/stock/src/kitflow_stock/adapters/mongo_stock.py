@@ -55,8 +55,9 @@ INDEXES = [
 ]
 
 Document = dict[str, Any]
-# (collection, document id, whether it has journal rows to move)
-Notify = Callable[[str, Any, bool], None]
+# The relay's Notify (kitflow_shared.messaging.outbox) with one more argument: whether the
+# document has journal rows to move too.
+NotifyWithJournal = Callable[[str, Any, bool], None]
 log = logging.getLogger(__name__)
 
 
@@ -182,7 +183,7 @@ def _incoming(transfer_id: str, doc: Document) -> IncomingTransfer:
 
 
 class MongoWarehouseStockRepository:
-    def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
+    def __init__(self, collection: AsyncCollection[Document], notify: NotifyWithJournal) -> None:
         self._collection = collection
         self._notify = notify
 

@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
-from kitflow_shared.messaging.outbox import OUTBOX_FIELD, with_outbox
-from kitflow_shared.request_keys import (
-    RememberedRequest,
-    RequestKey,
-    remembered_in,
-    requests_projection,
-    with_remembered,
+from kitflow_shared.messaging.outbox import Notify
+from kitflow_shared.outboxed import (
+    OutboxedDocuments,
+    created_by,
+    creating_request,
+    request_token_index,
 )
+from kitflow_shared.request_keys import RememberedRequest, RequestKey
 from kitflow_shared.store import IndexSpec
 from kitflow_shared.web.paging import Page
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from kitflow_stock.adapters.request_keys import (
-    CREATING_REQUEST_FIELDS,
-    REQUEST_TOKEN,
-    created_by,
-    creating_request,
-    request_token_index,
-    unless_remembered,
-)
 from kitflow_stock.domain.errors import ConcurrentChange, DuplicateWarehouse, UnknownWarehouse
 from kitflow_stock.domain.warehouses import (
     Coordinates,
@@ -43,7 +35,6 @@ INDEXES = [
 ]
 
 Document = dict[str, Any]
-Notify = Callable[[str, Any], None]
 # What a warehouse is (not its outbox, nor the requests it remembers).
 _FIELDS = dict.fromkeys(
     (
@@ -99,10 +90,10 @@ def _from_document(doc: Document) -> Warehouse:
 class MongoWarehouseRepository:
     def __init__(self, collection: AsyncCollection[Document], notify: Notify) -> None:
         self._collection = collection
-        self._notify = notify
+        self._documents = OutboxedDocuments(collection, notify, read=_FIELDS)
 
     async def get(self, code: str) -> Warehouse:
-        doc = await self._collection.find_one({"_id": code}, _FIELDS)
+        doc = await self._documents.get(code)
         if doc is None:
             raise UnknownWarehouse(code)
         return _from_document(doc)
@@ -110,11 +101,10 @@ class MongoWarehouseRepository:
     async def load(
         self, code: str, key: RequestKey | None
     ) -> tuple[Warehouse, RememberedRequest | None]:
-        projection = {**_FIELDS, **requests_projection(key)}
-        doc = await self._collection.find_one({"_id": code}, projection)
+        doc, remembered = await self._documents.load(code, key)
         if doc is None:
             raise UnknownWarehouse(code)
-        return _from_document(doc), remembered_in(doc, key)
+        return _from_document(doc), remembered
 
     async def add(
         self,
@@ -122,20 +112,15 @@ class MongoWarehouseRepository:
         events: Sequence[CloudEvent],
         request: RememberedRequest | None = None,
     ) -> None:
-        doc = {
-            "_id": warehouse.code,
-            **_to_document(warehouse),
-            **created_by(request),
-            OUTBOX_FIELD: [e.to_document() for e in events],
-        }
         try:
-            await self._collection.insert_one(doc)
+            await self._documents.add(
+                warehouse.code, _to_document(warehouse), events, created_by(request)
+            )
         except DuplicateKeyError:
             raise DuplicateWarehouse(warehouse.code) from None
-        self._notify(COLLECTION, warehouse.code)
 
     async def created_by(self, token: str) -> RememberedRequest | None:
-        doc = await self._collection.find_one({REQUEST_TOKEN: token}, CREATING_REQUEST_FIELDS)
+        doc = await self._documents.created_by(token)
         return None if doc is None else creating_request(token, doc)
 
     async def save(
@@ -145,12 +130,11 @@ class MongoWarehouseRepository:
         events: Sequence[CloudEvent],
         request: RememberedRequest | None = None,
     ) -> None:
-        query = unless_remembered({"_id": warehouse.code, "sequence": expected_sequence}, request)
-        update = with_remembered({"$set": _to_document(warehouse)}, [request] if request else [])
-        result = await self._collection.update_one(query, with_outbox(update, events))
-        if result.matched_count == 0:
+        changes = _to_document(warehouse)
+        if not await self._documents.save(
+            warehouse.code, expected_sequence, changes, events, request
+        ):
             raise ConcurrentChange(f"warehouse {warehouse.code} changed meanwhile")
-        self._notify(COLLECTION, warehouse.code)
 
     async def list(
         self, *, organisation: str | None, admin1_pcode: str | None, limit: int, offset: int
