@@ -90,3 +90,17 @@ class CommonSettings(BaseSettings):
     def database_name(self, service: str) -> str:
         """The service's own database: no service reads another's."""
         return f"{self.namespace}_kitflow_{service}" if self.namespace else f"kitflow_{service}"
+
+
+class ServiceSettings(BaseSettings):
+    """What every service's own settings start from: where its API listens and whether this
+    process runs its background workers. A service's class sets its `env_prefix`
+    (`KITFLOW_STOCK_`, ...), its default port, and adds what is particular to it."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # Run the outbox relay, the consumers and the periodic jobs in this process (turn off for
+    # API-only replicas: their writes wait in the outbox for a replica that runs them).
+    run_workers: bool = True

@@ -1,18 +1,16 @@
 from datetime import timedelta
 
+from kitflow_shared.settings import ServiceSettings
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 
-class DistributionSettings(BaseSettings):
+class DistributionSettings(ServiceSettings):
     """`KITFLOW_DISTRIBUTION_*`: where the API listens and whether this process runs workers."""
 
     model_config = SettingsConfigDict(env_prefix="KITFLOW_DISTRIBUTION_", extra="ignore")
 
-    host: str = "127.0.0.1"
     port: int = 8003
-    # Run the outbox relay and the consumers in this process (turn off for API-only replicas).
-    run_workers: bool = True
     # Stock should answer a reservation request within this time; overdue lines are asked again.
     reservation_answer_timeout: timedelta = timedelta(minutes=10)
     timeout_check_interval_s: float = 60.0

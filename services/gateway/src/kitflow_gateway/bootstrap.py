@@ -1,10 +1,8 @@
-"""The composition root: settings, connections, adapters, handlers and the API, wired once."""
+"""The composition root: what the gateway adds to the service kit (kitflow_shared.runtime)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -12,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from fastapi import FastAPI
 from kitflow_shared.runtime import ServiceRuntime
-from kitflow_shared.settings import CommonSettings, Environment, StoreSettings
-from kitflow_shared.web.app import ReadinessCheck, create_service_app
+from kitflow_shared.settings import Environment
+from kitflow_shared.web.app import Lifespan, ReadinessCheck
 from kitflow_shared.web.request_keys import install_request_key_problems
 from starlette.middleware.cors import CORSMiddleware
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -41,8 +39,6 @@ from kitflow_gateway.handlers.ports import Upstream
 from kitflow_gateway.handlers.rate_limits import RateLimiter
 from kitflow_gateway.handlers.tokens import AccessTokens, InternalIdentities
 
-log = logging.getLogger(__name__)
-
 # Sign-in attempts per user name per minute: slows password guessing to a crawl.
 LOGIN_ATTEMPTS_PER_MINUTE = 10
 
@@ -56,14 +52,61 @@ def _now() -> datetime:
 
 def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) -> FastAPI:
     """`transports`: the services reached in-process (tests); by default over HTTP."""
-    common = CommonSettings()
     settings = GatewaySettings()
-    if common.env is Environment.PRODUCTION:
-        settings.refuse_development_defaults()
     # The gateway publishes no events of its own: it keeps organisations, users, keys and audit.
-    runtime = ServiceRuntime(
-        SERVICE, common=common, kafka=None, store=StoreSettings(), indexes=mongo.INDEXES
+    runtime = ServiceRuntime.of(SERVICE, settings, indexes=mongo.INDEXES, publishes=False)
+    if runtime.common.env is Environment.PRODUCTION:
+        settings.refuse_development_defaults()
+    upstreams = _upstreams(runtime, settings, transports or {})
+    idempotency = mongo.MongoIdempotency(runtime.db[mongo.IDEMPOTENCY])
+    rate_counters = mongo.MongoRateCounters(runtime.db[mongo.RATE_COUNTERS])
+    gateway = _gateway(runtime, settings, upstreams, idempotency, rate_counters)
+
+    async def housekeeping() -> None:
+        """Forget expired idempotency keys and past rate windows (no TTL indexes: ADR 0002)."""
+        now = _now()
+        await idempotency.prune(now - timedelta(seconds=settings.idempotency_retention_s))
+        await rate_counters.prune(now - timedelta(hours=1))
+
+    runtime.add_periodic("housekeeping", settings.housekeeping_interval_s, housekeeping)
+
+    def readiness() -> list[ReadinessCheck]:
+        return [
+            *runtime.readiness_checks(),
+            *(ReadinessCheck(name, upstream.alive) for name, upstream in upstreams.items()),
+        ]
+
+    app = runtime.create_app(
+        title="kitflow gateway",
+        description="The one public API of kitflow for partners, warehouse staff and "
+        "coordinators. Authenticate with an API key (`X-API-Key`) or an access token from "
+        "`POST /v1/auth/token` (`Authorization: Bearer`). Errors are RFC 9457 problem+json; "
+        "state-changing requests accept `Idempotency-Key`; each organisation has a rate limit "
+        "(429 with `Retry-After`).",
+        version=__version__,
+        lifespan=_lifespan(runtime, settings, gateway),
+        readiness=readiness,
     )
+    install_gateway_error_handlers(app)
+    install_body_limit_problem(app)
+    install_request_key_problems(app)
+    app.state.gateway = gateway
+    app.include_router(auth.router)
+    app.include_router(identity.router)
+    app.include_router(audit.router)
+    install_proxy_routes(app)
+    install_openapi(app)
+    app.include_router(dashboard.router)
+    _add_middleware(app, settings, gateway.audit)
+    return app
+
+
+def _upstreams(
+    runtime: ServiceRuntime,
+    settings: GatewaySettings,
+    transports: dict[str, httpx.AsyncBaseTransport],
+) -> dict[str, Upstream]:
+    """One client per service: over HTTP, or in-process where a transport is given."""
     urls = {
         "stock": settings.stock_url,
         "needs": settings.needs_url,
@@ -71,30 +114,36 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     }
     upstreams: dict[str, Upstream] = {}
     for name, url in urls.items():
-        transport = (transports or {}).get(name)
+        transport = transports.get(name)
         upstreams[name] = (
             AiohttpUpstream(url, timeout_s=settings.upstream_timeout_s)
             if transport is None
             else HttpxUpstream(url, timeout_s=settings.upstream_timeout_s, transport=transport)
         )
         runtime.add_closer(upstreams[name].aclose)
+    return upstreams
 
+
+def _gateway(
+    runtime: ServiceRuntime,
+    settings: GatewaySettings,
+    upstreams: dict[str, Upstream],
+    idempotency: mongo.MongoIdempotency,
+    rate_counters: mongo.MongoRateCounters,
+) -> Gateway:
+    """The handlers over the gateway's collections, and its limits."""
     db = runtime.db
-    idempotency_store = mongo.MongoIdempotency(db[mongo.IDEMPOTENCY])
-    rate_counters = mongo.MongoRateCounters(db[mongo.RATE_COUNTERS])
-    audit_trail = AuditTrail(mongo.MongoAuditLog(db[mongo.AUDIT]))
-    identity_handlers = IdentityHandlers(
-        organisations=mongo.MongoOrganisations(db[mongo.ORGANISATIONS]),
-        users=mongo.MongoUsers(db[mongo.USERS]),
-        api_keys=mongo.MongoApiKeys(db[mongo.API_KEYS]),
-        tokens=AccessTokens(
-            settings.token_secret.get_secret_value(),
-            timedelta(seconds=settings.access_token_ttl_s),
+    return Gateway(
+        identity=IdentityHandlers(
+            organisations=mongo.MongoOrganisations(db[mongo.ORGANISATIONS]),
+            users=mongo.MongoUsers(db[mongo.USERS]),
+            api_keys=mongo.MongoApiKeys(db[mongo.API_KEYS]),
+            tokens=AccessTokens(
+                settings.token_secret.get_secret_value(),
+                timedelta(seconds=settings.access_token_ttl_s),
+            ),
+            clock=_now,
         ),
-        clock=_now,
-    )
-    gateway = Gateway(
-        identity=identity_handlers,
         rate_limiter=RateLimiter(
             rate_counters, _now, settings.rate_limit_requests, settings.rate_limit_window_s
         ),
@@ -103,36 +152,23 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
             rate_counters, _now, settings.sign_in_attempts_per_address, 60
         ),
         idempotency=IdempotencyHandlers(
-            idempotency_store, _now, timedelta(seconds=settings.idempotency_lease_s)
+            idempotency, _now, timedelta(seconds=settings.idempotency_lease_s)
         ),
-        audit=audit_trail,
+        audit=AuditTrail(mongo.MongoAuditLog(db[mongo.AUDIT])),
         upstreams=upstreams,
-        identities=InternalIdentities(common.internal_secret.get_secret_value(), _now),
+        identities=InternalIdentities(runtime.common.internal_secret.get_secret_value(), _now),
         max_json_bytes=settings.max_json_bytes,
         max_upload_bytes=settings.max_upload_bytes,
     )
 
-    async def housekeeping() -> None:
-        """Forget expired idempotency keys and past rate windows (no TTL indexes: ADR 0002)."""
-        while True:
-            try:
-                now = _now()
-                await idempotency_store.prune(
-                    now - timedelta(seconds=settings.idempotency_retention_s)
-                )
-                await rate_counters.prune(now - timedelta(hours=1))
-            except Exception:
-                log.exception("gateway housekeeping failed; the next round retries")
-            await asyncio.sleep(settings.housekeeping_interval_s)
 
-    runtime.add_worker("housekeeping", housekeeping)
-
+def _lifespan(runtime: ServiceRuntime, settings: GatewaySettings, gateway: Gateway) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with runtime.lifespan(app):
             # AlreadyExists: another gateway instance created it at the same moment.
             with contextlib.suppress(AlreadyExists):
-                await identity_handlers.ensure_bootstrap_admin(
+                await gateway.identity.ensure_bootstrap_admin(
                     settings.bootstrap_admin_username,
                     settings.bootstrap_admin_password.get_secret_value(),
                     settings.bootstrap_admin_organisation,
@@ -141,39 +177,14 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
                 yield
             finally:
                 # Before the store connection closes: the queued audit entries are written.
-                await audit_trail.close()
+                await gateway.audit.close()
 
-    def readiness(_app: FastAPI) -> list[ReadinessCheck]:
-        return [
-            *runtime.readiness_checks(),
-            *(ReadinessCheck(name, upstream.alive) for name, upstream in upstreams.items()),
-        ]
+    return lifespan
 
-    app = create_service_app(
-        service=SERVICE,
-        title="kitflow gateway",
-        description="The one public API of kitflow for partners, warehouse staff and "
-        "coordinators. Authenticate with an API key (`X-API-Key`) or an access token from "
-        "`POST /v1/auth/token` (`Authorization: Bearer`). Errors are RFC 9457 problem+json; "
-        "state-changing requests accept `Idempotency-Key`; each organisation has a rate limit "
-        "(429 with `Retry-After`).",
-        version=__version__,
-        lifespan=lifespan,
-        readiness=readiness,
-        internal_secret=common.internal_secret.get_secret_value(),
-    )
-    install_gateway_error_handlers(app)
-    install_body_limit_problem(app)
-    install_request_key_problems(app)
-    app.state.runtime = runtime
-    app.state.gateway = gateway
-    app.include_router(auth.router)
-    app.include_router(identity.router)
-    app.include_router(audit.router)
-    install_proxy_routes(app)
-    install_openapi(app)
-    app.include_router(dashboard.router)
-    # Added last = outermost: CORS answers preflights before anything else runs.
+
+def _add_middleware(app: FastAPI, settings: GatewaySettings, audit_trail: AuditTrail) -> None:
+    """Added last = outermost: CORS answers preflights before anything else runs, and behind
+    trusted proxies every layer sees the client the ingress names."""
     app.add_middleware(
         BodySizeLimit,
         max_json_bytes=settings.max_json_bytes,
@@ -207,4 +218,3 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
         # Outermost: every layer (the sign-in limit per address, the audit log) sees the client
         # the ingress names, not the ingress.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
-    return app

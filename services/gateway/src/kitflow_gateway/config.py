@@ -3,8 +3,9 @@ and its limits."""
 
 from __future__ import annotations
 
+from kitflow_shared.settings import ServiceSettings
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 # Development-only defaults, refused in production so nobody ships them by accident.
 DEV_TOKEN_SECRET = "kitflow-development-only-dashboard-token-secret"  # noqa: S105
@@ -13,12 +14,11 @@ MIN_SECRET_LENGTH = 32
 MIN_ADMIN_PASSWORD_LENGTH = 12
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServiceSettings):
     """`KITFLOW_GATEWAY_*`: where the gateway listens and where the services are."""
 
     model_config = SettingsConfigDict(env_prefix="KITFLOW_GATEWAY_", extra="ignore")
 
-    host: str = "127.0.0.1"
     port: int = 8000
     stock_url: str = "http://127.0.0.1:8001"
     needs_url: str = "http://127.0.0.1:8002"
