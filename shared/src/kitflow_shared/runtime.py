@@ -28,8 +28,10 @@ from tenacity import (
     RetryCallState,
     retry_if_exception_type,
     stop_after_attempt,
-    wait_random_exponential,
+    wait_exponential,
+    wait_random,
 )
+from tenacity.wait import wait_base
 
 from kitflow_shared.messaging.consumer import ConsumerRunner, Handler
 from kitflow_shared.messaging.outbox import Notify, OutboxRelay, no_notify
@@ -44,12 +46,21 @@ log = logging.getLogger(__name__)
 Worker = Callable[[], Coroutine[Any, Any, None]]
 Job = Callable[[], Coroutine[Any, Any, Any]]
 # At start-up the store and broker get about a minute to answer (compose and `make run` start
-# everything side by side): 30 attempts, waits doubling from 0.2 s up to 2 s, with jitter.
+# everything side by side): 30 attempts, waits doubling from 0.2 s up to 2 s.
 STARTUP_ATTEMPTS = 30
 STARTUP_WAIT_MAX_S = 2.0
 # A crashed worker starts again after 1 s, then after waits doubling up to 30 s while it keeps
 # crashing: a worker that fails at once (a store that is gone) does not spin.
 RESTART_WAIT_MAX_S = 30.0
+# Added to every wait, so that replicas that failed together do not retry in step.
+JITTER_S = 0.5
+
+
+def _backoff(first_s: float, max_s: float) -> wait_base:
+    """Waits doubling from `first_s` up to `max_s`, each with up to JITTER_S more."""
+    return wait_exponential(multiplier=first_s, max=max_s) + wait_random(0, JITTER_S)
+
+
 # How long stopping may wait for the workers, and then for the producer. A consumer's last
 # commit and its leaving the group go to the broker, and a broker that is gone or rebalancing
 # would keep them retrying; past this the process stops anyway (what was not committed is
@@ -148,9 +159,9 @@ class ServiceRuntime:
         self, name: str, interval_s: float, job: Job, *, wait_first: bool = False
     ) -> None:
         """Run `job` every `interval_s` seconds (after a first wait if `wait_first`). A failure
-        is logged and retried after a jittered wait that doubles from 1 s up to the interval:
-        a passing hiccup costs seconds, not a whole round, and a lasting failure never retries
-        more often than once a round."""
+        is logged and retried after 1 s, 2 s, 4 s ... up to the interval (with jitter): a
+        passing hiccup costs seconds, not a whole round, and a lasting failure is retried about
+        once a round."""
         self.add_worker(name, lambda: _every(name, interval_s, job, wait_first=wait_first))
 
     def _producer(self) -> EventProducer:
@@ -254,7 +265,7 @@ async def _wait_for(what: str, action: Callable[[], Coroutine[Any, Any, Any]]) -
     try:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(STARTUP_ATTEMPTS),
-            wait=wait_random_exponential(multiplier=0.2, max=STARTUP_WAIT_MAX_S),
+            wait=_backoff(0.2, STARTUP_WAIT_MAX_S),
             retry=retry_if_exception_type(Exception),
             before_sleep=not_yet,
             reraise=True,
@@ -278,7 +289,7 @@ async def _supervised(name: str, worker: Worker) -> None:
         )
 
     async for attempt in AsyncRetrying(
-        wait=wait_random_exponential(multiplier=1.0, max=RESTART_WAIT_MAX_S),
+        wait=_backoff(1.0, RESTART_WAIT_MAX_S),
         retry=retry_if_exception_type(Exception),
         before_sleep=crashed,
     ):
@@ -299,7 +310,7 @@ async def _every(name: str, interval_s: float, job: Job, *, wait_first: bool) ->
         await asyncio.sleep(interval_s)
     while True:
         async for attempt in AsyncRetrying(
-            wait=wait_random_exponential(multiplier=1.0, max=interval_s),
+            wait=_backoff(min(1.0, interval_s), interval_s),
             retry=retry_if_exception_type(Exception),
             before_sleep=failed,
         ):
