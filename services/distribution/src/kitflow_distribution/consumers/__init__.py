@@ -18,7 +18,8 @@ from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.messaging.consumer import Handler
 from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_distribution.domain.plans import LineAnswer, LineReservation, UnknownPlan
+from kitflow_distribution.domain.errors import UnknownPlan
+from kitflow_distribution.domain.plans import LineAnswer, LineReservation
 from kitflow_distribution.handlers import projections
 from kitflow_distribution.handlers.plans import PlanHandlers
 from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView

@@ -22,6 +22,12 @@ from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
 from kitflow_distribution.domain.coverage import ItemProgress, PlanContribution
+from kitflow_distribution.domain.errors import (
+    ConcurrentChange,
+    InvalidInput,
+    NotPermitted,
+    UnknownPlan,
+)
 from kitflow_distribution.domain.planner import (
     Coordinates,
     PartnerCap,
@@ -34,7 +40,6 @@ from kitflow_distribution.domain.planner import (
 )
 from kitflow_distribution.domain.plans import (
     Delivery,
-    InvalidPlanInput,
     LineAnswer,
     LineReservation,
     Plan,
@@ -42,12 +47,10 @@ from kitflow_distribution.domain.plans import (
     PlanStatus,
     Reach,
     Target,
-    UnknownPlan,
 )
 from kitflow_distribution.handlers.integration import coverage_events, plan_events
 from kitflow_distribution.handlers.ports import (
     Actor,
-    Concurrency,
     CoverageRepository,
     CreatedMeanwhile,
     NeedsView,
@@ -64,10 +67,6 @@ MAX_ATTEMPTS = 10
 # for a second change waiting behind it; twice the lines would not leave that room (ADR 0017).
 MAX_PLAN_LINES = 10_000
 PLANNABLE = {NeedStatus.VALIDATED, NeedStatus.PARTIALLY_COVERED}
-
-
-class NotPermitted(Exception):
-    pass
 
 
 def _jsonable(value: Any) -> Any:
@@ -154,7 +153,7 @@ class PlanHandlers:
             open_ids = {n.id for n in needs}
             unknown = sorted(request.need_ids - open_ids)
             if unknown:
-                raise InvalidPlanInput(
+                raise InvalidInput.of(
                     "need_ids",
                     f"not open for planning (unknown, not validated or covered): "
                     f"{', '.join(unknown)}",
@@ -182,7 +181,7 @@ class PlanHandlers:
         problem = await self.problem(request)
         result = plan_allocation(problem)
         if len(result.lines) > self.max_lines:
-            raise InvalidPlanInput(
+            raise InvalidInput.of(
                 "need_ids",
                 f"the plan would have {len(result.lines):,} lines, more than the "
                 f"{self.max_lines:,} a plan may hold: plan fewer needs (need_ids), items "
@@ -266,10 +265,10 @@ class PlanHandlers:
                     await self.plans.save(plan, expected, events, remember)
                 elif remember is not None:
                     await self.plans.remember(plan_id, expected, remember)
-            except Concurrency:
+            except ConcurrentChange:
                 continue
             return Answer(plan)
-        raise Concurrency(f"plan {plan_id} kept changing; try again")
+        raise ConcurrentChange(f"plan {plan_id} kept changing; try again")
 
     async def approve(
         self,
@@ -496,7 +495,7 @@ class PlanHandlers:
                     break
                 try:
                     await self.coverage.save(coverage, coverage_events(coverage, context))
-                except Concurrency:
+                except ConcurrentChange:
                     continue
                 changed += len(coverage.events)
                 break

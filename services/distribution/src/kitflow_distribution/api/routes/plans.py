@@ -28,8 +28,9 @@ from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict, Field
 
+from kitflow_distribution.domain.errors import UnknownPlan
 from kitflow_distribution.domain.planner import PartnerCap
-from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan, UnknownPlan
+from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan
 from kitflow_distribution.handlers.plans import MAX_PLAN_LINES, Answer, DraftRequest, PlanHandlers
 from kitflow_distribution.handlers.ports import Actor
 from kitflow_distribution.handlers.reports import COLUMNS, five_w_rows
