@@ -40,8 +40,8 @@ from kitflow_needs.api.routes import needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
 from kitflow_needs.handlers.catalogue import LiveCatalogue
-from kitflow_needs.handlers.imports import forget_old_import_keys
-from kitflow_needs.handlers.needs import complete_back_links
+from kitflow_needs.handlers.imports import ImportHandlers
+from kitflow_needs.handlers.needs import NeedHandlers
 from kitflow_needs.handlers.ports import NeedsServices
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def create_app() -> FastAPI:
     async def back_links() -> None:
         while True:
             try:
-                await complete_back_links(services, EventContext.new())
+                await NeedHandlers(services).complete_back_links(EventContext.new())
             except Exception:
                 log.exception("completing back-links failed; the next round retries")
             await asyncio.sleep(settings.back_links_interval_s)
@@ -118,7 +118,7 @@ def create_app() -> FastAPI:
     async def forget_import_keys() -> None:
         while True:
             try:
-                await forget_old_import_keys(services)
+                await ImportHandlers(services).forget_old_import_keys()
             except Exception:
                 log.exception("forgetting old import keys failed; the next round retries")
             await asyncio.sleep(FORGET_IMPORT_KEYS_INTERVAL_S)

@@ -19,7 +19,7 @@ from kitflow_needs.api.schemas import (
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 from kitflow_needs.domain.need import Population
 from kitflow_needs.domain.norms import calculate
-from kitflow_needs.handlers import profiles as handlers
+from kitflow_needs.handlers.profiles import ProfileHandlers
 
 router = APIRouter(prefix="/v1/norms-profiles", tags=["norms profiles"])
 
@@ -43,7 +43,7 @@ async def add_profile(
     body: NormsProfileCreate, caller: Admin, svc: Services, response: Response, key: RequestKeyDep
 ) -> NormsProfilePublic:
     """Add a norms profile, e.g. a cluster-specific variant (admins)."""
-    answer = await handlers.add_profile(body.to_profile(), actor_of(caller), svc, key)
+    answer = await ProfileHandlers(svc).add_profile(body.to_profile(), actor_of(caller), key)
     mark_replayed(response, answer.replayed)
     return NormsProfilePublic.of(answer.profile)
 
@@ -60,8 +60,8 @@ async def replace_profile(
     """Change a profile: a new version; needs keep the version they were computed with (admins)."""
     if body.profile_id != profile_id:
         raise InvalidInput.of("profile_id", f"must be {profile_id!r}, the profile in the path")
-    answer = await handlers.replace_profile(
-        body.to_profile(profile_id), body.expected_version, actor_of(caller), svc, key
+    answer = await ProfileHandlers(svc).replace_profile(
+        body.to_profile(profile_id), body.expected_version, actor_of(caller), key
     )
     mark_replayed(response, answer.replayed)
     return NormsProfilePublic.of(answer.profile)
