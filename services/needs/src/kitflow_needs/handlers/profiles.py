@@ -10,8 +10,15 @@ from dataclasses import dataclass, replace
 
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
-from kitflow_needs.domain.errors import ConcurrentChange, DuplicateProfile, NotPermitted
-from kitflow_needs.domain.norms import NormsProfile
+from kitflow_needs.domain.errors import (
+    ConcurrentChange,
+    DuplicateProfile,
+    FieldProblem,
+    InvalidInput,
+    NotPermitted,
+)
+from kitflow_needs.domain.need import Population
+from kitflow_needs.domain.norms import NormsProfile, NormsResult, calculate
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 
 
@@ -96,3 +103,24 @@ class ProfileHandlers:
         return RememberedRequest.of(
             key, f"{profile.profile_id}@{profile.version}", self.svc.clock.now()
         )
+
+    async def preview(
+        self,
+        profile_id: str,
+        population: Population,
+        duration_days: int | None,
+        rules: tuple[str, ...] | None,
+    ) -> NormsResult:
+        """The quantities `population` would get from the profile, with each formula (changes
+        nothing; anyone may ask)."""
+        profile = await self.svc.profiles.get(profile_id)
+        problems = population.problems()
+        if problems:
+            raise InvalidInput(*problems)
+        try:
+            return calculate(profile, population, duration_days, rules)
+        except InvalidInput as exc:
+            # The calculator names a need's fields (norms.rules.0); here they are the request's.
+            raise InvalidInput(
+                *(FieldProblem(p.field.removeprefix("norms."), p.reason) for p in exc.problems)
+            ) from None

@@ -16,9 +16,8 @@ from kitflow_needs.api.schemas import (
     NormsResultPublic,
     rule_codes,
 )
-from kitflow_needs.domain.errors import FieldProblem, InvalidInput
+from kitflow_needs.domain.errors import InvalidInput
 from kitflow_needs.domain.need import Population
-from kitflow_needs.domain.norms import calculate
 from kitflow_needs.handlers.profiles import ProfileHandlers
 
 router = APIRouter(prefix="/v1/norms-profiles", tags=["norms profiles"])
@@ -72,16 +71,8 @@ async def preview(
     profile_id: ProfileId, body: CalculationRequest, caller: AnyRole, svc: Services
 ) -> NormsResultPublic:
     """Compute the quantities a population would get, with each formula (changes nothing)."""
-    profile = await svc.profiles.get(profile_id)
     population = Population(**body.population.model_dump())
-    problems = population.problems()
-    if problems:
-        raise InvalidInput(*problems)
-    try:
-        result = calculate(profile, population, body.duration_days, rule_codes(body.rules))
-    except InvalidInput as exc:
-        # The calculator names a need's fields (norms.rules.0); here they are the body's own.
-        raise InvalidInput(
-            *(FieldProblem(p.field.removeprefix("norms."), p.reason) for p in exc.problems)
-        ) from None
+    result = await ProfileHandlers(svc).preview(
+        profile_id, population, body.duration_days, rule_codes(body.rules)
+    )
     return NormsResultPublic.of(result)
