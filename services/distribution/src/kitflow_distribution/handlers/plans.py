@@ -58,6 +58,7 @@ from kitflow_distribution.handlers.ports import (
     StockView,
     WarehouseView,
 )
+from kitflow_distribution.handlers.reports import FiveWRow, five_w_rows
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 10
@@ -376,6 +377,33 @@ class PlanHandlers:
     async def owned_by(self, need_id: str, actor: Actor) -> bool:
         need = await self.needs.get(need_id)
         return need is not None and need.organisation == actor.organisation
+
+    async def as_seen_by(self, actor: Actor, plan: Plan) -> Plan:
+        """The whole plan for coordinators; for a partner, only what concerns its own needs
+        (UnknownPlan when none does: another organisation's plan, not even its existence)."""
+        if actor.plans:
+            return plan
+        own = [x for x in plan.lines if await self.owned_by(x.need_id, actor)]
+        if not own:
+            raise UnknownPlan(plan.id)
+        plan.lines = own
+        plan.reach = {k: v for k, v in plan.reach.items() if k in {x.need_id for x in own}}
+        plan.explanation = {}
+        return plan
+
+    async def five_w(self, actor: Actor) -> list[FiveWRow]:
+        """The 5W rows of every plan that dispatched something; a partner's own needs only."""
+        everything: list[Plan] = []
+        offset = 0
+        while True:
+            page, total = await self.plans.find(status=None, need_id=None, limit=200, offset=offset)
+            everything.extend(page)
+            offset += len(page)
+            if offset >= total or not page:
+                break
+        return await five_w_rows(
+            everything, self.needs, None if actor.plans else actor.organisation
+        )
 
     async def close(
         self,
