@@ -48,7 +48,7 @@ from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
 from kitflow_needs.handlers.catalogue import LiveCatalogue
-from kitflow_needs.handlers.imports import ImportOptions, import_needs
+from kitflow_needs.handlers.imports import ImportHandlers, ImportOptions
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 from kitflow_shared.events import EventContext
 from kitflow_shared.store import ensure_indexes
@@ -79,8 +79,8 @@ async def service_run(client: AsyncMongoClient[Document], data: bytes) -> tuple[
         await svc.profiles.seed(builtin_profiles())
         started, cpu_started = time.perf_counter(), time.process_time()
         sheet = await asyncio.to_thread(read_needs_file, data, organisation="NRC")
-        report = await import_needs(
-            sheet.rows, ImportOptions(), Actor("bench", "NRC"), svc, EventContext.new()
+        report = await ImportHandlers(svc).import_needs(
+            sheet.rows, ImportOptions(), Actor("bench", "NRC"), EventContext.new()
         )
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
         stored = await db[mongo_needs.COLLECTION].count_documents({})

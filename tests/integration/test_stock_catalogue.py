@@ -25,7 +25,7 @@ from kitflow_stock.domain.catalogue import (
     KitComponent,
 )
 from kitflow_stock.domain.errors import ConcurrentChange, UnknownItem
-from kitflow_stock.handlers.catalogue import ChangeItem, RegisterItem, change_item, register_item
+from kitflow_stock.handlers.catalogue import CatalogueHandlers, ChangeItem, RegisterItem
 from kitflow_stock.handlers.catalogue_integration import item_events
 from kitflow_stock.handlers.ports import Actor
 from pymongo.asynchronous.database import AsyncDatabase
@@ -72,7 +72,9 @@ async def repo(db: Db) -> tuple[MongoCatalogueRepository, Kicks]:
 
 
 async def _register(repo: MongoCatalogueRepository, code: str, details: ItemDetails) -> None:
-    await register_item(RegisterItem(code, details), ADMIN, repo, EventContext.new())
+    await CatalogueHandlers(repo).register_item(
+        RegisterItem(code, details), ADMIN, EventContext.new()
+    )
 
 
 async def _outbox(db: Db, code: str) -> list[CloudEvent]:
@@ -170,8 +172,8 @@ async def test_a_change_is_saved_with_its_event_next_to_the_earlier_ones(
 ) -> None:
     store, kicks = repo
     await _register(store, "BLANKET", BLANKET)
-    await change_item(
-        ChangeItem("BLANKET", {"name_fr": "Couverture"}), ADMIN, store, EventContext.new()
+    await CatalogueHandlers(store).change_item(
+        ChangeItem("BLANKET", {"name_fr": "Couverture"}), ADMIN, EventContext.new()
     )
     assert (await store.get("BLANKET")).sequence == 2
     events = await _outbox(db, "BLANKET")
@@ -213,7 +215,9 @@ async def test_concurrent_changes_through_the_handler_all_land_one_version_each(
     sizes = [2, 3, 4, 5]
     await asyncio.gather(
         *(
-            change_item(ChangeItem("BLANKET", {"pack_size": n}), ADMIN, store, EventContext.new())
+            CatalogueHandlers(store).change_item(
+                ChangeItem("BLANKET", {"pack_size": n}), ADMIN, EventContext.new()
+            )
             for n in sizes
         )
     )

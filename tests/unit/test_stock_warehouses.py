@@ -25,8 +25,7 @@ from kitflow_stock.handlers.ports import Actor
 from kitflow_stock.handlers.warehouses import (
     ChangeWarehouse,
     RegisterWarehouse,
-    change_warehouse,
-    register_warehouse,
+    WarehouseHandlers,
 )
 
 from tests.unit.fakes import FakeWarehouseRepository
@@ -79,7 +78,9 @@ def test_a_change_bumps_the_version_and_no_change_records_nothing() -> None:
 async def test_registering_stores_the_warehouse_with_its_registered_event() -> None:
     repo = FakeWarehouseRepository()
     ctx = EventContext.new()
-    await register_warehouse(RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, repo, ctx)
+    await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, ctx
+    )
     assert repo.rows["MOP-SUB"].details == MOPTI
     [event] = repo.published
     assert event.type == WAREHOUSE_REGISTERED.type
@@ -91,32 +92,33 @@ async def test_registering_stores_the_warehouse_with_its_registered_event() -> N
 async def test_a_code_is_registered_once() -> None:
     repo = FakeWarehouseRepository()
     cmd = RegisterWarehouse("MOP-SUB", MOPTI)
-    await register_warehouse(cmd, IOM_COORDINATOR, repo, EventContext.new())
+    await WarehouseHandlers(repo).register_warehouse(cmd, IOM_COORDINATOR, EventContext.new())
     with pytest.raises(DuplicateWarehouse):
-        await register_warehouse(cmd, IOM_COORDINATOR, repo, EventContext.new())
+        await WarehouseHandlers(repo).register_warehouse(cmd, IOM_COORDINATOR, EventContext.new())
     assert len(repo.published) == 1
 
 
 async def test_only_an_admin_registers_for_another_organisation() -> None:
     repo = FakeWarehouseRepository()
     with pytest.raises(NotPermitted):
-        await register_warehouse(
-            RegisterWarehouse("MOP-SUB", MOPTI), NRC_COORDINATOR, repo, EventContext.new()
+        await WarehouseHandlers(repo).register_warehouse(
+            RegisterWarehouse("MOP-SUB", MOPTI), NRC_COORDINATOR, EventContext.new()
         )
     assert repo.rows == {}
-    await register_warehouse(RegisterWarehouse("MOP-SUB", MOPTI), ADMIN, repo, EventContext.new())
+    await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), ADMIN, EventContext.new()
+    )
     assert "MOP-SUB" in repo.rows
 
 
 async def test_changing_publishes_the_new_state_with_the_next_sequence() -> None:
     repo = FakeWarehouseRepository()
-    await register_warehouse(
-        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, repo, EventContext.new()
+    await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, EventContext.new()
     )
-    await change_warehouse(
+    await WarehouseHandlers(repo).change_warehouse(
         ChangeWarehouse("MOP-SUB", {"capacity_m3": 1200.0}),
         IOM_COORDINATOR,
-        repo,
         EventContext.new(),
     )
     event = repo.published[-1]
@@ -127,18 +129,17 @@ async def test_changing_publishes_the_new_state_with_the_next_sequence() -> None
 
 async def test_another_organisation_cannot_change_a_warehouse_nor_take_it_over() -> None:
     repo = FakeWarehouseRepository()
-    await register_warehouse(
-        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, repo, EventContext.new()
+    await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, EventContext.new()
     )
     with pytest.raises(NotPermitted):
-        await change_warehouse(
-            ChangeWarehouse("MOP-SUB", {"name": "Ours"}), NRC_COORDINATOR, repo, EventContext.new()
+        await WarehouseHandlers(repo).change_warehouse(
+            ChangeWarehouse("MOP-SUB", {"name": "Ours"}), NRC_COORDINATOR, EventContext.new()
         )
     with pytest.raises(NotPermitted):
-        await change_warehouse(
+        await WarehouseHandlers(repo).change_warehouse(
             ChangeWarehouse("MOP-SUB", {"organisation": "NRC"}),
             IOM_COORDINATOR,
-            repo,
             EventContext.new(),
         )
     assert repo.rows["MOP-SUB"].details == MOPTI
@@ -147,27 +148,26 @@ async def test_another_organisation_cannot_change_a_warehouse_nor_take_it_over()
 
 async def test_a_change_retries_after_a_concurrent_write_and_gives_up_eventually() -> None:
     repo = FakeWarehouseRepository()
-    await register_warehouse(
-        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, repo, EventContext.new()
+    await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, EventContext.new()
     )
     repo.conflicts_to_inject = 2
-    await change_warehouse(
-        ChangeWarehouse("MOP-SUB", {"name": "Mopti"}), IOM_COORDINATOR, repo, EventContext.new()
+    await WarehouseHandlers(repo).change_warehouse(
+        ChangeWarehouse("MOP-SUB", {"name": "Mopti"}), IOM_COORDINATOR, EventContext.new()
     )
     assert repo.rows["MOP-SUB"].details.name == "Mopti"
     repo.conflicts_to_inject = 99
     with pytest.raises(ConcurrentChange):
-        await change_warehouse(
-            ChangeWarehouse("MOP-SUB", {"name": "Again"}), IOM_COORDINATOR, repo, EventContext.new()
+        await WarehouseHandlers(repo).change_warehouse(
+            ChangeWarehouse("MOP-SUB", {"name": "Again"}), IOM_COORDINATOR, EventContext.new()
         )
 
 
 async def test_changing_an_unknown_warehouse_says_so() -> None:
     with pytest.raises(UnknownWarehouse):
-        await change_warehouse(
+        await WarehouseHandlers(FakeWarehouseRepository()).change_warehouse(
             ChangeWarehouse("NOPE", {"name": "x"}),
             ADMIN,
-            FakeWarehouseRepository(),
             EventContext.new(),
         )
 
@@ -179,20 +179,19 @@ def _key(key: str, body: str) -> RequestKey:
 async def test_a_repeated_registration_with_its_key_answers_with_the_first_warehouse() -> None:
     repo = FakeWarehouseRepository()
     cmd = RegisterWarehouse("MOP-SUB", MOPTI)
-    first = await register_warehouse(
-        cmd, IOM_COORDINATOR, repo, EventContext.new(), _key("reg-key-1", "mopti")
+    first = await WarehouseHandlers(repo).register_warehouse(
+        cmd, IOM_COORDINATOR, EventContext.new(), _key("reg-key-1", "mopti")
     )
-    again = await register_warehouse(
-        cmd, IOM_COORDINATOR, repo, EventContext.new(), _key("reg-key-1", "mopti")
+    again = await WarehouseHandlers(repo).register_warehouse(
+        cmd, IOM_COORDINATOR, EventContext.new(), _key("reg-key-1", "mopti")
     )
     assert (first.replayed, again.replayed) == (False, True)
     assert again.value == first.value
     assert len(repo.published) == 1
     with pytest.raises(IdempotencyKeyReused):
-        await register_warehouse(
+        await WarehouseHandlers(repo).register_warehouse(
             RegisterWarehouse("GAO-SUB", MOPTI),
             IOM_COORDINATOR,
-            repo,
             EventContext.new(),
             _key("reg-key-1", "gao"),
         )
@@ -202,16 +201,20 @@ async def test_a_repeated_change_does_not_undo_a_change_made_in_between() -> Non
     """Even a change that changed nothing is remembered with its key: repeated after someone
     else's change, it must answer as before, not apply again."""
     repo = FakeWarehouseRepository()
-    await register_warehouse(
-        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, repo, EventContext.new()
+    await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse("MOP-SUB", MOPTI), IOM_COORDINATOR, EventContext.new()
     )
     keep_open = ChangeWarehouse("MOP-SUB", {"active": True})
     key = _key("keep-open-1", "active=true")
-    first = await change_warehouse(keep_open, IOM_COORDINATOR, repo, EventContext.new(), key)
-    assert (first.replayed, first.value.sequence) == (False, 1)
-    await change_warehouse(
-        ChangeWarehouse("MOP-SUB", {"active": False}), ADMIN, repo, EventContext.new()
+    first = await WarehouseHandlers(repo).change_warehouse(
+        keep_open, IOM_COORDINATOR, EventContext.new(), key
     )
-    again = await change_warehouse(keep_open, IOM_COORDINATOR, repo, EventContext.new(), key)
+    assert (first.replayed, first.value.sequence) == (False, 1)
+    await WarehouseHandlers(repo).change_warehouse(
+        ChangeWarehouse("MOP-SUB", {"active": False}), ADMIN, EventContext.new()
+    )
+    again = await WarehouseHandlers(repo).change_warehouse(
+        keep_open, IOM_COORDINATOR, EventContext.new(), key
+    )
     assert again.replayed
     assert repo.rows["MOP-SUB"].details.active is False

@@ -5,16 +5,15 @@ with a reason. Plain domain objects."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from kitflow_distribution.domain.errors import InvalidInput, InvalidTransition
 from kitflow_distribution.domain.plans import (
     DispatchRequestedEvent,
-    InvalidPlanInput,
     LineAnswer,
     LineReservation,
     Plan,
     PlanApprovedEvent,
     PlanCancelledEvent,
     PlanChangedEvent,
-    PlanConflict,
     PlanLine,
     PlanStatus,
 )
@@ -98,7 +97,7 @@ def test_a_dispatch_order_with_nothing_left_to_issue_returns_to_the_reservation(
         ]
     )
     assert plan.status is PlanStatus.PARTLY_RESERVED
-    with pytest.raises(PlanConflict, match="no reserved stock"):
+    with pytest.raises(InvalidTransition, match="no reserved stock"):
         plan.request_dispatch("WB-2", "Sévaré")
     plan.cancel("reservations lapsed")
     assert (plan.status, plan.reason) == (PlanStatus.CANCELLED, "reservations lapsed")
@@ -120,7 +119,7 @@ def test_an_unanswered_dispatch_order_is_asked_again_under_the_same_waybill() ->
 def test_a_plan_waiting_for_its_dispatch_answer_is_closed_or_cancelled_with_a_reason() -> None:
     plan = reserved(("P1:L1", 60), ("P1:L2", 40))
     plan.request_dispatch("WB-1", "Sévaré", ANSWER_BY)
-    with pytest.raises(InvalidPlanInput) as refused:
+    with pytest.raises(InvalidInput) as refused:
         plan.close(NOW)
     assert refused.value.field == "reason"
     plan.close(NOW, "trucks turned back")

@@ -5,16 +5,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from kitflow_distribution.domain.coverage import ItemProgress, NeedCoverage, PlanContribution
+from kitflow_distribution.domain.errors import InvalidInput, InvalidTransition
 from kitflow_distribution.domain.plans import (
     DeliveredLine,
     Delivery,
     DispatchRequestedEvent,
-    InvalidPlanInput,
     LineReservation,
     Plan,
     PlanApprovedEvent,
     PlanCancelledEvent,
-    PlanConflict,
     PlanLine,
     PlanStatus,
     Reach,
@@ -54,11 +53,11 @@ def test_approving_asks_stock_for_every_line_with_something_to_give() -> None:
 
 def test_only_a_draft_is_approved() -> None:
     plan = approved()
-    with pytest.raises(PlanConflict, match="only a draft"):
+    with pytest.raises(InvalidTransition, match="only a draft"):
         plan.approve("awa", NOW, NOW, NOW + timedelta(days=1))
     cancelled = draft()
     cancelled.cancel("no access")
-    with pytest.raises(PlanConflict):
+    with pytest.raises(InvalidTransition):
         cancelled.approve("awa", NOW, NOW, NOW + timedelta(days=1))
 
 
@@ -118,7 +117,7 @@ TARGETS = {"N1": Target(60, 300), "N2": Target(40, 200)}
 
 def test_deliveries_never_exceed_what_was_dispatched() -> None:
     plan = dispatched()
-    with pytest.raises(InvalidPlanInput) as err:
+    with pytest.raises(InvalidInput) as err:
         plan.record_delivery(
             [delivery("N1", 50, ("P1:L1", 50)), delivery("N1", 10, ("P1:L1", 11))], TARGETS
         )
@@ -161,7 +160,7 @@ def test_households_are_reached_once_per_need_whatever_the_number_of_items() -> 
     assert plan.reach["N1"] == Reach(150, 750)
     # Beyond the target only with the reason.
     beyond = [delivery("N1", 20, ("P2:L2", 10))]
-    with pytest.raises(InvalidPlanInput) as err:
+    with pytest.raises(InvalidInput) as err:
         plan.record_delivery(beyond, targets)
     assert err.value.field == "deliveries[0].note"
     assert "more than the 150 and 750 targeted" in err.value.reason
@@ -172,7 +171,7 @@ def test_households_are_reached_once_per_need_whatever_the_number_of_items() -> 
 def test_what_other_plans_reached_at_the_need_counts_towards_its_target() -> None:
     plan = dispatched()
     elsewhere = {"N1": Target(60, 300, Reach(55, 275))}
-    with pytest.raises(InvalidPlanInput) as err:
+    with pytest.raises(InvalidInput) as err:
         plan.record_delivery([delivery("N1", 10, ("P1:L1", 10))], elsewhere)
     assert "65 households and 325 people reached (all plans)" in err.value.reason
     plan.record_delivery([delivery("N1", 5, ("P1:L1", 10))], elsewhere)
@@ -187,7 +186,7 @@ def test_a_delivery_names_lines_of_its_own_need_in_this_plan() -> None:
         (delivery("N1", 1, ("P9:L1", 1)), "deliveries[0].lines[0].line_id"),
         (Delivery("N1", (DeliveredLine("P1:L1", 1),), 5, 2), "deliveries[0].households"),
     ):
-        with pytest.raises(InvalidPlanInput) as err:
+        with pytest.raises(InvalidInput) as err:
             plan.record_delivery([wrong], TARGETS)
         assert err.value.field == field
 
@@ -201,7 +200,7 @@ def test_a_reversed_dispatch_comes_off_the_line_once() -> None:
     assert not plan.dispatch_reversed("P1:L1", 60)
     assert plan.sequence == version + 1
     # Nothing left to deliver on it.
-    with pytest.raises(InvalidPlanInput):
+    with pytest.raises(InvalidInput):
         plan.record_delivery([delivery("N1", 1, ("P1:L1", 1))], TARGETS)
 
 
@@ -234,7 +233,7 @@ def test_cancelling_before_dispatch_releases_what_was_asked_and_not_after() -> N
     dispatched.reservation_answered("P1:L2", LineReservation.ACTIVE, 40)
     dispatched.request_dispatch("WB", "x")
     dispatched.dispatch_recorded("P1:L1", 60)
-    with pytest.raises(PlanConflict, match="close it with a reason"):
+    with pytest.raises(InvalidTransition, match="close it with a reason"):
         dispatched.cancel("too late")
 
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
-from kitflow_gateway.domain.errors import Forbidden
+from kitflow_gateway.domain.errors import NotPermitted
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.audit import AuditTrail
 from kitflow_shared.web.identity import Role
@@ -62,7 +62,7 @@ async def test_a_reader_sees_every_entry_recorded_before_it_asked() -> None:
 
 async def test_only_administrators_read_the_trail() -> None:
     trail = AuditTrail(FakeAuditStore())
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotPermitted):
         await trail.find(AuditQuery(), PARTNER)
 
 

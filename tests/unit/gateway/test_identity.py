@@ -7,7 +7,7 @@ from datetime import timedelta
 import jwt
 import pytest
 from kitflow_gateway.domain import secrets
-from kitflow_gateway.domain.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from kitflow_gateway.domain.errors import InvalidInput, NotFound, NotPermitted, Unauthenticated
 from kitflow_gateway.domain.identity import OrganisationKind, Principal
 from kitflow_gateway.handlers.identity import (
     ChangeUser,
@@ -106,11 +106,11 @@ async def test_bootstrapping_the_admin_twice_creates_one(identity: IdentityHandl
 
 async def test_only_admins_create_organisations_and_users(identity: IdentityHandlers) -> None:
     coordinator = await _user(identity, "NRC", Role.COORDINATOR)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotPermitted):
         await identity.create_organisation(
             CreateOrganisation("DRC", "DRC", OrganisationKind.NGO), coordinator
         )
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotPermitted):
         await identity.create_user(
             CreateUser("x@nrc.org", PASSWORD, "NRC", frozenset({Role.ADMIN}), frozenset()),
             coordinator,
@@ -294,7 +294,7 @@ async def test_only_admins_change_organisations_and_never_their_own_to_inactive(
 ) -> None:
     admin = await _admin(identity)
     partner = await _user(identity, "NRC", Role.PARTNER)
-    with pytest.raises(Forbidden):
+    with pytest.raises(NotPermitted):
         await identity.change_organisation("NRC", False, partner)
     with pytest.raises(InvalidInput, match="own organisation"):
         await identity.change_organisation(admin.organisation, False, admin)

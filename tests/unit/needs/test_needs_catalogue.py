@@ -19,11 +19,11 @@ from kitflow_needs.consumers import subscriptions
 from kitflow_needs.domain.catalogue import CatalogueItem, ItemCatalogue, ItemKind
 from kitflow_needs.domain.errors import InvalidInput
 from kitflow_needs.domain.norms import Basis, NormRule, NormsProfile
-from kitflow_needs.handlers.catalogue import item_published
-from kitflow_needs.handlers.imports import ImportOptions, import_needs
-from kitflow_needs.handlers.needs import CreateNeed, create_need
+from kitflow_needs.handlers.catalogue import CatalogueHandlers
+from kitflow_needs.handlers.imports import ImportHandlers, ImportOptions
+from kitflow_needs.handlers.needs import CreateNeed, NeedHandlers
 from kitflow_needs.handlers.ports import Actor, NeedsServices
-from kitflow_needs.handlers.profiles import add_profile
+from kitflow_needs.handlers.profiles import ProfileHandlers
 from kitflow_shared.contracts import stock as stock_contract
 from kitflow_shared.contracts.catalogue import (
     ITEM_REGISTERED,
@@ -81,7 +81,7 @@ def fixture() -> tuple[NeedsServices, FakeCatalogueRepository]:
 async def test_an_item_stock_registered_becomes_known_as_an_item() -> None:
     svc, published = fixture()
     assert NEW_CODE not in svc.catalogue.current()
-    assert await item_published(item_event(), svc) is Applied.APPLIED
+    assert await CatalogueHandlers(svc).item_published(item_event()) is Applied.APPLIED
     item = svc.catalogue.current().get(NEW_CODE)
     assert item == CatalogueItem(NEW_CODE, "Family tent", "piece", ItemKind.ITEM, sequence=1)
     assert published.rows[NEW_CODE] == item
@@ -90,7 +90,7 @@ async def test_an_item_stock_registered_becomes_known_as_an_item() -> None:
 async def test_an_item_with_a_bill_of_materials_is_known_as_a_kit() -> None:
     svc, published = fixture()
     event = item_event("KIT-FLOOD", name="Flood kit", unit="kit", components=(("BLANKET", 3),))
-    await item_published(event, svc)
+    await CatalogueHandlers(svc).item_published(event)
     assert published.rows["KIT-FLOOD"].kind is ItemKind.KIT
     kit = svc.catalogue.current().get("KIT-FLOOD")
     assert kit is not None
@@ -99,9 +99,9 @@ async def test_an_item_with_a_bill_of_materials_is_known_as_a_kit() -> None:
 
 async def test_a_newer_version_replaces_the_older_one() -> None:
     svc, published = fixture()
-    await item_published(item_event(sequence=1), svc)
+    await CatalogueHandlers(svc).item_published(item_event(sequence=1))
     changed = item_event(sequence=2, name="Family tent, 16 m2", components=(("ROPE-M", 20),))
-    assert await item_published(changed, svc) is Applied.APPLIED
+    assert await CatalogueHandlers(svc).item_published(changed) is Applied.APPLIED
     item = published.rows[NEW_CODE]
     assert (item.name, item.kind, item.sequence) == ("Family tent, 16 m2", ItemKind.KIT, 2)
     assert svc.catalogue.current().get(NEW_CODE) == item
@@ -110,17 +110,23 @@ async def test_a_newer_version_replaces_the_older_one() -> None:
 async def test_a_redelivered_event_changes_nothing() -> None:
     svc, published = fixture()
     event = item_event()
-    await item_published(event, svc)
+    await CatalogueHandlers(svc).item_published(event)
     before = (dict(published.rows), svc.catalogue.current().all())
-    assert await item_published(event, svc) is Applied.DUPLICATE
+    assert await CatalogueHandlers(svc).item_published(event) is Applied.DUPLICATE
     assert (dict(published.rows), svc.catalogue.current().all()) == before
 
 
 async def test_an_older_version_arriving_late_changes_nothing() -> None:
     svc, published = fixture()
-    await item_published(item_event(sequence=3, name="Tent v3"), svc)
-    assert await item_published(item_event(sequence=2, name="Tent v2"), svc) is Applied.DUPLICATE
-    assert await item_published(item_event(sequence=1, name="Tent v1"), svc) is Applied.DUPLICATE
+    await CatalogueHandlers(svc).item_published(item_event(sequence=3, name="Tent v3"))
+    assert (
+        await CatalogueHandlers(svc).item_published(item_event(sequence=2, name="Tent v2"))
+        is Applied.DUPLICATE
+    )
+    assert (
+        await CatalogueHandlers(svc).item_published(item_event(sequence=1, name="Tent v1"))
+        is Applied.DUPLICATE
+    )
     assert published.rows[NEW_CODE].name == "Tent v3"
     held = svc.catalogue.current().get(NEW_CODE)
     assert held is not None
@@ -133,7 +139,7 @@ async def test_stocks_version_replaces_the_bundled_seed_and_the_measures_stay() 
     assert seeded is not None
     assert (seeded.kind, seeded.sequence) == (ItemKind.KIT, 0)
     # Stock registered KIT-NFI without a bill of materials: a plain item, named its way.
-    await item_published(item_event("KIT-NFI", name="NFI kit", unit="kit"), svc)
+    await CatalogueHandlers(svc).item_published(item_event("KIT-NFI", name="NFI kit", unit="kit"))
     now = svc.catalogue.current()
     assert now.get("KIT-NFI") == CatalogueItem("KIT-NFI", "NFI kit", "kit", ItemKind.ITEM, 1)
     assert {"WATER-L", "COVERED-SPACE-M2"} <= {i.code for i in now.all()}
@@ -145,7 +151,7 @@ async def test_a_payload_that_breaks_the_contract_is_refused_for_the_dead_letter
     event = item_event()
     broken = event.model_copy(update={"data": {**event.data, "code": "not a code"}})
     with pytest.raises(UnreadablePayload):
-        await item_published(broken, svc)
+        await CatalogueHandlers(svc).item_published(broken)
     assert published.rows == {}
 
 
@@ -200,7 +206,7 @@ def test_merging_versions_in_any_order_or_twice_gives_the_same_catalogue(
 async def test_known_codes_are_looked_up_without_reading_the_read_model() -> None:
     svc, published = fixture()
     await svc.catalogue.knowing(["KIT-NFI", "JERRYCAN-20L"])
-    await create_need(CreateNeed(need_input()), NRC, svc, EventContext.new())
+    await NeedHandlers(svc).create_need(CreateNeed(need_input()), NRC, EventContext.new())
     assert published.reads == 0
 
 
@@ -213,7 +219,7 @@ async def test_an_unknown_code_reads_the_read_model_once() -> None:
 
 async def test_a_refresh_keeps_what_this_process_learned_while_the_read_was_in_flight() -> None:
     svc, published = fixture()
-    await item_published(item_event(sequence=2, name="Tent v2"), svc)
+    await CatalogueHandlers(svc).item_published(item_event(sequence=2, name="Tent v2"))
     # The store's answer predates that apply (read before it was stored).
     published.rows[NEW_CODE] = CatalogueItem(NEW_CODE, "Tent v1", "piece", ItemKind.ITEM, 1)
     refreshed = await svc.catalogue.refresh()
@@ -232,7 +238,7 @@ def with_new_code(quantity: int = 30) -> CreateNeed:
 async def test_a_code_stock_has_not_registered_is_refused_naming_its_field() -> None:
     svc, _ = fixture()
     with pytest.raises(InvalidInput) as refused:
-        await create_need(with_new_code(), NRC, svc, EventContext.new())
+        await NeedHandlers(svc).create_need(with_new_code(), NRC, EventContext.new())
     [problem] = refused.value.problems
     assert problem.field == "items.0.item_code"
     assert problem.reason.startswith(f"unknown item or kit code {NEW_CODE!r}")
@@ -240,8 +246,8 @@ async def test_a_code_stock_has_not_registered_is_refused_naming_its_field() -> 
 
 async def test_a_need_may_ask_for_an_item_once_stock_registered_it() -> None:
     svc, _ = fixture()
-    await item_published(item_event(), svc)
-    created = await create_need(with_new_code(), NRC, svc, EventContext.new())
+    await CatalogueHandlers(svc).item_published(item_event())
+    created = await NeedHandlers(svc).create_need(with_new_code(), NRC, EventContext.new())
     assert {line.item_code for line in created.need.lines()} == {NEW_CODE, "KIT-NFI"}
 
 
@@ -251,10 +257,10 @@ async def test_a_replica_that_did_not_apply_the_event_accepts_the_item_after_one
         [CatalogueItem(NEW_CODE, "Family tent", "piece", ItemKind.ITEM, 1)]
     )
     svc = services(catalogue=published)
-    created = await create_need(with_new_code(), NRC, svc, EventContext.new())
+    created = await NeedHandlers(svc).create_need(with_new_code(), NRC, EventContext.new())
     assert not created.replayed
     assert published.reads == 1
-    await create_need(with_new_code(31), NRC, svc, EventContext.new())
+    await NeedHandlers(svc).create_need(with_new_code(31), NRC, EventContext.new())
     assert published.reads == 1  # learned: the next need is a dict lookup again
 
 
@@ -265,13 +271,15 @@ IMPORT = """Ref,Admin1,Admin2,Site,Households,People,Status,Severity,Assessed,It
 
 async def test_an_import_checks_every_row_against_one_read_of_the_catalogue() -> None:
     svc, published = fixture()
-    await item_published(item_event(), svc)
+    await CatalogueHandlers(svc).item_published(item_event())
     rows = [
         f"T{i},ML05,ML0501,Site {i},10,50,idp,3,2025-03-01,{NEW_CODE},{i + 1}" for i in range(40)
     ]
     rows.append("BAD,ML05,ML0501,Site X,10,50,idp,3,2025-03-01,TENT-NOPE,1")
     sheet = read_needs_file((IMPORT + "\n".join(rows) + "\n").encode(), organisation="NRC")
-    report = await import_needs(sheet.rows, ImportOptions(), NRC, svc, EventContext.new())
+    report = await ImportHandlers(svc).import_needs(
+        sheet.rows, ImportOptions(), NRC, EventContext.new()
+    )
     assert (report.imported, report.rejected) == (40, 1)
     [error] = report.errors
     assert error.column == "#item+code"
@@ -289,10 +297,10 @@ async def test_an_admins_profile_may_use_an_item_stock_registered() -> None:
         rules=(NormRule(NEW_CODE, Basis.HOUSEHOLDS, Decimal(1), "piece"),),
     )
     with pytest.raises(InvalidInput) as refused:
-        await add_profile(profile, ADMIN, svc)
+        await ProfileHandlers(svc).add_profile(profile, ADMIN)
     assert refused.value.problems[0].field == "rules.0.item_code"
-    await item_published(item_event(), svc)
-    assert (await add_profile(profile, ADMIN, svc)).profile.version == 1
+    await CatalogueHandlers(svc).item_published(item_event())
+    assert (await ProfileHandlers(svc).add_profile(profile, ADMIN)).profile.version == 1
 
 
 def test_the_seed_alone_validates_the_built_in_profiles() -> None:
@@ -321,7 +329,7 @@ async def test_the_api_accepts_a_new_stock_item_lists_it_and_still_refuses_unkno
         assert refused.headers["content-type"] == PROBLEM
         assert [e["field"] for e in refused.json()["errors"]] == ["body.items.0.item_code"]
 
-        await item_published(item_event(), svc)
+        await CatalogueHandlers(svc).item_published(item_event())
         created = await client.post("/v1/needs", json=need, headers=NRC_HEADERS)
         assert created.status_code == 201, created.text
         [line] = created.json()["items"]

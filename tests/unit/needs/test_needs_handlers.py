@@ -11,7 +11,7 @@ from kitflow_needs.domain.errors import (
 )
 from kitflow_needs.domain.need import DuplicateDecision, NeedStatus, Population
 from kitflow_needs.handlers import needs as h
-from kitflow_needs.handlers.coverage import CoverageMismatch, coverage_changed
+from kitflow_needs.handlers.coverage import CoverageHandlers, CoverageMismatch
 from kitflow_needs.handlers.ports import Actor, NeedQuery
 from kitflow_shared.contracts.distribution import (
     NEED_COVERAGE_CHANGED as DISTRIBUTION_COVERAGE,
@@ -45,15 +45,17 @@ def ctx() -> EventContext:
 
 
 async def create(svc, actor=NRC, **changes):  # type: ignore[no-untyped-def]
-    result = await h.create_need(h.CreateNeed(need_input(**changes)), actor, svc, ctx())
+    result = await h.NeedHandlers(svc).create_need(
+        h.CreateNeed(need_input(**changes)), actor, ctx()
+    )
     return result.need
 
 
 async def test_creating_stores_the_need_with_its_submitted_event() -> None:
     svc = services()
     context = ctx()
-    result = await h.create_need(
-        h.CreateNeed(need_input(profile_id="sphere-minimum", items=())), NRC, svc, context
+    result = await h.NeedHandlers(svc).create_need(
+        h.CreateNeed(need_input(profile_id="sphere-minimum", items=())), NRC, context
     )
     repo = svc.needs
     assert isinstance(repo, FakeNeedRepository)
@@ -78,20 +80,25 @@ def key(organisation: str, value: str = "k-123456", fingerprint: str = "request"
 
 async def test_a_retried_create_with_the_same_key_returns_the_first_need() -> None:
     svc = services()
-    first = await h.create_need(h.CreateNeed(need_input(), key=key("NRC")), NRC, svc, ctx())
-    again = await h.create_need(h.CreateNeed(need_input(), key=key("NRC")), NRC, svc, ctx())
+    first = await h.NeedHandlers(svc).create_need(
+        h.CreateNeed(need_input(), key=key("NRC")), NRC, ctx()
+    )
+    again = await h.NeedHandlers(svc).create_need(
+        h.CreateNeed(need_input(), key=key("NRC")), NRC, ctx()
+    )
     assert (first.replayed, again.replayed) == (False, True)
     assert again.need.need_id == first.need.need_id
     assert len(svc.needs.rows) == 1  # type: ignore[attr-defined]
     with pytest.raises(IdempotencyKeyReused):
-        await h.create_need(
+        await h.NeedHandlers(svc).create_need(
             h.CreateNeed(need_input(severity=2), key=key("NRC", fingerprint="another")),
             NRC,
-            svc,
             ctx(),
         )
     # Keys belong to an organisation: another partner's same key is another request.
-    other = await h.create_need(h.CreateNeed(need_input(), key=key("DRC")), DRC, svc, ctx())
+    other = await h.NeedHandlers(svc).create_need(
+        h.CreateNeed(need_input(), key=key("DRC")), DRC, ctx()
+    )
     assert not other.replayed
 
 
@@ -100,19 +107,19 @@ async def test_a_keyed_change_retried_after_a_later_change_answers_and_changes_n
     svc = services(repo)
     need = await create(svc)
     validate = key("OCHA", "validate-1")
-    first = await h.validate_need(need.need_id, COORDINATOR, svc, ctx(), validate)
-    await h.cancel_need(need.need_id, "served", NRC, svc, ctx())
+    first = await h.NeedHandlers(svc).validate_need(need.need_id, COORDINATOR, ctx(), validate)
+    await h.NeedHandlers(svc).cancel_need(need.need_id, "served", NRC, ctx())
     events = len(repo.published)
-    again = await h.validate_need(need.need_id, COORDINATOR, svc, ctx(), validate)
+    again = await h.NeedHandlers(svc).validate_need(need.need_id, COORDINATOR, ctx(), validate)
     assert (first.replayed, again.replayed) == (False, True)
     assert again.need.status is NeedStatus.CANCELLED
     assert len(repo.published) == events
     # Without the key it is a new request, refused in the need's state.
     with pytest.raises(InvalidTransition):
-        await h.validate_need(need.need_id, COORDINATOR, svc, ctx())
+        await h.NeedHandlers(svc).validate_need(need.need_id, COORDINATOR, ctx())
     with pytest.raises(IdempotencyKeyReused):
-        await h.validate_need(
-            need.need_id, COORDINATOR, svc, ctx(), key("OCHA", "validate-1", "another")
+        await h.NeedHandlers(svc).validate_need(
+            need.need_id, COORDINATOR, ctx(), key("OCHA", "validate-1", "another")
         )
 
 
@@ -123,12 +130,12 @@ async def test_a_keyed_request_that_found_its_effect_there_is_remembered_too() -
     svc = services(repo)
     need = await create(svc)
     submit = key("NRC", "submit-1")
-    first = await h.submit_need(need.need_id, NRC, svc, ctx(), submit)
+    first = await h.NeedHandlers(svc).submit_need(need.need_id, NRC, ctx(), submit)
     assert not first.replayed
     assert repo.rows[need.need_id].requests[0].token == submit.token
     assert repo.need(need.need_id).sequence == need.sequence  # remembered, not changed
-    await h.reject_need(need.need_id, "twice", COORDINATOR, svc, ctx())
-    again = await h.submit_need(need.need_id, NRC, svc, ctx(), submit)
+    await h.NeedHandlers(svc).reject_need(need.need_id, "twice", COORDINATOR, ctx())
+    again = await h.NeedHandlers(svc).submit_need(need.need_id, NRC, ctx(), submit)
     assert again.replayed
     assert repo.need(need.need_id).status is NeedStatus.REJECTED
 
@@ -147,11 +154,13 @@ async def test_a_keyed_change_that_loses_to_a_concurrent_copy_answers_as_the_cop
         found = await real_remembered(need_id, k)
         if not copy_applied:
             copy_applied = True
-            await h.reject_need(need_id, "twice", COORDINATOR, svc, ctx(), k)
+            await h.NeedHandlers(svc).reject_need(need_id, "twice", COORDINATOR, ctx(), k)
         return found
 
     repo.remembered = remembered_then_copy_applies  # type: ignore[method-assign]
-    answer = await h.reject_need(need.need_id, "twice", COORDINATOR, svc, ctx(), reject)
+    answer = await h.NeedHandlers(svc).reject_need(
+        need.need_id, "twice", COORDINATOR, ctx(), reject
+    )
     assert answer.replayed
     assert [e.type for e in repo.published].count(NEED_REJECTED.type) == 1
 
@@ -167,16 +176,16 @@ async def test_a_partner_sees_only_its_own_organisations_needs() -> None:
     svc = services()
     mine = await create(svc, NRC)
     theirs = await create(svc, DRC, site_name="Socoura", coordinates=None, items=(("BLANKET", 3),))
-    assert (await h.get_need(mine.need_id, NRC, svc)).organisation == "NRC"
+    assert (await h.NeedHandlers(svc).get_need(mine.need_id, NRC)).organisation == "NRC"
     with pytest.raises(UnknownNeed):
-        await h.get_need(theirs.need_id, NRC, svc)
-    page = await h.list_needs(NeedQuery(), NRC, svc)
+        await h.NeedHandlers(svc).get_need(theirs.need_id, NRC)
+    page = await h.NeedHandlers(svc).list_needs(NeedQuery(), NRC)
     assert [n.need_id for n in page.items] == [mine.need_id]
-    assert (await h.list_needs(NeedQuery(), COORDINATOR, svc)).total == 2
+    assert (await h.NeedHandlers(svc).list_needs(NeedQuery(), COORDINATOR)).total == 2
     for action in (
-        h.revise_need(theirs.need_id, need_input(), NRC, svc, ctx()),
-        h.cancel_need(theirs.need_id, "not ours", NRC, svc, ctx()),
-        h.submit_need(theirs.need_id, NRC, svc, ctx()),
+        h.NeedHandlers(svc).revise_need(theirs.need_id, need_input(), NRC, ctx()),
+        h.NeedHandlers(svc).cancel_need(theirs.need_id, "not ours", NRC, ctx()),
+        h.NeedHandlers(svc).submit_need(theirs.need_id, NRC, ctx()),
     ):
         with pytest.raises(UnknownNeed):
             await action
@@ -187,8 +196,8 @@ async def test_only_coordinators_validate_and_reject() -> None:
     svc = services()
     need = await create(svc)
     with pytest.raises(NotPermitted):
-        await h.validate_need(need.need_id, NRC, svc, ctx())
-    validated = (await h.validate_need(need.need_id, COORDINATOR, svc, ctx())).need
+        await h.NeedHandlers(svc).validate_need(need.need_id, NRC, ctx())
+    validated = (await h.NeedHandlers(svc).validate_need(need.need_id, COORDINATOR, ctx())).need
     assert validated.status is NeedStatus.VALIDATED
     assert svc.needs.published[-1].type == NEED_VALIDATED.type  # type: ignore[attr-defined]
 
@@ -197,8 +206,12 @@ async def test_a_coordinator_may_cancel_but_not_edit_a_partners_need() -> None:
     svc = services()
     need = await create(svc)
     with pytest.raises(NotPermitted):
-        await h.revise_need(need.need_id, need_input(severity=5), COORDINATOR, svc, ctx())
-    cancelled = (await h.cancel_need(need.need_id, "site closed", COORDINATOR, svc, ctx())).need
+        await h.NeedHandlers(svc).revise_need(
+            need.need_id, need_input(severity=5), COORDINATOR, ctx()
+        )
+    cancelled = (
+        await h.NeedHandlers(svc).cancel_need(need.need_id, "site closed", COORDINATOR, ctx())
+    ).need
     assert cancelled.status is NeedStatus.CANCELLED
 
 
@@ -207,7 +220,9 @@ async def test_a_change_retries_when_another_writer_got_in_first() -> None:
     svc = services(repo)
     need = await create(svc)
     repo.conflicts_to_inject = 2
-    changed = (await h.revise_need(need.need_id, need_input(severity=5), NRC, svc, ctx())).need
+    changed = (
+        await h.NeedHandlers(svc).revise_need(need.need_id, need_input(severity=5), NRC, ctx())
+    ).need
     assert changed.details.severity == 5
     assert repo.published[-1].type == NEED_UPDATED.type
     assert repo.published[-1].sequence == 2
@@ -226,7 +241,7 @@ async def test_duplicates_are_flagged_on_both_needs_each_with_its_event() -> Non
     updated = repo.published[-1]
     assert updated.type == NEED_UPDATED.type
     assert NEED_UPDATED.parse(updated).possible_duplicates == [second.need_id]
-    page = await h.list_needs(NeedQuery(with_open_duplicates=True), COORDINATOR, svc)
+    page = await h.NeedHandlers(svc).list_needs(NeedQuery(with_open_duplicates=True), COORDINATOR)
     assert page.total == 2
 
 
@@ -259,11 +274,13 @@ async def test_back_links_a_crash_left_undone_are_completed_by_the_sweep(
     assert repo.need(second).owes_back_links
     assert repo.need(first.need_id).duplicates == ()  # the pair is one-sided for now
 
-    assert await h.complete_back_links(svc, ctx()) == 1
+    assert await h.NeedHandlers(svc).complete_back_links(ctx()) == 1
     assert [d.need_id for d in repo.need(first.need_id).duplicates] == [second]
     assert not repo.need(second).owes_back_links
     events = len(repo.published)
-    assert await h.complete_back_links(svc, ctx()) == 0  # done: nothing more, no new event
+    assert (
+        await h.NeedHandlers(svc).complete_back_links(ctx()) == 0
+    )  # done: nothing more, no new event
     assert len(repo.published) == events
 
 
@@ -276,7 +293,7 @@ async def test_a_contended_back_link_stays_owed_for_the_next_sweep() -> None:
     second = await create(svc, DRC)
     assert repo.need(second.need_id).owes_back_links
     assert repo.need(first.need_id).duplicates == ()
-    assert await h.complete_back_links(svc, ctx()) == 1
+    assert await h.NeedHandlers(svc).complete_back_links(ctx()) == 1
     assert [d.need_id for d in repo.need(first.need_id).duplicates] == [second.need_id]
     assert not repo.need(second.need_id).owes_back_links
 
@@ -286,18 +303,22 @@ async def test_a_coordinator_keeps_both_or_merges_one_into_the_other() -> None:
     svc = services(repo)
     first = await create(svc, NRC)
     second = await create(svc, DRC)
-    kept = (await h.keep_both(first.need_id, second.need_id, COORDINATOR, svc, ctx())).need
+    kept = (
+        await h.NeedHandlers(svc).keep_both(first.need_id, second.need_id, COORDINATOR, ctx())
+    ).need
     assert kept.duplicates[0].decision is DuplicateDecision.KEPT
     assert repo.need(second.need_id).duplicates[0].decision is DuplicateDecision.KEPT
 
     third = await create(svc, Actor("x", "IRC"))
-    merged = (await h.merge_need(third.need_id, first.need_id, COORDINATOR, svc, ctx())).need
+    merged = (
+        await h.NeedHandlers(svc).merge_need(third.need_id, first.need_id, COORDINATOR, ctx())
+    ).need
     assert merged.status is NeedStatus.CANCELLED
     assert merged.merged_into == first.need_id
     survivor = repo.need(first.need_id)
     assert survivor.duplicate_link(third.need_id).decision is DuplicateDecision.MERGED  # type: ignore[union-attr]
     with pytest.raises(NotPermitted):
-        await h.keep_both(first.need_id, second.need_id, NRC, svc, ctx())
+        await h.NeedHandlers(svc).keep_both(first.need_id, second.need_id, NRC, ctx())
 
 
 def coverage_event(need_id: str, org: str, seq: int, planned: int, delivered: int = 0):  # type: ignore[no-untyped-def]
@@ -320,12 +341,12 @@ async def test_coverage_is_applied_once_and_published_with_the_need_state() -> N
     repo = FakeNeedRepository()
     svc = services(repo)
     need = await create(svc)
-    await h.validate_need(need.need_id, COORDINATOR, svc, ctx())
+    await h.NeedHandlers(svc).validate_need(need.need_id, COORDINATOR, ctx())
     event = coverage_event(need.need_id, "NRC", 2, planned=60)
-    assert await coverage_changed(event, svc) is Applied.APPLIED
-    assert await coverage_changed(event, svc) is Applied.DUPLICATE
+    assert await CoverageHandlers(svc).coverage_changed(event) is Applied.APPLIED
+    assert await CoverageHandlers(svc).coverage_changed(event) is Applied.DUPLICATE
     stale = coverage_event(need.need_id, "NRC", 1, 99)
-    assert await coverage_changed(stale, svc) is Applied.DUPLICATE
+    assert await CoverageHandlers(svc).coverage_changed(stale) is Applied.DUPLICATE
     out = repo.published[-1]
     assert out.type == NEED_COVERAGE_CHANGED.type
     assert out.causationid == event.id
@@ -339,6 +360,6 @@ async def test_coverage_for_another_organisation_is_refused() -> None:
     svc = services()
     need = await create(svc)
     with pytest.raises(CoverageMismatch):
-        await coverage_changed(coverage_event(need.need_id, "DRC", 1, 5), svc)
+        await CoverageHandlers(svc).coverage_changed(coverage_event(need.need_id, "DRC", 1, 5))
     with pytest.raises(UnknownNeed):
-        await coverage_changed(coverage_event("nope", "NRC", 1, 5), svc)
+        await CoverageHandlers(svc).coverage_changed(coverage_event("nope", "NRC", 1, 5))

@@ -17,14 +17,12 @@ from kitflow_needs.handlers.imports import (
     IMPORT_KEYS_RETENTION,
     IMPORT_LEASE,
     IN_PROGRESS_RETRY_AFTER_S,
+    ImportHandlers,
     ImportOptions,
     ImportReport,
     RowError,
-    forget_old_import_keys,
-    import_needs,
-    import_once,
 )
-from kitflow_needs.handlers.needs import CreateNeed, create_need
+from kitflow_needs.handlers.needs import CreateNeed, NeedHandlers
 from kitflow_needs.handlers.ports import Actor, NeedsServices
 from kitflow_shared.contracts.needs import NEED_SUBMITTED
 from kitflow_shared.events import EventContext
@@ -92,7 +90,9 @@ async def test_bad_rows_are_reported_by_row_and_column_and_good_rows_imported() 
     repo = FakeNeedRepository()
     svc = services(repo)
     sheet = read_needs_file(SMALL.encode(), organisation="NRC")
-    report = await import_needs(sheet.rows, ImportOptions(), NRC, svc, EventContext.new())
+    report = await ImportHandlers(svc).import_needs(
+        sheet.rows, ImportOptions(), NRC, EventContext.new()
+    )
     assert (report.rows, report.imported, report.rejected) == (3, 1, 2)
     assert [(e.row, e.column) for e in report.errors] == [
         (4, "#adm1+code"),
@@ -109,11 +109,11 @@ async def test_importing_the_same_file_again_changes_nothing() -> None:
     svc = services(repo)
     sample = generate(300, seed=3)
     rows = read_needs_file(sample.text.encode(), organisation="NRC").rows
-    first = await import_needs(rows, ImportOptions(), NRC, svc, EventContext.new())
+    first = await ImportHandlers(svc).import_needs(rows, ImportOptions(), NRC, EventContext.new())
     assert first.imported == sample.good_rows
     assert {e.row: e.column for e in first.errors} == sample.bad_rows
     events = len(repo.published)
-    second = await import_needs(rows, ImportOptions(), NRC, svc, EventContext.new())
+    second = await ImportHandlers(svc).import_needs(rows, ImportOptions(), NRC, EventContext.new())
     assert (second.imported, second.updated, second.unchanged) == (0, 0, sample.good_rows)
     assert len(repo.published) == events
     assert len(repo.rows) == sample.good_rows
@@ -122,19 +122,17 @@ async def test_importing_the_same_file_again_changes_nothing() -> None:
 async def test_a_row_with_a_known_reference_and_new_values_updates_its_need() -> None:
     repo = FakeNeedRepository()
     svc = services(repo)
-    await import_needs(
+    await ImportHandlers(svc).import_needs(
         read_needs_file(SMALL.encode(), organisation="NRC").rows,
         ImportOptions(),
         NRC,
-        svc,
         EventContext.new(),
     )
     changed = SMALL.replace("Sévaré 2,120,640", "Sévaré 2,130,700")
-    report = await import_needs(
+    report = await ImportHandlers(svc).import_needs(
         read_needs_file(changed.encode(), organisation="NRC").rows,
         ImportOptions(),
         NRC,
-        svc,
         EventContext.new(),
     )
     assert (report.imported, report.updated, report.unchanged) == (0, 1, 0)
@@ -150,11 +148,10 @@ async def test_rows_of_another_organisation_and_repeated_references_are_refused(
         "X2,NRC,ML05,ML0501,10,50,idp,3,2025-03-01,KIT-NFI,10\n"
         "X2,NRC,ML05,ML0501,11,50,idp,3,2025-03-01,BLANKET,10\n"
     )
-    report = await import_needs(
+    report = await ImportHandlers(services()).import_needs(
         read_needs_file(text.encode(), organisation="NRC").rows,
         ImportOptions(),
         NRC,
-        services(),
         EventContext.new(),
     )
     assert report.imported == 1
@@ -169,11 +166,10 @@ async def test_rows_without_items_take_the_profile_named_for_the_import() -> Non
         "ML05,ML0501,10,50,idp,3,2025-03-01\n"
     )
     repo = FakeNeedRepository()
-    report = await import_needs(
+    report = await ImportHandlers(services(repo)).import_needs(
         read_needs_file(text.encode(), organisation="NRC").rows,
         ImportOptions(profile_id="mali-abri-nomadique"),
         NRC,
-        services(repo),
         EventContext.new(),
     )
     assert report.imported == 1
@@ -188,11 +184,10 @@ async def test_rows_without_items_take_the_profile_named_for_the_import() -> Non
 async def test_the_export_is_hxl_one_row_per_need_and_item_and_reads_back() -> None:
     repo = FakeNeedRepository()
     svc = services(repo)
-    await import_needs(
+    await ImportHandlers(svc).import_needs(
         read_needs_file(SMALL.encode(), organisation="NRC").rows,
         ImportOptions(),
         NRC,
-        svc,
         EventContext.new(),
     )
     needs = [s.need for s in repo.rows.values()]
@@ -227,10 +222,9 @@ TRICKY_SITES = [
 
 
 async def _need_named(svc: NeedsServices, site: str) -> Need:
-    created = await create_need(
+    created = await NeedHandlers(svc).create_need(
         CreateNeed(need_input(site_name=site, external_ref=f"ref {site}")),
         NRC,
-        svc,
         EventContext.new(),
     )
     return created.need
@@ -257,17 +251,16 @@ async def test_every_exported_text_cell_stays_text_and_reads_back_as_it_was() ->
 
 async def test_a_need_computed_from_a_profile_reads_back_from_its_export() -> None:
     svc = services()
-    created = await create_need(
-        CreateNeed(need_input(items=(), profile_id="sphere-minimum")), NRC, svc, EventContext.new()
+    created = await NeedHandlers(svc).create_need(
+        CreateNeed(need_input(items=(), profile_id="sphere-minimum")), NRC, EventContext.new()
     )
     text = export_header() + export_rows([created.need], svc.catalogue.current())
     assert "sphere-minimum@1" in text
     repo = FakeNeedRepository()
-    report = await import_needs(
+    report = await ImportHandlers(services(repo)).import_needs(
         read_needs_file(text.encode(), organisation="NRC").rows,
         ImportOptions(),
         NRC,
-        services(repo),
         EventContext.new(),
     )
     assert (report.imported, report.errors) == (1, [])
@@ -307,14 +300,16 @@ async def test_a_keyed_import_runs_once_and_its_retry_answers_with_its_report() 
         runs.append(1)
         return ImportReport(rows=2, imported=2, errors=[RowError(3, "#severity", "bad")])
 
-    first = await import_once(IMPORT_KEY, svc, run)
-    again = await import_once(IMPORT_KEY, svc, run)
+    first = await ImportHandlers(svc).import_once(IMPORT_KEY, run)
+    again = await ImportHandlers(svc).import_once(IMPORT_KEY, run)
     assert (first.replayed, again.replayed, len(runs)) == (False, True, 1)
     assert again.report == first.report
     with pytest.raises(IdempotencyKeyReused):
-        await import_once(RequestKey("NRC", "import-0001", "another file"), svc, run)
+        await ImportHandlers(svc).import_once(RequestKey("NRC", "import-0001", "another file"), run)
     # Another organisation's same key is another request.
-    assert not (await import_once(RequestKey("DRC", "import-0001", "the file"), svc, run)).replayed
+    assert not (
+        await ImportHandlers(svc).import_once(RequestKey("DRC", "import-0001", "the file"), run)
+    ).replayed
 
 
 async def test_a_copy_of_a_running_import_is_told_to_retry_until_the_lease_ends() -> None:
@@ -327,12 +322,12 @@ async def test_a_copy_of_a_running_import_is_told_to_retry_until_the_lease_ends(
         return ImportReport(rows=1, imported=1)
 
     with pytest.raises(RequestInProgress) as waiting:
-        await import_once(IMPORT_KEY, svc, run)
+        await ImportHandlers(svc).import_once(IMPORT_KEY, run)
     assert waiting.value.retry_after_s == IN_PROGRESS_RETRY_AFTER_S
     # Its process died: after the lease, a retry takes the key over and runs the file again.
     clock.current += IMPORT_LEASE
-    assert not (await import_once(IMPORT_KEY, svc, run)).replayed
-    assert (await import_once(IMPORT_KEY, svc, run)).replayed
+    assert not (await ImportHandlers(svc).import_once(IMPORT_KEY, run)).replayed
+    assert (await ImportHandlers(svc).import_once(IMPORT_KEY, run)).replayed
 
 
 async def test_an_import_that_failed_or_imported_nothing_forgets_its_key() -> None:
@@ -345,9 +340,9 @@ async def test_an_import_that_failed_or_imported_nothing_forgets_its_key() -> No
         return ImportReport(rows=1, errors=[RowError(2, "#severity", "bad")])
 
     with pytest.raises(RuntimeError):
-        await import_once(IMPORT_KEY, svc, store_gone)
-    assert not (await import_once(IMPORT_KEY, svc, every_row_bad)).replayed
-    assert not (await import_once(IMPORT_KEY, svc, every_row_bad)).replayed
+        await ImportHandlers(svc).import_once(IMPORT_KEY, store_gone)
+    assert not (await ImportHandlers(svc).import_once(IMPORT_KEY, every_row_bad)).replayed
+    assert not (await ImportHandlers(svc).import_once(IMPORT_KEY, every_row_bad)).replayed
     assert svc.import_requests.rows == {}  # type: ignore[attr-defined]
 
 
@@ -357,9 +352,9 @@ async def test_keys_of_old_imports_are_forgotten() -> None:
     async def run() -> ImportReport:
         return ImportReport(rows=1, imported=1)
 
-    await import_once(IMPORT_KEY, svc, run)
+    await ImportHandlers(svc).import_once(IMPORT_KEY, run)
     clock = svc.clock
     assert isinstance(clock, SteppingClock)
     clock.current += IMPORT_KEYS_RETENTION
-    assert await forget_old_import_keys(svc) == 1
-    assert not (await import_once(IMPORT_KEY, svc, run)).replayed
+    assert await ImportHandlers(svc).forget_old_import_keys() == 1
+    assert not (await ImportHandlers(svc).import_once(IMPORT_KEY, run)).replayed

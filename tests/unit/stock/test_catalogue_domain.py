@@ -18,7 +18,7 @@ from kitflow_stock.domain.catalogue import (
     search_key,
 )
 from kitflow_stock.domain.errors import ConcurrentChange, InvalidInput, NotPermitted, UnknownItem
-from kitflow_stock.handlers.catalogue import ChangeItem, RegisterItem, change_item, register_item
+from kitflow_stock.handlers.catalogue import CatalogueHandlers, ChangeItem, RegisterItem
 from kitflow_stock.handlers.ports import Actor
 
 from tests.unit.stock.catalogue_fakes import FakeCatalogueRepository
@@ -62,8 +62,10 @@ def _ctx() -> EventContext:
 
 async def _repo_with_items() -> FakeCatalogueRepository:
     repo = FakeCatalogueRepository()
-    await register_item(RegisterItem("TARPAULIN-6X4", TARPAULIN), ADMIN, repo, _ctx())
-    await register_item(RegisterItem("BLANKET", BLANKET), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).register_item(
+        RegisterItem("TARPAULIN-6X4", TARPAULIN), ADMIN, _ctx()
+    )
+    await CatalogueHandlers(repo).register_item(RegisterItem("BLANKET", BLANKET), ADMIN, _ctx())
     return repo
 
 
@@ -173,7 +175,7 @@ def test_text_search_ignores_case_and_accents() -> None:
 async def test_registering_stores_the_item_with_its_registered_event() -> None:
     repo = FakeCatalogueRepository()
     ctx = _ctx()
-    await register_item(RegisterItem("BLANKET", BLANKET), ADMIN, repo, ctx)
+    await CatalogueHandlers(repo).register_item(RegisterItem("BLANKET", BLANKET), ADMIN, ctx)
     assert repo.rows["BLANKET"].details == BLANKET
     [event] = repo.published
     assert event.type == ITEM_REGISTERED.type
@@ -187,25 +189,33 @@ async def test_registering_stores_the_item_with_its_registered_event() -> None:
 
 async def test_a_kit_event_carries_its_bill_of_materials() -> None:
     repo = await _repo_with_items()
-    await register_item(RegisterItem("KIT-SHELTER", SHELTER_KIT), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).register_item(
+        RegisterItem("KIT-SHELTER", SHELTER_KIT), ADMIN, _ctx()
+    )
     state = ITEM_REGISTERED.parse(repo.published[-1])
     assert [(c.item_code, c.quantity) for c in state.components] == [("TARPAULIN-6X4", 2)]
 
 
 async def test_a_code_is_registered_once() -> None:
     repo = FakeCatalogueRepository()
-    await register_item(RegisterItem("BLANKET", BLANKET), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).register_item(RegisterItem("BLANKET", BLANKET), ADMIN, _ctx())
     with pytest.raises(DuplicateItem):
-        await register_item(RegisterItem("BLANKET", TARPAULIN), ADMIN, repo, _ctx())
+        await CatalogueHandlers(repo).register_item(
+            RegisterItem("BLANKET", TARPAULIN), ADMIN, _ctx()
+        )
     assert len(repo.published) == 1
 
 
 async def test_only_an_admin_changes_the_catalogue() -> None:
     repo = await _repo_with_items()
     with pytest.raises(NotPermitted):
-        await register_item(RegisterItem("KIT", SHELTER_KIT), COORDINATOR, repo, _ctx())
+        await CatalogueHandlers(repo).register_item(
+            RegisterItem("KIT", SHELTER_KIT), COORDINATOR, _ctx()
+        )
     with pytest.raises(NotPermitted):
-        await change_item(ChangeItem("BLANKET", {"pack_size": 10}), COORDINATOR, repo, _ctx())
+        await CatalogueHandlers(repo).change_item(
+            ChangeItem("BLANKET", {"pack_size": 10}), COORDINATOR, _ctx()
+        )
     assert "KIT" not in repo.rows
     assert repo.rows["BLANKET"].details.pack_size == 30
 
@@ -216,7 +226,7 @@ async def test_a_kit_of_unknown_items_is_refused_naming_the_component() -> None:
         SHELTER_KIT, components=(KitComponent("TARPAULIN-6X4", 2), KitComponent("ROPE-M", 30))
     )
     with pytest.raises(InvalidInput) as err:
-        await register_item(RegisterItem("KIT-SHELTER", kit), ADMIN, repo, _ctx())
+        await CatalogueHandlers(repo).register_item(RegisterItem("KIT-SHELTER", kit), ADMIN, _ctx())
     assert err.value.field == "components.1.item_code"
     assert "ROPE-M" in err.value.reason
     assert "KIT-SHELTER" not in repo.rows
@@ -224,31 +234,31 @@ async def test_a_kit_of_unknown_items_is_refused_naming_the_component() -> None:
 
 async def test_a_kit_cannot_contain_a_kit() -> None:
     repo = await _repo_with_items()
-    await register_item(RegisterItem("KIT-NFI", NFI_KIT), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).register_item(RegisterItem("KIT-NFI", NFI_KIT), ADMIN, _ctx())
     family = replace(NFI_KIT, components=(KitComponent("KIT-NFI", 1), KitComponent("BLANKET", 1)))
     with pytest.raises(InvalidInput) as err:
-        await register_item(RegisterItem("KIT-FAMILY", family), ADMIN, repo, _ctx())
+        await CatalogueHandlers(repo).register_item(
+            RegisterItem("KIT-FAMILY", family), ADMIN, _ctx()
+        )
     assert err.value.field == "components.0.item_code"
     assert "is a kit" in err.value.reason
 
 
 async def test_an_item_inside_a_kit_cannot_become_a_kit_so_no_cycle_can_form() -> None:
     repo = await _repo_with_items()
-    await register_item(RegisterItem("KIT-NFI", NFI_KIT), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).register_item(RegisterItem("KIT-NFI", NFI_KIT), ADMIN, _ctx())
     with pytest.raises(InvalidInput) as err:
-        await change_item(
+        await CatalogueHandlers(repo).change_item(
             ChangeItem("BLANKET", {"components": (KitComponent("TARPAULIN-6X4", 1),)}),
             ADMIN,
-            repo,
             _ctx(),
         )
     assert "KIT-NFI" in err.value.reason
     assert not repo.rows["BLANKET"].is_kit
     # An item in no kit may become one.
-    await change_item(
+    await CatalogueHandlers(repo).change_item(
         ChangeItem("TARPAULIN-6X4", {"components": (KitComponent("BLANKET", 1),)}),
         ADMIN,
-        repo,
         _ctx(),
     )
     assert repo.rows["TARPAULIN-6X4"].is_kit
@@ -256,13 +266,13 @@ async def test_an_item_inside_a_kit_cannot_become_a_kit_so_no_cycle_can_form() -
 
 async def test_changing_a_kit_checks_its_new_bill_of_materials() -> None:
     repo = await _repo_with_items()
-    await register_item(RegisterItem("KIT-NFI", NFI_KIT), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).register_item(RegisterItem("KIT-NFI", NFI_KIT), ADMIN, _ctx())
     with pytest.raises(InvalidInput, match="NOPE"):
-        await change_item(
-            ChangeItem("KIT-NFI", {"components": (KitComponent("NOPE", 1),)}), ADMIN, repo, _ctx()
+        await CatalogueHandlers(repo).change_item(
+            ChangeItem("KIT-NFI", {"components": (KitComponent("NOPE", 1),)}), ADMIN, _ctx()
         )
-    await change_item(
-        ChangeItem("KIT-NFI", {"components": (KitComponent("BLANKET", 2),)}), ADMIN, repo, _ctx()
+    await CatalogueHandlers(repo).change_item(
+        ChangeItem("KIT-NFI", {"components": (KitComponent("BLANKET", 2),)}), ADMIN, _ctx()
     )
     event = repo.published[-1]
     assert event.type == ITEM_UPDATED.type
@@ -273,7 +283,11 @@ async def test_changing_a_kit_checks_its_new_bill_of_materials() -> None:
 async def test_a_change_that_changes_nothing_publishes_nothing() -> None:
     repo = await _repo_with_items()
     before = len(repo.published)
-    item = (await change_item(ChangeItem("BLANKET", {"pack_size": 30}), ADMIN, repo, _ctx())).value
+    item = (
+        await CatalogueHandlers(repo).change_item(
+            ChangeItem("BLANKET", {"pack_size": 30}), ADMIN, _ctx()
+        )
+    ).value
     assert item.sequence == 1
     assert len(repo.published) == before
 
@@ -281,15 +295,19 @@ async def test_a_change_that_changes_nothing_publishes_nothing() -> None:
 async def test_a_change_retries_after_a_concurrent_write_and_gives_up_eventually() -> None:
     repo = await _repo_with_items()
     repo.conflicts_to_inject = 2
-    await change_item(ChangeItem("BLANKET", {"pack_size": 20}), ADMIN, repo, _ctx())
+    await CatalogueHandlers(repo).change_item(
+        ChangeItem("BLANKET", {"pack_size": 20}), ADMIN, _ctx()
+    )
     assert repo.rows["BLANKET"].details.pack_size == 20
     repo.conflicts_to_inject = 99
     with pytest.raises(ConcurrentChange):
-        await change_item(ChangeItem("BLANKET", {"pack_size": 10}), ADMIN, repo, _ctx())
+        await CatalogueHandlers(repo).change_item(
+            ChangeItem("BLANKET", {"pack_size": 10}), ADMIN, _ctx()
+        )
 
 
 async def test_changing_an_unknown_item_says_so() -> None:
     with pytest.raises(UnknownItem):
-        await change_item(
-            ChangeItem("NOPE", {"unit": "x"}), ADMIN, FakeCatalogueRepository(), _ctx()
+        await CatalogueHandlers(FakeCatalogueRepository()).change_item(
+            ChangeItem("NOPE", {"unit": "x"}), ADMIN, _ctx()
         )

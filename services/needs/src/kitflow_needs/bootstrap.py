@@ -34,8 +34,8 @@ from kitflow_needs.api.routes import needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
 from kitflow_needs.handlers.catalogue import LiveCatalogue
-from kitflow_needs.handlers.imports import forget_old_import_keys
-from kitflow_needs.handlers.needs import complete_back_links
+from kitflow_needs.handlers.imports import ImportHandlers
+from kitflow_needs.handlers.needs import NeedHandlers
 from kitflow_needs.handlers.ports import NeedsServices
 
 # How often the keys of old imports are forgotten (handlers.imports.IMPORT_KEYS_RETENTION).
@@ -76,10 +76,12 @@ def create_app() -> FastAPI:
     runtime.add_periodic(
         "back-links",
         settings.back_links_interval_s,
-        lambda: complete_back_links(services, EventContext.new()),
+        lambda: NeedHandlers(services).complete_back_links(EventContext.new()),
     )
     runtime.add_periodic(
-        "import-keys", FORGET_IMPORT_KEYS_INTERVAL_S, lambda: forget_old_import_keys(services)
+        "import-keys",
+        FORGET_IMPORT_KEYS_INTERVAL_S,
+        lambda: ImportHandlers(services).forget_old_import_keys(),
     )
 
     @asynccontextmanager

@@ -53,8 +53,8 @@ from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
 from kitflow_needs.domain.errors import InvalidInput, NeedsError, UnreadableFile
 from kitflow_needs.handlers.catalogue import LiveCatalogue
-from kitflow_needs.handlers.imports import ImportOptions, ImportReport, import_needs
-from kitflow_needs.handlers.needs import list_needs
+from kitflow_needs.handlers.imports import ImportHandlers, ImportOptions, ImportReport
+from kitflow_needs.handlers.needs import NeedHandlers
 from kitflow_needs.handlers.ports import Actor, NeedQuery, NeedsServices
 
 app = typer.Typer(help="kitflow needs: HXL import and export", add_completion=False)
@@ -141,11 +141,10 @@ async def _import(
         ) as bar:
             task = bar.add_task("rows", total=len(sheet.rows))
             try:
-                report = await import_needs(
+                report = await ImportHandlers(svc).import_needs(
                     sheet.rows,
                     options,
                     actor,
-                    svc,
                     EventContext.new(),
                     progress=lambda done: bar.update(task, completed=done),
                 )
@@ -233,7 +232,9 @@ async def _export(out: Path | None, org: str | None) -> None:
             catalogue = await svc.catalogue.refresh()
             offset = 0
             while True:
-                page = await list_needs(NeedQuery(limit=500, offset=offset), actor, svc)
+                page = await NeedHandlers(svc).list_needs(
+                    NeedQuery(limit=500, offset=offset), actor
+                )
                 if not page.items:
                     break
                 stream.write(export_rows(page.items, catalogue))

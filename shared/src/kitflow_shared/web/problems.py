@@ -17,6 +17,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from kitflow_shared.errors import (
+    ConcurrentChange,
+    Conflict,
+    InvalidInput,
+    KitflowError,
+    NotFound,
+    NotPermitted,
+)
 from kitflow_shared.logging import correlation_id_var
 
 PROBLEM_JSON = "application/problem+json"
@@ -24,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
-    """Raise from a route or handler to answer with a problem document."""
+    """Raise from a route or a dependency to answer with a problem document that no domain
+    error stands for (a refused credential, a rate limit)."""
 
     def __init__(
         self,
@@ -34,6 +43,7 @@ class Problem(Exception):
         *,
         slug: str | None = None,
         errors: list[dict[str, Any]] | None = None,
+        headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
         super().__init__(detail)
@@ -42,6 +52,8 @@ class Problem(Exception):
         self.detail = detail
         self.slug = slug
         self.errors = errors
+        # Those the HTTP specs ask for with some answers (Retry-After, WWW-Authenticate).
+        self.headers = headers or {}
         self.extensions = extensions
 
 
@@ -99,6 +111,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             slug=exc.slug,
             errors=exc.errors,
+            headers=exc.headers,
             **exc.extensions,
         )
 
@@ -147,32 +160,65 @@ def _reason(status: int) -> str:
 
 @dataclass(frozen=True)
 class ProblemFor:
-    """How one domain exception answers: status, title, slug, and optionally the offending
-    fields and extension members taken from the exception."""
+    """How one kind of exception answers: status, title, slug (fixed, or taken from the
+    exception), and optionally the offending fields, extension members, response headers and a
+    detail other than the error's message."""
 
     status: int
     title: str
-    slug: str
+    slug: str | Callable[[Any], str]
     errors: Callable[[Any], list[dict[str, Any]]] | None = None
     extensions: Callable[[Any], dict[str, Any]] | None = None
+    headers: Callable[[Any], dict[str, str]] | None = None
+    detail: Callable[[Any], str] | None = None
+
+
+def field_problems(exc: InvalidInput) -> list[dict[str, Any]]:
+    """Each field a business rule refused (in the request body) and why."""
+    return [
+        {"field": f"body.{p.field}", "reason": str(p.reason), "type": "business_rule"}
+        for p in exc.problems
+    ]
+
+
+# The five kinds every service's domain errors derive from, answered the same way everywhere. A
+# service's own table adds the errors that answer more precisely (their own slug, the fields or
+# figures a client needs); the most specific class listed wins (Starlette follows the MRO).
+KIND_PROBLEMS: Mapping[type[Exception], ProblemFor] = {
+    NotFound: ProblemFor(404, "Not found", "not-found"),
+    NotPermitted: ProblemFor(403, "Forbidden", "forbidden"),
+    Conflict: ProblemFor(409, "Conflict", "conflict"),
+    ConcurrentChange: ProblemFor(409, "Conflict", "concurrent-change"),
+    InvalidInput: ProblemFor(422, "Invalid request", "validation", errors=field_problems),
+}
+
+
+def render(exc: Exception) -> str:
+    """The sentence a person reads. Today the English one; issue #14 renders `exc.message`
+    (template and parameters) in the caller's language here."""
+    if isinstance(exc, KitflowError):
+        return str(exc.message)
+    return str(exc)
 
 
 def install_problem_mapping(app: FastAPI, mapping: Mapping[type[Exception], ProblemFor]) -> None:
-    """Answer each listed domain exception with its problem document (detail: the message)."""
+    """Answer each error kind with its problem document: the five shared kinds
+    (`KIND_PROBLEMS`), then the service's own `mapping` (which may override them)."""
 
     def handler_for(spec: ProblemFor) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
         async def handle(request: Request, exc: Exception) -> JSONResponse:
             return problem_response(
                 spec.status,
                 spec.title,
-                str(exc),
+                spec.detail(exc) if spec.detail else render(exc),
                 instance=request.url.path,
-                slug=spec.slug,
+                slug=spec.slug if isinstance(spec.slug, str) else spec.slug(exc),
                 errors=spec.errors(exc) if spec.errors else None,
+                headers=spec.headers(exc) if spec.headers else None,
                 **(spec.extensions(exc) if spec.extensions else {}),
             )
 
         return handle
 
-    for exc_type, spec in mapping.items():
+    for exc_type, spec in {**KIND_PROBLEMS, **mapping}.items():
         app.add_exception_handler(exc_type, handler_for(spec))

@@ -30,15 +30,15 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from kitflow_distribution.domain.coverage import ItemProgress, NeedCoverage, PlanContribution
+from kitflow_distribution.domain.errors import ConcurrentChange, UnknownPlan
 from kitflow_distribution.domain.plans import (
     LineReservation,
     Plan,
     PlanLine,
     PlanStatus,
     Reach,
-    UnknownPlan,
 )
-from kitflow_distribution.handlers.ports import Concurrency, CreatedMeanwhile
+from kitflow_distribution.handlers.ports import CreatedMeanwhile
 
 PLANS = "plans"
 COVERAGE = "need_coverage"
@@ -229,7 +229,7 @@ class MongoPlanRepository:
         changes.update(self._line_changes(plan.id, expected_sequence, lines))
         if not await self._documents.save(plan.id, expected_sequence, changes, events, remember):
             self._lines_read.pop(plan.id, None)
-            raise Concurrency(f"plan {plan.id} changed meanwhile")
+            raise ConcurrentChange(f"plan {plan.id} changed meanwhile")
         self._remember_lines(plan.id, plan.sequence, lines)
 
     async def remember(
@@ -237,7 +237,7 @@ class MongoPlanRepository:
     ) -> None:
         # Neither the sequence nor the lines move: the lines read at this version stay valid.
         if not await self._documents.remember(plan_id, expected_sequence, remember):
-            raise Concurrency(f"plan {plan_id} changed meanwhile")
+            raise ConcurrentChange(f"plan {plan_id} changed meanwhile")
 
     async def find(
         self, *, status: str | None, need_id: str | None, limit: int, offset: int
@@ -310,9 +310,9 @@ class MongoCoverageRepository:
                 upsert=expected == 0,
             )
         except DuplicateKeyError:
-            raise Concurrency(f"coverage of {coverage.need_id} changed meanwhile") from None
+            raise ConcurrentChange(f"coverage of {coverage.need_id} changed meanwhile") from None
         if result.matched_count == 0 and result.upserted_id is None:
-            raise Concurrency(f"coverage of {coverage.need_id} changed meanwhile")
+            raise ConcurrentChange(f"coverage of {coverage.need_id} changed meanwhile")
         coverage.version = expected + 1
         if events:
             self._notify(COVERAGE, coverage.need_id)

@@ -9,156 +9,26 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
-
 from kitflow_shared.contracts import distribution as plans_contract
 from kitflow_shared.contracts import stock as stock_contract
-from kitflow_shared.events import registry
-from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.messaging.consumer import Handler
-from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_distribution.domain.plans import LineAnswer, LineReservation, UnknownPlan
 from kitflow_distribution.handlers import projections
+from kitflow_distribution.handlers.events import DistributionEvents
 from kitflow_distribution.handlers.plans import PlanHandlers
 from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView
-
-_ANSWER = {
-    "active": LineReservation.ACTIVE,
-    "rejected": LineReservation.REJECTED,
-    "released": LineReservation.RELEASED,
-    "expired": LineReservation.EXPIRED,
-    "dispatched": LineReservation.DISPATCHED,
-}
-# Plan lines an answer said were dispatched, remembered for a while: their movements follow the
-# answer on the same partition and need no second look at the plan (a read of a plan of
-# thousands of lines costs tens of milliseconds). Forgotten after a restart: the movement then
-# takes the longer way, which changes nothing either.
-REMEMBERED_DISPATCHES = 100_000
-
-
-def _line_answer(answer: stock_contract.ReservationAnswer) -> LineAnswer:
-    status = _ANSWER.get(answer.status, LineReservation.RELEASED)  # unknown: nothing is held
-    return LineAnswer(
-        answer.line_id,
-        status,
-        reserved=answer.reserved if status is LineReservation.ACTIVE else 0,
-        dispatched=answer.reserved if status is LineReservation.DISPATCHED else 0,
-        reason=answer.reason,
-    )
 
 
 def subscriptions(
     warehouses: WarehouseView, stock: StockView, needs: NeedsView, plans: PlanHandlers
 ) -> dict[str, Handler]:
-    dispatched_lines: OrderedDict[str, None] = OrderedDict()
-
-    async def on_warehouse(event: CloudEvent) -> Applied:
-        return await projections.warehouse_changed(event, warehouses)
-
-    async def on_need(event: CloudEvent) -> Applied:
-        return await projections.need_changed(event, needs)
-
-    async def on_balances(event: CloudEvent) -> Applied:
-        outcome = await projections.balances_changed(event, stock)
-        if event.type in (
-            stock_contract.RESERVATION_CONFIRMED.type,
-            stock_contract.RESERVATION_RELEASED.type,
-        ):
-            await on_reservation_answer(event)
-        if event.type == stock_contract.RESERVATIONS_ANSWERED.type:
-            await on_answers(event)
-        if event.type == stock_contract.MOVEMENT_RECORDED.type:
-            await on_movement(event)
-        return outcome
-
-    async def on_answers(event: CloudEvent) -> None:
-        answered = stock_contract.RESERVATIONS_ANSWERED.parse(event)
-        answers = [_line_answer(a) for a in answered.answers]
-        try:
-            await plans.answers_received(
-                answered.plan_id, answers, event.id, EventContext.caused_by(event)
-            )
-        except UnknownPlan:
-            return  # reservations made by hand, not for one of our plans
-        for answer in answers:
-            if answer.reservation is LineReservation.DISPATCHED:
-                dispatched_lines[answer.line_id] = None
-        while len(dispatched_lines) > REMEMBERED_DISPATCHES:
-            dispatched_lines.popitem(last=False)
-
-    async def on_reservation_answer(event: CloudEvent) -> Applied:
-        spec = registry.get(event.type)
-        payload = spec.parse(event)
-        r = payload.reservation
-        reason = getattr(payload, "reason", None)
-        try:
-            applied = await plans.reservation_answered(
-                r.plan_id,
-                r.line_id,
-                _ANSWER.get(r.status, LineReservation.RELEASED),
-                r.reserved,
-                reason,
-                event.id,
-                EventContext.caused_by(event),
-            )
-        except UnknownPlan:
-            return Applied.DUPLICATE  # a reservation made by hand, not for one of our plans
-        return Applied.APPLIED if applied else Applied.DUPLICATE
-
-    async def on_movement(event: CloudEvent) -> None:
-        movement = stock_contract.MOVEMENT_RECORDED.parse(event).movement
-        if movement.reversed_plan_line_id is not None:
-            await on_dispatch_reversed(event, movement.reversed_plan_line_id, movement)
-            return
-        if movement.plan_line_id is None:
-            return
-        if (
-            movement.kind is stock_contract.MovementKind.DISPATCH
-            and movement.plan_line_id in dispatched_lines
-        ):
-            return  # stock's answer that came just before it said so already
-        plan_id = movement.plan_line_id.rsplit(":", 1)[0]
-        quantity = -sum(line.quantity for line in movement.lines)
-        try:
-            await plans.dispatch_recorded(
-                plan_id, movement.plan_line_id, quantity, event.id, EventContext.caused_by(event)
-            )
-        except UnknownPlan:
-            return
-
-    async def on_dispatch_reversed(
-        event: CloudEvent, line_id: str, movement: stock_contract.MovementState
-    ) -> None:
-        """Stock reversed a plan's dispatch: what it took back is off the plan's line."""
-        plan_id = line_id.rsplit(":", 1)[0]
-        returned = sum(line.quantity for line in movement.lines)
-        context = EventContext.caused_by(event)
-        try:
-            await plans.dispatch_reversed(plan_id, line_id, returned, event.id, context)
-        except UnknownPlan:
-            return  # a reservation made by hand, not for one of our plans
-
-    async def on_plan_updated(event: CloudEvent) -> Applied:
-        state = plans_contract.PLAN_UPDATED.parse(event)
-        # A state published before reach was per need has none: its lines carry it.
-        per_need = "reached" in state.model_fields_set
-        changed = await plans.plan_changed(
-            state.plan_id,
-            event.sequence,
-            state.status,
-            [line.model_dump() for line in state.lines],
-            EventContext.caused_by(event),
-            {r.need_id: (r.households, r.individuals) for r in state.reached} if per_need else None,
-        )
-        return Applied.APPLIED if changed else Applied.DUPLICATE
-
+    events = DistributionEvents(warehouses, stock, needs, plans)
     handlers: dict[str, Handler] = {
-        stock_contract.WAREHOUSE_REGISTERED.type: on_warehouse,
-        stock_contract.WAREHOUSE_UPDATED.type: on_warehouse,
-        stock_contract.RESERVATION_REJECTED.type: on_reservation_answer,
-        plans_contract.PLAN_UPDATED.type: on_plan_updated,
+        stock_contract.WAREHOUSE_REGISTERED.type: events.on_warehouse,
+        stock_contract.WAREHOUSE_UPDATED.type: events.on_warehouse,
+        stock_contract.RESERVATION_REJECTED.type: events.on_reservation_answer,
+        plans_contract.PLAN_UPDATED.type: events.on_plan_updated,
     }
-    handlers.update({spec.type: on_balances for spec in projections.BALANCE_EVENTS})
-    handlers.update({spec.type: on_need for spec in projections.NEED_EVENTS})
+    handlers.update({spec.type: events.on_balances for spec in projections.BALANCE_EVENTS})
+    handlers.update({spec.type: events.on_need for spec in projections.NEED_EVENTS})
     return handlers

@@ -31,26 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
-
-class PlanError(Exception):
-    pass
-
-
-class PlanConflict(PlanError):
-    """The plan is not in a state that allows this (approving a cancelled plan, ...)."""
-
-
-class InvalidPlanInput(PlanError):
-    def __init__(self, field_name: str, reason: str) -> None:
-        super().__init__(f"{field_name}: {reason}")
-        self.field = field_name
-        self.reason = reason
-
-
-class UnknownPlan(PlanError):
-    def __init__(self, plan_id: str) -> None:
-        super().__init__(f"no plan {plan_id!r}")
-        self.plan_id = plan_id
+from kitflow_distribution.domain.errors import InvalidInput, InvalidTransition
 
 
 class PlanStatus(StrEnum):
@@ -231,7 +212,7 @@ class Plan:
         for line in self.lines:
             if line.line_id == line_id:
                 return line
-        raise InvalidPlanInput(field_name, f"plan {self.id} has no line {line_id}")
+        raise InvalidInput.of(field_name, f"plan {self.id} has no line {line_id}")
 
     def _set(self, line: PlanLine) -> None:
         self.lines = [line if x.line_id == line.line_id else x for x in self.lines]
@@ -257,11 +238,13 @@ class Plan:
         all_or_nothing: bool = False,
     ) -> None:
         if self.status is not PlanStatus.DRAFT:
-            raise PlanConflict(f"plan {self.id} is {self.status}; only a draft can be approved")
+            raise InvalidTransition(
+                f"plan {self.id} is {self.status}; only a draft can be approved"
+            )
         if not any(line.quantity > 0 for line in self.lines):
-            raise PlanConflict(f"plan {self.id} has nothing to distribute")
+            raise InvalidTransition(f"plan {self.id} has nothing to distribute")
         if expires_at <= now:
-            raise InvalidPlanInput("reservation_expires_at", "must be in the future")
+            raise InvalidInput.of("reservation_expires_at", "must be in the future")
         self.lines = [
             replace(x, reservation=LineReservation.PENDING) for x in self.lines if x.quantity > 0
         ]
@@ -279,11 +262,11 @@ class Plan:
         if self.status is PlanStatus.CANCELLED:
             return
         if self.status not in _BEFORE_DISPATCH and self.status is not PlanStatus.DISPATCHING:
-            raise PlanConflict(
+            raise InvalidTransition(
                 f"plan {self.id} is {self.status}: only a plan not yet dispatched is cancelled"
             )
         if any(x.dispatched for x in self.lines):
-            raise PlanConflict(
+            raise InvalidTransition(
                 f"plan {self.id} has lines stock already issued: close it with a reason instead"
             )
         self.status = PlanStatus.CANCELLED
@@ -295,12 +278,12 @@ class Plan:
         self, waybill_number: str, destination: str, answer_by: datetime | None = None
     ) -> tuple[PlanLine, ...]:
         if self.status not in (PlanStatus.RESERVED, PlanStatus.PARTLY_RESERVED):
-            raise PlanConflict(
+            raise InvalidTransition(
                 f"plan {self.id} is {self.status}: dispatch follows the reservation answers"
             )
         lines = tuple(x for x in self.lines if x.open_for_dispatch)
         if not lines:
-            raise PlanConflict(f"plan {self.id} has no reserved stock to dispatch")
+            raise InvalidTransition(f"plan {self.id} has no reserved stock to dispatch")
         self.status = PlanStatus.DISPATCHING
         self.waybill_number, self.destination = waybill_number, destination
         if answer_by is not None:
@@ -315,26 +298,24 @@ class Plan:
         """Add deliveries, all or none. `targets`: what each need's assessment targeted; going
         beyond it needs a note saying why (new arrivals, a larger household count, ...)."""
         if self.status not in (PlanStatus.DISPATCHING, PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
-            raise PlanConflict(f"plan {self.id} is {self.status}: nothing was dispatched yet")
+            raise InvalidTransition(f"plan {self.id} is {self.status}: nothing was dispatched yet")
         updated: dict[str, PlanLine] = {}
         reach = dict(self.reach)
         served = {x.need_id for x in self.lines}
         for index, d in enumerate(deliveries):
             at = f"deliveries[{index}]"
             if d.need_id not in served:
-                raise InvalidPlanInput(
-                    f"{at}.need_id", f"plan {self.id} serves no need {d.need_id}"
-                )
+                raise InvalidInput.of(f"{at}.need_id", f"plan {self.id} serves no need {d.need_id}")
             for n, delivered in enumerate(d.lines):
                 line = self._delivered_on(updated, delivered, d.need_id, f"{at}.lines[{n}]")
                 updated[line.line_id] = line
             if d.households > d.individuals and d.individuals:
-                raise InvalidPlanInput(f"{at}.households", "more households than individuals")
+                raise InvalidInput.of(f"{at}.households", "more households than individuals")
             after = Reach(d.households, d.individuals, d.note) + reach.get(d.need_id, Reach())
             target = targets.get(d.need_id)
             if target is not None and target.exceeded_by(after) and not after.note:
                 total = after + target.elsewhere
-                raise InvalidPlanInput(
+                raise InvalidInput.of(
                     f"{at}.note",
                     f"need {d.need_id} would have {total.households} households and "
                     f"{total.individuals} people reached (all plans), more than the "
@@ -361,13 +342,13 @@ class Plan:
     ) -> PlanLine:
         line = updated.get(delivered.line_id) or self.line(delivered.line_id, f"{at}.line_id")
         if line.need_id != need_id:
-            raise InvalidPlanInput(
+            raise InvalidInput.of(
                 f"{at}.line_id", f"line {line.line_id} serves need {line.need_id}, not {need_id}"
             )
         if delivered.quantity < 0:
-            raise InvalidPlanInput(f"{at}.quantity", "must not be negative")
+            raise InvalidInput.of(f"{at}.quantity", "must not be negative")
         if line.delivered + delivered.quantity > line.dispatched:
-            raise InvalidPlanInput(
+            raise InvalidInput.of(
                 f"{at}.quantity",
                 f"{line.delivered + delivered.quantity} delivered on line {line.line_id}, but "
                 f"only {line.dispatched} were dispatched",
@@ -379,12 +360,12 @@ class Plan:
         dispatch order is closed with a reason, and what stock still holds is released."""
         if self.status is PlanStatus.DISPATCHING:
             if not reason:
-                raise InvalidPlanInput(
+                raise InvalidInput.of(
                     "reason", "closing a plan still waiting for stock's answer needs a reason"
                 )
             self._release_what_is_held(reason)
         elif self.status not in (PlanStatus.DISPATCHED, PlanStatus.DELIVERED):
-            raise PlanConflict(
+            raise InvalidTransition(
                 f"plan {self.id} is {self.status}: close after dispatch (or cancel it)"
             )
         self.status = PlanStatus.CLOSED

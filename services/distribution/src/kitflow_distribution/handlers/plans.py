@@ -22,6 +22,12 @@ from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
 from kitflow_distribution.domain.coverage import ItemProgress, PlanContribution
+from kitflow_distribution.domain.errors import (
+    ConcurrentChange,
+    InvalidInput,
+    NotPermitted,
+    UnknownPlan,
+)
 from kitflow_distribution.domain.planner import (
     Coordinates,
     PartnerCap,
@@ -34,7 +40,6 @@ from kitflow_distribution.domain.planner import (
 )
 from kitflow_distribution.domain.plans import (
     Delivery,
-    InvalidPlanInput,
     LineAnswer,
     LineReservation,
     Plan,
@@ -42,12 +47,10 @@ from kitflow_distribution.domain.plans import (
     PlanStatus,
     Reach,
     Target,
-    UnknownPlan,
 )
 from kitflow_distribution.handlers.integration import coverage_events, plan_events
 from kitflow_distribution.handlers.ports import (
     Actor,
-    Concurrency,
     CoverageRepository,
     CreatedMeanwhile,
     NeedsView,
@@ -55,6 +58,7 @@ from kitflow_distribution.handlers.ports import (
     StockView,
     WarehouseView,
 )
+from kitflow_distribution.handlers.reports import FiveWRow, five_w_rows
 
 Clock = Callable[[], datetime]
 MAX_ATTEMPTS = 10
@@ -64,10 +68,6 @@ MAX_ATTEMPTS = 10
 # for a second change waiting behind it; twice the lines would not leave that room (ADR 0017).
 MAX_PLAN_LINES = 10_000
 PLANNABLE = {NeedStatus.VALIDATED, NeedStatus.PARTIALLY_COVERED}
-
-
-class NotPermitted(Exception):
-    pass
 
 
 def _jsonable(value: Any) -> Any:
@@ -154,7 +154,7 @@ class PlanHandlers:
             open_ids = {n.id for n in needs}
             unknown = sorted(request.need_ids - open_ids)
             if unknown:
-                raise InvalidPlanInput(
+                raise InvalidInput.of(
                     "need_ids",
                     f"not open for planning (unknown, not validated or covered): "
                     f"{', '.join(unknown)}",
@@ -182,7 +182,7 @@ class PlanHandlers:
         problem = await self.problem(request)
         result = plan_allocation(problem)
         if len(result.lines) > self.max_lines:
-            raise InvalidPlanInput(
+            raise InvalidInput.of(
                 "need_ids",
                 f"the plan would have {len(result.lines):,} lines, more than the "
                 f"{self.max_lines:,} a plan may hold: plan fewer needs (need_ids), items "
@@ -266,10 +266,10 @@ class PlanHandlers:
                     await self.plans.save(plan, expected, events, remember)
                 elif remember is not None:
                     await self.plans.remember(plan_id, expected, remember)
-            except Concurrency:
+            except ConcurrentChange:
                 continue
             return Answer(plan)
-        raise Concurrency(f"plan {plan_id} kept changing; try again")
+        raise ConcurrentChange(f"plan {plan_id} kept changing; try again")
 
     async def approve(
         self,
@@ -375,6 +375,33 @@ class PlanHandlers:
     async def owned_by(self, need_id: str, actor: Actor) -> bool:
         need = await self.needs.get(need_id)
         return need is not None and need.organisation == actor.organisation
+
+    async def as_seen_by(self, actor: Actor, plan: Plan) -> Plan:
+        """The whole plan for coordinators; for a partner, only what concerns its own needs
+        (UnknownPlan when none does: another organisation's plan, not even its existence)."""
+        if actor.plans:
+            return plan
+        own = [x for x in plan.lines if await self.owned_by(x.need_id, actor)]
+        if not own:
+            raise UnknownPlan(plan.id)
+        plan.lines = own
+        plan.reach = {k: v for k, v in plan.reach.items() if k in {x.need_id for x in own}}
+        plan.explanation = {}
+        return plan
+
+    async def five_w(self, actor: Actor) -> list[FiveWRow]:
+        """The 5W rows of every plan that dispatched something; a partner's own needs only."""
+        everything: list[Plan] = []
+        offset = 0
+        while True:
+            page = await self.plans.find(status=None, need_id=None, limit=200, offset=offset)
+            everything.extend(page.items)
+            offset += len(page.items)
+            if offset >= page.total or not page.items:
+                break
+        return await five_w_rows(
+            everything, self.needs, None if actor.plans else actor.organisation
+        )
 
     async def close(
         self,
@@ -494,7 +521,7 @@ class PlanHandlers:
                     break
                 try:
                     await self.coverage.save(coverage, coverage_events(coverage, context))
-                except Concurrency:
+                except ConcurrentChange:
                     continue
                 changed += len(coverage.events)
                 break

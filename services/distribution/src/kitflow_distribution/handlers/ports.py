@@ -17,10 +17,6 @@ from kitflow_distribution.domain.coverage import NeedCoverage
 from kitflow_distribution.domain.plans import Plan
 
 
-class Concurrency(Exception):
-    """Another writer changed the document between our read and our write; retry."""
-
-
 class CreatedMeanwhile(Exception):
     """A concurrent copy of the creating request (the same Idempotency-Key) stored its document
     first: answer with that one."""
@@ -98,7 +94,7 @@ class PlanRepository(Protocol):
         remember: RememberedRequest | None = None,
     ) -> None:
         """Store the change if the plan is still at `expected_sequence` (and has not remembered
-        `remember` meanwhile); Concurrency otherwise."""
+        `remember` meanwhile); ConcurrentChange otherwise."""
 
     async def remember(
         self, plan_id: str, expected_sequence: int, remember: RememberedRequest

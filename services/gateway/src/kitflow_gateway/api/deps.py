@@ -13,9 +13,10 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from kitflow_shared.request_keys import RequestKey, fingerprint, key_problem
 from kitflow_shared.web.identity import Role
+from kitflow_shared.web.problems import Problem
 from kitflow_shared.web.request_keys import IDEMPOTENCY_HEADER
 
-from kitflow_gateway.api.errors import Refused, unauthenticated
+from kitflow_gateway.api.errors import unauthenticated
 from kitflow_gateway.domain.errors import Unauthenticated
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.audit import AuditTrail
@@ -99,7 +100,7 @@ async def _authenticate(
     verdict = await gateway.rate_limiter.check(principal.organisation)
     request.state.rate_verdict = verdict
     if not verdict.allowed:
-        raise Refused(
+        raise Problem(
             429,
             "Too many requests",
             f"Organisation {principal.organisation} sent more than {verdict.limit} requests in "
@@ -117,7 +118,7 @@ Authenticated = Annotated[Principal, Depends(authenticated)]
 def _check_roles(principal: Principal, roles: frozenset[Role]) -> None:
     if roles and not principal.has_any(roles):
         allowed = ", ".join(sorted(roles))
-        raise Refused(
+        raise Problem(
             403, "Forbidden", f"This needs one of the roles: {allowed}.", slug="forbidden"
         )
 
@@ -136,9 +137,9 @@ def require(roles: frozenset[Role]) -> Callable[[Principal], Awaitable[Principal
 Admin = Annotated[Principal, Depends(require(frozenset({Role.ADMIN})))]
 
 
-def invalid_key(problem: str) -> Refused:
+def invalid_key(problem: str) -> Problem:
     field = f"header.{IDEMPOTENCY_HEADER}"
-    return Refused(
+    return Problem(
         422,
         "Invalid request",
         f"{field}: {problem}",

@@ -24,9 +24,9 @@ from fastapi import Depends, FastAPI, Request, Response
 from kitflow_shared.logging import correlation_id_var
 from kitflow_shared.request_keys import fingerprint, key_problem
 from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role
+from kitflow_shared.web.problems import Problem
 
 from kitflow_gateway.api.deps import Gateway, authenticated, gateway_of, invalid_key
-from kitflow_gateway.api.errors import Refused
 from kitflow_gateway.domain.idempotency import StoredResponse, worth_remembering
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.idempotency import InProgress, Mismatch, Replay
@@ -272,14 +272,14 @@ def _without_body(request: Request) -> bool:
     return headers.get("content-length", "0") == "0"
 
 
-def _content_type_problem(route: ProxyRoute, request: Request) -> Refused | None:
+def _content_type_problem(route: ProxyRoute, request: Request) -> Problem | None:
     if route.body is not Body.JSON or _without_body(request):
         # No body at all: the service says whether its route needs one (a plan's close does
         # not; its reason is optional).
         return None
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        return Refused(
+        return Problem(
             415,
             "Unsupported media type",
             "send the body as application/json",
@@ -315,7 +315,7 @@ async def _call_service(
             route.method, target, body=body, headers=headers
         )
     except UpstreamTimeout:
-        raise Refused(
+        raise Problem(
             504,
             "Service timed out",
             f"The {route.service} service did not answer in time; the request may or may not "
@@ -326,7 +326,7 @@ async def _call_service(
         log.warning(
             "%s service unreachable for %s %s: %s", route.service, route.method, target, exc
         )
-        raise Refused(
+        raise Problem(
             503,
             "Service unavailable",
             f"The {route.service} service cannot be reached; retry later.",
@@ -371,7 +371,7 @@ async def forward(
     if isinstance(decision, Replay):
         return _replayed(decision.response)
     if isinstance(decision, InProgress):
-        raise Refused(
+        raise Problem(
             409,
             "Request in progress",
             "A request with this Idempotency-Key is still being processed; retry shortly.",
@@ -379,7 +379,7 @@ async def forward(
             headers={"Retry-After": str(decision.retry_after_s)},
         )
     if isinstance(decision, Mismatch):
-        raise Refused(
+        raise Problem(
             422,
             "Idempotency-Key reused",
             "This Idempotency-Key was used for a different request; use a new key.",
@@ -423,13 +423,13 @@ def _authorised(route: ProxyRoute) -> Callable[..., Awaitable[Principal]]:
     ) -> Principal:
         if not principal.has_any(route.roles):
             allowed = ", ".join(sorted(route.roles))
-            raise Refused(
+            raise Problem(
                 403, "Forbidden", f"This needs one of the roles: {allowed}.", slug="forbidden"
             )
         code = request.path_params.get("code")
         if route.scoped_to_warehouse and code and not principal.may_operate_warehouse(code):
             # The same answer the service gives: a warehouse one may not see is not found.
-            raise Refused(404, "Not found", f"no warehouse {code}", slug="unknown-warehouse")
+            raise Problem(404, "Not found", f"no warehouse {code}", slug="unknown-warehouse")
         return principal
 
     return check

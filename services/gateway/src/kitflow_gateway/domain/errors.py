@@ -1,9 +1,16 @@
-"""What can go wrong in the gateway's own domain, in its words; the API maps each to a problem."""
+"""What can go wrong in the gateway's own domain, in its words; the API maps each to a problem.
+
+Every error but a refused credential is one of the five shared kinds (`kitflow_shared.errors`),
+which the API answers the same way in every service.
+"""
 
 from __future__ import annotations
 
+from kitflow_shared import errors as kinds
+from kitflow_shared.errors import message
 
-class GatewayError(Exception):
+
+class GatewayError(kinds.KitflowError):
     """Base of the domain's errors."""
 
 
@@ -12,35 +19,32 @@ class Unauthenticated(GatewayError):
     caller learns nothing about which)."""
 
 
-class NotFound(GatewayError):
+class NotFound(GatewayError, kinds.NotFound):
     """No such object, or one the caller may not see (the two are never told apart)."""
 
     def __init__(self, kind: str, identifier: str) -> None:
-        super().__init__(f"no {kind} {identifier}")
+        super().__init__(message("no {kind} {identifier}", kind=kind, identifier=identifier))
         self.kind = kind
         self.identifier = identifier
 
 
-class AlreadyExists(GatewayError):
+class AlreadyExists(GatewayError, kinds.Conflict):
     def __init__(self, kind: str, identifier: str, field: str) -> None:
-        super().__init__(f"{kind} {identifier} already exists")
+        super().__init__(
+            message("{kind} {identifier} already exists", kind=kind, identifier=identifier)
+        )
         self.kind = kind
         self.identifier = identifier
         self.field = field
 
 
-class InvalidInput(GatewayError):
+class InvalidInput(GatewayError, kinds.InvalidInput):
     """A business rule the request breaks, naming the field."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
-
-class Forbidden(GatewayError):
+class NotPermitted(GatewayError, kinds.NotPermitted):
     """The caller is known but may not do this."""
 
 
-class Conflict(GatewayError):
+class ConcurrentChange(GatewayError, kinds.ConcurrentChange):
     """The object changed while the request was being applied; the client may retry."""

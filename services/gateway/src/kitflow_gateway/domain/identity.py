@@ -67,9 +67,9 @@ class User:
 
 def check_roles(roles: frozenset[Role], warehouses: frozenset[str]) -> None:
     if not roles:
-        raise InvalidInput("roles", "at least one role is needed")
+        raise InvalidInput.of("roles", "at least one role is needed")
     if warehouses and Role.WAREHOUSE not in roles:
-        raise InvalidInput("warehouses", "only a user with the warehouse role has warehouses")
+        raise InvalidInput.of("warehouses", "only a user with the warehouse role has warehouses")
 
 
 @dataclass(frozen=True)
@@ -100,18 +100,18 @@ def scope_for_key(
     """A key may narrow its owner's roles and warehouses, never widen them."""
     scoped_roles = owner.roles if roles is None else roles
     if not scoped_roles:
-        raise InvalidInput("roles", "at least one role is needed")
+        raise InvalidInput.of("roles", "at least one role is needed")
     beyond = scoped_roles - owner.roles
     if beyond:
         names = ", ".join(sorted(beyond))
-        raise InvalidInput("roles", f"the key's owner does not have the role(s) {names}")
+        raise InvalidInput.of("roles", f"the key's owner does not have the role(s) {names}")
     if Role.WAREHOUSE not in scoped_roles:
         return scoped_roles, frozenset()
     scoped_warehouses = owner.warehouses if warehouses is None else warehouses
     outside = scoped_warehouses - owner.warehouses
     if outside:
         names = ", ".join(sorted(outside))
-        raise InvalidInput("warehouses", f"the key's owner is not assigned to {names}")
+        raise InvalidInput.of("warehouses", f"the key's owner is not assigned to {names}")
     return scoped_roles, scoped_warehouses
 
 

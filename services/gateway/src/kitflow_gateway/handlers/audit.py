@@ -22,7 +22,7 @@ import logging
 from collections import deque
 
 from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
-from kitflow_gateway.domain.errors import Forbidden
+from kitflow_gateway.domain.errors import NotPermitted
 from kitflow_gateway.domain.identity import Principal
 from kitflow_gateway.handlers.ports import AuditStore, Page
 
@@ -84,7 +84,7 @@ class AuditTrail:
 
     async def find(self, query: AuditQuery, actor: Principal) -> Page[AuditEntry]:
         if not actor.is_admin:
-            raise Forbidden("only administrators read the audit log")
+            raise NotPermitted("only administrators read the audit log")
         await self.flush()
         return await self.store.find(query)
 

@@ -19,10 +19,10 @@ from kitflow_shared.web.identity import Role
 from kitflow_gateway.domain import secrets as keys
 from kitflow_gateway.domain.errors import (
     AlreadyExists,
-    Conflict,
-    Forbidden,
+    ConcurrentChange,
     InvalidInput,
     NotFound,
+    NotPermitted,
     Unauthenticated,
 )
 from kitflow_gateway.domain.identity import (
@@ -121,7 +121,7 @@ def new_user_id() -> str:
 
 def _require_admin(actor: Principal) -> None:
     if not actor.is_admin:
-        raise Forbidden("only administrators manage organisations and users")
+        raise NotPermitted("only administrators manage organisations and users")
 
 
 def principal_of(user: User, credential: str) -> Principal:
@@ -235,7 +235,9 @@ class IdentityHandlers:
         _require_admin(actor)
         if organisation_id == actor.organisation and not active:
             # Keeps at least the acting administrator able to administer.
-            raise InvalidInput("active", "administrators cannot deactivate their own organisation")
+            raise InvalidInput.of(
+                "active", "administrators cannot deactivate their own organisation"
+            )
         done = await self._organisation_replay(organisation_id, key)
         if done is None:
             organisation = await self.organisations.set_active(
@@ -284,15 +286,15 @@ class IdentityHandlers:
             return done
         organisation = await self.organisations.get(command.organisation)
         if organisation is None:
-            raise InvalidInput("organisation", f"no organisation {command.organisation}")
+            raise InvalidInput.of("organisation", f"no organisation {command.organisation}")
         if not organisation.active:
-            raise InvalidInput(
+            raise InvalidInput.of(
                 "organisation", f"organisation {command.organisation} is deactivated"
             )
         check_roles(command.roles, command.warehouses)
         problem = keys.password_problem(command.password)
         if problem:
-            raise InvalidInput("password", problem)
+            raise InvalidInput.of("password", problem)
         user = User(
             user_id=new_user_id(),
             username=command.username,
@@ -328,14 +330,16 @@ class IdentityHandlers:
         _require_admin(actor)
         if user_id == actor.user_id and (change.active is False or change.roles is not None):
             # Keeps at least the acting administrator able to administer.
-            raise InvalidInput("user_id", "administrators cannot demote or deactivate themselves")
+            raise InvalidInput.of(
+                "user_id", "administrators cannot demote or deactivate themselves"
+            )
         if (done := await self._user_replay(user_id, key)) is not None:
             return done
         password_hash = None
         if change.password is not None:
             problem = keys.password_problem(change.password)
             if problem:
-                raise InvalidInput("password", problem)
+                raise InvalidInput.of("password", problem)
             password_hash = await _hash(change.password)
         for _ in range(USER_CHANGE_ATTEMPTS):
             user = await self.get_user(user_id, actor)
@@ -357,7 +361,7 @@ class IdentityHandlers:
             # Changed meanwhile, or by a duplicate of this very request.
             if (done := await self._user_replay(user_id, key)) is not None:
                 return done
-        raise Conflict(f"user {user_id} is being changed by someone else; retry")
+        raise ConcurrentChange(f"user {user_id} is being changed by someone else; retry")
 
     async def _user_replay(self, user_id: str, key: RequestKey | None) -> Applied[User] | None:
         if key is None:
@@ -374,15 +378,15 @@ class IdentityHandlers:
             raise NotFound("user", owner_id)
         if actor.key_id is not None and not actor.is_admin:
             # A leaked key must not be able to mint more keys for itself.
-            raise Forbidden("API keys are issued from a dashboard login, not from another key")
+            raise NotPermitted("API keys are issued from a dashboard login, not from another key")
         if (done := await self._issue_replay(key)) is not None:
             return done
         owner = await self.get_user(owner_id, actor)
         if not owner.active:
-            raise InvalidInput("user_id", "the user is deactivated")
+            raise InvalidInput.of("user_id", "the user is deactivated")
         now = self.clock()
         if command.expires_at is not None and command.expires_at <= now:
-            raise InvalidInput("expires_at", "must be in the future")
+            raise InvalidInput.of("expires_at", "must be in the future")
         roles, warehouses = scope_for_key(owner, command.roles, command.warehouses)
         new = keys.new_api_key()
         api_key = ApiKey(

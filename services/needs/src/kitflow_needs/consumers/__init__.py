@@ -10,23 +10,18 @@ from __future__ import annotations
 
 from kitflow_shared.contracts.catalogue import ITEM_REGISTERED, ITEM_UPDATED
 from kitflow_shared.contracts.distribution import NEED_COVERAGE_CHANGED
-from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.consumer import Handler
-from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_needs.handlers import catalogue, coverage
+from kitflow_needs.handlers.catalogue import CatalogueHandlers
+from kitflow_needs.handlers.coverage import CoverageHandlers
 from kitflow_needs.handlers.ports import NeedsServices
 
 
 def subscriptions(svc: NeedsServices) -> dict[str, Handler]:
-    async def on_coverage(event: CloudEvent) -> Applied:
-        return await coverage.coverage_changed(event, svc)
-
-    async def on_item(event: CloudEvent) -> Applied:
-        return await catalogue.item_published(event, svc)
-
+    coverage = CoverageHandlers(svc)
+    catalogue = CatalogueHandlers(svc)
     return {
-        NEED_COVERAGE_CHANGED.type: on_coverage,
-        ITEM_REGISTERED.type: on_item,
-        ITEM_UPDATED.type: on_item,
+        NEED_COVERAGE_CHANGED.type: coverage.coverage_changed,
+        ITEM_REGISTERED.type: catalogue.item_published,
+        ITEM_UPDATED.type: catalogue.item_published,
     }

@@ -16,6 +16,7 @@ whether a code is accepted never waits for it.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from kitflow_shared.contracts.catalogue import ITEM_REGISTERED, ITEM_UPDATED
 from kitflow_shared.events.envelope import CloudEvent
@@ -60,8 +61,14 @@ class LiveCatalogue:
         return Applied.APPLIED
 
 
-async def item_published(event: CloudEvent, svc: NeedsServices) -> Applied:
-    """Stock registered or changed an item or kit: keep its newest version (by the item's
-    sequence); a redelivered or older version changes nothing."""
-    spec = ITEM_REGISTERED if event.type == ITEM_REGISTERED.type else ITEM_UPDATED
-    return await svc.catalogue.apply(catalogue_item_of(spec.parse(event), event.sequence))
+@dataclass
+class CatalogueHandlers:
+    """Stock's catalogue items, kept as the read model intake checks codes against."""
+
+    svc: NeedsServices
+
+    async def item_published(self, event: CloudEvent) -> Applied:
+        """Stock registered or changed an item or kit: keep its newest version (by the item's
+        sequence); a redelivered or older version changes nothing."""
+        spec = ITEM_REGISTERED if event.type == ITEM_REGISTERED.type else ITEM_UPDATED
+        return await self.svc.catalogue.apply(catalogue_item_of(spec.parse(event), event.sequence))

@@ -50,7 +50,7 @@ from kitflow_needs.domain.intake import NeedInput, build_details
 from kitflow_needs.domain.need import Need, NeedDetails
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.integration import rendered_need_events
-from kitflow_needs.handlers.needs import link_back_all, revise_need
+from kitflow_needs.handlers.needs import NeedHandlers
 from kitflow_needs.handlers.ports import Actor, ImportRecord, NeedsServices, StoredImport
 
 CHUNK_ROWS = 500
@@ -148,56 +148,6 @@ class ImportAnswer:
     replayed: bool = False
 
 
-async def import_once(
-    key: RequestKey | None,
-    svc: NeedsServices,
-    run: Callable[[], Awaitable[ImportReport]],
-) -> ImportAnswer:
-    """`run` the import, once per Idempotency-Key: a retry of a finished import answers with
-    its report; a copy of one still running gets RequestInProgress; the same key with another
-    file or query, IdempotencyKeyReused. A failed import, or one that imported nothing because
-    every row was bad, forgets its key: its retry runs again."""
-    if key is None:
-        return ImportAnswer(await run())
-    replay = await _claim(key, svc)
-    if replay is not None:
-        return replay
-    try:
-        report = await run()
-    except BaseException:
-        await svc.import_requests.release(key)
-        raise
-    if report.refused:
-        await svc.import_requests.release(key)
-    elif not await svc.import_requests.complete(key, report.to_json()):
-        log.warning("the report of import %s is too large to keep; its retry runs again", key.key)
-        await svc.import_requests.release(key)
-    return ImportAnswer(report)
-
-
-async def forget_old_import_keys(svc: NeedsServices) -> int:
-    """Forget the keys of imports begun more than IMPORT_KEYS_RETENTION ago; how many."""
-    return await svc.import_requests.forget_before(svc.clock.now() - IMPORT_KEYS_RETENTION)
-
-
-async def _claim(key: RequestKey, svc: NeedsServices) -> ImportAnswer | None:
-    """None once the key is ours; the first answer when the import was done before."""
-    now = svc.clock.now()
-    held = await svc.import_requests.claim(key, now)
-    if held is None:
-        return None
-    if held.fingerprint != key.fingerprint:
-        raise IdempotencyKeyReused(key.key)
-    if held.answer is not None:
-        return ImportAnswer(ImportReport.from_json(held.answer), replayed=True)
-    if now - held.since < IMPORT_LEASE or not await svc.import_requests.take_over(
-        key, held.since, now
-    ):
-        raise RequestInProgress(key.key, IN_PROGRESS_RETRY_AFTER_S)
-    log.warning("import %s begun at %s never answered; running it again", key.key, held.since)
-    return None
-
-
 @dataclass(frozen=True)
 class _Prepared:
     row: ImportRow
@@ -206,67 +156,6 @@ class _Prepared:
     need_id: str
     import_key: str
     content_hash: str
-
-
-async def import_needs(
-    rows: Sequence[ImportRow],
-    options: ImportOptions,
-    actor: Actor,
-    svc: NeedsServices,
-    context: EventContext,
-    progress: Progress | None = None,
-) -> ImportReport:
-    profiles = {p.profile_id: p for p in await svc.profiles.all()}
-    _check_options(options, profiles)
-    # Read once for the whole import: each row's codes are then dict lookups.
-    catalogue = await svc.catalogue.refresh()
-    with collector_paused():
-        return await _import(rows, options, actor, svc, context, profiles, catalogue, progress)
-
-
-async def _import(
-    rows: Sequence[ImportRow],
-    options: ImportOptions,
-    actor: Actor,
-    svc: NeedsServices,
-    context: EventContext,
-    profiles: Mapping[str, NormsProfile],
-    catalogue: ItemCatalogue,
-    progress: Progress | None,
-) -> ImportReport:
-    report = ImportReport(rows=len(rows))
-    first_row_of: dict[str, int] = {}
-    candidates = _Candidates(svc, actor.organisation)
-    storing: asyncio.Task[_Stored] | None = None
-    done = 0
-    try:
-        for start in range(0, len(rows), CHUNK_ROWS):
-            chunk = rows[start : start + CHUNK_ROWS]
-            prepared = []
-            for n, row in enumerate(chunk, 1):
-                p = _prepare(row, options, actor, svc, profiles, catalogue, first_row_of, report)
-                if p is not None:
-                    prepared.append(p)
-                if n % YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
-            records = await _new_needs(prepared, options, actor, svc, context, candidates)
-            if storing is not None:
-                await _settle(await storing, actor, svc, context, report)
-                if progress is not None:
-                    progress(done)
-            storing = asyncio.create_task(_insert(prepared, records, svc))
-            done += len(chunk)
-        if storing is not None:
-            await _settle(await storing, actor, svc, context, report)
-            if progress is not None:
-                progress(done)
-    except BaseException:
-        if storing is not None and not storing.done():
-            # Never leave a write running unobserved: it finishes (or fails) before we report.
-            await asyncio.wait([storing])
-        raise
-    report.errors.sort(key=lambda e: (e.row, e.column))
-    return report
 
 
 def _check_options(options: ImportOptions, profiles: Mapping[str, NormsProfile]) -> None:
@@ -292,70 +181,6 @@ def _check_options(options: ImportOptions, profiles: Mapping[str, NormsProfile])
 
 def need_id_for(import_key: str) -> str:
     return name_uuid(NEED_ID_NAMESPACE, import_key)
-
-
-def _prepare(
-    row: ImportRow,
-    options: ImportOptions,
-    actor: Actor,
-    svc: NeedsServices,
-    profiles: Mapping[str, NormsProfile],
-    catalogue: ItemCatalogue,
-    first_row_of: dict[str, int],
-    report: ImportReport,
-) -> _Prepared | None:
-    if row.given is None:
-        report.errors += [_error(row, p) for p in row.problems] or [
-            RowError(row.row, "", "the row could not be read")
-        ]
-        return None
-    given = row.given
-    if given.profile_id is None and not given.items and options.profile_id is not None:
-        given = replace(
-            given,
-            profile_id=options.profile_id,
-            duration_days=options.duration_days,
-            norm_rules=options.rules,
-        )
-    content = "\x1f".join(
-        [
-            actor.organisation,
-            row.fingerprint,
-            given.profile_id or "",
-            str(given.duration_days or ""),
-            "submit" if options.submit else "draft",
-            *(() if given.norm_rules is None else ("rules", *given.norm_rules)),
-        ]
-    )
-    content_hash = hashlib.sha256(content.encode()).hexdigest()
-    ref = given.external_ref
-    import_key = (
-        f"{actor.organisation}\x1fref\x1f{ref}"
-        if ref
-        else f"{actor.organisation}\x1f{content_hash}"
-    )
-    earlier = first_row_of.get(import_key)
-    if earlier is not None:
-        column = row.column_of("external_ref") if ref else ""
-        what = (
-            f"the #meta+id {ref!r} is used by row {earlier} too"
-            if ref
-            else (f"the same need as row {earlier} (identical values)")
-        )
-        report.errors.append(RowError(row.row, column, what))
-        return None
-    first_row_of[import_key] = row.row
-    try:
-        details = build_details(
-            given,
-            gazetteer=svc.gazetteer,
-            catalogue=catalogue,
-            profiles=profiles,
-        )
-    except InvalidInput as exc:
-        report.errors += [_error(row, p) for p in exc.problems]
-        return None
-    return _Prepared(row, given, details, need_id_for(import_key), import_key, content_hash)
 
 
 class _Candidates:
@@ -390,86 +215,271 @@ class _Stored:
     held: dict[str, StoredImport]
 
 
-async def _new_needs(
-    prepared: list[_Prepared],
-    options: ImportOptions,
-    actor: Actor,
-    svc: NeedsServices,
-    context: EventContext,
-    candidates: _Candidates,
-) -> list[ImportRecord]:
-    """Each prepared row as a new need with its events, its duplicates found."""
-    if options.submit:
-        await candidates.load({p.details.location.admin2_pcode for p in prepared})
-    now = svc.clock.now()
-    records = []
-    for n, p in enumerate(prepared, 1):
-        if n % YIELD_EVERY == 0:
-            await asyncio.sleep(0)
-        links = (
-            find_duplicates(p.need_id, actor.organisation, p.details, candidates.near(p.details))
-            if options.submit
-            else ()
-        )
-        need = Need.create(
-            p.need_id,
-            actor.organisation,
-            p.details,
-            by=actor.user,
-            now=now,
-            submit=options.submit,
-            duplicates=links,
-        )
-        records.append(
-            ImportRecord(
-                need, rendered_need_events(need.events, context), p.import_key, p.content_hash
-            )
-        )
-    return records
-
-
-async def _insert(
-    prepared: list[_Prepared], records: list[ImportRecord], svc: NeedsServices
-) -> _Stored:
-    inserted = await svc.needs.add_imported(records) if records else set()
-    known = [r.need.need_id for r in records if r.need.need_id not in inserted]
-    held = await svc.needs.imported(known) if known else {}
-    return _Stored(prepared, records, inserted, held)
-
-
-async def _settle(
-    stored: _Stored,
-    actor: Actor,
-    svc: NeedsServices,
-    context: EventContext,
-    report: ImportReport,
-) -> None:
-    """Count what a chunk's insert did; link new duplicates back; update changed needs."""
-    linked = []
-    for record in stored.records:
-        if record.need.need_id in stored.inserted:
-            report.imported += 1
-            report.created.append(record.need.need_id)
-            if record.need.duplicates:
-                linked.append(record.need)
-    await link_back_all(linked, svc, context)
-    for p in stored.prepared:
-        if p.need_id in stored.inserted:
-            continue
-        held = stored.held.get(p.need_id)
-        if held is None or held.content_hash == p.content_hash:
-            # The same row imported before (or by a concurrent import of the same file).
-            report.unchanged += 1
-            continue
-        try:
-            await revise_need(p.need_id, p.given, actor, svc, context, content_hash=p.content_hash)
-        except InvalidInput as exc:
-            report.errors += [_error(p.row, problem) for problem in exc.problems]
-        except NeedsError as exc:
-            report.errors.append(RowError(p.row.row, p.row.column_of("external_ref"), str(exc)))
-        else:
-            report.updated += 1
-
-
 def _error(row: ImportRow, problem: FieldProblem) -> RowError:
     return RowError(row.row, row.column_of(problem.field), problem.reason)
+
+
+@dataclass
+class ImportHandlers:
+    """Bulk imports of needs, answered once per Idempotency-Key."""
+
+    svc: NeedsServices
+
+    @property
+    def _needs(self) -> NeedHandlers:
+        return NeedHandlers(self.svc)
+
+    async def import_once(
+        self,
+        key: RequestKey | None,
+        run: Callable[[], Awaitable[ImportReport]],
+    ) -> ImportAnswer:
+        """`run` the import, once per Idempotency-Key: a retry of a finished import answers with
+        its report; a copy of one still running gets RequestInProgress; the same key with another
+        file or query, IdempotencyKeyReused. A failed import, or one that imported nothing because
+        every row was bad, forgets its key: its retry runs again."""
+        if key is None:
+            return ImportAnswer(await run())
+        replay = await self._claim(key)
+        if replay is not None:
+            return replay
+        try:
+            report = await run()
+        except BaseException:
+            await self.svc.import_requests.release(key)
+            raise
+        if report.refused:
+            await self.svc.import_requests.release(key)
+        elif not await self.svc.import_requests.complete(key, report.to_json()):
+            log.warning(
+                "the report of import %s is too large to keep; its retry runs again", key.key
+            )
+            await self.svc.import_requests.release(key)
+        return ImportAnswer(report)
+
+    async def forget_old_import_keys(self) -> int:
+        """Forget the keys of imports begun more than IMPORT_KEYS_RETENTION ago; how many."""
+        return await self.svc.import_requests.forget_before(
+            self.svc.clock.now() - IMPORT_KEYS_RETENTION
+        )
+
+    async def _claim(self, key: RequestKey) -> ImportAnswer | None:
+        """None once the key is ours; the first answer when the import was done before."""
+        now = self.svc.clock.now()
+        held = await self.svc.import_requests.claim(key, now)
+        if held is None:
+            return None
+        if held.fingerprint != key.fingerprint:
+            raise IdempotencyKeyReused(key.key)
+        if held.answer is not None:
+            return ImportAnswer(ImportReport.from_json(held.answer), replayed=True)
+        if now - held.since < IMPORT_LEASE or not await self.svc.import_requests.take_over(
+            key, held.since, now
+        ):
+            raise RequestInProgress(key.key, IN_PROGRESS_RETRY_AFTER_S)
+        log.warning("import %s begun at %s never answered; running it again", key.key, held.since)
+        return None
+
+    async def import_needs(
+        self,
+        rows: Sequence[ImportRow],
+        options: ImportOptions,
+        actor: Actor,
+        context: EventContext,
+        progress: Progress | None = None,
+    ) -> ImportReport:
+        profiles = {p.profile_id: p for p in await self.svc.profiles.all()}
+        _check_options(options, profiles)
+        # Read once for the whole import: each row's codes are then dict lookups.
+        catalogue = await self.svc.catalogue.refresh()
+        with collector_paused():
+            return await self._import(rows, options, actor, context, profiles, catalogue, progress)
+
+    async def _import(
+        self,
+        rows: Sequence[ImportRow],
+        options: ImportOptions,
+        actor: Actor,
+        context: EventContext,
+        profiles: Mapping[str, NormsProfile],
+        catalogue: ItemCatalogue,
+        progress: Progress | None,
+    ) -> ImportReport:
+        report = ImportReport(rows=len(rows))
+        first_row_of: dict[str, int] = {}
+        candidates = _Candidates(self.svc, actor.organisation)
+        storing: asyncio.Task[_Stored] | None = None
+        done = 0
+        try:
+            for start in range(0, len(rows), CHUNK_ROWS):
+                chunk = rows[start : start + CHUNK_ROWS]
+                prepared = []
+                for n, row in enumerate(chunk, 1):
+                    p = self._prepare(
+                        row, options, actor, profiles, catalogue, first_row_of, report
+                    )
+                    if p is not None:
+                        prepared.append(p)
+                    if n % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+                records = await self._new_needs(prepared, options, actor, context, candidates)
+                if storing is not None:
+                    await self._settle(await storing, actor, context, report)
+                    if progress is not None:
+                        progress(done)
+                storing = asyncio.create_task(self._insert(prepared, records))
+                done += len(chunk)
+            if storing is not None:
+                await self._settle(await storing, actor, context, report)
+                if progress is not None:
+                    progress(done)
+        except BaseException:
+            if storing is not None and not storing.done():
+                # Never leave a write running unobserved: it finishes (or fails) before we report.
+                await asyncio.wait([storing])
+            raise
+        report.errors.sort(key=lambda e: (e.row, e.column))
+        return report
+
+    def _prepare(
+        self,
+        row: ImportRow,
+        options: ImportOptions,
+        actor: Actor,
+        profiles: Mapping[str, NormsProfile],
+        catalogue: ItemCatalogue,
+        first_row_of: dict[str, int],
+        report: ImportReport,
+    ) -> _Prepared | None:
+        if row.given is None:
+            report.errors += [_error(row, p) for p in row.problems] or [
+                RowError(row.row, "", "the row could not be read")
+            ]
+            return None
+        given = row.given
+        if given.profile_id is None and not given.items and options.profile_id is not None:
+            given = replace(
+                given,
+                profile_id=options.profile_id,
+                duration_days=options.duration_days,
+                norm_rules=options.rules,
+            )
+        content = "\x1f".join(
+            [
+                actor.organisation,
+                row.fingerprint,
+                given.profile_id or "",
+                str(given.duration_days or ""),
+                "submit" if options.submit else "draft",
+                *(() if given.norm_rules is None else ("rules", *given.norm_rules)),
+            ]
+        )
+        content_hash = hashlib.sha256(content.encode()).hexdigest()
+        ref = given.external_ref
+        import_key = (
+            f"{actor.organisation}\x1fref\x1f{ref}"
+            if ref
+            else f"{actor.organisation}\x1f{content_hash}"
+        )
+        earlier = first_row_of.get(import_key)
+        if earlier is not None:
+            column = row.column_of("external_ref") if ref else ""
+            what = (
+                f"the #meta+id {ref!r} is used by row {earlier} too"
+                if ref
+                else (f"the same need as row {earlier} (identical values)")
+            )
+            report.errors.append(RowError(row.row, column, what))
+            return None
+        first_row_of[import_key] = row.row
+        try:
+            details = build_details(
+                given,
+                gazetteer=self.svc.gazetteer,
+                catalogue=catalogue,
+                profiles=profiles,
+            )
+        except InvalidInput as exc:
+            report.errors += [_error(row, p) for p in exc.problems]
+            return None
+        return _Prepared(row, given, details, need_id_for(import_key), import_key, content_hash)
+
+    async def _new_needs(
+        self,
+        prepared: list[_Prepared],
+        options: ImportOptions,
+        actor: Actor,
+        context: EventContext,
+        candidates: _Candidates,
+    ) -> list[ImportRecord]:
+        """Each prepared row as a new need with its events, its duplicates found."""
+        if options.submit:
+            await candidates.load({p.details.location.admin2_pcode for p in prepared})
+        now = self.svc.clock.now()
+        records = []
+        for n, p in enumerate(prepared, 1):
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
+            links = (
+                find_duplicates(
+                    p.need_id, actor.organisation, p.details, candidates.near(p.details)
+                )
+                if options.submit
+                else ()
+            )
+            need = Need.create(
+                p.need_id,
+                actor.organisation,
+                p.details,
+                by=actor.user,
+                now=now,
+                submit=options.submit,
+                duplicates=links,
+            )
+            records.append(
+                ImportRecord(
+                    need, rendered_need_events(need.events, context), p.import_key, p.content_hash
+                )
+            )
+        return records
+
+    async def _insert(self, prepared: list[_Prepared], records: list[ImportRecord]) -> _Stored:
+        inserted = await self.svc.needs.add_imported(records) if records else set()
+        known = [r.need.need_id for r in records if r.need.need_id not in inserted]
+        held = await self.svc.needs.imported(known) if known else {}
+        return _Stored(prepared, records, inserted, held)
+
+    async def _settle(
+        self,
+        stored: _Stored,
+        actor: Actor,
+        context: EventContext,
+        report: ImportReport,
+    ) -> None:
+        """Count what a chunk's insert did; link new duplicates back; update changed needs."""
+        linked = []
+        for record in stored.records:
+            if record.need.need_id in stored.inserted:
+                report.imported += 1
+                report.created.append(record.need.need_id)
+                if record.need.duplicates:
+                    linked.append(record.need)
+        await self._needs.link_back_all(linked, context)
+        for p in stored.prepared:
+            if p.need_id in stored.inserted:
+                continue
+            held = stored.held.get(p.need_id)
+            if held is None or held.content_hash == p.content_hash:
+                # The same row imported before (or by a concurrent import of the same file).
+                report.unchanged += 1
+                continue
+            try:
+                await self._needs.revise_need(
+                    p.need_id, p.given, actor, context, content_hash=p.content_hash
+                )
+            except InvalidInput as exc:
+                report.errors += [_error(p.row, problem) for problem in exc.problems]
+            except NeedsError as exc:
+                report.errors.append(RowError(p.row.row, p.row.column_of("external_ref"), str(exc)))
+            else:
+                report.updated += 1

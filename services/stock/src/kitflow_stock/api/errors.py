@@ -1,4 +1,4 @@
-"""Domain errors as problem+json: which field and why, or what conflicts."""
+"""Domain errors as problem+json: the shared kinds' answers, and the ones stock says more about."""
 
 from __future__ import annotations
 
@@ -9,14 +9,10 @@ from kitflow_shared.web.problems import ProblemFor, install_problem_mapping
 
 from kitflow_stock.domain.catalogue import DuplicateItem
 from kitflow_stock.domain.errors import (
-    ConcurrentChange,
-    Conflict,
     CountAlreadySubmitted,
     DuplicateDocument,
     DuplicateWarehouse,
     InsufficientStock,
-    InvalidInput,
-    NotPermitted,
     UnknownCount,
     UnknownItem,
     UnknownReservation,
@@ -29,61 +25,42 @@ def _code_taken(_: Any) -> list[dict[str, Any]]:
     return [{"field": "body.code", "reason": "already taken", "type": "duplicate"}]
 
 
-def install_domain_error_handlers(app: FastAPI) -> None:
-    install_problem_mapping(
-        app,
-        {
-            InvalidInput: ProblemFor(
-                422,
-                "Invalid request",
-                "validation",
-                errors=lambda e: [
-                    {"field": f"body.{e.field}", "reason": e.reason, "type": "business_rule"}
-                ],
-            ),
-            UnknownWarehouse: ProblemFor(404, "Not found", "unknown-warehouse"),
-            DuplicateWarehouse: ProblemFor(
-                409, "Conflict", "duplicate-warehouse", errors=_code_taken
-            ),
-            NotPermitted: ProblemFor(403, "Forbidden", "forbidden"),
-            ConcurrentChange: ProblemFor(409, "Conflict", "concurrent-change"),
-            UnknownItem: ProblemFor(404, "Not found", "unknown-item"),
-            DuplicateItem: ProblemFor(409, "Conflict", "duplicate-item", errors=_code_taken),
-            InsufficientStock: ProblemFor(
-                409,
-                "Not enough stock",
-                "insufficient-stock",
-                extensions=lambda e: {
-                    "warehouse": e.warehouse,
-                    "item_code": e.item,
-                    "requested": e.requested,
-                    "available": e.available,
-                },
-            ),
-            DuplicateDocument: ProblemFor(
-                409,
-                "Conflict",
-                "duplicate-document",
-                errors=lambda _: [
-                    {
-                        "field": "body.document_number",
-                        "reason": "already recorded",
-                        "type": "duplicate",
-                    }
-                ],
-                extensions=lambda e: {"movement_id": e.movement_id},
-            ),
-            Conflict: ProblemFor(409, "Conflict", "conflict"),
-            CountAlreadySubmitted: ProblemFor(
-                409,
-                "Conflict",
-                "conflict",
-                extensions=lambda e: {"movement_id": e.movement_id},
-            ),
-            UnknownCount: ProblemFor(404, "Not found", "unknown-count"),
-            UnknownReservation: ProblemFor(404, "Not found", "unknown-reservation"),
-            # What the validation let through but the store cannot hold (a sum past its
-            # integers, say): this request fails, with nothing written, and no other.
-            Unstorable: ProblemFor(422, "Invalid request", "unstorable"),
+# Not listed: InvalidInput, NotPermitted, Conflict, ConcurrentChange (the shared kinds' answers).
+STOCK_PROBLEMS: dict[type[Exception], ProblemFor] = {
+    UnknownWarehouse: ProblemFor(404, "Not found", "unknown-warehouse"),
+    DuplicateWarehouse: ProblemFor(409, "Conflict", "duplicate-warehouse", errors=_code_taken),
+    UnknownItem: ProblemFor(404, "Not found", "unknown-item"),
+    DuplicateItem: ProblemFor(409, "Conflict", "duplicate-item", errors=_code_taken),
+    InsufficientStock: ProblemFor(
+        409,
+        "Not enough stock",
+        "insufficient-stock",
+        extensions=lambda e: {
+            "warehouse": e.warehouse,
+            "item_code": e.item,
+            "requested": e.requested,
+            "available": e.available,
         },
-    )
+    ),
+    DuplicateDocument: ProblemFor(
+        409,
+        "Conflict",
+        "duplicate-document",
+        errors=lambda _: [
+            {"field": "body.document_number", "reason": "already recorded", "type": "duplicate"}
+        ],
+        extensions=lambda e: {"movement_id": e.movement_id},
+    ),
+    CountAlreadySubmitted: ProblemFor(
+        409, "Conflict", "conflict", extensions=lambda e: {"movement_id": e.movement_id}
+    ),
+    UnknownCount: ProblemFor(404, "Not found", "unknown-count"),
+    UnknownReservation: ProblemFor(404, "Not found", "unknown-reservation"),
+    # What the validation let through but the store cannot hold (a sum past its integers, say):
+    # this request fails, with nothing written, and no other.
+    Unstorable: ProblemFor(422, "Invalid request", "unstorable"),
+}
+
+
+def install_domain_error_handlers(app: FastAPI) -> None:
+    install_problem_mapping(app, STOCK_PROBLEMS)

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
+from kitflow_shared import errors as kinds
+from kitflow_shared.errors import message
+
 from kitflow_stock.domain.errors import InvalidInput, StockError
 
 # Codes are used as keys in stored documents and in URLs: no dots, dollars or spaces.
@@ -54,25 +57,27 @@ class ItemDetails:
 
     def validated(self, code: str) -> ItemDetails:
         if not CODE_PATTERN.match(code):
-            raise InvalidInput("code", "use capital letters, digits and hyphens (max 64)")
+            raise InvalidInput.of("code", "use capital letters, digits and hyphens (max 64)")
         for field_name in ("name_en", "name_fr", "unit"):
             if not getattr(self, field_name).strip():
-                raise InvalidInput(field_name, "must not be blank")
+                raise InvalidInput.of(field_name, "must not be blank")
         if self.pack_size < 1:
-            raise InvalidInput("pack_size", "must be at least 1")
+            raise InvalidInput.of("pack_size", "must be at least 1")
         for field_name in ("weight_kg", "volume_m3"):
             value = getattr(self, field_name)
             if value is not None and value <= 0:
-                raise InvalidInput(field_name, "must be greater than 0")
+                raise InvalidInput.of(field_name, "must be greater than 0")
         seen: set[str] = set()
         for i, component in enumerate(self.components):
             where = f"components.{i}"
             if component.item_code == code:
-                raise InvalidInput(f"{where}.item_code", "a kit cannot contain itself")
+                raise InvalidInput.of(f"{where}.item_code", "a kit cannot contain itself")
             if component.item_code in seen:
-                raise InvalidInput(f"{where}.item_code", f"{component.item_code} is listed twice")
+                raise InvalidInput.of(
+                    f"{where}.item_code", f"{component.item_code} is listed twice"
+                )
             if component.quantity < 1:
-                raise InvalidInput(f"{where}.quantity", "must be at least 1")
+                raise InvalidInput.of(f"{where}.quantity", "must be at least 1")
             seen.add(component.item_code)
         return replace(
             self,
@@ -95,9 +100,11 @@ class ItemChanged:
 ItemEvent = ItemRegistered | ItemChanged
 
 
-class DuplicateItem(StockError):
+class DuplicateItem(StockError, kinds.Conflict):
     def __init__(self, code: str) -> None:
-        super().__init__(f"an item with code {code!r} is already in the catalogue")
+        super().__init__(
+            message("an item with code {code!r} is already in the catalogue", code=code)
+        )
         self.code = code
 
 
@@ -141,9 +148,9 @@ def check_bill_of_materials(details: ItemDetails, found: Mapping[str, CatalogueI
         where = f"components.{i}.item_code"
         held = found.get(component.item_code)
         if held is None:
-            raise InvalidInput(where, f"{component.item_code} is not in the catalogue")
+            raise InvalidInput.of(where, f"{component.item_code} is not in the catalogue")
         if held.is_kit:
-            raise InvalidInput(
+            raise InvalidInput.of(
                 where, f"{component.item_code} is a kit; a kit's components must be plain items"
             )
 
@@ -151,7 +158,7 @@ def check_bill_of_materials(details: ItemDetails, found: Mapping[str, CatalogueI
 def check_may_become_kit(code: str, kits_containing_it: list[str]) -> None:
     """An item that is a component of kits must stay a plain item (no kit inside a kit)."""
     if kits_containing_it:
-        raise InvalidInput(
+        raise InvalidInput.of(
             "components",
             f"{code} is a component of {', '.join(sorted(kits_containing_it))}; "
             "a component cannot become a kit",

@@ -373,11 +373,11 @@ class WarehouseStock:
     ) -> Movement:
         """Record a loss, damage, expiry, find or count correction (signed quantity)."""
         if quantity == 0:
-            raise InvalidInput("quantity", "must not be 0")
+            raise InvalidInput.of("quantity", "must not be 0")
         sign = _REASON_SIGN[reason]
         if sign and (quantity > 0) != (sign > 0):
             direction = "negative (stock leaves)" if sign < 0 else "positive (stock is added)"
-            raise InvalidInput("quantity", f"a {reason} adjustment must be {direction}")
+            raise InvalidInput.of("quantity", f"a {reason} adjustment must be {direction}")
         if quantity > 0:
             lines = [self._put(InboundLine(item, quantity, lot, expiry, owner or self.owner))]
         else:
@@ -395,10 +395,10 @@ class WarehouseStock:
         outbound: list[tuple[str, str, str, int]] = []
         for i, line in enumerate(counted):
             if line.counted < 0:
-                raise InvalidInput(f"lines[{i}].counted", "must not be negative")
+                raise InvalidInput.of(f"lines[{i}].counted", "must not be negative")
             key = (line.item, line.lot, line.owner or self.owner)
             if key in seen:
-                raise InvalidInput(f"lines[{i}]", f"{line.item} lot {line.lot!r} counted twice")
+                raise InvalidInput.of(f"lines[{i}]", f"{line.item} lot {line.lot!r} counted twice")
             seen.add(key)
             current = self._lot_on_hand(*key)
             if line.counted > current:
@@ -445,7 +445,7 @@ class WarehouseStock:
     ) -> Movement:
         """Send goods to another warehouse: they leave here now and are in transit there."""
         if to_warehouse == self.warehouse:
-            raise InvalidInput("to_warehouse", "a transfer goes to another warehouse")
+            raise InvalidInput.of("to_warehouse", "a transfer goes to another warehouse")
         self._require_lines(lines)
         self._require_new_document(info.document_number)
         plan = self._plan_takes(lines)
@@ -482,13 +482,13 @@ class WarehouseStock:
         for i, rec in enumerate(received):
             key = (rec.item, rec.lot, rec.owner)
             if key not in sent:
-                raise InvalidInput(f"lines[{i}]", f"{rec.item} lot {rec.lot!r} was not sent")
+                raise InvalidInput.of(f"lines[{i}]", f"{rec.item} lot {rec.lot!r} was not sent")
             if key in got:
-                raise InvalidInput(f"lines[{i}]", f"{rec.item} lot {rec.lot!r} listed twice")
+                raise InvalidInput.of(f"lines[{i}]", f"{rec.item} lot {rec.lot!r} listed twice")
             if rec.received < 0 or rec.damaged < 0:
-                raise InvalidInput(f"lines[{i}]", "quantities must not be negative")
+                raise InvalidInput.of(f"lines[{i}]", "quantities must not be negative")
             if rec.received + rec.damaged > sent[key].quantity:
-                raise InvalidInput(
+                raise InvalidInput.of(
                     f"lines[{i}]",
                     f"{rec.received + rec.damaged} received and damaged, but only "
                     f"{sent[key].quantity} {rec.item} were sent",
@@ -680,7 +680,7 @@ class WarehouseStock:
         qty = reservation.quantity if quantity is None else quantity
         self._require_positive("quantity", qty)
         if qty > reservation.quantity:
-            raise InvalidInput("quantity", f"only {reservation.quantity} are reserved")
+            raise InvalidInput.of("quantity", f"only {reservation.quantity} are reserved")
         movement = self._issue(info, reservation, qty)
         if qty < reservation.quantity:
             remainder = replace(
@@ -859,7 +859,7 @@ class WarehouseStock:
 
     def set_minimum(self, item: str, minimum: int) -> None:
         if minimum < 0:
-            raise InvalidInput("minimum", "must not be negative")
+            raise InvalidInput.of("minimum", "must not be negative")
         balance = self._balance_for_update(item)
         balance.minimum = minimum
         balance.low_signalled = False
@@ -1042,10 +1042,10 @@ class WarehouseStock:
     ) -> None:
         cls._require_positive("count", count)
         if not components:
-            raise InvalidInput("kit", f"{kit} has no bill of materials")
+            raise InvalidInput.of("kit", f"{kit} has no bill of materials")
         for item, quantity in components:
             if quantity * count > MAX_QUANTITY:
-                raise InvalidInput(
+                raise InvalidInput.of(
                     "count",
                     f"{count} {kit} hold {quantity * count} {item}: more than the "
                     f"{MAX_QUANTITY} one movement line may carry",
@@ -1054,9 +1054,9 @@ class WarehouseStock:
     @staticmethod
     def _require_lines(lines: Sequence[object]) -> None:
         if not lines:
-            raise InvalidInput("lines", "at least one line is needed")
+            raise InvalidInput.of("lines", "at least one line is needed")
 
     @staticmethod
     def _require_positive(field_name: str, value: int) -> None:
         if value <= 0:
-            raise InvalidInput(field_name, "must be greater than 0")
+            raise InvalidInput.of(field_name, "must be greater than 0")

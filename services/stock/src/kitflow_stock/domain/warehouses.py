@@ -35,16 +35,16 @@ class WarehouseDetails:
 
     def validated(self) -> WarehouseDetails:
         if not self.name.strip():
-            raise InvalidInput("name", "must not be blank")
+            raise InvalidInput.of("name", "must not be blank")
         # A P-code nests: the cercle ML0501 (Mopti) lies in the region ML05 (Mopti).
         if not self.admin2_pcode.startswith(self.admin1_pcode):
-            raise InvalidInput(
+            raise InvalidInput.of(
                 "admin2_pcode",
                 f"{self.admin2_pcode} is not inside {self.admin1_pcode}: an admin2 P-code starts "
                 "with its admin1 P-code",
             )
         if self.capacity_m3 is not None and self.capacity_m3 <= 0:
-            raise InvalidInput("capacity_m3", "must be greater than 0")
+            raise InvalidInput.of("capacity_m3", "must be greater than 0")
         return replace(self, name=self.name.strip())
 
 

@@ -108,7 +108,7 @@ class StockHandlers:
                 else NotPermitted("only the warehouse's staff (or an admin) record its movements")
             )
         if not warehouse.details.active:
-            raise InvalidInput("warehouse", f"{code} is not active")
+            raise InvalidInput.of("warehouse", f"{code} is not active")
         return warehouse
 
     async def readable(self, actor: Actor, code: str) -> Warehouse:
@@ -121,7 +121,9 @@ class StockHandlers:
         found = await self.catalogue.get_many(set(codes))
         for index, code in enumerate(codes):
             if code not in found:
-                raise InvalidInput(f"{field}[{index}].item_code", f"{code} is not in the catalogue")
+                raise InvalidInput.of(
+                    f"{field}[{index}].item_code", f"{code} is not in the catalogue"
+                )
 
     # The count handlers guard their commands the same way.
     operable = _operable
@@ -130,7 +132,7 @@ class StockHandlers:
     def _info(self, actor: Actor, record: StockRecord, prefix: str = "MV") -> MovementInfo:
         occurred = record.occurred_at or self.clock()
         if occurred > self.clock() + timedelta(minutes=5):
-            raise InvalidInput("occurred_at", "cannot be in the future")
+            raise InvalidInput.of("occurred_at", "cannot be in the future")
         # The store keeps milliseconds: the answer to a replay, read back from the store,
         # must say what the first answer said.
         occurred = occurred.replace(microsecond=occurred.microsecond // 1000 * 1000)
@@ -213,7 +215,7 @@ class StockHandlers:
         warehouse = await self._operable(actor, code)
         await self._known_items([line.item for line in lines])
         if not record.document_number:
-            raise InvalidInput("grn_number", "a receipt needs its goods-received-note number")
+            raise InvalidInput.of("grn_number", "a receipt needs its goods-received-note number")
         info = self._info(actor, record)
         return await self._movement_once(
             warehouse,
@@ -235,7 +237,7 @@ class StockHandlers:
         warehouse = await self._operable(actor, code)
         await self._known_items([line.item for line in lines])
         if not record.document_number:
-            raise InvalidInput("waybill_number", "a dispatch needs its waybill number")
+            raise InvalidInput.of("waybill_number", "a dispatch needs its waybill number")
         info = self._info(actor, record)
         return await self._movement_once(
             warehouse,
@@ -278,12 +280,14 @@ class StockHandlers:
         try:
             destination = await self.warehouses.get(to_warehouse)
         except UnknownWarehouse:
-            raise InvalidInput("to_warehouse", f"no warehouse with code {to_warehouse}") from None
+            raise InvalidInput.of(
+                "to_warehouse", f"no warehouse with code {to_warehouse}"
+            ) from None
         if not destination.details.active:
-            raise InvalidInput("to_warehouse", f"{to_warehouse} is not active")
+            raise InvalidInput.of("to_warehouse", f"{to_warehouse} is not active")
         await self._known_items([line.item for line in lines])
         if not record.document_number:
-            raise InvalidInput("waybill_number", "a transfer needs its waybill number")
+            raise InvalidInput.of("waybill_number", "a transfer needs its waybill number")
         info = self._info(actor, record)
         transfer_id = new_id("TR")
         return await self._movement_once(
@@ -328,9 +332,9 @@ class StockHandlers:
         warehouse = await self._operable(actor, code)
         items = await self.catalogue.get_many({kit})
         if kit not in items:
-            raise InvalidInput("kit_code", f"{kit} is not in the catalogue")
+            raise InvalidInput.of("kit_code", f"{kit} is not in the catalogue")
         if not items[kit].is_kit:
-            raise InvalidInput("kit_code", f"{kit} is an item, not a kit")
+            raise InvalidInput.of("kit_code", f"{kit} is an item, not a kit")
         bom = [(c.item_code, c.quantity) for c in items[kit].details.components]
         info = self._info(actor, record)
 
@@ -382,7 +386,7 @@ class StockHandlers:
         warehouse = await self._operable(actor, code)
         original = await self.ledger.movement(code, movement_id)
         if original is None:
-            raise InvalidInput("movement_id", f"no movement {movement_id} in {code}'s ledger")
+            raise InvalidInput.of("movement_id", f"no movement {movement_id} in {code}'s ledger")
         info = self._info(actor, record)
         return await self._movement_once(
             warehouse,
@@ -435,7 +439,7 @@ class StockHandlers:
         if actor is not None:
             self._require_reservable(actor, warehouse, expires_at)
         if expires_at <= self.clock():
-            raise InvalidInput("expires_at", "must be in the future")
+            raise InvalidInput.of("expires_at", "must be in the future")
         return await self._run(
             warehouse,
             lambda s: s.reserve(line_id, plan_id, item, quantity, mode, expires_at),
@@ -499,10 +503,10 @@ class StockHandlers:
     def _require_reservable(self, actor: Actor, warehouse: Warehouse, expires_at: datetime) -> None:
         self._require_reserver(actor, warehouse)
         if not warehouse.details.active:
-            raise InvalidInput("warehouse", f"{warehouse.code} is not active")
+            raise InvalidInput.of("warehouse", f"{warehouse.code} is not active")
         latest = self.clock() + self.reservation_horizon
         if expires_at > latest:
-            raise InvalidInput(
+            raise InvalidInput.of(
                 "expires_at",
                 f"must be within {self.reservation_horizon.days} days "
                 f"(by {latest.isoformat(timespec='minutes')})",
@@ -524,7 +528,7 @@ class StockHandlers:
         warehouse = await self.warehouse(code)
         self._require_reservable(actor, warehouse, expires_at)
         if expires_at <= self.clock():
-            raise InvalidInput("expires_at", "must be in the future")
+            raise InvalidInput.of("expires_at", "must be in the future")
 
         async def recall(outcome: str) -> ReservationOutcome:
             fields = json.loads(outcome)

@@ -30,61 +30,65 @@ class ChangeWarehouse:
     changes: dict[str, Any]
 
 
-async def register_warehouse(
-    command: RegisterWarehouse,
-    actor: Actor,
-    repo: WarehouseRepository,
-    context: EventContext,
-    key: RequestKey | None = None,
-) -> Done[Warehouse]:
-    if not actor.admin and command.details.organisation != actor.organisation:
-        raise NotPermitted("only an admin registers a warehouse for another organisation")
-    if key is not None and (replay := await _created_by(key, repo)) is not None:
-        return replay
-    warehouse = Warehouse.register(command.code, command.details)
-    request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
-    try:
-        await repo.add(warehouse, warehouse_events(warehouse.events, context), request)
-    except DuplicateWarehouse:
-        # Its code is taken, or a copy of this request created it meanwhile.
-        if key is not None and (replay := await _created_by(key, repo)) is not None:
+@dataclass
+class WarehouseHandlers:
+    """Registering and changing warehouses (their organisation's coordinators, or admins)."""
+
+    repo: WarehouseRepository
+
+    async def register_warehouse(
+        self,
+        command: RegisterWarehouse,
+        actor: Actor,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Done[Warehouse]:
+        if not actor.admin and command.details.organisation != actor.organisation:
+            raise NotPermitted("only an admin registers a warehouse for another organisation")
+        if key is not None and (replay := await self._created_by(key)) is not None:
             return replay
-        raise
-    return Done(warehouse)
-
-
-async def _created_by(key: RequestKey, repo: WarehouseRepository) -> Done[Warehouse] | None:
-    code = replayed_result(await repo.created_by(key.token), key)
-    return None if code is None else Done(await repo.get(code), replayed=True)
-
-
-async def change_warehouse(
-    command: ChangeWarehouse,
-    actor: Actor,
-    repo: WarehouseRepository,
-    context: EventContext,
-    key: RequestKey | None = None,
-) -> Done[Warehouse]:
-    for _ in range(MAX_ATTEMPTS):
-        warehouse, remembered = await repo.load(command.code, key)
-        if not actor.admin and warehouse.details.organisation != actor.organisation:
-            raise NotPermitted("only the owning organisation or an admin changes a warehouse")
-        if key is not None and replayed_result(remembered, key) is not None:
-            return Done(warehouse, replayed=True)
-        new_details: WarehouseDetails = replace(warehouse.details, **command.changes)
-        if not actor.admin and new_details.organisation != warehouse.details.organisation:
-            raise NotPermitted("only an admin transfers a warehouse to another organisation")
-        expected = warehouse.sequence
-        # A change to what it already is changes nothing, but its key is remembered all the
-        # same: repeated after someone else's change, it must not undo that one.
-        if not warehouse.change(new_details) and key is None:
-            return Done(warehouse)
+        warehouse = Warehouse.register(command.code, command.details)
         request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
         try:
-            await repo.save(
-                warehouse, expected, warehouse_events(warehouse.events, context), request
-            )
-        except ConcurrentChange:
-            continue
+            await self.repo.add(warehouse, warehouse_events(warehouse.events, context), request)
+        except DuplicateWarehouse:
+            # Its code is taken, or a copy of this request created it meanwhile.
+            if key is not None and (replay := await self._created_by(key)) is not None:
+                return replay
+            raise
         return Done(warehouse)
-    raise ConcurrentChange(f"warehouse {command.code} kept changing; try again")
+
+    async def _created_by(self, key: RequestKey) -> Done[Warehouse] | None:
+        code = replayed_result(await self.repo.created_by(key.token), key)
+        return None if code is None else Done(await self.repo.get(code), replayed=True)
+
+    async def change_warehouse(
+        self,
+        command: ChangeWarehouse,
+        actor: Actor,
+        context: EventContext,
+        key: RequestKey | None = None,
+    ) -> Done[Warehouse]:
+        for _ in range(MAX_ATTEMPTS):
+            warehouse, remembered = await self.repo.load(command.code, key)
+            if not actor.admin and warehouse.details.organisation != actor.organisation:
+                raise NotPermitted("only the owning organisation or an admin changes a warehouse")
+            if key is not None and replayed_result(remembered, key) is not None:
+                return Done(warehouse, replayed=True)
+            new_details: WarehouseDetails = replace(warehouse.details, **command.changes)
+            if not actor.admin and new_details.organisation != warehouse.details.organisation:
+                raise NotPermitted("only an admin transfers a warehouse to another organisation")
+            expected = warehouse.sequence
+            # A change to what it already is changes nothing, but its key is remembered all the
+            # same: repeated after someone else's change, it must not undo that one.
+            if not warehouse.change(new_details) and key is None:
+                return Done(warehouse)
+            request = RememberedRequest.of(key, command.code, datetime.now(UTC)) if key else None
+            try:
+                await self.repo.save(
+                    warehouse, expected, warehouse_events(warehouse.events, context), request
+                )
+            except ConcurrentChange:
+                continue
+            return Done(warehouse)
+        raise ConcurrentChange(f"warehouse {command.code} kept changing; try again")

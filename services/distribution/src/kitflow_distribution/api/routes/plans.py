@@ -28,10 +28,10 @@ from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict, Field
 
 from kitflow_distribution.domain.planner import PartnerCap
-from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan, UnknownPlan
+from kitflow_distribution.domain.plans import DeliveredLine, Delivery, Plan
 from kitflow_distribution.handlers.plans import MAX_PLAN_LINES, Answer, DraftRequest, PlanHandlers
 from kitflow_distribution.handlers.ports import Actor
-from kitflow_distribution.handlers.reports import COLUMNS, five_w_rows
+from kitflow_distribution.handlers.reports import COLUMNS
 
 router = APIRouter(tags=["plans"])
 
@@ -308,19 +308,8 @@ async def get_plan(plan_id: PlanId, caller: Reader, plans: Plans) -> PlanPublic:
     """One plan with its lines, their progress and the planner's explanation.
 
     Partners see a plan only when it serves one of their needs, and then only those lines."""
-    return await _as_seen_by(actor_of(caller), await plans.plans.get(plan_id), plans)
-
-
-async def _as_seen_by(actor: Actor, plan: Plan, plans: PlanHandlers) -> PlanPublic:
-    """The whole plan for coordinators; for a partner, only what concerns its own needs."""
-    if not actor.plans:
-        own = [x for x in plan.lines if await plans.owned_by(x.need_id, actor)]
-        if not own:
-            raise UnknownPlan(plan.id)  # another organisation's plan: not even its existence
-        plan.lines = own
-        plan.reach = {k: v for k, v in plan.reach.items() if k in {x.need_id for x in own}}
-        plan.explanation = {}
-    return PlanPublic.of(plan)
+    actor = actor_of(caller)
+    return PlanPublic.of(await plans.as_seen_by(actor, await plans.plans.get(plan_id)))
 
 
 @router.post("/v1/plans/{plan_id}/approve", response_model=PlanPublic)
@@ -397,7 +386,7 @@ async def deliveries(
     answer = await plans.record_deliveries(actor, plan_id, items, context, key)
     mark_replayed(response, answer.replayed)
     # A partner's replay, like its first answer, shows only its own needs' lines.
-    return await _as_seen_by(actor, answer.plan, plans)
+    return PlanPublic.of(await plans.as_seen_by(actor, answer.plan))
 
 
 @router.post("/v1/plans/{plan_id}/close", response_model=PlanPublic)
@@ -418,16 +407,7 @@ async def close(
 
 
 async def _five_w(caller: Caller, plans: PlanHandlers) -> list[list[Any]]:
-    actor = actor_of(caller)
-    everything: list[Plan] = []
-    offset = 0
-    while True:
-        page = await plans.plans.find(status=None, need_id=None, limit=200, offset=offset)
-        everything.extend(page.items)
-        offset += len(page.items)
-        if offset >= page.total or not page.items:
-            break
-    rows = await five_w_rows(everything, plans.needs, None if actor.plans else actor.organisation)
+    rows = await plans.five_w(actor_of(caller))
     return [[c[0] for c in COLUMNS], [c[1] for c in COLUMNS], *[list(r.values) for r in rows]]
 
 

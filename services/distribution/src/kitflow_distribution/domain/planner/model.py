@@ -10,18 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from kitflow_shared.errors import InvalidInput
+
 
 class PlannerError(Exception):
     """The planner could not produce a plan; the message says why."""
 
 
-class InvalidPlanningInput(PlannerError):
-    """The input breaks a rule the planner relies on; names the field and why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+class InvalidPlanningInput(PlannerError, InvalidInput):
+    """The input breaks a rule the planner relies on; names the field and why (a path in the
+    planner's own input, not in a request: the API answers it without listing fields)."""
 
 
 # ---------------------------------------------------------------------------------------- input
@@ -119,7 +117,7 @@ class PlanningProblem:
         """Raise `InvalidPlanningInput` on the first broken rule."""
         codes = [w.code for w in self.warehouses]
         if len(set(codes)) != len(codes):
-            raise InvalidPlanningInput("warehouses", "warehouse codes must be unique")
+            raise InvalidPlanningInput.of("warehouses", "warehouse codes must be unique")
         known = set(codes)
         seen_stock: set[tuple[str, str]] = set()
         for s in self.stock:
@@ -132,15 +130,15 @@ class PlanningProblem:
             seen_stock.add((s.warehouse, s.item))
         ids = [n.id for n in self.needs]
         if len(set(ids)) != len(ids):
-            raise InvalidPlanningInput("needs", "need ids must be unique")
+            raise InvalidPlanningInput.of("needs", "need ids must be unique")
         for n in self.needs:
             if n.priority_weight is None and not 1 <= n.severity <= 5:
-                raise InvalidPlanningInput(f"needs[{n.id}].severity", "must be 1 to 5")
+                raise InvalidPlanningInput.of(f"needs[{n.id}].severity", "must be 1 to 5")
             if n.priority_weight is not None and not n.priority_weight > 0:
-                raise InvalidPlanningInput(f"needs[{n.id}].priority_weight", "must be > 0")
+                raise InvalidPlanningInput.of(f"needs[{n.id}].priority_weight", "must be > 0")
             for item, qty in n.requested.items():
                 if qty < 0:
-                    raise InvalidPlanningInput(
+                    raise InvalidPlanningInput.of(
                         f"needs[{n.id}].requested[{item}]", "must not be negative"
                     )
         options = self.options
@@ -148,28 +146,28 @@ class PlanningProblem:
             for region, allowed in options.allowed_warehouses.items():
                 unknown = sorted(allowed - known)
                 if unknown:
-                    raise InvalidPlanningInput(
+                    raise InvalidPlanningInput.of(
                         f"options.allowed_warehouses[{region}]", f"unknown warehouses {unknown}"
                     )
         seen_caps: set[tuple[str, str]] = set()
         for cap in options.partner_caps:
             if cap.max_units < 0:
-                raise InvalidPlanningInput("options.partner_caps", "max_units must be >= 0")
+                raise InvalidPlanningInput.of("options.partner_caps", "max_units must be >= 0")
             if (cap.partner, cap.item) in seen_caps:
-                raise InvalidPlanningInput(
+                raise InvalidPlanningInput.of(
                     "options.partner_caps", f"two caps for {cap.partner} and {cap.item}"
                 )
             seen_caps.add((cap.partner, cap.item))
         if options.distance_km is not None:
             for key, km in options.distance_km.items():
                 if not km >= 0:
-                    raise InvalidPlanningInput(f"options.distance_km[{key}]", "must be >= 0")
+                    raise InvalidPlanningInput.of(f"options.distance_km[{key}]", "must be >= 0")
 
 
 class InvalidInputFor:
     @staticmethod
     def stock(level: StockLevel, reason: str) -> InvalidPlanningInput:
-        return InvalidPlanningInput(f"stock[{level.warehouse}, {level.item}]", reason)
+        return InvalidPlanningInput.of(f"stock[{level.warehouse}, {level.item}]", reason)
 
 
 # --------------------------------------------------------------------------------------- output

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
 from kitflow_shared.web.identity import Role
+from kitflow_shared.web.problems import Problem
 from pydantic import BaseModel, Field
 
 from kitflow_gateway.api.deps import Authenticated, CallerFirst, GatewayDep
-from kitflow_gateway.api.errors import Refused
 from kitflow_gateway.domain.errors import Unauthenticated
 from kitflow_gateway.handlers.rate_limits import RateLimiter
 
@@ -35,9 +35,9 @@ class PrincipalPublic(BaseModel):
     credential: Annotated[str, Field(description="key:<id> or token:<user id>")]
 
 
-def _invalid_request(detail: str) -> Refused:
+def _invalid_request(detail: str) -> Problem:
     # RFC 6749 §5.2 error codes, carried in a problem document.
-    return Refused(
+    return Problem(
         400, "Invalid token request", detail, slug="invalid-request", error="invalid_request"
     )
 
@@ -45,7 +45,7 @@ def _invalid_request(detail: str) -> Refused:
 async def _within_limit(limiter: RateLimiter, counter: str, whose: str) -> None:
     verdict = await limiter.check(counter)
     if not verdict.allowed:
-        raise Refused(
+        raise Problem(
             429,
             "Too many sign-in attempts",
             f"Too many attempts {whose}; retry in {verdict.retry_after_s} s.",
@@ -102,7 +102,7 @@ async def token(request: Request, gateway: GatewayDep) -> TokenPublic:
         raise _invalid_request("the form is not UTF-8") from None
     fields = {name: values[0] for name, values in form.items() if values}
     if fields.get("grant_type") != "password":
-        raise Refused(
+        raise Problem(
             400,
             "Unsupported grant type",
             "only grant_type=password is supported",
@@ -118,7 +118,7 @@ async def token(request: Request, gateway: GatewayDep) -> TokenPublic:
     try:
         login = await gateway.identity.login(username, password)
     except Unauthenticated:
-        raise Refused(
+        raise Problem(
             400,
             "Sign-in refused",
             "wrong user name or password",

@@ -19,7 +19,7 @@ from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Servi
 from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
 from kitflow_needs.domain.need import Need
 from kitflow_needs.domain.need import NeedStatus as DomainStatus
-from kitflow_needs.handlers import needs as handlers
+from kitflow_needs.handlers.needs import Answer, CreateNeed, NeedHandlers
 from kitflow_needs.handlers.ports import NeedQuery, NeedsServices
 
 router = APIRouter(prefix="/v1/needs", tags=["needs"])
@@ -30,13 +30,11 @@ NeedId = Annotated[str, Path(min_length=1, max_length=64)]
 def _public(need: Need, caller: Caller, svc: NeedsServices) -> NeedPublic:
     """The need as the caller may read it (a partner reads whom to talk to about another
     organisation's possible duplicate, not that need's details)."""
-    details = handlers.shows_duplicate_details(actor_of(caller), svc)
+    details = NeedHandlers(svc).shows_duplicate_details(actor_of(caller))
     return NeedPublic.of(need, svc.catalogue.current(), duplicate_details=details)
 
 
-def _answer(
-    answer: handlers.Answer, caller: Caller, svc: NeedsServices, response: Response
-) -> NeedPublic:
+def _answer(answer: Answer, caller: Caller, svc: NeedsServices, response: Response) -> NeedPublic:
     mark_replayed(response, answer.replayed)
     return _public(answer.need, caller, svc)
 
@@ -71,8 +69,8 @@ async def create(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Report a need of the caller's organisation (submitted at once, or kept as a draft)."""
-    answer = await handlers.create_need(
-        handlers.CreateNeed(body.to_input(), body.submit, key), actor_of(caller), svc, context
+    answer = await NeedHandlers(svc).create_need(
+        CreateNeed(body.to_input(), body.submit, key), actor_of(caller), context
     )
     response.headers["Location"] = f"/v1/needs/{answer.need.need_id}"
     return _answer(answer, caller, svc, response)
@@ -94,7 +92,7 @@ async def list_needs(
 ) -> NeedPage:
     """List needs: a partner sees its own organisation's, coordinators and admins all."""
     query = query_of(status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset)
-    page = await handlers.list_needs(query, actor_of(caller), svc)
+    page = await NeedHandlers(svc).list_needs(query, actor_of(caller))
     return NeedPage(
         items=[_public(n, caller, svc) for n in page.items],
         total=page.total,
@@ -106,7 +104,7 @@ async def list_needs(
 @router.get("/{need_id}", response_model=NeedPublic)
 async def get_need(need_id: NeedId, caller: Reader, svc: Services) -> NeedPublic:
     """One need (another organisation's need is not found for a partner)."""
-    need = await handlers.get_need(need_id, actor_of(caller), svc)
+    need = await NeedHandlers(svc).get_need(need_id, actor_of(caller))
     return _public(need, caller, svc)
 
 
@@ -121,8 +119,8 @@ async def update(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Replace a need's details (its organisation only); a validated need needs validating again."""
-    answer = await handlers.revise_need(
-        need_id, body.to_input(), actor_of(caller), svc, context, key=key
+    answer = await NeedHandlers(svc).revise_need(
+        need_id, body.to_input(), actor_of(caller), context, key=key
     )
     return _answer(answer, caller, svc, response)
 
@@ -137,7 +135,7 @@ async def submit(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Submit a draft (or a rejected need after fixing it) to the coordinators."""
-    answer = await handlers.submit_need(need_id, actor_of(caller), svc, context, key)
+    answer = await NeedHandlers(svc).submit_need(need_id, actor_of(caller), context, key)
     return _answer(answer, caller, svc, response)
 
 
@@ -152,7 +150,9 @@ async def cancel(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Cancel a need, with the reason (its organisation, or a coordinator)."""
-    answer = await handlers.cancel_need(need_id, body.reason, actor_of(caller), svc, context, key)
+    answer = await NeedHandlers(svc).cancel_need(
+        need_id, body.reason, actor_of(caller), context, key
+    )
     return _answer(answer, caller, svc, response)
 
 
@@ -166,7 +166,7 @@ async def validate(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Validate a submitted need: it may now be planned (coordinators)."""
-    answer = await handlers.validate_need(need_id, actor_of(caller), svc, context, key)
+    answer = await NeedHandlers(svc).validate_need(need_id, actor_of(caller), context, key)
     return _answer(answer, caller, svc, response)
 
 
@@ -181,7 +181,9 @@ async def reject(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Reject a submitted need, with the reason the partner will read (coordinators)."""
-    answer = await handlers.reject_need(need_id, body.reason, actor_of(caller), svc, context, key)
+    answer = await NeedHandlers(svc).reject_need(
+        need_id, body.reason, actor_of(caller), context, key
+    )
     return _answer(answer, caller, svc, response)
 
 
@@ -196,7 +198,7 @@ async def keep_both(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Keep both needs: they are not the same need (coordinators)."""
-    answer = await handlers.keep_both(need_id, other_id, actor_of(caller), svc, context, key)
+    answer = await NeedHandlers(svc).keep_both(need_id, other_id, actor_of(caller), context, key)
     return _answer(answer, caller, svc, response)
 
 
@@ -211,5 +213,5 @@ async def merge(
     key: RequestKeyDep,
 ) -> NeedPublic:
     """Merge this need into the other one, which stays; this one is cancelled (coordinators)."""
-    answer = await handlers.merge_need(need_id, other_id, actor_of(caller), svc, context, key)
+    answer = await NeedHandlers(svc).merge_need(need_id, other_id, actor_of(caller), context, key)
     return _answer(answer, caller, svc, response)

@@ -16,10 +16,9 @@ from kitflow_needs.api.schemas import (
     NormsResultPublic,
     rule_codes,
 )
-from kitflow_needs.domain.errors import FieldProblem, InvalidInput
+from kitflow_needs.domain.errors import InvalidInput
 from kitflow_needs.domain.need import Population
-from kitflow_needs.domain.norms import calculate
-from kitflow_needs.handlers import profiles as handlers
+from kitflow_needs.handlers.profiles import ProfileHandlers
 
 router = APIRouter(prefix="/v1/norms-profiles", tags=["norms profiles"])
 
@@ -43,7 +42,7 @@ async def add_profile(
     body: NormsProfileCreate, caller: Admin, svc: Services, response: Response, key: RequestKeyDep
 ) -> NormsProfilePublic:
     """Add a norms profile, e.g. a cluster-specific variant (admins)."""
-    answer = await handlers.add_profile(body.to_profile(), actor_of(caller), svc, key)
+    answer = await ProfileHandlers(svc).add_profile(body.to_profile(), actor_of(caller), key)
     mark_replayed(response, answer.replayed)
     return NormsProfilePublic.of(answer.profile)
 
@@ -60,8 +59,8 @@ async def replace_profile(
     """Change a profile: a new version; needs keep the version they were computed with (admins)."""
     if body.profile_id != profile_id:
         raise InvalidInput.of("profile_id", f"must be {profile_id!r}, the profile in the path")
-    answer = await handlers.replace_profile(
-        body.to_profile(profile_id), body.expected_version, actor_of(caller), svc, key
+    answer = await ProfileHandlers(svc).replace_profile(
+        body.to_profile(profile_id), body.expected_version, actor_of(caller), key
     )
     mark_replayed(response, answer.replayed)
     return NormsProfilePublic.of(answer.profile)
@@ -72,16 +71,8 @@ async def preview(
     profile_id: ProfileId, body: CalculationRequest, caller: AnyRole, svc: Services
 ) -> NormsResultPublic:
     """Compute the quantities a population would get, with each formula (changes nothing)."""
-    profile = await svc.profiles.get(profile_id)
     population = Population(**body.population.model_dump())
-    problems = population.problems()
-    if problems:
-        raise InvalidInput(*problems)
-    try:
-        result = calculate(profile, population, body.duration_days, rule_codes(body.rules))
-    except InvalidInput as exc:
-        # The calculator names a need's fields (norms.rules.0); here they are the body's own.
-        raise InvalidInput(
-            *(FieldProblem(p.field.removeprefix("norms."), p.reason) for p in exc.problems)
-        ) from None
+    result = await ProfileHandlers(svc).preview(
+        profile_id, population, body.duration_days, rule_codes(body.rules)
+    )
     return NormsResultPublic.of(result)

@@ -23,8 +23,8 @@ from kitflow_needs.api.routes.needs import query_of
 from kitflow_needs.api.schemas import ImportReportPublic, RowErrorPublic, RuleCode, rule_codes
 from kitflow_needs.domain.errors import InvalidInput, UnreadableFile
 from kitflow_needs.domain.norms import PROFILE_ID
-from kitflow_needs.handlers import needs as handlers
-from kitflow_needs.handlers.imports import ImportOptions, ImportReport, import_needs, import_once
+from kitflow_needs.handlers.imports import ImportHandlers, ImportOptions, ImportReport
+from kitflow_needs.handlers.needs import NeedHandlers
 from kitflow_needs.handlers.ports import NeedQuery
 
 router = APIRouter(prefix="/v1/needs", tags=["HXL import and export"])
@@ -114,7 +114,7 @@ async def import_file(
                 "column, or name a norms profile with ?profile="
             )
         try:
-            return await import_needs(sheet.rows, options, actor, svc, context)
+            return await ImportHandlers(svc).import_needs(sheet.rows, options, actor, context)
         except InvalidInput as exc:
             raise Problem(
                 422,
@@ -127,7 +127,7 @@ async def import_file(
                 ],
             ) from None
 
-    answer = await import_once(key, svc, run)
+    answer = await ImportHandlers(svc).import_once(key, run)
     report = answer.report
     public = report_of(report)
     if report.refused:
@@ -171,7 +171,7 @@ async def export_csv(
         offset = 0
         while True:
             query = NeedQuery(**{**base.__dict__, "offset": offset})
-            page = await handlers.list_needs(query, actor, svc)
+            page = await NeedHandlers(svc).list_needs(query, actor)
             if not page.items:
                 return
             yield export_rows(page.items, catalogue)

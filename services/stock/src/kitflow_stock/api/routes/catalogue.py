@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kitflow_stock.api.deps import AnyRole, Context, actor_of
 from kitflow_stock.domain import catalogue as domain
-from kitflow_stock.handlers.catalogue import ChangeItem, RegisterItem, change_item, register_item
+from kitflow_stock.handlers.catalogue import CatalogueHandlers, ChangeItem, RegisterItem
 from kitflow_stock.handlers.ports import CatalogueRepository
 
 router = APIRouter(prefix="/v1/items", tags=["catalogue"])
@@ -221,8 +221,8 @@ async def register(
         volume_m3=body.volume_m3,
         components=_components(body.components),
     )
-    done = await register_item(
-        RegisterItem(body.code, details), actor_of(caller), repo, context, key
+    done = await CatalogueHandlers(repo).register_item(
+        RegisterItem(body.code, details), actor_of(caller), context, key
     )
     mark_replayed(response, done.replayed)
     [public] = await _public([done.value], repo)
@@ -248,7 +248,9 @@ async def change(
             changes["components"] = _components(body.components or [])
         else:
             changes[field] = value
-    done = await change_item(ChangeItem(code, changes), actor_of(caller), repo, context, key)
+    done = await CatalogueHandlers(repo).change_item(
+        ChangeItem(code, changes), actor_of(caller), context, key
+    )
     mark_replayed(response, done.replayed)
     [public] = await _public([done.value], repo)
     return public

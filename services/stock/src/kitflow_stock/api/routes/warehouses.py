@@ -18,8 +18,7 @@ from kitflow_stock.domain.warehouses import Coordinates, Warehouse, WarehouseDet
 from kitflow_stock.handlers.warehouses import (
     ChangeWarehouse,
     RegisterWarehouse,
-    change_warehouse,
-    register_warehouse,
+    WarehouseHandlers,
 )
 
 router = APIRouter(prefix="/v1/warehouses", tags=["warehouses"])
@@ -138,8 +137,8 @@ async def register(
         coordinates=_coordinates(body.location),
         capacity_m3=body.capacity_m3,
     )
-    done = await register_warehouse(
-        RegisterWarehouse(body.code, details), actor_of(caller), repo, context, key
+    done = await WarehouseHandlers(repo).register_warehouse(
+        RegisterWarehouse(body.code, details), actor_of(caller), context, key
     )
     mark_replayed(response, done.replayed)
     return WarehousePublic.of(done.value)
@@ -177,8 +176,8 @@ async def change(
             changes["coordinates"] = _coordinates(body.location)
         else:
             changes[field] = value
-    done = await change_warehouse(
-        ChangeWarehouse(code, changes), actor_of(caller), repo, context, key
+    done = await WarehouseHandlers(repo).change_warehouse(
+        ChangeWarehouse(code, changes), actor_of(caller), context, key
     )
     mark_replayed(response, done.replayed)
     return WarehousePublic.of(done.value)
