@@ -29,7 +29,7 @@ from kitflow_stock.handlers.warehouses import (
     register_warehouse,
 )
 
-from tests.unit.fakes import FakeWarehouseRepository
+from tests.unit.stock.fakes import FakeWarehouseRepository
 
 MOPTI = WarehouseDetails(
     name="IOM Mopti",
