@@ -10,7 +10,7 @@ LOCAL := deploy/local/kitflow-local
 PYTHON := $(CURDIR)/.venv/bin/python
 export PYTHON
 
-.PHONY: help install browser run stop status test test-unit lint format snapshots bench clean
+.PHONY: help install browser run stop status test test-unit test-infra lint format snapshots bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -58,11 +58,18 @@ browser: ## install Debian's chromium for the dashboard's browser tests (needs r
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; } || \
 	  { echo "chromium is needed for the dashboard tests: apt-get install chromium" >&2; exit 1; }; }
 
-test: install browser ## run every test tier against the real broker and store (started and stopped here)
-	$(UV) run --frozen pytest tests
+# Coverage is gathered tier by tier (the second appends to the first) and checked once, over the
+# whole suite, against the floor in pyproject.toml ([tool.coverage.report] fail_under).
+COVERAGE := --cov --cov-report= --cov-fail-under=0
 
-test-unit: ## unit tests only (no infrastructure)
-	$(UV) run --frozen pytest tests/unit
+test: test-unit test-infra ## every test tier: unit first (no infrastructure), then the rest against the real broker and store (started and stopped here); then the coverage floor
+	$(UV) run --frozen coverage report
+
+test-unit: $(UV) ## unit tests only: no infrastructure, a few minutes (coverage data in .coverage)
+	$(UV) run --frozen pytest $(COVERAGE) tests/unit
+
+test-infra: install browser ## the tiers that need the broker and store: contract, integration, e2e (appends to the unit tier's coverage)
+	$(UV) run --frozen pytest $(COVERAGE) --cov-append --ignore=tests/unit tests
 
 lint: $(UV) ## ruff, formatting, mypy (strict) and the import contracts
 	$(UV) sync --frozen
@@ -89,4 +96,4 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.store_durability
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
-	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts
+	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from bson.binary import Binary, UuidRepresentation
+from bson.decimal128 import Decimal128
 from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WarehouseState
 from kitflow_shared.events import CloudEvent, EventContext
 from kitflow_shared.messaging.idempotency import Applied, apply_if_newer, apply_once
@@ -29,9 +31,9 @@ from kitflow_shared.request_keys import (
 )
 from kitflow_shared.settings import StoreSettings
 from kitflow_shared.store import IndexSpec, create_client, ensure_indexes
-from pymongo import ReturnDocument, UpdateOne
+from pymongo import InsertOne, ReturnDocument, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from tests.support.infra import Infra
 
@@ -354,3 +356,167 @@ async def test_every_write_shape_works_with_the_services_write_concern(infra: In
     finally:
         await client.drop_database(name)
         await client.close()
+
+
+async def test_indexes_are_listed_with_their_options(db: Db) -> None:
+    await ensure_indexes(
+        db, [IndexSpec("orders", [("order_no", 1)], name="order_no_unique", unique=True)]
+    )
+    names = [index["name"] async for index in await db["orders"].list_indexes()]
+    assert "order_no_unique" in names
+    assert (await db["orders"].index_information())["order_no_unique"].get("unique")
+
+
+async def test_find_one_and_update_returns_the_document_before_or_after(db: Db) -> None:
+    items = db["items"]
+    await items.insert_one({"_id": "a", "qty": 10})
+    before = await items.find_one_and_update(
+        {"_id": "a"}, {"$inc": {"qty": -3}}, return_document=ReturnDocument.BEFORE
+    )
+    after = await items.find_one_and_update(
+        {"_id": "a"}, {"$inc": {"qty": 1}}, return_document=ReturnDocument.AFTER
+    )
+    assert (before, after) == ({"_id": "a", "qty": 10}, {"_id": "a", "qty": 8})
+
+
+async def test_queries_filter_sort_project_count_and_list_distinct_values(db: Db) -> None:
+    sales = db["sales"]
+    await sales.insert_many(
+        [
+            {"sku": sku, "qty": qty, "state": state}
+            for sku, qty, state in [
+                ("x", 1, "ok"),
+                ("x", 2, "ok"),
+                ("y", 5, "ok"),
+                ("y", 7, "void"),
+                ("z", 1, "ok"),
+            ]
+        ]
+    )
+    rows = (
+        await sales.find(
+            {"sku": {"$in": ["x", "y"]}, "state": {"$ne": "void"}}, {"_id": 0, "qty": 1}
+        )
+        .sort("qty", -1)
+        .skip(1)
+        .limit(2)
+        .to_list(None)
+    )
+    assert rows == [{"qty": 2}, {"qty": 1}]
+    assert sorted(await sales.distinct("sku")) == ["x", "y", "z"]
+    assert await sales.count_documents({"state": "ok"}) == 4
+    assert await sales.count_documents({"$expr": {"$gt": ["$qty", 4]}}) == 2
+    assert await sales.estimated_document_count() == 5
+
+
+async def test_update_operators_replace_and_delete(db: Db) -> None:
+    docs = db["docs"]
+    await docs.insert_one({"_id": "k", "s": [1], "m": 3, "gone": 1})
+    await docs.update_one(
+        {"_id": "k"},
+        {
+            "$addToSet": {"s": {"$each": [1, 2]}},
+            "$max": {"m": 9},
+            "$unset": {"gone": ""},
+            "$currentDate": {"at": True},
+        },
+    )
+    doc = await docs.find_one({"_id": "k"})
+    assert doc is not None
+    assert (doc["s"], doc["m"], "gone" in doc) == ([1, 2], 9, False)
+    assert isinstance(doc["at"], datetime)
+    upsert = await docs.update_one(
+        {"_id": "u"}, {"$setOnInsert": {"created": 1}, "$set": {"v": 1}}, upsert=True
+    )
+    assert upsert.upserted_id == "u"
+    await docs.replace_one({"_id": "u"}, {"v": 2})
+    assert await docs.find_one({"_id": "u"}) == {"_id": "u", "v": 2}
+    assert (await docs.delete_many({"_id": {"$in": ["k", "u"]}})).deleted_count == 2
+
+
+async def test_bulk_writes_apply_in_order_and_an_unordered_insert_reports_its_duplicate(
+    db: Db,
+) -> None:
+    docs = db["bulk"]
+    await ensure_indexes(db, [IndexSpec("bulk", [("key", 1)], name="key_unique", unique=True)])
+    result = await docs.bulk_write(
+        [
+            InsertOne({"key": 1, "n": 0}),
+            UpdateOne({"key": 1}, {"$inc": {"n": 1}}),
+            UpdateOne({"key": 2}, {"$inc": {"n": 1}}, upsert=True),
+        ],
+        ordered=True,
+    )
+    assert (result.inserted_count, result.modified_count, result.upserted_count) == (1, 1, 1)
+    with pytest.raises(BulkWriteError) as duplicate:
+        await docs.insert_many([{"key": 3}, {"key": 1}, {"key": 4}], ordered=False)
+    assert [e["code"] for e in duplicate.value.details["writeErrors"]] == [11000]
+    # The documents are right; the reported nInserted is not on mongo-java-server: never read it.
+    assert sorted([d["key"] async for d in docs.find({})]) == [1, 2, 3, 4]
+
+
+async def test_the_aggregation_stages_reports_use(db: Db) -> None:
+    await db["lines"].insert_many(
+        [
+            {"_id": 1, "order": "o1", "items": [{"sku": "x", "q": 1}, {"sku": "y", "q": 2}]},
+            {"_id": 2, "order": "o2", "items": [{"sku": "x", "q": 4}]},
+        ]
+    )
+    await db["orders"].insert_many([{"_id": "o1", "who": "ann"}, {"_id": "o2", "who": "bob"}])
+    per_sku = await (
+        await db["lines"].aggregate(
+            [
+                {"$unwind": "$items"},
+                {"$project": {"order": 1, "sku": "$items.sku", "q": "$items.q"}},
+                {"$group": {"_id": "$sku", "q": {"$sum": "$q"}, "orders": {"$addToSet": "$order"}}},
+                {"$sort": {"q": -1}},
+                {"$limit": 5},
+            ]
+        )
+    ).to_list(None)
+    assert [(r["_id"], r["q"], sorted(r["orders"])) for r in per_sku] == [
+        ("x", 5, ["o1", "o2"]),
+        ("y", 2, ["o1"]),
+    ]
+    joined = await (
+        await db["lines"].aggregate(
+            [
+                {
+                    "$lookup": {
+                        "from": "orders",
+                        "localField": "order",
+                        "foreignField": "_id",
+                        "as": "o",
+                    }
+                },
+                {"$addFields": {"who": {"$arrayElemAt": ["$o.who", 0]}}},
+                {"$project": {"o": 0, "items": 0}},
+                {"$sort": {"_id": 1}},
+            ]
+        )
+    ).to_list(None)
+    assert [r["who"] for r in joined] == ["ann", "bob"]
+    [facet] = await (
+        await db["lines"].aggregate(
+            [{"$facet": {"n": [{"$count": "n"}], "first": [{"$sort": {"_id": 1}}, {"$limit": 1}]}}]
+        )
+    ).to_list(None)
+    assert (facet["n"], facet["first"][0]["order"]) == ([{"n": 2}], "o1")
+
+
+async def test_dates_decimals_and_uuids_round_trip(db: Db) -> None:
+    # BSON dates hold milliseconds: a time with microseconds would not compare equal.
+    now = datetime.now(UTC).replace(microsecond=123000)
+    key = uuid.uuid4()
+    await db["types"].insert_one(
+        {
+            "_id": 1,
+            "at": now,
+            "price": Decimal128("12.34"),
+            "u": Binary.from_uuid(key, UuidRepresentation.STANDARD),
+        }
+    )
+    doc = await db["types"].find_one({"_id": 1, "at": {"$lte": now}})
+    assert doc is not None
+    assert (doc["at"], doc["price"]) == (now, Decimal128("12.34"))
+    assert doc["u"].as_uuid(UuidRepresentation.STANDARD) == key

@@ -126,7 +126,12 @@ def _start_containers() -> tuple[Infra, Callable[[], None]]:
     from testcontainers.kafka import KafkaContainer
     from testcontainers.mongodb import MongoDbContainer
 
-    kafka = KafkaContainer("confluentinc/cp-kafka:7.9.0").with_kraft()
+    # As in every deployment of ours (deploy/local, compose, k8s): only declared topics exist.
+    kafka = (
+        KafkaContainer("confluentinc/cp-kafka:7.9.0")
+        .with_kraft()
+        .with_env("KAFKA_AUTO_CREATE_TOPICS_ENABLE", "false")
+    )
     mongo = MongoDbContainer("mongo:8.0")
     kafka.start()
     mongo.start()

@@ -2,7 +2,7 @@
 
 A bulk import makes two per row (the need's id, its event's id); `str(uuid.uuid4())` and
 `str(uuid.uuid5(...))` spend most of their time in the UUID object's checks and formatting.
-These give exactly the same text (tests/unit/test_ids.py holds them to the uuid module).
+These give exactly the same text (tests/unit/shared/test_ids.py holds them to the uuid module).
 """
 
 from __future__ import annotations

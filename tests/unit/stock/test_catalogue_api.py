@@ -12,7 +12,7 @@ from kitflow_shared.web.identity import Caller, Role
 from kitflow_stock.bootstrap import create_app
 
 from tests.support.services import FreshIdentity
-from tests.unit.stock.catalogue_fakes import FakeCatalogueRepository
+from tests.unit.stock.fakes import FakeCatalogueRepository
 
 Api = tuple[httpx.AsyncClient, FakeCatalogueRepository]
 REPO = Path(__file__).resolve().parents[3]

@@ -21,7 +21,7 @@ from kitflow_stock.domain.errors import ConcurrentChange, InvalidInput, NotPermi
 from kitflow_stock.handlers.catalogue import CatalogueHandlers, ChangeItem, RegisterItem
 from kitflow_stock.handlers.ports import Actor
 
-from tests.unit.stock.catalogue_fakes import FakeCatalogueRepository
+from tests.unit.stock.fakes import FakeCatalogueRepository
 
 TARPAULIN = ItemDetails(
     name_en="Tarpaulin 6 x 4 m",

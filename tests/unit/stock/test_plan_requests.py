@@ -20,7 +20,7 @@ from kitflow_stock.domain.stock import (
     WarehouseStock,
 )
 
-from tests.unit.test_stock_invariants import ITEMS, StockMachine
+from tests.unit.stock.test_stock_invariants import ITEMS, StockMachine
 
 NOW = datetime(2026, 11, 28, tzinfo=UTC)
 LATER = NOW + timedelta(days=3)

@@ -96,7 +96,8 @@ class EventSpec(Generic[P]):
         time: datetime,
     ) -> RenderedEvent:
         """The event `wrap` would make, straight in its stored form: its JSON is, byte for byte,
-        what that event's `model_dump_json()` gives (tests/unit/test_envelope_and_registry.py).
+        what that event's `model_dump_json()` gives
+        (tests/unit/shared/test_envelope_and_registry.py).
 
         A bulk import stores ten thousand events at once: building and validating each
         envelope model only to dump it again was a third of what an event cost. `time` must be

@@ -12,9 +12,9 @@ from kitflow_shared.topics import NEEDS_EVENTS
 from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
 
-from tests.integration.needs_app import NeedsApp, running_needs
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
+from tests.support.needs_app import NeedsApp, running_needs
 from tests.support.services import identity
 from tests.unit.needs.hxl_samples import generate
 

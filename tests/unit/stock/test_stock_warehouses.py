@@ -28,7 +28,7 @@ from kitflow_stock.handlers.warehouses import (
     WarehouseHandlers,
 )
 
-from tests.unit.fakes import FakeWarehouseRepository
+from tests.unit.stock.fakes import FakeWarehouseRepository
 
 MOPTI = WarehouseDetails(
     name="IOM Mopti",

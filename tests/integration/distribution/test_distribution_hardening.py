@@ -25,7 +25,7 @@ from kitflow_shared.web.identity import Role
 from kitflow_stock.bootstrap import create_app as create_stock
 from openpyxl import load_workbook
 
-from tests.integration.test_gateway_api import (
+from tests.integration.gateway.test_gateway_api import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     System,

@@ -11,7 +11,10 @@ import httpx
 import pytest
 from kitflow_shared.web.identity import Role
 
-from tests.integration.stock_app import (
+from tests.support.infra import Infra
+from tests.support.kafka import eventually
+from tests.support.services import identity
+from tests.support.stock_app import (
     ADMIN,
     BKO_STAFF,
     COORDINATOR,
@@ -20,9 +23,6 @@ from tests.integration.stock_app import (
     balances,
     seeded_stock,
 )
-from tests.support.infra import Infra
-from tests.support.kafka import eventually
-from tests.support.services import identity
 
 pytestmark = pytest.mark.infra
 

@@ -5,7 +5,7 @@ from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDAT
 from kitflow_shared.events import EventContext
 from kitflow_shared.messaging.idempotency import Applied
 
-from tests.unit.fakes import FakeWarehouseView
+from tests.unit.distribution.fakes import FakeWarehouseView
 
 V1 = WarehouseState(
     code="GAO",

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import pytest
 
-SUPERVISION = Path(__file__).resolve().parents[2] / "deploy" / "local" / "supervision.py"
+SUPERVISION = Path(__file__).resolve().parents[3] / "deploy" / "local" / "supervision.py"
 
 
 def _load() -> ModuleType:

@@ -9,7 +9,7 @@ from kitflow_shared.settings import DEV_INTERNAL_SECRET
 from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
 from kitflow_stock.bootstrap import create_app
 
-from tests.unit.fakes import FakeWarehouseRepository
+from tests.unit.stock.fakes import FakeWarehouseRepository
 
 Api = tuple[httpx.AsyncClient, FakeWarehouseRepository]
 

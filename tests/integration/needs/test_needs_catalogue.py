@@ -33,10 +33,10 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.integration.needs_app import NeedsApp, running_needs
 from tests.support.app import running_app
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
+from tests.support.needs_app import NeedsApp, running_needs
 from tests.support.services import identity
 from tests.unit.needs.builders import CREATE_BODY
 

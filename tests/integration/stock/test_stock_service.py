@@ -18,7 +18,10 @@ from kitflow_shared.web.identity import Role
 from kitflow_stock.handlers.counts import CountHandlers
 from kitflow_stock.handlers.ports import Actor
 
-from tests.integration.stock_app import (
+from tests.support.infra import Infra
+from tests.support.kafka import eventually, read_topic
+from tests.support.services import identity
+from tests.support.stock_app import (
     ADMIN,
     BKO_STAFF,
     COORDINATOR,
@@ -29,9 +32,6 @@ from tests.integration.stock_app import (
     seeded_stock,
     seeded_stock_app,
 )
-from tests.support.infra import Infra
-from tests.support.kafka import eventually, read_topic
-from tests.support.services import identity
 
 pytestmark = pytest.mark.infra
 

@@ -17,7 +17,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
-from tests.unit.fakes import FakePublisher
+from tests.unit.shared.fakes import FakePublisher
 
 pytestmark = pytest.mark.infra
 Db = AsyncDatabase[dict[str, Any]]

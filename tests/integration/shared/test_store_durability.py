@@ -14,9 +14,9 @@ from kitflow_stock.bootstrap import create_app as create_stock_app
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from tests.integration.needs_app import running_needs
 from tests.support.app import running_app
 from tests.support.infra import Infra
+from tests.support.needs_app import running_needs
 from tests.support.services import identity
 from tests.support.store_process import OnDiskStore
 from tests.unit.needs.builders import CREATE_BODY

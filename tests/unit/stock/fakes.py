@@ -1,4 +1,4 @@
-"""A hand-written fake of the catalogue repository port (never a mock of a library)."""
+"""Hand-written fakes of the stock service's ports (never mocks of libraries)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,83 @@ from kitflow_stock.domain.catalogue import (
     item_search_key,
     search_key,
 )
-from kitflow_stock.domain.errors import ConcurrentChange, UnknownItem
-from kitflow_stock.handlers.ports import Page as CataloguePage
+from kitflow_stock.domain.errors import (
+    ConcurrentChange,
+    DuplicateWarehouse,
+    UnknownItem,
+    UnknownWarehouse,
+)
+from kitflow_stock.domain.warehouses import Warehouse
+from kitflow_stock.handlers.ports import Page
+
+
+class FakeWarehouseRepository:
+    def __init__(self) -> None:
+        self.rows: dict[str, Warehouse] = {}
+        self.published: list[CloudEvent] = []
+        # Simulates another writer getting in first, this many times.
+        self.conflicts_to_inject = 0
+        # Idempotency-Keys: the request that created each document, and those it remembers.
+        self.created: dict[str, RememberedRequest] = {}
+        self.remembered: dict[str, dict[str, RememberedRequest]] = {}
+
+    async def get(self, code: str) -> Warehouse:
+        if code not in self.rows:
+            raise UnknownWarehouse(code)
+        return copy.deepcopy(self.rows[code])
+
+    async def load(
+        self, code: str, key: RequestKey | None
+    ) -> tuple[Warehouse, RememberedRequest | None]:
+        found = await self.get(code)
+        return found, self.remembered.get(code, {}).get(key.token) if key else None
+
+    async def created_by(self, token: str) -> RememberedRequest | None:
+        return self.created.get(token)
+
+    async def add(
+        self,
+        warehouse: Warehouse,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
+    ) -> None:
+        if warehouse.code in self.rows or (request is not None and request.token in self.created):
+            raise DuplicateWarehouse(warehouse.code)
+        if request is not None:
+            self.created[request.token] = request
+        self.rows[warehouse.code] = warehouse.snapshot()
+        self.published.extend(events)
+
+    async def save(
+        self,
+        warehouse: Warehouse,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        request: RememberedRequest | None = None,
+    ) -> None:
+        if self.conflicts_to_inject:
+            self.conflicts_to_inject -= 1
+            raise ConcurrentChange("injected")
+        if self.rows[warehouse.code].sequence != expected_sequence:
+            raise ConcurrentChange("stale")
+        remembered = self.remembered.setdefault(warehouse.code, {})
+        if request is not None:
+            if request.token in remembered:
+                raise ConcurrentChange("already remembered")
+            remembered[request.token] = request
+        self.rows[warehouse.code] = warehouse.snapshot()
+        self.published.extend(events)
+
+    async def list(
+        self, *, organisation: str | None, admin1_pcode: str | None, limit: int, offset: int
+    ) -> Page:
+        rows = [
+            w
+            for _, w in sorted(self.rows.items())
+            if (organisation is None or w.details.organisation == organisation)
+            and (admin1_pcode is None or w.details.admin1_pcode == admin1_pcode)
+        ]
+        return Page(items=rows[offset : offset + limit], total=len(rows))
 
 
 class FakeCatalogueRepository:
@@ -86,7 +161,7 @@ class FakeCatalogueRepository:
         component: str | None,
         limit: int,
         offset: int,
-    ) -> CataloguePage:
+    ) -> Page[CatalogueItem]:
         needle = search_key(text.strip()) if text and text.strip() else None
         rows = [
             item
@@ -98,4 +173,4 @@ class FakeCatalogueRepository:
                 component is None or any(c.item_code == component for c in item.details.components)
             )
         ]
-        return CataloguePage(items=rows[offset : offset + limit], total=len(rows))
+        return Page(items=rows[offset : offset + limit], total=len(rows))

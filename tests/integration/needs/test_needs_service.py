@@ -27,9 +27,9 @@ from kitflow_shared.topics import DISTRIBUTION_EVENTS, NEEDS_EVENTS, NEEDS_GROUP
 from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
 
-from tests.integration.needs_app import NeedsApp, running_needs
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
+from tests.support.needs_app import NeedsApp, running_needs
 from tests.support.services import identity
 from tests.unit.needs.builders import CREATE_BODY
 

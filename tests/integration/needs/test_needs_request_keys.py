@@ -33,9 +33,9 @@ from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from tests.integration.needs_app import NeedsApp, running_needs
 from tests.support.infra import Infra
 from tests.support.kafka import eventually
+from tests.support.needs_app import NeedsApp, running_needs
 from tests.support.services import identity
 from tests.unit.needs.builders import CREATE_BODY
 
