@@ -25,6 +25,7 @@ import platform
 import statistics
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,7 @@ def need_body(n: int) -> dict[str, Any]:
 async def _load(
     client: httpx.AsyncClient,
     url: str,
-    headers: dict[str, str],
+    headers: Mapping[str, str],
     first: int,
     count: int,
     concurrency: int,
@@ -116,6 +117,41 @@ async def _partner_key(gateway_url: str) -> str:
         return str(key["key"])
 
 
+async def _wait_alive(gateway_url: str) -> None:
+    # The gateway's readiness includes stock and distribution, which this bench leaves out.
+    async with httpx.AsyncClient(timeout=2) as probe:
+        for _ in range(300):
+            try:
+                if (await probe.get(f"{gateway_url}/healthz")).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+
+
+async def _round(
+    client: httpx.AsyncClient,
+    paths: dict[str, tuple[str, Mapping[str, str]]],
+    first: int,
+    needs: int,
+    concurrency: int,
+) -> tuple[float, float]:
+    """One round: needs created per second through the gateway, and directly."""
+    # Both paths add needs to one store, and each create's duplicate check reads the active
+    # needs of its cercle, so whatever runs later meets a fuller store. Each round therefore
+    # interleaves the paths in slices (gateway, direct, direct, gateway, ...): both meet the
+    # same growth, and the rates are each path's needs over its own time.
+    elapsed = {"gateway": 0.0, "direct": 0.0}
+    slice_size = max(1, needs // SLICES)
+    for k in range(SLICES):
+        order = ("gateway", "direct") if k % 2 == 0 else ("direct", "gateway")
+        for path in order:
+            url, headers = paths[path]
+            elapsed[path] += await _load(client, url, headers, first, slice_size, concurrency, True)
+            first += slice_size
+    return SLICES * slice_size / elapsed["gateway"], SLICES * slice_size / elapsed["direct"]
+
+
 async def main(needs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     infra, stop_infra = start_infra()
     namespace = f"bench{uuid.uuid4().hex[:8]}"
@@ -135,44 +171,16 @@ async def main(needs: int, concurrency: int, rounds: int) -> dict[str, Any]:
     direct_rates: list[float] = []
     try:
         await needs_service.wait_ready()
-        # The gateway's readiness includes stock and distribution, which this bench leaves out.
-        async with httpx.AsyncClient(timeout=2) as probe:
-            for _ in range(300):
-                try:
-                    if (await probe.get(f"{gateway.url}/healthz")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
+        await _wait_alive(gateway.url)
         key = await _partner_key(gateway.url)
-        direct_headers = identity("NRC", Role.PARTNER)
+        paths = {
+            "gateway": (f"{gateway.url}/v1/needs", {"X-API-Key": key}),
+            "direct": (f"{needs_service.url}/v1/needs", identity("NRC", Role.PARTNER)),
+        }
         limits = httpx.Limits(max_connections=concurrency)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             for r in range(rounds + 1):  # round 0 warms both up and is not counted
-                base = r * 2 * needs
-
-                # Both paths add needs to one store, and each create's duplicate check reads
-                # the active needs of its cercle, so whatever runs later meets a fuller store.
-                # Each round therefore interleaves the paths in slices (gateway, direct,
-                # direct, gateway, ...): both meet the same growth, and the rates are each
-                # path's needs over its own time.
-                elapsed = {"gateway": 0.0, "direct": 0.0}
-                slice_size = max(1, needs // SLICES)
-                first = base
-                for k in range(SLICES):
-                    order = ("gateway", "direct") if k % 2 == 0 else ("direct", "gateway")
-                    for path in order:
-                        url, headers = (
-                            (f"{gateway.url}/v1/needs", {"X-API-Key": key})
-                            if path == "gateway"
-                            else (f"{needs_service.url}/v1/needs", direct_headers)
-                        )
-                        elapsed[path] += await _load(
-                            client, url, headers, first, slice_size, concurrency, True
-                        )
-                        first += slice_size
-                via_gateway = SLICES * slice_size / elapsed["gateway"]
-                direct = SLICES * slice_size / elapsed["direct"]
+                via_gateway, direct = await _round(client, paths, r * 2 * needs, needs, concurrency)
                 if r:
                     gateway_rates.append(via_gateway)
                     direct_rates.append(direct)

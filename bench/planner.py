@@ -168,127 +168,36 @@ def haversine(a: tuple[float, float], b: tuple[float, float]) -> float:
     return 2 * 6371.0088 * math.asin(math.sqrt(h))
 
 
+Arc = tuple[int, str, str, float]  # (need-item row, warehouse, item, km)
+NeedItem = tuple[PlanningNeed, str, int]  # (need, item, quantity requested)
+
+
 def reference_solve(problem: PlanningProblem) -> Reference:
     """The same lexicographic model, written out again from its definition (ADR 0005)."""
     started = time.perf_counter()
-    opts = problem.options
-    coords = {w.code: w.coordinates for w in problem.warehouses}
-    region_of_wh = {w.code: w.admin1_pcode for w in problem.warehouses}
-    available = {(s.warehouse, s.item): s.available for s in problem.stock if s.available > 0}
-    max_weight = max(n.weight for n in problem.needs)
-    caps = {(c.partner, c.item): c.max_units for c in opts.partner_caps}
-    asked: dict[tuple[str, str], int] = defaultdict(int)
-    for n in problem.needs:
-        for item, qty in n.requested.items():
-            asked[n.partner, item] += qty
-
-    cols: list[tuple[int, str, str, float]] = []  # (need-item row, warehouse, item, km)
-    need_items: list[tuple[PlanningNeed, str, int]] = []
-    for n in problem.needs:
-        allowed = (opts.allowed_warehouses or {}).get(n.admin1_pcode)
-        for item, qty in n.requested.items():
-            row = len(need_items)
-            need_items.append((n, item, qty))
-            for w in region_of_wh:
-                if (w, item) in available and (allowed is None or w in allowed):
-                    c = coords[w]
-                    assert c is not None
-                    assert n.coordinates is not None
-                    km = haversine((n.coordinates.lat, n.coordinates.lon), (c.lat, c.lon))
-                    cols.append((row, w, item, km))
-    n_x = len(cols)
-    item_codes = sorted({item for _, item, _ in need_items})
-    t_of = {item: n_x + k for k, item in enumerate(item_codes)}
-    n_var = n_x + len(item_codes)
-
-    # A_ub x <= b_ub, row by row as triplets.
-    r_idx: list[int] = []
-    c_idx: list[int] = []
-    vals: list[float] = []
-    b: list[float] = []
-    stock_row: dict[tuple[str, str], int] = {}
-    cap_row: dict[tuple[str, str], int] = {}
-    need_row: dict[int, int] = {}
-    for j, (ni, w, item, _) in enumerate(cols):
-        n = need_items[ni][0]
-        if (w, item) not in stock_row:
-            stock_row[w, item] = len(b)
-            b.append(available[w, item])
-        if ni not in need_row:
-            need_row[ni] = len(b)
-            b.append(need_items[ni][2])
-        r_idx += [stock_row[w, item], need_row[ni]]
-        c_idx += [j, j]
-        vals += [1.0, 1.0]
-        if (n.partner, item) in caps:
-            if (n.partner, item) not in cap_row:
-                cap_row[n.partner, item] = len(b)
-                b.append(caps[n.partner, item])
-            r_idx.append(cap_row[n.partner, item])
-            c_idx.append(j)
-            vals.append(1.0)
-    base_rows = len(b)
-    # Equity: share x requested x t_item - sum x <= 0, for need-items with an arc and a share.
-    share = {}
-    for ni, (n, item, _) in enumerate(need_items):
-        cap_share = 1.0
-        if (n.partner, item) in caps:
-            cap_share = min(1.0, caps[n.partner, item] / max(asked[n.partner, item], 1))
-        share[ni] = n.weight / max_weight * cap_share
-    eq_row: dict[int, int] = {}
-    for j, (ni, *_rest) in enumerate(cols):
-        if share[ni] <= 0:
-            continue
-        if ni not in eq_row:
-            eq_row[ni] = len(b)
-            b.append(0.0)
-            n, item, qty = need_items[ni]
-            r_idx.append(eq_row[ni])
-            c_idx.append(t_of[item])
-            vals.append(share[ni] * qty)
-        r_idx.append(eq_row[ni])
-        c_idx.append(j)
-        vals.append(-1.0)
-    a_ub = sparse.csr_matrix((vals, (r_idx, c_idx)), shape=(len(b), n_var))
-    b_ub = np.array(b, dtype=np.float64)
+    cols, need_items = reference_arcs(problem)
+    model = ReferenceModel.of(problem, cols, need_items)
     build = time.perf_counter() - started
     options = {"presolve": True, "time_limit": 3600.0}
+    n_x, a_ub, b_ub = len(cols), model.a_ub, model.b_ub
 
     solve = 0.0
     t0 = time.perf_counter()
-    c1 = np.zeros(n_var)
-    for item in item_codes:
-        c1[t_of[item]] = -1.0
-    equity_items = sorted({need_items[ni][1] for ni in eq_row})
-    t_bounds = [(0, None) if item in equity_items else (0, 0) for item in item_codes]
+    c1 = np.zeros(model.n_var)
+    for item in model.item_codes:
+        c1[model.t_of[item]] = -1.0
+    equity_items = sorted({need_items[ni][1] for ni in model.eq_row})
+    t_bounds = [(0, None) if item in equity_items else (0, 0) for item in model.item_codes]
     res1 = linprog(c1, A_ub=a_ub, b_ub=b_ub, bounds=[(0, None)] * n_x + t_bounds,
                    method="highs-ds", options=options)  # fmt: skip
     solve += time.perf_counter() - t0
     assert res1.status == 0, res1.message
-    t_star = {item: max(res1.x[t_of[item]], 0.0) for item in item_codes}
+    t_star = {item: max(res1.x[model.t_of[item]], 0.0) for item in model.item_codes}
 
     # Stage 2: drop the equity rows and t; add the integral guarantee as -sum x <= -L.
-    a2 = a_ub[:base_rows, :n_x]
-    # The integral guarantee: one row -sum x <= -L per need-item with L > 0.
-    rows_of: dict[int, list[int]] = defaultdict(list)
-    for j, (ni, *_rest) in enumerate(cols):
-        rows_of[ni].append(j)
-    lower_r: list[int] = []
-    lower_c: list[int] = []
-    lower_b: list[float] = []
-    for ni in sorted(eq_row):
-        n, item, qty = need_items[ni]
-        floor = min(qty, math.floor(share[ni] * qty * t_star[item] + 1e-6))
-        if floor > 0:
-            for j in rows_of[ni]:
-                lower_r.append(len(lower_b))
-                lower_c.append(j)
-            lower_b.append(-float(floor))
-    lower = sparse.csr_matrix(
-        ([-1.0] * len(lower_r), (lower_r, lower_c)), shape=(len(lower_b), n_x)
-    )
-    a_stage2 = sparse.vstack([a2, lower]).tocsr()
-    b_stage2 = np.concatenate([b_ub[:base_rows], np.array(lower_b)])
+    lower, lower_b = model.guarantee_rows(cols, need_items, t_star)
+    a_stage2 = sparse.vstack([a_ub[: model.base_rows, :n_x], lower]).tocsr()
+    b_stage2 = np.concatenate([b_ub[: model.base_rows], lower_b])
     weight = np.array([need_items[ni][0].weight for ni, *_ in cols])
     t0 = time.perf_counter()
     res2 = linprog(-weight, A_ub=a_stage2, b_ub=b_stage2, bounds=(0, None), method="highs-ds",
@@ -312,8 +221,147 @@ def reference_solve(problem: PlanningProblem) -> Reference:
         distance=float(res3.fun),
         solve_seconds=solve,
         build_seconds=build,
-        variables=n_var,
+        variables=model.n_var,
     )
+
+
+def reference_arcs(problem: PlanningProblem) -> tuple[list[Arc], list[NeedItem]]:
+    """Every need-item, and an arc to each warehouse with its item that may serve the region."""
+    opts = problem.options
+    coords = {w.code: w.coordinates for w in problem.warehouses}
+    region_of_wh = {w.code: w.admin1_pcode for w in problem.warehouses}
+    available = {(s.warehouse, s.item) for s in problem.stock if s.available > 0}
+    cols: list[Arc] = []
+    need_items: list[NeedItem] = []
+    for n in problem.needs:
+        allowed = (opts.allowed_warehouses or {}).get(n.admin1_pcode)
+        for item, qty in n.requested.items():
+            row = len(need_items)
+            need_items.append((n, item, qty))
+            for w in region_of_wh:
+                if (w, item) in available and (allowed is None or w in allowed):
+                    c = coords[w]
+                    assert c is not None
+                    assert n.coordinates is not None
+                    km = haversine((n.coordinates.lat, n.coordinates.lon), (c.lat, c.lon))
+                    cols.append((row, w, item, km))
+    return cols, need_items
+
+
+@dataclass
+class ReferenceModel:
+    """Stage 1 as A_ub x <= b_ub: stock, need and cap rows (the first base_rows), then one
+    equity row per need-item with an arc and a share; columns x per arc, then t per item."""
+
+    a_ub: Any
+    b_ub: Any
+    base_rows: int
+    item_codes: list[str]
+    t_of: dict[str, int]
+    share: dict[int, float]
+    eq_row: dict[int, int]
+
+    @property
+    def n_var(self) -> int:
+        return self.a_ub.shape[1]  # type: ignore[no-any-return]
+
+    @classmethod
+    def of(
+        cls, problem: PlanningProblem, cols: list[Arc], need_items: list[NeedItem]
+    ) -> ReferenceModel:
+        available = {(s.warehouse, s.item): s.available for s in problem.stock if s.available > 0}
+        caps = {(c.partner, c.item): c.max_units for c in problem.options.partner_caps}
+        n_x = len(cols)
+        item_codes = sorted({item for _, item, _ in need_items})
+        t_of = {item: n_x + k for k, item in enumerate(item_codes)}
+
+        # A_ub x <= b_ub, row by row as triplets.
+        r_idx: list[int] = []
+        c_idx: list[int] = []
+        vals: list[float] = []
+        b: list[float] = []
+        stock_row: dict[tuple[str, str], int] = {}
+        cap_row: dict[tuple[str, str], int] = {}
+        need_row: dict[int, int] = {}
+        for j, (ni, w, item, _) in enumerate(cols):
+            n = need_items[ni][0]
+            if (w, item) not in stock_row:
+                stock_row[w, item] = len(b)
+                b.append(available[w, item])
+            if ni not in need_row:
+                need_row[ni] = len(b)
+                b.append(need_items[ni][2])
+            r_idx += [stock_row[w, item], need_row[ni]]
+            c_idx += [j, j]
+            vals += [1.0, 1.0]
+            if (n.partner, item) in caps:
+                if (n.partner, item) not in cap_row:
+                    cap_row[n.partner, item] = len(b)
+                    b.append(caps[n.partner, item])
+                r_idx.append(cap_row[n.partner, item])
+                c_idx.append(j)
+                vals.append(1.0)
+        base_rows = len(b)
+        # Equity: share x requested x t_item - sum x <= 0, for need-items with an arc and a share.
+        share = equity_shares(problem, need_items, caps)
+        eq_row: dict[int, int] = {}
+        for j, (ni, *_rest) in enumerate(cols):
+            if share[ni] <= 0:
+                continue
+            if ni not in eq_row:
+                eq_row[ni] = len(b)
+                b.append(0.0)
+                n, item, qty = need_items[ni]
+                r_idx.append(eq_row[ni])
+                c_idx.append(t_of[item])
+                vals.append(share[ni] * qty)
+            r_idx.append(eq_row[ni])
+            c_idx.append(j)
+            vals.append(-1.0)
+        a_ub = sparse.csr_matrix((vals, (r_idx, c_idx)), shape=(len(b), n_x + len(item_codes)))
+        b_ub = np.array(b, dtype=np.float64)
+        return cls(a_ub, b_ub, base_rows, item_codes, t_of, share, eq_row)
+
+    def guarantee_rows(
+        self, cols: list[Arc], need_items: list[NeedItem], t_star: dict[str, float]
+    ) -> tuple[Any, Any]:
+        """The integral guarantee: one row -sum x <= -L per need-item with L > 0."""
+        rows_of: dict[int, list[int]] = defaultdict(list)
+        for j, (ni, *_rest) in enumerate(cols):
+            rows_of[ni].append(j)
+        lower_r: list[int] = []
+        lower_c: list[int] = []
+        lower_b: list[float] = []
+        for ni in sorted(self.eq_row):
+            _, item, qty = need_items[ni]
+            floor = min(qty, math.floor(self.share[ni] * qty * t_star[item] + 1e-6))
+            if floor > 0:
+                for j in rows_of[ni]:
+                    lower_r.append(len(lower_b))
+                    lower_c.append(j)
+                lower_b.append(-float(floor))
+        lower = sparse.csr_matrix(
+            ([-1.0] * len(lower_r), (lower_r, lower_c)), shape=(len(lower_b), len(cols))
+        )
+        return lower, np.array(lower_b)
+
+
+def equity_shares(
+    problem: PlanningProblem, need_items: list[NeedItem], caps: dict[tuple[str, str], int]
+) -> dict[int, float]:
+    """Per need-item: weight / largest weight x the partner's cap share (cap / all it asks)."""
+    max_weight = max(n.weight for n in problem.needs)
+    asked: dict[tuple[str, str], int] = defaultdict(int)
+    for n in problem.needs:
+        for item, qty in n.requested.items():
+            asked[n.partner, item] += qty
+    share = {}
+    for ni, (n, item, _) in enumerate(need_items):
+        cap_share = 1.0
+        if (n.partner, item) in caps:
+            cap_share = min(1.0, caps[n.partner, item] / max(asked[n.partner, item], 1))
+        share[ni] = n.weight / max_weight * cap_share
+    return share
 
 
 # ------------------------------------------------------------------------------------ running

@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 from kitflow_shared.web.identity import Role
 
-from tests.support.infra import REPO_ROOT, start_infra
+from tests.support.infra import REPO_ROOT, Infra, start_infra
 from tests.support.services import free_port, identity, service_process, signed_by
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,111 +99,15 @@ async def main(reservations: int, concurrency: int, rounds: int) -> dict[str, An
     namespace = f"bench{uuid.uuid4().hex[:8]}"
     stock = service_process("stock", infra, namespace, KITFLOW_LOG_LEVEL="WARNING")
     reference_port = free_port()
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_reference.py").write_text(REFERENCE_APP)
-    reference = subprocess.Popen(  # noqa: ASYNC220 - started once, before any load
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench_reference:app",
-            "--port",
-            str(reference_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env={
-            **os.environ,
-            "STORE_URL": infra.store_url,
-            "DB": f"{namespace}_reference",
-            "PYTHONPATH": str(RESULTS),
-        },
-        cwd=REPO_ROOT,
-    )
+    reference = _start_reference(infra, namespace, reference_port)
     stock.start()
     try:
         await stock.wait_ready()
         await _wait(f"http://127.0.0.1:{reference_port}/docs")
-        total_units = reservations * rounds * 2
-        async with httpx.AsyncClient(base_url=stock.url, auth=signed_by(ADMIN), timeout=30) as c:
-            for path, body in [
-                (
-                    "/v1/warehouses",
-                    {
-                        "code": "BKO-MAIN",
-                        "name": "Bamako",
-                        "organisation": "IOM",
-                        "type": "main",
-                        "admin1_pcode": "ML09",
-                        "admin2_pcode": "ML0901",
-                    },
-                ),
-                (
-                    "/v1/items",
-                    {
-                        "code": "KIT-NFI",
-                        "name_en": "NFI kit",
-                        "name_fr": "Kit BNA",
-                        "category": "nfi",
-                        "unit": "kit",
-                    },
-                ),
-                (
-                    "/v1/warehouses/BKO-MAIN/receipts",
-                    {
-                        "grn_number": "GRN-BENCH",
-                        "source": "bench",
-                        "lines": [{"item_code": "KIT-NFI", "quantity": total_units}],
-                    },
-                ),
-            ]:
-                response = await c.post(path, json=body)
-                response.raise_for_status()
-        from pymongo import AsyncMongoClient
-
-        mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.store_url)
-        await mongo[f"{namespace}_reference"]["balances"].insert_one(
-            {"_id": "REF", "available": total_units, "reserved": 0}
+        await _seed(stock.url, infra, namespace, total_units=reservations * rounds * 2)
+        service_rates, reference_rates = await _measure(
+            stock.url, f"http://127.0.0.1:{reference_port}", reservations, concurrency, rounds
         )
-        await mongo.close()
-
-        expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        service_rates: list[float] = []
-        reference_rates: list[float] = []
-        async with httpx.AsyncClient(
-            auth=signed_by(COORDINATOR), timeout=60, limits=limits
-        ) as client:
-            for r in range(rounds + 1):  # round 0 warms both up and is not counted
-                lines = [f"R{r}L{i}" for i in range(reservations)]
-                service_urls = [
-                    (
-                        f"{stock.url}/v1/warehouses/BKO-MAIN/reservations",
-                        {
-                            "line_id": line,
-                            "plan_id": f"BENCH{r}",
-                            "item_code": "KIT-NFI",
-                            "quantity": 1,
-                            "mode": "all-or-nothing",
-                            "expires_at": expires,
-                        },
-                    )
-                    for line in lines
-                ]
-                reference_urls = [
-                    (f"http://127.0.0.1:{reference_port}/reserve/{line}", {}) for line in lines
-                ]
-                service = await _load(client, service_urls, concurrency)
-                ref = await _load(client, reference_urls, concurrency)
-                if r:
-                    service_rates.append(service)
-                    reference_rates.append(ref)
-                print(
-                    f"round {r}: service {service:8.1f}/s   reference {ref:8.1f}/s"
-                    f"{'' if r else '   (warm-up)'}",
-                    flush=True,
-                )
     finally:
         stock.stop()
         reference.terminate()
@@ -227,6 +131,118 @@ async def main(reservations: int, concurrency: int, rounds: int) -> dict[str, An
     }
     (RESULTS / "stock_reservations.json").write_text(json.dumps(report, indent=2))
     return report
+
+
+def _start_reference(infra: Infra, namespace: str, port: int) -> subprocess.Popen[bytes]:
+    """The reference endpoint (REFERENCE_APP) under uvicorn, on its own database."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "bench_reference.py").write_text(REFERENCE_APP)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench_reference:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env={
+            **os.environ,
+            "STORE_URL": infra.store_url,
+            "DB": f"{namespace}_reference",
+            "PYTHONPATH": str(RESULTS),
+        },
+        cwd=REPO_ROOT,
+    )
+
+
+async def _seed(stock_url: str, infra: Infra, namespace: str, *, total_units: int) -> None:
+    """One warehouse and one item with enough stock for every round, in both systems."""
+    async with httpx.AsyncClient(base_url=stock_url, auth=signed_by(ADMIN), timeout=30) as c:
+        for path, body in [
+            (
+                "/v1/warehouses",
+                {
+                    "code": "BKO-MAIN",
+                    "name": "Bamako",
+                    "organisation": "IOM",
+                    "type": "main",
+                    "admin1_pcode": "ML09",
+                    "admin2_pcode": "ML0901",
+                },
+            ),
+            (
+                "/v1/items",
+                {
+                    "code": "KIT-NFI",
+                    "name_en": "NFI kit",
+                    "name_fr": "Kit BNA",
+                    "category": "nfi",
+                    "unit": "kit",
+                },
+            ),
+            (
+                "/v1/warehouses/BKO-MAIN/receipts",
+                {
+                    "grn_number": "GRN-BENCH",
+                    "source": "bench",
+                    "lines": [{"item_code": "KIT-NFI", "quantity": total_units}],
+                },
+            ),
+        ]:
+            response = await c.post(path, json=body)
+            response.raise_for_status()
+    from pymongo import AsyncMongoClient
+
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.store_url)
+    await mongo[f"{namespace}_reference"]["balances"].insert_one(
+        {"_id": "REF", "available": total_units, "reserved": 0}
+    )
+    await mongo.close()
+
+
+async def _measure(
+    stock_url: str, reference_url: str, reservations: int, concurrency: int, rounds: int
+) -> tuple[list[float], list[float]]:
+    """Requests per second of the service and of the reference, round by round, alternately."""
+    expires = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    service_rates: list[float] = []
+    reference_rates: list[float] = []
+    async with httpx.AsyncClient(auth=signed_by(COORDINATOR), timeout=60, limits=limits) as client:
+        for r in range(rounds + 1):  # round 0 warms both up and is not counted
+            lines = [f"R{r}L{i}" for i in range(reservations)]
+            service_urls = [
+                (
+                    f"{stock_url}/v1/warehouses/BKO-MAIN/reservations",
+                    {
+                        "line_id": line,
+                        "plan_id": f"BENCH{r}",
+                        "item_code": "KIT-NFI",
+                        "quantity": 1,
+                        "mode": "all-or-nothing",
+                        "expires_at": expires,
+                    },
+                )
+                for line in lines
+            ]
+            reference_urls: list[tuple[str, dict[str, Any]]] = [
+                (f"{reference_url}/reserve/{line}", {}) for line in lines
+            ]
+            service = await _load(client, service_urls, concurrency)
+            ref = await _load(client, reference_urls, concurrency)
+            if r:
+                service_rates.append(service)
+                reference_rates.append(ref)
+            print(
+                f"round {r}: service {service:8.1f}/s   reference {ref:8.1f}/s"
+                f"{'' if r else '   (warm-up)'}",
+                flush=True,
+            )
+    return service_rates, reference_rates
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from typing import Any
 
 import kitflow_shared.contracts  # noqa: F401  (registers every event type)
 from kitflow_shared.events import CloudEvent, registry
-from kitflow_shared.topics import CONSUMER_GROUPS, EVENT_TOPICS
+from kitflow_shared.topics import CONSUMER_GROUPS, EVENT_TOPICS, TopicSpec
 
 VERSION = "0.1.0"
 
@@ -29,12 +29,47 @@ def _message_id(event_type: str) -> str:
 
 
 def document() -> dict[str, Any]:
+    schemas, messages, by_service = _messages()
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for topic in EVENT_TOPICS:
+        service = topic.name.split(".")[1]
+        channel = _channel_id(topic.name)
+        service_messages = by_service.get(service, [])
+        channels[channel] = _channel(topic, service_messages)
+        operations[f"{service}Publishes"] = {
+            "action": "send",
+            "channel": {"$ref": f"#/channels/{channel}"},
+            "summary": f"The {service} service publishes through its outbox (at least once).",
+            "messages": [{"$ref": f"#/channels/{channel}/messages/{m}"} for m in service_messages],
+        }
+    operations.update(_receive_operations())
+    return {
+        "asyncapi": "3.0.0",
+        "info": {
+            "title": "kitflow events",
+            "version": VERSION,
+            "description": "Integration events of kitflow's services: CloudEvents 1.0 in "
+            "structured JSON mode, explicit versioned types, state-carrying payloads with the "
+            "aggregate's sequence.",
+        },
+        "defaultContentType": "application/cloudevents+json",
+        "channels": dict(sorted(channels.items())),
+        "operations": dict(sorted(operations.items())),
+        "components": {
+            "messages": dict(sorted(messages.items())),
+            "schemas": dict(sorted(schemas.items())),
+        },
+    }
+
+
+def _messages() -> tuple[dict[str, Any], dict[str, Any], dict[str, list[str]]]:
+    """The schemas (the envelope, each payload and its parts), one message per registered event
+    type, and the message ids each service publishes."""
     envelope = CloudEvent.model_json_schema()
     envelope.pop("title", None)
     schemas: dict[str, Any] = {"CloudEvent": envelope}
     messages: dict[str, Any] = {}
-    channels: dict[str, Any] = {}
-    operations: dict[str, Any] = {}
     by_service: dict[str, list[str]] = {}
     for spec in registry.all():
         payload = spec.payload.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -62,26 +97,21 @@ def document() -> dict[str, Any]:
             },
         }
         by_service.setdefault(spec.service, []).append(message)
-    for topic in EVENT_TOPICS:
-        service = topic.name.split(".")[1]
-        channel = _channel_id(topic.name)
-        channels[channel] = {
-            "address": topic.name,
-            "description": f"{topic.purpose}. Keyed by aggregate id; kept "
-            f"{'forever' if topic.retention_ms < 0 else str(topic.retention_ms) + ' ms'}; "
-            f"{topic.partitions} partitions. Prefixed by KITFLOW_NAMESPACE when set.",
-            "messages": {
-                m: {"$ref": f"#/components/messages/{m}"} for m in by_service.get(service, [])
-            },
-        }
-        operations[f"{service}Publishes"] = {
-            "action": "send",
-            "channel": {"$ref": f"#/channels/{channel}"},
-            "summary": f"The {service} service publishes through its outbox (at least once).",
-            "messages": [
-                {"$ref": f"#/channels/{channel}/messages/{m}"} for m in by_service.get(service, [])
-            ],
-        }
+    return schemas, messages, by_service
+
+
+def _channel(topic: TopicSpec, messages: list[str]) -> dict[str, Any]:
+    return {
+        "address": topic.name,
+        "description": f"{topic.purpose}. Keyed by aggregate id; kept "
+        f"{'forever' if topic.retention_ms < 0 else str(topic.retention_ms) + ' ms'}; "
+        f"{topic.partitions} partitions. Prefixed by KITFLOW_NAMESPACE when set.",
+        "messages": {m: {"$ref": f"#/components/messages/{m}"} for m in messages},
+    }
+
+
+def _receive_operations() -> dict[str, Any]:
+    operations: dict[str, Any] = {}
     for group in CONSUMER_GROUPS:
         consumer = group.name.split(".")[1]
         for topic_name in group.subscribes:
@@ -93,23 +123,7 @@ def document() -> dict[str, Any]:
                 f"offsets committed after the effect, poison messages parked on "
                 f"{group.dead_letter.name}.",
             }
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "kitflow events",
-            "version": VERSION,
-            "description": "Integration events of kitflow's services: CloudEvents 1.0 in "
-            "structured JSON mode, explicit versioned types, state-carrying payloads with the "
-            "aggregate's sequence.",
-        },
-        "defaultContentType": "application/cloudevents+json",
-        "channels": dict(sorted(channels.items())),
-        "operations": dict(sorted(operations.items())),
-        "components": {
-            "messages": dict(sorted(messages.items())),
-            "schemas": dict(sorted(schemas.items())),
-        },
-    }
+    return operations
 
 
 def render() -> str:

@@ -30,13 +30,17 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import typer
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import ValidationError
+from rich.console import Console
+from rich.json import JSON
+from rich.table import Table
 
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.messaging.reading import partitions_of, read_to_end
-from kitflow_shared.settings import KafkaSettings
+from kitflow_shared.settings import CommonSettings, KafkaSettings
 from kitflow_shared.topics import CONSUMER_GROUPS, EVENT_TOPICS, dead_letter_topic_of, qualify
 
 DLQ_HEADER = "kitflow-dlq-"
@@ -215,143 +219,143 @@ def parse_ref(ref: str) -> tuple[int, int]:
         ) from None
 
 
-def main() -> None:
-    import typer
-    from rich.console import Console
-    from rich.json import JSON
-    from rich.table import Table
+# ---------------------------------------------------------------------- command line
 
-    from kitflow_shared.settings import CommonSettings
+app = typer.Typer(help="kitflow's dead letters: list, show, replay", add_completion=False)
+_console = Console()
+_group_option = typer.Option(
+    None, "--group", help="A consumer group's dead letters: stock, needs, distribution"
+)
+_outbox_option = typer.Option(
+    None, "--outbox", help="An outbox's dead letters: stock, needs, distribution"
+)
+_namespace_option = typer.Option(None, "--namespace", help="Default: KITFLOW_NAMESPACE")
+_bootstrap_option = typer.Option(
+    None, "--bootstrap", help="Default: KITFLOW_KAFKA_BOOTSTRAP_SERVERS"
+)
 
-    app = typer.Typer(help="kitflow's dead letters: list, show, replay", add_completion=False)
-    console = Console()
-    group_option = typer.Option(
-        None, "--group", help="A consumer group's dead letters: stock, needs, distribution"
+
+def _settings(namespace: str | None, bootstrap: str | None) -> tuple[str, str]:
+    return (
+        CommonSettings().namespace if namespace is None else namespace,
+        bootstrap or KafkaSettings().bootstrap_servers,
     )
-    outbox_option = typer.Option(
-        None, "--outbox", help="An outbox's dead letters: stock, needs, distribution"
-    )
-    namespace_option = typer.Option(None, "--namespace", help="Default: KITFLOW_NAMESPACE")
-    bootstrap_option = typer.Option(
-        None, "--bootstrap", help="Default: KITFLOW_KAFKA_BOOTSTRAP_SERVERS"
-    )
 
-    def settings(namespace: str | None, bootstrap: str | None) -> tuple[str, str]:
-        return (
-            CommonSettings().namespace if namespace is None else namespace,
-            bootstrap or KafkaSettings().bootstrap_servers,
-        )
 
-    def one_topic(namespace: str, group: str | None, outbox: str | None) -> str:
-        if (group is None) == (outbox is None):
-            raise typer.BadParameter("name one dead-letter topic: --group or --outbox")
-        return dead_letter_topics(namespace, group, outbox)[0]
+def _one_topic(namespace: str, group: str | None, outbox: str | None) -> str:
+    if (group is None) == (outbox is None):
+        raise typer.BadParameter("name one dead-letter topic: --group or --outbox")
+    return dead_letter_topics(namespace, group, outbox)[0]
 
-    def find(letters: list[DeadLetter], ref: str) -> DeadLetter:
-        partition, offset = parse_ref(ref)
-        for letter in letters:
-            if (letter.partition, letter.offset) == (partition, offset):
-                return letter
-        raise typer.BadParameter(f"no dead letter {ref} there")
 
-    @app.command("list")
-    def list_(
-        group: str | None = group_option,
-        outbox: str | None = outbox_option,
-        namespace: str | None = namespace_option,
-        bootstrap: str | None = bootstrap_option,
-    ) -> None:
-        """The dead letters of one topic, or of every dead-letter topic."""
-        ns, servers = settings(namespace, bootstrap)
-        for topic in dead_letter_topics(ns, group, outbox):
-            letters = asyncio.run(read(servers, topic))
-            done = asyncio.run(replayed_up_to(servers, topic)) if letters else {}
-            table = Table(
-                "ref", "parked at", "event", "subject", "from", "reason", "error", "replayed",
-                title=f"{topic}: {len(letters)} dead letter(s)",
-            )  # fmt: skip
-            for letter in letters:
-                event, why = letter.event, letter.why
-                table.add_row(
-                    letter.ref,
-                    letter.parked_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    event.type if event else "(unreadable)",
-                    event.subject if event else "",
-                    why.get("group") or why.get("service", ""),
-                    why.get("reason", ""),
-                    why.get("error", "").splitlines()[-1][:80] if why.get("error") else "",
-                    "yes" if letter.offset < done.get(letter.partition, 0) else "no",
-                )
-            console.print(table)
+def _find(letters: list[DeadLetter], ref: str) -> DeadLetter:
+    partition, offset = parse_ref(ref)
+    for letter in letters:
+        if (letter.partition, letter.offset) == (partition, offset):
+            return letter
+    raise typer.BadParameter(f"no dead letter {ref} there")
 
-    @app.command()
-    def show(
-        ref: str = typer.Argument(..., help="offset, or partition:offset, as `list` shows"),
-        group: str | None = group_option,
-        outbox: str | None = outbox_option,
-        namespace: str | None = namespace_option,
-        bootstrap: str | None = bootstrap_option,
-        max_chars: int = typer.Option(20_000, help="Show at most this much of the record"),
-    ) -> None:
-        """One dead letter: why it was parked, where it came from, and the record itself."""
-        ns, servers = settings(namespace, bootstrap)
-        topic = one_topic(ns, group, outbox)
-        letter = find(asyncio.run(read(servers, topic)), ref)
-        table = Table("header", "value", title=f"{topic} {letter.ref}")
-        table.add_row("key", (letter.key or b"").decode(errors="replace"))
-        table.add_row("parked at", letter.parked_at.isoformat())
-        table.add_row("size", f"{len(letter.value)} bytes")
-        for key, value in letter.why.items():
-            table.add_row(key, value)
-        console.print(table)
-        text = letter.value.decode(errors="replace")
-        if letter.event is not None and len(text) <= max_chars:
-            console.print(JSON(text))
-        else:
-            console.print(text[:max_chars] + ("..." if len(text) > max_chars else ""))
 
-    @app.command("replay")
-    def replay_(
-        ref: str | None = typer.Argument(None, help="The one to replay (offset, or p:offset)"),
-        all_: bool = typer.Option(False, "--all", help="Every one not replayed by --all yet"),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent where"),
-        group: str | None = group_option,
-        outbox: str | None = outbox_option,
-        namespace: str | None = namespace_option,
-        bootstrap: str | None = bootstrap_option,
-    ) -> None:
-        """Send dead letters back onto the topic they came from."""
-        if (ref is None) == (not all_):
-            raise typer.BadParameter("give one dead letter's reference, or --all")
-        ns, servers = settings(namespace, bootstrap)
-        topic = one_topic(ns, group, outbox)
+@app.command("list")
+def list_(
+    group: str | None = _group_option,
+    outbox: str | None = _outbox_option,
+    namespace: str | None = _namespace_option,
+    bootstrap: str | None = _bootstrap_option,
+) -> None:
+    """The dead letters of one topic, or of every dead-letter topic."""
+    ns, servers = _settings(namespace, bootstrap)
+    for topic in dead_letter_topics(ns, group, outbox):
         letters = asyncio.run(read(servers, topic))
-        if all_:
-            done = asyncio.run(replayed_up_to(servers, topic))
-            chosen = [x for x in letters if x.offset >= done.get(x.partition, 0)]
-        else:
-            chosen = [find(letters, ref or "")]
-        outcomes = asyncio.run(replay(servers, chosen, dry_run=dry_run))
-        verb = "would replay" if dry_run else "replayed"
-        for outcome in outcomes:
-            event = outcome.letter.event
-            what = f"{event.type} {event.subject}" if event else "(unreadable)"
-            if outcome.error:
-                console.print(
-                    f"[red]not replayed[/red] {outcome.letter.ref} {what}: {outcome.error}"
-                )
-            else:
-                console.print(f"{verb} {outcome.letter.ref} {what} -> {outcome.to}")
-        sent = [o for o in outcomes if o.error is None]
-        if all_ and sent and not dry_run:
-            last: dict[int, int] = {}
-            for outcome in sent:
-                last[outcome.letter.partition] = outcome.letter.offset + 1
-            asyncio.run(remember_replayed(servers, topic, last))
-        console.print(f"{len(sent)} dead letter(s) {verb}" + ("" if chosen else " (none new)"))
-        if any(o.error for o in outcomes):
-            raise typer.Exit(1)
+        done = asyncio.run(replayed_up_to(servers, topic)) if letters else {}
+        table = Table(
+            "ref", "parked at", "event", "subject", "from", "reason", "error", "replayed",
+            title=f"{topic}: {len(letters)} dead letter(s)",
+        )  # fmt: skip
+        for letter in letters:
+            event, why = letter.event, letter.why
+            table.add_row(
+                letter.ref,
+                letter.parked_at.strftime("%Y-%m-%d %H:%M:%S"),
+                event.type if event else "(unreadable)",
+                event.subject if event else "",
+                why.get("group") or why.get("service", ""),
+                why.get("reason", ""),
+                why.get("error", "").splitlines()[-1][:80] if why.get("error") else "",
+                "yes" if letter.offset < done.get(letter.partition, 0) else "no",
+            )
+        _console.print(table)
 
+
+@app.command()
+def show(
+    ref: str = typer.Argument(..., help="offset, or partition:offset, as `list` shows"),
+    group: str | None = _group_option,
+    outbox: str | None = _outbox_option,
+    namespace: str | None = _namespace_option,
+    bootstrap: str | None = _bootstrap_option,
+    max_chars: int = typer.Option(20_000, help="Show at most this much of the record"),
+) -> None:
+    """One dead letter: why it was parked, where it came from, and the record itself."""
+    ns, servers = _settings(namespace, bootstrap)
+    topic = _one_topic(ns, group, outbox)
+    letter = _find(asyncio.run(read(servers, topic)), ref)
+    table = Table("header", "value", title=f"{topic} {letter.ref}")
+    table.add_row("key", (letter.key or b"").decode(errors="replace"))
+    table.add_row("parked at", letter.parked_at.isoformat())
+    table.add_row("size", f"{len(letter.value)} bytes")
+    for key, value in letter.why.items():
+        table.add_row(key, value)
+    _console.print(table)
+    text = letter.value.decode(errors="replace")
+    if letter.event is not None and len(text) <= max_chars:
+        _console.print(JSON(text))
+    else:
+        _console.print(text[:max_chars] + ("..." if len(text) > max_chars else ""))
+
+
+@app.command("replay")
+def replay_(
+    ref: str | None = typer.Argument(None, help="The one to replay (offset, or p:offset)"),
+    all_: bool = typer.Option(False, "--all", help="Every one not replayed by --all yet"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Show what would be sent where"),
+    group: str | None = _group_option,
+    outbox: str | None = _outbox_option,
+    namespace: str | None = _namespace_option,
+    bootstrap: str | None = _bootstrap_option,
+) -> None:
+    """Send dead letters back onto the topic they came from."""
+    if (ref is None) == (not all_):
+        raise typer.BadParameter("give one dead letter's reference, or --all")
+    ns, servers = _settings(namespace, bootstrap)
+    topic = _one_topic(ns, group, outbox)
+    letters = asyncio.run(read(servers, topic))
+    if all_:
+        done = asyncio.run(replayed_up_to(servers, topic))
+        chosen = [x for x in letters if x.offset >= done.get(x.partition, 0)]
+    else:
+        chosen = [_find(letters, ref or "")]
+    outcomes = asyncio.run(replay(servers, chosen, dry_run=dry_run))
+    verb = "would replay" if dry_run else "replayed"
+    for outcome in outcomes:
+        event = outcome.letter.event
+        what = f"{event.type} {event.subject}" if event else "(unreadable)"
+        if outcome.error:
+            _console.print(f"[red]not replayed[/red] {outcome.letter.ref} {what}: {outcome.error}")
+        else:
+            _console.print(f"{verb} {outcome.letter.ref} {what} -> {outcome.to}")
+    sent = [o for o in outcomes if o.error is None]
+    if all_ and sent and not dry_run:
+        last: dict[int, int] = {}
+        for outcome in sent:
+            last[outcome.letter.partition] = outcome.letter.offset + 1
+        asyncio.run(remember_replayed(servers, topic, last))
+    _console.print(f"{len(sent)} dead letter(s) {verb}" + ("" if chosen else " (none new)"))
+    if any(o.error for o in outcomes):
+        raise typer.Exit(1)
+
+
+def main() -> None:
     app()
 
 

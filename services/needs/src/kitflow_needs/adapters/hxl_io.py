@@ -297,8 +297,63 @@ class _RowReader:
         cells = _stripped(values)
         if not any(cells):
             return None
-        problems: list[FieldProblem] = []
-        single = self._layout.single
+        cells, read, problems = self._cells_read(cells)
+        # Each mapped field's text, looked up once per row; a blank one is left out, so that
+        # text() gives None for it as for a field the file does not map.
+        row = _RowFields(
+            {
+                name: cell
+                for name, cell in zip(self._names, self._mapped_cells(cells), strict=True)
+                if cell
+            }.get,
+            problems,
+        )
+        self._check_organisation(row)
+        for name in REQUIRED:
+            if row.text(name) is None:
+                problems.append(FieldProblem(name, "is required"))
+        coordinates = _coordinates(row)
+        displacement = self._displacement(row)
+        source, reference = _assessment_source(row)
+        items = self._items(cells, problems)
+        households = row.convert("population.households", _whole)
+        individuals = row.convert("population.individuals", _whole)
+        severity = row.convert("severity", _whole)
+        assessed_on = row.convert("assessment.date", _date)
+        fingerprint = "\x1f".join(read)
+        if problems or None in (households, individuals, severity, assessed_on, displacement):
+            return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
+        assert displacement is not None
+        given = NeedInput(
+            admin1_pcode=row.text("location.admin1_pcode") or "",
+            admin2_pcode=row.text("location.admin2_pcode") or "",
+            admin3_pcode=row.text("location.admin3_pcode"),
+            admin1_name=row.text("location.admin1_name"),
+            admin2_name=row.text("location.admin2_name"),
+            site_name=row.text("location.site_name"),
+            coordinates=coordinates,
+            population=_population(row, households, individuals),
+            displacement=displacement,
+            assessment=Assessment(assessed_on, source, reference),
+            severity=severity,
+            period_start=row.convert("period.start", _date),
+            period_end=row.convert("period.end", _date),
+            items=tuple(items),
+            profile_id=_profile_id(row.text("norms.profile_id")),
+            duration_days=row.convert("norms.duration_days", _whole),
+            norm_rules=rule_list(row.text("norms.rules")),
+            external_ref=row.text("external_ref"),
+            read_problems=tuple(problems),
+        )
+        if problems:
+            return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
+        return ImportRow(row_number, given, fingerprint, self._labels)
+
+    def _cells_read(
+        self, cells: list[str]
+    ) -> tuple[list[str], tuple[str, ...], list[FieldProblem]]:
+        """The row's cells padded to the widest mapped column and unneutralised, the cells the
+        import reads (the fingerprint's), and the control characters found in those."""
         if len(cells) < self._width:
             cells += [""] * (self._width - len(cells))
         read = self._fingerprint_cells(cells)
@@ -306,67 +361,40 @@ class _RowReader:
         if "'" in joined:  # rare: only then is each cell looked at
             cells = [_unneutralised(cell) for cell in cells]
             read = self._fingerprint_cells(cells)
+        problems: list[FieldProblem] = []
         if not joined.isprintable():  # the common case is one C call for the whole row
             problems += self._control_characters(read)
-        # Each mapped field's text, looked up once per row; a blank one is left out, so that
-        # text() gives None for it as for a field the file does not map.
-        text = {
-            name: cell
-            for name, cell in zip(self._names, self._mapped_cells(cells), strict=True)
-            if cell
-        }.get
+        return cells, read, problems
 
-        def convert(name: str, parse: Callable[[str], Any]) -> Any:
-            raw = text(name)
-            if raw is None:
-                return None
-            try:
-                return parse(raw)
-            except ValueError as exc:
-                problems.append(FieldProblem(name, str(exc)))
-                return None
-
-        org = text("organisation")
+    def _check_organisation(self, row: _RowFields) -> None:
+        org = row.text("organisation")
         if org is not None and org.casefold() != self._organisation.casefold():
-            problems.append(
+            row.problems.append(
                 FieldProblem(
                     "organisation",
                     f"this row is for {org}; an import is for the caller's own organisation "
                     f"({self._organisation})",
                 )
             )
-        for name in REQUIRED:
-            if text(name) is None:
-                problems.append(FieldProblem(name, "is required"))
 
-        lat, lon = convert("location.lat", _decimal), convert("location.lon", _decimal)
-        coordinates = None
-        if (lat is None) != (lon is None):
-            problems.append(FieldProblem("location.lat", "give both #geo+lat and #geo+lon"))
-        elif lat is not None and lon is not None:
-            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-                problems.append(FieldProblem("location.lat", f"{lat}, {lon} are not coordinates"))
-            else:
-                coordinates = Coordinates(lat, lon)
-
-        displacement = convert("displacement", _displacement)
-        if displacement is None and "displacement" not in single:
+    def _displacement(self, row: _RowFields) -> DisplacementStatus | None:
+        """From the #beneficiary+type column, else from the people column's attributes
+        (`#inneed+ind+idps`) when the file has no such column."""
+        displacement: DisplacementStatus | None = row.convert("displacement", _displacement)
+        if displacement is None and "displacement" not in self._layout.single:
             displacement = self._layout.displacement_from_attributes
-        if displacement is None and "displacement" not in [p.field for p in problems]:
-            problems.append(
+        if displacement is None and "displacement" not in [p.field for p in row.problems]:
+            row.problems.append(
                 FieldProblem(
                     "displacement",
                     "give the displacement status (idp, returnee or host-community) in a "
                     "#beneficiary+type column",
                 )
             )
-        source = convert("assessment.source", _source)
-        reference = text("assessment.reference")
-        if source is None:
-            source = (
-                AssessmentSource.DTM_ROUND if reference else AssessmentSource.PARTNER_ASSESSMENT
-            )
+        return displacement
 
+    def _items(self, cells: list[str], problems: list[FieldProblem]) -> list[tuple[str, int]]:
+        """The (item code, quantity) pairs of the row; a pair with both cells blank is no item."""
         items: list[tuple[str, int]] = []
         for i, (code_at, qty_at) in enumerate(self._item_indexes):
             code, qty = cells[code_at], cells[qty_at]
@@ -384,51 +412,7 @@ class _RowReader:
                 items.append((code.upper(), _whole(qty)))
             except ValueError as exc:
                 problems.append(FieldProblem(f"items.{i}.quantity", str(exc)))
-
-        households = convert("population.households", _whole)
-        individuals = convert("population.individuals", _whole)
-        severity = convert("severity", _whole)
-        assessed_on = convert("assessment.date", _date)
-        fingerprint = "\x1f".join(read)
-        if problems or None in (households, individuals, severity, assessed_on, displacement):
-            return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
-        assert households is not None
-        assert individuals is not None
-        assert severity is not None
-        population = Population(
-            households=households,
-            individuals=individuals,
-            women=convert("population.women", _whole),
-            men=convert("population.men", _whole),
-            girls=convert("population.girls", _whole),
-            boys=convert("population.boys", _whole),
-            elderly=convert("population.elderly", _whole),
-            disabled=convert("population.disabled", _whole),
-        )
-        given = NeedInput(
-            admin1_pcode=text("location.admin1_pcode") or "",
-            admin2_pcode=text("location.admin2_pcode") or "",
-            admin3_pcode=text("location.admin3_pcode"),
-            admin1_name=text("location.admin1_name"),
-            admin2_name=text("location.admin2_name"),
-            site_name=text("location.site_name"),
-            coordinates=coordinates,
-            population=population,
-            displacement=displacement,
-            assessment=Assessment(assessed_on, source, reference),
-            severity=severity,
-            period_start=convert("period.start", _date),
-            period_end=convert("period.end", _date),
-            items=tuple(items),
-            profile_id=_profile_id(text("norms.profile_id")),
-            duration_days=convert("norms.duration_days", _whole),
-            norm_rules=rule_list(text("norms.rules")),
-            external_ref=text("external_ref"),
-            read_problems=tuple(problems),
-        )
-        if problems:
-            return ImportRow(row_number, None, fingerprint, self._labels, tuple(problems))
-        return ImportRow(row_number, given, fingerprint, self._labels)
+        return items
 
     def _control_characters(self, read: Sequence[str]) -> list[FieldProblem]:
         """The read cells holding a control character (not merely a non-breaking space, which
@@ -448,6 +432,61 @@ class _RowReader:
         yield from sorted(self._layout.single.values(), key=lambda c: c.index)
         yield from self._layout.item_codes
         yield from self._layout.item_quantities
+
+
+class _RowFields:
+    """One row's mapped fields as text, and the problems found while reading them."""
+
+    __slots__ = ("problems", "text")
+
+    def __init__(self, text: Callable[[str], str | None], problems: list[FieldProblem]) -> None:
+        self.text = text
+        self.problems = problems
+
+    def convert(self, name: str, parse: Callable[[str], Any]) -> Any:
+        """The field parsed, or None when blank or unparseable (then a problem names it)."""
+        raw = self.text(name)
+        if raw is None:
+            return None
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            self.problems.append(FieldProblem(name, str(exc)))
+            return None
+
+
+def _coordinates(row: _RowFields) -> Coordinates | None:
+    lat, lon = row.convert("location.lat", _decimal), row.convert("location.lon", _decimal)
+    if (lat is None) != (lon is None):
+        row.problems.append(FieldProblem("location.lat", "give both #geo+lat and #geo+lon"))
+    elif lat is not None and lon is not None:
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            row.problems.append(FieldProblem("location.lat", f"{lat}, {lon} are not coordinates"))
+        else:
+            return Coordinates(lat, lon)
+    return None
+
+
+def _assessment_source(row: _RowFields) -> tuple[AssessmentSource, str | None]:
+    """The source and round code; a row naming a round without a source is from a DTM round."""
+    source = row.convert("assessment.source", _source)
+    reference = row.text("assessment.reference")
+    if source is None:
+        source = AssessmentSource.DTM_ROUND if reference else AssessmentSource.PARTNER_ASSESSMENT
+    return source, reference
+
+
+def _population(row: _RowFields, households: int, individuals: int) -> Population:
+    return Population(
+        households=households,
+        individuals=individuals,
+        women=row.convert("population.women", _whole),
+        men=row.convert("population.men", _whole),
+        girls=row.convert("population.girls", _whole),
+        boys=row.convert("population.boys", _whole),
+        elderly=row.convert("population.elderly", _whole),
+        disabled=row.convert("population.disabled", _whole),
+    )
 
 
 def _stripped(values: list[Any]) -> list[str]:

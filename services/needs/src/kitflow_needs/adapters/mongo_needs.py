@@ -107,7 +107,6 @@ def to_document(need: Need) -> Document:
     """Every field of the need except `_id` and the outbox."""
     d = need.details
     loc = d.location
-    norms = d.norms
     return {
         "organisation": need.organisation,
         "status": need.status.value,
@@ -118,18 +117,7 @@ def to_document(need: Need) -> Document:
         "coverage_sequence": need.coverage_sequence,
         "admin1_pcode": loc.admin1_pcode,
         "admin2_pcode": loc.admin2_pcode,
-        "location": {
-            "admin1_pcode": loc.admin1_pcode,
-            "admin1_name": loc.admin1_name,
-            "admin2_pcode": loc.admin2_pcode,
-            "admin2_name": loc.admin2_name,
-            "admin3_pcode": loc.admin3_pcode,
-            "site_name": loc.site_name,
-            "coordinates": _coords(loc.coordinates),
-            "gazetteer_vintage": loc.gazetteer_vintage,
-            "admin2_verified": loc.admin2_verified,
-            "admin3_verified": loc.admin3_verified,
-        },
+        "location": _location(loc),
         "population": d.population.as_dict(),
         "displacement": d.displacement.value,
         "assessment": {
@@ -147,48 +135,15 @@ def to_document(need: Need) -> Document:
             }
             for i in d.items
         ],
-        "norms": {
-            "profile_id": norms.profile_id,
-            "profile_version": norms.profile_version,
-            "duration_days": norms.duration_days,
-            "rules": None if norms.rules is None else list(norms.rules),
-            "calculations": [_calculation(c) for c in norms.calculations],
-            "skipped": [
-                {"item_code": s.item_code, "basis": s.basis.value, "reason": s.reason}
-                for s in norms.skipped
-            ],
-        }
-        if norms
-        else None,
+        "norms": _norms(d.norms) if d.norms else None,
         "external_ref": d.external_ref,
-        "progress": [
-            {
-                "item_code": code,
-                "planned": p.planned,
-                "reserved": p.reserved,
-                "dispatched": p.dispatched,
-                "delivered": p.delivered,
-            }
-            for code, p in need.progress.items()
-        ]
-        if need.progress
-        else [],
+        # Most needs have neither progress nor duplicates: no comprehension to set up then.
+        "progress": _progress(need.progress) if need.progress else [],
         "reached": {
             "households": need.reached.households,
             "individuals": need.reached.individuals,
         },
-        # Most needs have neither progress nor duplicates: no comprehension to set up then.
-        "duplicates": [
-            {
-                "need_id": link.need_id,
-                "organisation": link.organisation,
-                "reason": link.reason,
-                "decision": link.decision.value,
-            }
-            for link in need.duplicates
-        ]
-        if need.duplicates
-        else [],
+        "duplicates": _duplicates(need.duplicates) if need.duplicates else [],
         "open_duplicates": bool(need.duplicates)
         and any(link.decision is DuplicateDecision.OPEN for link in need.duplicates),
         "rejection_reason": need.rejection_reason,
@@ -197,6 +152,60 @@ def to_document(need: Need) -> Document:
         "validated_by": need.validated_by,
         "owes_back_links": need.owes_back_links,
     }
+
+
+def _location(loc: Location) -> Document:
+    return {
+        "admin1_pcode": loc.admin1_pcode,
+        "admin1_name": loc.admin1_name,
+        "admin2_pcode": loc.admin2_pcode,
+        "admin2_name": loc.admin2_name,
+        "admin3_pcode": loc.admin3_pcode,
+        "site_name": loc.site_name,
+        "coordinates": _coords(loc.coordinates),
+        "gazetteer_vintage": loc.gazetteer_vintage,
+        "admin2_verified": loc.admin2_verified,
+        "admin3_verified": loc.admin3_verified,
+    }
+
+
+def _norms(norms: NormsResult) -> Document:
+    return {
+        "profile_id": norms.profile_id,
+        "profile_version": norms.profile_version,
+        "duration_days": norms.duration_days,
+        "rules": None if norms.rules is None else list(norms.rules),
+        "calculations": [_calculation(c) for c in norms.calculations],
+        "skipped": [
+            {"item_code": s.item_code, "basis": s.basis.value, "reason": s.reason}
+            for s in norms.skipped
+        ],
+    }
+
+
+def _progress(progress: Mapping[str, ItemProgress]) -> list[Document]:
+    return [
+        {
+            "item_code": code,
+            "planned": p.planned,
+            "reserved": p.reserved,
+            "dispatched": p.dispatched,
+            "delivered": p.delivered,
+        }
+        for code, p in progress.items()
+    ]
+
+
+def _duplicates(links: Sequence[DuplicateLink]) -> list[Document]:
+    return [
+        {
+            "need_id": link.need_id,
+            "organisation": link.organisation,
+            "reason": link.reason,
+            "decision": link.decision.value,
+        }
+        for link in links
+    ]
 
 
 def from_document(doc: Document) -> Need:

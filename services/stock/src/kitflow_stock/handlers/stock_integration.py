@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, assert_never
 
 from kitflow_shared.contracts import stock as contract
 from kitflow_shared.events.envelope import CloudEvent, EventContext
@@ -107,83 +107,62 @@ def stock_events(
     subject = contract.stock_subject(warehouse)
     out: list[CloudEvent] = []
     for event in events:
-        spec: Any
-        payload: BaseModel
-        match event:
-            case MovementRecorded(movement=m, balances=balances):
-                spec, payload = (
-                    contract.MOVEMENT_RECORDED,
-                    contract.MovementRecorded(
-                        movement=movement_state(warehouse, m),
-                        balances=[balance_state(b) for b in balances],
-                    ),
-                )
-            case ReservationConfirmed(reservation=r, balance=b):
-                spec, payload = (
-                    contract.RESERVATION_CONFIRMED,
-                    contract.ReservationConfirmed(
-                        reservation=reservation_state(warehouse, r), balance=balance_state(b)
-                    ),
-                )
-            case ReservationRejected(reservation=r, available=available, reason=reason):
-                spec, payload = (
-                    contract.RESERVATION_REJECTED,
-                    contract.ReservationRejected(
-                        reservation=reservation_state(warehouse, r),
-                        available=available,
-                        reason=reason,
-                    ),
-                )
-            case ReservationReleased(reservation=r, balance=b, reason=reason):
-                spec, payload = (
-                    contract.RESERVATION_RELEASED,
-                    contract.ReservationReleased(
-                        reservation=reservation_state(warehouse, r),
-                        balance=balance_state(b),
-                        reason=reason,
-                    ),
-                )
-            case ReservationsAnswered(plan_id=plan_id, answers=answers, balances=balances):
-                spec, payload = (
-                    contract.RESERVATIONS_ANSWERED,
-                    contract.ReservationsAnswered(
-                        plan_id=plan_id,
-                        answers=[answer_state(a) for a in answers],
-                        balances=[balance_state(b) for b in balances],
-                    ),
-                )
-            case TransferAnnounced(transfer=t, balances=balances):
-                spec, payload = (
-                    contract.TRANSFER_IN_TRANSIT,
-                    contract.TransferInTransit(
-                        transfer_id=t.transfer_id,
-                        from_warehouse=t.from_warehouse,
-                        to_warehouse=warehouse,
-                        lines=[line_state(line) for line in t.lines],
-                        balances=[balance_state(b) for b in balances],
-                    ),
-                )
-            case LowStockSignalled(balance=b, minimum=minimum):
-                spec, payload = (
-                    contract.LOW_STOCK,
-                    contract.LowStock(
-                        warehouse=warehouse, balance=balance_state(b), minimum=minimum
-                    ),
-                )
-            case NearExpirySignalled():
-                spec, payload = (
-                    contract.NEAR_EXPIRY,
-                    contract.NearExpiry(
-                        warehouse=warehouse,
-                        item_code=event.item,
-                        lot=event.lot,
-                        owner=event.owner,
-                        expiry=event.expiry,
-                        on_hand=event.on_hand,
-                    ),
-                )
+        spec, payload = _integration_event(warehouse, event)
         out.append(spec.new(payload, subject=subject, sequence=event.sequence, context=context))
     return out
+
+
+def _integration_event(warehouse: str, event: StockEvent) -> tuple[Any, BaseModel]:
+    """The shared contract's event type and payload for one of stock's domain events."""
+    match event:
+        case MovementRecorded(movement=m, balances=balances):
+            return contract.MOVEMENT_RECORDED, contract.MovementRecorded(
+                movement=movement_state(warehouse, m),
+                balances=[balance_state(b) for b in balances],
+            )
+        case ReservationConfirmed(reservation=r, balance=b):
+            return contract.RESERVATION_CONFIRMED, contract.ReservationConfirmed(
+                reservation=reservation_state(warehouse, r), balance=balance_state(b)
+            )
+        case ReservationRejected(reservation=r, available=available, reason=reason):
+            return contract.RESERVATION_REJECTED, contract.ReservationRejected(
+                reservation=reservation_state(warehouse, r), available=available, reason=reason
+            )
+        case ReservationReleased(reservation=r, balance=b, reason=reason):
+            return contract.RESERVATION_RELEASED, contract.ReservationReleased(
+                reservation=reservation_state(warehouse, r),
+                balance=balance_state(b),
+                reason=reason,
+            )
+        case ReservationsAnswered(plan_id=plan_id, answers=answers, balances=balances):
+            return contract.RESERVATIONS_ANSWERED, contract.ReservationsAnswered(
+                plan_id=plan_id,
+                answers=[answer_state(a) for a in answers],
+                balances=[balance_state(b) for b in balances],
+            )
+        case TransferAnnounced(transfer=t, balances=balances):
+            return contract.TRANSFER_IN_TRANSIT, contract.TransferInTransit(
+                transfer_id=t.transfer_id,
+                from_warehouse=t.from_warehouse,
+                to_warehouse=warehouse,
+                lines=[line_state(line) for line in t.lines],
+                balances=[balance_state(b) for b in balances],
+            )
+        case LowStockSignalled(balance=b, minimum=minimum):
+            return contract.LOW_STOCK, contract.LowStock(
+                warehouse=warehouse, balance=balance_state(b), minimum=minimum
+            )
+        case NearExpirySignalled():
+            return contract.NEAR_EXPIRY, contract.NearExpiry(
+                warehouse=warehouse,
+                item_code=event.item,
+                lot=event.lot,
+                owner=event.owner,
+                expiry=event.expiry,
+                on_hand=event.on_hand,
+            )
+        case _:
+            assert_never(event)
 
 
 def ledger_rows(warehouse: str, events: Sequence[StockEvent]) -> list[dict[str, Any]]:

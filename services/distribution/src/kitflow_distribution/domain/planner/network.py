@@ -77,20 +77,13 @@ def build_network(problem: PlanningProblem) -> Network:
     warehouses = sorted(problem.warehouses, key=lambda w: w.code)
     wh_codes = tuple(w.code for w in warehouses)
     wh_index = {code: i for i, code in enumerate(wh_codes)}
-
     needs = tuple(
         sorted(
             (n for n in problem.needs if options.need_ids is None or n.id in options.need_ids),
             key=lambda n: n.id,
         )
     )
-
-    def in_scope(item: str) -> bool:
-        return options.item_codes is None or item in options.item_codes
-
-    item_set = {s.item for s in problem.stock if in_scope(s.item)}
-    item_set |= {i for n in needs for i, q in n.requested.items() if q > 0 and in_scope(i)}
-    items = tuple(sorted(item_set))
+    items = _items_in_scope(problem, needs)
     item_index = {code: k for k, code in enumerate(items)}
 
     stock = np.zeros((len(wh_codes), len(items)), dtype=np.int64)
@@ -98,71 +91,19 @@ def build_network(problem: PlanningProblem) -> Network:
         if s.item in item_index:
             stock[wh_index[s.warehouse], item_index[s.item]] = s.available
 
-    # Need-items, in (need id, item code) order.
-    pairs = [
-        (i, item_index[item], qty)
-        for i, n in enumerate(needs)
-        for item, qty in sorted(n.requested.items())
-        if qty > 0 and item in item_index
-    ]
-    ni = np.array(pairs, dtype=np.int64).reshape(-1, 3)
-    ni_need, ni_item, ni_requested = ni[:, 0].copy(), ni[:, 1].copy(), ni[:, 2].copy()
-
+    ni_need, ni_item, ni_requested = _need_items(needs, item_index)
     need_weight = np.array([n.weight for n in needs], dtype=np.float64)
     largest_weight = float(need_weight.max()) if len(needs) else 1.0
     ni_weight = need_weight[ni_need]
-
-    # Partner caps, and each capped partner's share: cap / what its needs request in the plan.
     partners = tuple(sorted({n.partner for n in needs}))
-    partner_index = {p: j for j, p in enumerate(partners)}
-    need_partner = np.array([partner_index[n.partner] for n in needs], dtype=np.int64)
-    ni_partner = need_partner[ni_need]
-    cap_lookup = {
-        (partner_index[c.partner], item_index[c.item]): c.max_units
-        for c in sorted(options.partner_caps, key=lambda c: (c.partner, c.item))
-        if c.partner in partner_index and c.item in item_index
-    }
-    cap_keys = sorted(cap_lookup)
-    cap_partner = np.array([p for p, _ in cap_keys], dtype=np.int64)
-    cap_item = np.array([k for _, k in cap_keys], dtype=np.int64)
-    cap_units = np.array([cap_lookup[key] for key in cap_keys], dtype=np.int64)
-    ni_cap = np.full(len(ni_need), -1, dtype=np.int64)
-    cap_share = np.ones(len(ni_need), dtype=np.float64)
-    if cap_keys:
-        n_items = max(len(items), 1)
-        cap_of_key = np.full(len(partners) * n_items, -1, dtype=np.int64)
-        cap_of_key[cap_partner * n_items + cap_item] = np.arange(len(cap_keys))
-        ni_cap = cap_of_key[ni_partner * n_items + ni_item]
-        capped = ni_cap >= 0
-        cap_requested = np.bincount(
-            ni_cap[capped], weights=ni_requested[capped], minlength=len(cap_keys)
-        )
-        # A partner capped at C units of an item counts, for the equity rule, as if it asked
-        # for C at most: the guarantee never asks more of the partner's needs than the cap.
-        share = np.minimum(1.0, cap_units / np.maximum(cap_requested, 1.0))
-        cap_share[capped] = share[ni_cap[capped]]
-    ni_share = ni_weight / largest_weight * cap_share
-
-    # Which warehouses may serve which region.
-    regions = sorted({n.admin1_pcode for n in needs})
-    region_index = {r: j for j, r in enumerate(regions)}
-    may_serve = np.ones((len(regions), len(wh_codes)), dtype=np.bool_)
-    if options.allowed_warehouses is not None:
-        for region, allowed in options.allowed_warehouses.items():
-            if region in region_index:
-                row = np.zeros(len(wh_codes), dtype=np.bool_)
-                row[[wh_index[w] for w in allowed]] = True
-                may_serve[region_index[region]] = row
-    need_region = np.array([region_index[n.admin1_pcode] for n in needs], dtype=np.int64)
+    caps = _PartnerCaps.of(problem, needs, partners, items, ni_need, ni_item, ni_requested)
 
     # Arcs: vectorised over need-items x warehouses (a boolean matrix of that size, not more).
+    may_serve, need_region = _regions_served(problem, needs, wh_codes)
     reach = may_serve[need_region[ni_need]] & (stock[:, ni_item].T > 0)
     arc_ni, arc_warehouse = np.nonzero(reach)
     arc_ni = arc_ni.astype(np.int64)
     arc_warehouse = arc_warehouse.astype(np.int64)
-    ni_arc_count = np.bincount(arc_ni, minlength=len(ni_need)).astype(np.int64)
-
-    arc_km = _arc_distances(problem, warehouses, needs, ni_need[arc_ni], arc_warehouse)
 
     return Network(
         warehouses=wh_codes,
@@ -174,16 +115,113 @@ def build_network(problem: PlanningProblem) -> Network:
         ni_item=ni_item,
         ni_requested=ni_requested,
         ni_weight=ni_weight,
-        ni_share=ni_share,
-        ni_cap=ni_cap,
-        ni_arc_count=ni_arc_count,
+        ni_share=ni_weight / largest_weight * caps.share,
+        ni_cap=caps.of_need_item,
+        ni_arc_count=np.bincount(arc_ni, minlength=len(ni_need)).astype(np.int64),
         arc_ni=arc_ni,
         arc_warehouse=arc_warehouse,
-        arc_km=arc_km,
-        cap_partner=cap_partner,
-        cap_item=cap_item,
-        cap_units=cap_units,
+        arc_km=_arc_distances(problem, warehouses, needs, ni_need[arc_ni], arc_warehouse),
+        cap_partner=caps.partner,
+        cap_item=caps.item,
+        cap_units=caps.units,
     )
+
+
+def _items_in_scope(problem: PlanningProblem, needs: tuple[PlanningNeed, ...]) -> tuple[str, ...]:
+    """Items in stock or requested by a need in scope, limited to the plan's selection."""
+    selected = problem.options.item_codes
+
+    def in_scope(item: str) -> bool:
+        return selected is None or item in selected
+
+    item_set = {s.item for s in problem.stock if in_scope(s.item)}
+    item_set |= {i for n in needs for i, q in n.requested.items() if q > 0 and in_scope(i)}
+    return tuple(sorted(item_set))
+
+
+def _need_items(
+    needs: tuple[PlanningNeed, ...], item_index: dict[str, int]
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Need-items in (need id, item code) order: need index, item index, quantity requested."""
+    pairs = [
+        (i, item_index[item], qty)
+        for i, n in enumerate(needs)
+        for item, qty in sorted(n.requested.items())
+        if qty > 0 and item in item_index
+    ]
+    ni = np.array(pairs, dtype=np.int64).reshape(-1, 3)
+    return ni[:, 0].copy(), ni[:, 1].copy(), ni[:, 2].copy()
+
+
+@dataclass(frozen=True)
+class _PartnerCaps:
+    """Partner caps that apply to need-items in scope, and each capped partner's share: cap /
+    what its needs request in the plan."""
+
+    partner: IntArray
+    item: IntArray
+    units: IntArray
+    of_need_item: IntArray  # index into the caps, -1 when the partner has no cap on the item
+    share: FloatArray  # per need-item, 1 where uncapped
+
+    @classmethod
+    def of(
+        cls,
+        problem: PlanningProblem,
+        needs: tuple[PlanningNeed, ...],
+        partners: tuple[str, ...],
+        items: tuple[str, ...],
+        ni_need: IntArray,
+        ni_item: IntArray,
+        ni_requested: IntArray,
+    ) -> _PartnerCaps:
+        partner_index = {p: j for j, p in enumerate(partners)}
+        item_index = {code: k for k, code in enumerate(items)}
+        need_partner = np.array([partner_index[n.partner] for n in needs], dtype=np.int64)
+        ni_partner = need_partner[ni_need]
+        cap_lookup = {
+            (partner_index[c.partner], item_index[c.item]): c.max_units
+            for c in sorted(problem.options.partner_caps, key=lambda c: (c.partner, c.item))
+            if c.partner in partner_index and c.item in item_index
+        }
+        cap_keys = sorted(cap_lookup)
+        cap_partner = np.array([p for p, _ in cap_keys], dtype=np.int64)
+        cap_item = np.array([k for _, k in cap_keys], dtype=np.int64)
+        cap_units = np.array([cap_lookup[key] for key in cap_keys], dtype=np.int64)
+        ni_cap = np.full(len(ni_need), -1, dtype=np.int64)
+        cap_share = np.ones(len(ni_need), dtype=np.float64)
+        if cap_keys:
+            n_items = max(len(items), 1)
+            cap_of_key = np.full(len(partners) * n_items, -1, dtype=np.int64)
+            cap_of_key[cap_partner * n_items + cap_item] = np.arange(len(cap_keys))
+            ni_cap = cap_of_key[ni_partner * n_items + ni_item]
+            capped = ni_cap >= 0
+            cap_requested = np.bincount(
+                ni_cap[capped], weights=ni_requested[capped], minlength=len(cap_keys)
+            )
+            # A partner capped at C units of an item counts, for the equity rule, as if it asked
+            # for C at most: the guarantee never asks more of the partner's needs than the cap.
+            share = np.minimum(1.0, cap_units / np.maximum(cap_requested, 1.0))
+            cap_share[capped] = share[ni_cap[capped]]
+        return cls(cap_partner, cap_item, cap_units, ni_cap, cap_share)
+
+
+def _regions_served(
+    problem: PlanningProblem, needs: tuple[PlanningNeed, ...], wh_codes: tuple[str, ...]
+) -> tuple[BoolArray, IntArray]:
+    """Which warehouses may serve which region (region x warehouse), and each need's region."""
+    wh_index = {code: i for i, code in enumerate(wh_codes)}
+    regions = sorted({n.admin1_pcode for n in needs})
+    region_index = {r: j for j, r in enumerate(regions)}
+    may_serve = np.ones((len(regions), len(wh_codes)), dtype=np.bool_)
+    if problem.options.allowed_warehouses is not None:
+        for region, allowed in problem.options.allowed_warehouses.items():
+            if region in region_index:
+                row = np.zeros(len(wh_codes), dtype=np.bool_)
+                row[[wh_index[w] for w in allowed]] = True
+                may_serve[region_index[region]] = row
+    need_region = np.array([region_index[n.admin1_pcode] for n in needs], dtype=np.int64)
+    return may_serve, need_region
 
 
 def _arc_distances(

@@ -127,39 +127,96 @@ def plan_allocation(problem: PlanningProblem) -> DraftPlan:
     started = time.perf_counter()
     problem.validate()
     net = build_network(problem)
-    n_arcs, n_items = len(net.arc_ni), len(net.items)
-    guaranteed = np.zeros(len(net.ni_need), dtype=np.int64)
-    levels = np.zeros(n_items, dtype=np.float64)
-
+    n_arcs = len(net.arc_ni)
     if n_arcs == 0:
-        # Nothing can move: no solver needed, every shortfall is explained by reach or options.
-        build_done = time.perf_counter()
-        plan = explain(problem, net, np.zeros(0, dtype=np.int64), guaranteed, levels)
-        done = time.perf_counter()
-        stats = SolverStats(0, 0, 0, 0, 0, (0, 0, 0), build_done - started, (0.0, 0.0, 0.0),
-                            done - build_done, done - started)  # fmt: skip
-        return _with_stats(plan, stats)
+        return _nothing_can_move(problem, net, started)
 
     # Classes of interchangeable need-items, and the aggregated network.
     ni_class, class_flow, arc_class_arc = _aggregate(net)
     agg = _build(class_flow, with_equity=True)
     build_done = time.perf_counter()
+    levels, equity = _equity_stage(agg)
+    coverage = _coverage_stage(net, agg, class_flow, ni_class, levels)
+    face = _optimal_face(
+        net, agg, class_flow, ni_class, arc_class_arc, coverage.guaranteed, coverage.class_weight
+    )
+    distance = _distance_stage(net, face)
+    coverage_after = float(net.ni_weight[net.arc_ni] @ distance.quantities)
+    weighted_coverage = coverage.weighted_coverage
+    if coverage_after < weighted_coverage - 1e-6 * max(1.0, abs(weighted_coverage)):
+        raise PlannerError(
+            f"stage 3 lost coverage ({coverage_after} < {weighted_coverage}); "
+            "the optimal face of stage 2 was not fixed exactly"
+        )
 
-    # Stage 1: the equity level t_k per item.
-    t1 = time.perf_counter()
+    extract_start = time.perf_counter()
+    _check_feasible(net, distance.quantities, coverage.guaranteed)
+    plan = explain(problem, net, distance.quantities, coverage.guaranteed, levels)
+    done = time.perf_counter()
+    stats = SolverStats(
+        variables=n_arcs,
+        constraints=distance.rows,
+        nonzeros=distance.nonzeros,
+        aggregated_variables=agg.highs.getNumCol(),
+        aggregated_constraints=agg.highs.getNumRow(),
+        simplex_iterations=(equity.iterations, coverage.iterations, distance.iterations),
+        build_seconds=build_done - started,
+        solve_seconds=(equity.seconds, coverage.seconds, distance.seconds),
+        extract_seconds=done - extract_start,
+        total_seconds=done - started,
+        equity_bounds_relaxed=coverage.relaxed,
+    )
+    return _with_stats(plan, stats)
+
+
+def _nothing_can_move(problem: PlanningProblem, net: Network, started: float) -> DraftPlan:
+    """No arc at all: no solver needed, every shortfall is explained by reach or options."""
+    build_done = time.perf_counter()
+    guaranteed = np.zeros(len(net.ni_need), dtype=np.int64)
+    levels = np.zeros(len(net.items), dtype=np.float64)
+    plan = explain(problem, net, np.zeros(0, dtype=np.int64), guaranteed, levels)
+    done = time.perf_counter()
+    stats = SolverStats(0, 0, 0, 0, 0, (0, 0, 0), build_done - started, (0.0, 0.0, 0.0),
+                        done - build_done, done - started)  # fmt: skip
+    return _with_stats(plan, stats)
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """How long a stage took, in seconds and simplex iterations."""
+
+    seconds: float
+    iterations: int
+
+
+def _equity_stage(agg: _Model) -> tuple[FloatArray, _Solved]:
+    """Stage 1: the equity level t_k per item."""
+    started = time.perf_counter()
     _run(agg.highs, "stage 1 (equity)")
-    s1 = time.perf_counter() - t1
-    it1 = agg.highs.getInfo().simplex_iteration_count
+    seconds = time.perf_counter() - started
     levels = np.maximum(np.asarray(agg.highs.getSolution().col_value)[agg.n_arcs :], 0.0)
+    return levels, _Solved(seconds, agg.highs.getInfo().simplex_iteration_count)
 
-    # Stage 2: weighted coverage above the integral guarantee.
+
+@dataclass(frozen=True)
+class _Coverage(_Solved):
+    guaranteed: IntArray  # per need-item, the equity guarantee in whole units
+    class_weight: FloatArray
+    relaxed: bool
+    weighted_coverage: float
+
+
+def _coverage_stage(
+    net: Network, agg: _Model, class_flow: _Flow, ni_class: IntArray, levels: FloatArray
+) -> _Coverage:
+    """Stage 2: weighted coverage above the integral guarantee."""
     exact = net.ni_share * net.ni_requested * levels[net.ni_item]
     in_equity = net.equity_set()
     guaranteed = _floor_guarantee(exact, net.ni_requested, in_equity, GUARANTEE_ROUNDING_SLACK)
     class_weight = np.zeros(len(class_flow.node_item))
     class_weight[ni_class[ni_class >= 0]] = net.ni_weight[ni_class >= 0]
     _prepare_stage_two(agg, class_flow, ni_class, guaranteed, class_weight)
-    t2 = time.perf_counter()
+    started = time.perf_counter()
     relaxed = False
     if not _try_run(agg.highs):
         # The rounded-up guarantee was infeasible by less than the solver tolerance: round down
@@ -168,50 +225,40 @@ def plan_allocation(problem: PlanningProblem) -> DraftPlan:
         guaranteed = _floor_guarantee(exact, net.ni_requested, in_equity, -GUARANTEE_ROUNDING_SLACK)
         _set_node_rows(agg, _class_lower(ni_class, guaranteed, class_flow), class_flow)
         _run(agg.highs, "stage 2 (coverage)")
-    s2 = time.perf_counter() - t2
-    it2 = agg.highs.getInfo().simplex_iteration_count
-    weighted_coverage = agg.highs.getObjectiveValue()
-    face = _optimal_face(net, agg, class_flow, ni_class, arc_class_arc, guaranteed, class_weight)
+    seconds = time.perf_counter() - started
+    return _Coverage(
+        seconds=seconds,
+        iterations=agg.highs.getInfo().simplex_iteration_count,
+        guaranteed=guaranteed,
+        class_weight=class_weight,
+        relaxed=relaxed,
+        weighted_coverage=agg.highs.getObjectiveValue(),
+    )
 
-    # Stage 3: shortest distance among the plans of best coverage, one item at a time.
-    quantities = np.zeros(n_arcs, dtype=np.int64)
-    s3, it3, n_rows, n_nonzeros = 0.0, 0, 0, 0
-    for k in range(n_items):
+
+@dataclass(frozen=True)
+class _Distance(_Solved):
+    quantities: IntArray  # per arc
+    rows: int
+    nonzeros: int
+
+
+def _distance_stage(net: Network, face: _Face) -> _Distance:
+    """Stage 3: shortest distance among the plans of best coverage, one item at a time."""
+    quantities = np.zeros(len(net.arc_ni), dtype=np.int64)
+    seconds, iterations, n_rows, n_nonzeros = 0.0, 0, 0, 0
+    for k in range(len(net.items)):
         arcs = np.flatnonzero(net.arc_item == k)
         if len(arcs) == 0:
             continue
-        t3 = time.perf_counter()
-        x, iterations, rows, nonzeros = _stage_three(net, face, k, arcs)
-        s3 += time.perf_counter() - t3
-        it3 += iterations
+        started = time.perf_counter()
+        x, item_iterations, rows, nonzeros = _stage_three(net, face, k, arcs)
+        seconds += time.perf_counter() - started
+        iterations += item_iterations
         n_rows += rows
         n_nonzeros += nonzeros
         quantities[arcs] = x
-    coverage_after = float(net.ni_weight[net.arc_ni] @ quantities)
-    if coverage_after < weighted_coverage - 1e-6 * max(1.0, abs(weighted_coverage)):
-        raise PlannerError(
-            f"stage 3 lost coverage ({coverage_after} < {weighted_coverage}); "
-            "the optimal face of stage 2 was not fixed exactly"
-        )
-
-    extract_start = time.perf_counter()
-    _check_feasible(net, quantities, guaranteed)
-    plan = explain(problem, net, quantities, guaranteed, levels)
-    done = time.perf_counter()
-    stats = SolverStats(
-        variables=n_arcs,
-        constraints=n_rows,
-        nonzeros=n_nonzeros,
-        aggregated_variables=agg.highs.getNumCol(),
-        aggregated_constraints=agg.highs.getNumRow(),
-        simplex_iterations=(it1, it2, it3),
-        build_seconds=build_done - started,
-        solve_seconds=(s1, s2, s3),
-        extract_seconds=done - extract_start,
-        total_seconds=done - started,
-        equity_bounds_relaxed=relaxed,
-    )
-    return _with_stats(plan, stats)
+    return _Distance(seconds, iterations, quantities, n_rows, n_nonzeros)
 
 
 def _with_stats(plan: DraftPlan, stats: SolverStats) -> DraftPlan:
@@ -275,13 +322,28 @@ def _class_lower(ni_class: IntArray, guaranteed: IntArray, flow: _Flow) -> IntAr
     ).astype(np.int64)
 
 
-def _build(flow: _Flow, *, with_equity: bool) -> _Model:
-    """A HiGHS model of `flow`, built column-wise with vectorised numpy (no loop per nonzero).
+@dataclass(frozen=True)
+class _Rows:
+    """The rows of a flow model, numbered stock, node, cap, equity; and per arc the row of each
+    kind it enters."""
 
-    Columns: one per arc, then (with equity) one t per item. Rows: stock, node, cap, equity.
-    Node rows start as [0, requested]; costs start as stage 1's (maximise sum of t).
-    """
-    n_arcs, n_items, n_nodes = len(flow.arc_node), flow.n_items, len(flow.node_item)
+    stock_keys: IntArray  # warehouse x n_items + item, per stock row
+    node_rows: IntArray  # node of each node row
+    cap_rows: IntArray  # cap of each cap row
+    equity_nodes: IntArray  # node of each equity row
+    arc_entries: IntArray  # (arc, 4): its stock, node, cap and equity row; -1 where none
+
+    @property
+    def equity_start(self) -> int:
+        return len(self.stock_keys) + len(self.node_rows) + len(self.cap_rows)
+
+    @property
+    def count(self) -> int:
+        return self.equity_start + len(self.equity_nodes)
+
+
+def _number_rows(flow: _Flow, *, with_equity: bool) -> _Rows:
+    n_items, n_nodes = flow.n_items, len(flow.node_item)
     arc_item = flow.node_item[flow.arc_node]
 
     stock_keys, arc_stock_row = np.unique(
@@ -309,30 +371,36 @@ def _build(flow: _Flow, *, with_equity: bool) -> _Model:
     arc_equity_row = np.where(
         in_equity[flow.arc_node], equity_start + equity_row_of[flow.arc_node], -1
     )
+    entries = np.stack([arc_stock_row, arc_node_row, arc_cap_row, arc_equity_row], axis=1)
+    return _Rows(stock_keys.astype(np.int64), node_rows, cap_rows, equity_nodes, entries)
+
+
+def _build(flow: _Flow, *, with_equity: bool) -> _Model:
+    """A HiGHS model of `flow`, built column-wise with vectorised numpy (no loop per nonzero).
+
+    Columns: one per arc, then (with equity) one t per item. Rows: stock, node, cap, equity.
+    Node rows start as [0, requested]; costs start as stage 1's (maximise sum of t).
+    """
+    n_arcs = len(flow.arc_node)
+    rows = _number_rows(flow, with_equity=with_equity)
+    equity_nodes = rows.equity_nodes
 
     # Arc columns: up to four entries each (stock, node, cap, equity), in row order.
-    entries = np.stack([arc_stock_row, arc_node_row, arc_cap_row, arc_equity_row], axis=1)
-    present = entries >= 0
-    arc_index = entries[present]
+    present = rows.arc_entries >= 0
+    arc_index = rows.arc_entries[present]
     arc_counts = present.sum(axis=1)
 
     # t columns: -share x requested in the equity rows of the item's nodes.
-    n_t = n_items if with_equity else 0
+    n_t = flow.n_items if with_equity else 0
     eq_item = flow.node_item[equity_nodes]
     order = np.argsort(eq_item, kind="stable")
-    t_index = equity_start + order
+    t_index = rows.equity_start + order
     t_value = -(flow.node_share[equity_nodes] * flow.node_requested[equity_nodes])[order]
     t_counts = np.bincount(eq_item, minlength=n_t)
 
-    counts = np.concatenate([arc_counts, t_counts])
-    start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    index = np.concatenate([arc_index, t_index]).astype(np.int64)
-    value = np.concatenate([np.ones(len(arc_index)), t_value])
-    n_rows = equity_start + len(equity_nodes)
-
     lp = highspy.HighsLp()
     lp.num_col_ = n_arcs + n_t
-    lp.num_row_ = n_rows
+    lp.num_row_ = rows.count
     lp.sense_ = highspy.ObjSense.kMaximize
     lp.col_cost_ = np.concatenate([np.zeros(n_arcs), np.ones(n_t)])
     lp.col_lower_ = np.zeros(n_arcs + n_t)
@@ -340,33 +408,34 @@ def _build(flow: _Flow, *, with_equity: bool) -> _Model:
     lp.col_upper_ = np.concatenate([np.full(n_arcs, INF), np.where(t_counts > 0, INF, 0.0)])
     lp.row_lower_ = np.concatenate(
         [
-            np.full(n_stock, -INF),
-            np.zeros(len(node_rows)),
-            np.full(len(cap_rows), -INF),
+            np.full(len(rows.stock_keys), -INF),
+            np.zeros(len(rows.node_rows)),
+            np.full(len(rows.cap_rows), -INF),
             np.zeros(len(equity_nodes)),
         ]
     )
     lp.row_upper_ = np.concatenate(
         [
-            flow.stock.reshape(-1)[stock_keys].astype(np.float64),
-            flow.node_requested[node_rows].astype(np.float64),
-            flow.cap_units[cap_rows].astype(np.float64),
+            flow.stock.reshape(-1)[rows.stock_keys].astype(np.float64),
+            flow.node_requested[rows.node_rows].astype(np.float64),
+            flow.cap_units[rows.cap_rows].astype(np.float64),
             np.full(len(equity_nodes), INF),
         ]
     )
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
     lp.a_matrix_.num_col_ = lp.num_col_
-    lp.a_matrix_.num_row_ = n_rows
-    lp.a_matrix_.start_ = start
-    lp.a_matrix_.index_ = index
-    lp.a_matrix_.value_ = value
+    lp.a_matrix_.num_row_ = rows.count
+    counts = np.concatenate([arc_counts, t_counts])
+    lp.a_matrix_.start_ = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    lp.a_matrix_.index_ = np.concatenate([arc_index, t_index]).astype(np.int64)
+    lp.a_matrix_.value_ = np.concatenate([np.ones(len(arc_index)), t_value])
 
     # highspy 1.16's Highs.__init__ is unannotated.
     highs = highspy.Highs()  # type: ignore[no-untyped-call]
     for name, option in HIGHS_OPTIONS.items():
         highs.setOptionValue(name, option)
     highs.passModel(lp)
-    return _Model(highs, n_arcs, stock_keys.astype(np.int64), node_rows, cap_rows,
+    return _Model(highs, n_arcs, rows.stock_keys, rows.node_rows, rows.cap_rows,
                   len(equity_nodes))  # fmt: skip
 
 

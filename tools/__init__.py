@@ -1,0 +1,1 @@
+"""Small checks on the source tree itself (run as `python -m tools.<name>`)."""
