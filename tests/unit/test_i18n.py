@@ -211,3 +211,12 @@ async def test_problems_follow_accept_language(
     assert refused.status_code == 409
     assert (refused.json()["title"], refused.json()["detail"]) == refusal
     assert (problem.json()["title"], problem.json()["detail"]) == unauthenticated
+
+
+def test_a_sentence_around_a_catalogued_one_is_translated_whole() -> None:
+    assert render("the file is empty; nothing was imported", "fr") == (
+        "le fichier est vide ; rien n'a été importé"
+    )
+    assert render("the file is empty; nothing was imported", "en") == (
+        "the file is empty; nothing was imported"
+    )

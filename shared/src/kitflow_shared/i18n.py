@@ -111,7 +111,11 @@ def render(text: Text, language: Language | None = None) -> str:
     if exact is not None:
         return exact
     matched = _match_template(text)
-    return _fill(matched[0], matched[1], language) if matched else text
+    if matched is None:
+        return text
+    template, params = matched
+    # A sentence built around another ("{reason}; nothing was imported"): that one too.
+    return _fill(template, {k: CATALOGUES[language].get(v, v) for k, v in params.items()}, language)
 
 
 def _fill(template: str, params: dict[str, Any], language: Language) -> str:
@@ -161,7 +165,7 @@ def _template_patterns() -> tuple[tuple[re.Pattern[str], str], ...]:
     return tuple(patterns)
 
 
-def _match_template(text: str) -> tuple[str, dict[str, Any]] | None:
+def _match_template(text: str) -> tuple[str, dict[str, str]] | None:
     for pattern, template in _template_patterns():
         found = pattern.match(text)
         if found:

@@ -155,6 +155,11 @@ DETAILS_FR: Mapping[str, str] = {
         "envoyez le fichier en text/csv ou en classeur XLSX, pas en {content_type}"
     ),
     "required column missing": "colonne obligatoire manquante",
+    "{reason}; nothing was imported": "{reason} ; rien n'a été importé",
+    "the file is empty": "le fichier est vide",
+    "the file is larger than {size} MB": "le fichier dépasse {size} Mo",
+    "missing required HXL columns: {columns}": "colonnes HXL obligatoires manquantes : {columns}",
+    "not a readable CSV or XLSX file: {error}": "fichier CSV ou XLSX illisible : {error}",
 }
 
 # Pydantic's validation errors by their `type`, filled in from the error's `ctx`. Pydantic's
