@@ -6,17 +6,15 @@ from __future__ import annotations
 import io
 import uuid
 
-import httpx
 import pytest
 from kitflow_shared.web.identity import Role
 from pypdf import PdfReader
 
-from tests.integration.test_gateway_api import (  # noqa: F401  (system: the module's fixture)
-    System,
-    _caller,
-    _organisation,
-    system,
-)
+from tests.integration import test_gateway_api
+from tests.integration.test_gateway_api import System, _caller, _organisation
+
+# The gateway in front of the real services, seeded (a fixture of this module of its own).
+system = test_gateway_api.system
 
 pytestmark = pytest.mark.infra
 
@@ -129,6 +127,7 @@ async def test_a_grn_pdf_comes_through_the_gateway_in_french(system: System) -> 
     pdf = await system.client.get(path, headers=staff | FRENCH | {"Accept": "application/pdf"})
     assert pdf.status_code == 200, pdf.text
     assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.headers["content-language"] == "fr"
     assert (
         pdf.headers["content-disposition"] == f'inline; filename="{receipt["document_number"]}.pdf"'
     )

@@ -42,6 +42,7 @@ PASSED_BACK = (
     "content-type",
     "location",
     "content-disposition",
+    "content-language",
     "retry-after",
     REPLAYED_HEADER.lower(),
 )
