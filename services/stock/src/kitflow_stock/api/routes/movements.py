@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from kitflow_shared.i18n import current_language
 from kitflow_shared.web.problems import Problem
 
 from kitflow_stock.api.deps import actor_of
-from kitflow_stock.api.documents import file_name, render_pdf
 from kitflow_stock.api.routes.stock import Code, DocumentId, Handlers, MovementPublic, Staff
 
 router = APIRouter(prefix="/v1/warehouses/{code}/movements", tags=["stock"])
@@ -74,13 +74,18 @@ async def movement(
         )
     if not wants_pdf(request.headers.get("accept"), format_):
         return MovementPublic.of(found)
+    # ReportLab takes a few seconds to import: the service pays it on the first document, not
+    # at every start.
+    from kitflow_stock.api import documents
+
     items = await handlers.catalogue.get_many({line.item for line in found.lines})
-    pdf = render_pdf(found, warehouse, items, current_language())
+    # Laying out a long document is CPU work: off the event loop, so other requests go on.
+    pdf = await run_in_threadpool(documents.render_pdf, found, warehouse, items, current_language())
     return Response(
         pdf,
         media_type=PDF,
         headers={
-            "Content-Disposition": f'inline; filename="{file_name(found)}"',
+            "Content-Disposition": f'inline; filename="{documents.file_name(found)}"',
             "Content-Language": current_language(),
             "Vary": "Accept, Accept-Language",
         },
