@@ -21,7 +21,7 @@ from kitflow_stock.adapters.mongo_stock import (
 )
 from kitflow_stock.adapters.mongo_warehouses import MongoWarehouseRepository
 from kitflow_stock.api.errors import install_domain_error_handlers
-from kitflow_stock.api.routes import catalogue, stock, warehouses
+from kitflow_stock.api.routes import catalogue, movements, stock, warehouses
 from kitflow_stock.config import StockSettings
 from kitflow_stock.consumers import subscriptions
 from kitflow_stock.handlers.counts import CountHandlers
@@ -92,4 +92,5 @@ def create_app() -> FastAPI:
     app.include_router(warehouses.router)
     app.include_router(catalogue.router)
     app.include_router(stock.router)
+    app.include_router(movements.router)
     return app

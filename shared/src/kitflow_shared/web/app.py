@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kitflow_shared.i18n import negotiate, speaking
 from kitflow_shared.logging import log_context
 from kitflow_shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from kitflow_shared.web.problems import install_problem_handlers, problem_response
@@ -82,7 +83,8 @@ def create_service_app(
 
 class CorrelateAndMeasure:
     """Gives every request a correlation id (the caller's, else a new one) that its log lines
-    and its answer carry, and counts it in the request metrics.
+    and its answer carry, and the language its problems are written in (Accept-Language), and
+    counts it in the request metrics.
 
     Plain ASGI rather than Starlette's BaseHTTPMiddleware: that one runs the rest of the app in a
     task group of its own and streams the answer through a memory channel, several times the
@@ -96,7 +98,9 @@ class CorrelateAndMeasure:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = Headers(scope=scope).get(CORRELATION_HEADER) or str(uuid.uuid4())
+        headers = Headers(scope=scope)
+        correlation_id = headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        language = negotiate(headers.get("accept-language"))
         raw_id = correlation_id.encode("latin-1")
         started = time.perf_counter()
         status = 500  # what the server answers if the app fails before it starts its answer
@@ -113,7 +117,7 @@ class CorrelateAndMeasure:
             await send(message)
 
         try:
-            with log_context(correlation_id):
+            with log_context(correlation_id), speaking(language):
                 await self.app(scope, receive, send_correlated)
         finally:
             template = getattr(scope.get("route"), "path", "unmatched")

@@ -3,12 +3,17 @@
 Bad input gets a 4xx that names each offending field and why; nothing else leaks. An unexpected
 exception still answers problem+json (500) with the correlation id to quote to an operator,
 never a stack trace.
+
+`title`, `detail` and each field's `reason` are in the caller's language (Accept-Language,
+French or English: `kitflow_shared.i18n`), rendered here, so every service and the gateway
+answer alike; `type`, `field` and the extension members stay as they are, for programs.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +26,18 @@ from kitflow_shared.errors import (
     ConcurrentChange,
     Conflict,
     InvalidInput,
-    KitflowError,
     NotFound,
     NotPermitted,
+)
+from kitflow_shared.i18n import (
+    Language,
+    MessageLike,
+    Text,
+    field_reason,
+    negotiate,
+    render,
+    speaking,
+    translate,
 )
 from kitflow_shared.logging import correlation_id_var
 
@@ -39,14 +53,14 @@ class Problem(Exception):
         self,
         status: int,
         title: str,
-        detail: str,
+        detail: Text,
         *,
         slug: str | None = None,
         errors: list[dict[str, Any]] | None = None,
         headers: dict[str, str] | None = None,
         **extensions: Any,
     ) -> None:
-        super().__init__(detail)
+        super().__init__(str(detail) if isinstance(detail, str) else render(detail, "en"))
         self.status = status
         self.title = title
         self.detail = detail
@@ -60,25 +74,29 @@ class Problem(Exception):
 def problem_response(
     status: int,
     title: str,
-    detail: str,
+    detail: Text,
     *,
     instance: str | None = None,
     slug: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    language: Language | None = None,
     **extensions: Any,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
-        # A relative URI reference (RFC 9457 §3.1.1); "about:blank" when the status says it all.
-        "type": f"/problems/{slug}" if slug else "about:blank",
-        "title": title,
-        "status": status,
-        "detail": detail,
-    }
+    """The problem document, in `language` (default: the request's, see `kitflow_shared.i18n`)."""
+    with speaking(language) if language else nullcontext():
+        body: dict[str, Any] = {
+            # A relative URI reference (RFC 9457 §3.1.1); "about:blank" when the status says
+            # it all.
+            "type": f"/problems/{slug}" if slug else "about:blank",
+            "title": translate(title),
+            "status": status,
+            "detail": render(detail),
+        }
+        if errors:
+            body["errors"] = [_rendered_reason(error) for error in errors]
     if instance:
         body["instance"] = instance
-    if errors:
-        body["errors"] = errors
     correlation_id = correlation_id_var.get()
     if correlation_id:
         body["correlation_id"] = correlation_id
@@ -86,16 +104,25 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+def _rendered_reason(error: dict[str, Any]) -> dict[str, Any]:
+    reason = error.get("reason")
+    if isinstance(reason, str | MessageLike):
+        return {**error, "reason": render(reason)}
+    return error
+
+
 def field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
-    """One entry per offending field: where it is (`body.quantity`) and why."""
+    """One entry per offending field: where it is (`body.quantity`) and why, in the request's
+    language (pydantic's error type and context give the French)."""
     out = []
     for error in exc.errors():
         location = [str(part) for part in error.get("loc", ())]
+        error_type = error.get("type", "value_error")
         out.append(
             {
                 "field": ".".join(location),
-                "reason": error.get("msg", "invalid"),
-                "type": error.get("type", "value_error"),
+                "reason": field_reason(error_type, error.get("ctx"), error.get("msg", "invalid")),
+                "type": error_type,
             }
         )
     return out
@@ -141,11 +168,13 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        # Answered outside the middleware that sets the request's language: ask the request.
         return problem_response(
             500,
             "Internal error",
             "The request could not be completed. Quote the correlation id to an operator.",
             instance=request.url.path,
+            language=negotiate(request.headers.get("accept-language")),
         )
 
 
@@ -176,7 +205,7 @@ class ProblemFor:
 def field_problems(exc: InvalidInput) -> list[dict[str, Any]]:
     """Each field a business rule refused (in the request body) and why."""
     return [
-        {"field": f"body.{p.field}", "reason": str(p.reason), "type": "business_rule"}
+        {"field": f"body.{p.field}", "reason": p.reason, "type": "business_rule"}
         for p in exc.problems
     ]
 
@@ -193,12 +222,11 @@ KIND_PROBLEMS: Mapping[type[Exception], ProblemFor] = {
 }
 
 
-def render(exc: Exception) -> str:
-    """The sentence a person reads. Today the English one; issue #14 renders `exc.message`
-    (template and parameters) in the caller's language here."""
-    if isinstance(exc, KitflowError):
-        return str(exc.message)
-    return str(exc)
+def message_of(exc: Exception) -> Text:
+    """The sentence an error carries: its Message (template and parameters) when it has one,
+    so that it is rendered in the caller's language, else its English text."""
+    message = getattr(exc, "message", None)
+    return message if isinstance(message, MessageLike) else str(exc)
 
 
 def install_problem_mapping(app: FastAPI, mapping: Mapping[type[Exception], ProblemFor]) -> None:
@@ -210,7 +238,7 @@ def install_problem_mapping(app: FastAPI, mapping: Mapping[type[Exception], Prob
             return problem_response(
                 spec.status,
                 spec.title,
-                spec.detail(exc) if spec.detail else render(exc),
+                spec.detail(exc) if spec.detail else message_of(exc),
                 instance=request.url.path,
                 slug=spec.slug if isinstance(spec.slug, str) else spec.slug(exc),
                 errors=spec.errors(exc) if spec.errors else None,

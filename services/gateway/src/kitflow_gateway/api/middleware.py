@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from kitflow_shared.i18n import negotiate
 from kitflow_shared.web.app import CORRELATION_HEADER
 from kitflow_shared.web.problems import problem_response
 from starlette.datastructures import Headers
@@ -66,6 +67,8 @@ class BodySizeLimit:
                 instance=path,
                 slug="request-too-large",
                 headers={CORRELATION_HEADER: headers.get(CORRELATION_HEADER) or str(uuid.uuid4())},
+                # Outside the service app's middleware, which sets the request's language.
+                language=negotiate(headers.get("accept-language")),
             )
             await response(scope, receive, send)
             return

@@ -41,6 +41,7 @@ PASSED_BACK = (
     "content-type",
     "location",
     "content-disposition",
+    "content-language",
     "retry-after",
     REPLAYED_HEADER.lower(),
 )
@@ -151,6 +152,9 @@ ROUTES: tuple[ProxyRoute, ...] = (
     R("POST", f"{WH}/kitting", "stock", STOCK_OPERATORS,
       "Assemble kits from components, or break them.", "stock",
       body=Body.JSON, repeat=Repeat.IDEMPOTENCY_KEY),
+    R("GET", f"{WH}/movements/{{movement_id}}", "stock", STOCK_READERS,
+      "A movement; with Accept: application/pdf (or ?format=pdf) its document to print: "
+      "GRN, waybill, transfer note or movement slip, in the Accept-Language.", "stock"),
     R("POST", f"{WH}/movements/{{movement_id}}/reversal", "stock", STOCK_OPERATORS,
       "Undo a movement by a compensating one.", "stock",
       body=Body.JSON, repeat=Repeat.NATURAL_KEY, natural_key="the movement id: reversed once"),
@@ -295,6 +299,10 @@ async def _call_service(
         IDENTITY_HEADER: gateway.identities.for_caller(_caller(principal)),
         "accept": request.headers.get("accept", "application/json"),
     }
+    language = request.headers.get("accept-language")
+    if language:
+        # The service writes its problems (and documents) in the caller's language.
+        headers["accept-language"] = language
     correlation_id = correlation_id_var.get()
     if correlation_id:
         headers["X-Correlation-Id"] = correlation_id
