@@ -30,7 +30,7 @@ from kitflow_gateway.api.middleware import (
     install_body_limit_problem,
 )
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
-from kitflow_gateway.api.routes import audit, auth, dashboard, identity
+from kitflow_gateway.api.routes import audit, auth, dashboard, identity, web
 from kitflow_gateway.config import GatewaySettings
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.handlers.audit import AuditTrail
@@ -171,6 +171,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     app.include_router(audit.router)
     install_proxy_routes(app)
     app.include_router(dashboard.router)
+    app.include_router(web.router)
     # Added last = outermost: CORS answers preflights before anything else runs.
     app.add_middleware(
         BodySizeLimit,
