@@ -289,3 +289,117 @@ async def test_movements_recorded_offline_reach_the_ledger_once(
     await expect(stock.locator(".figure").first).to_have_text("On hand120")
     await expect(stock.locator(".flags")).to_contain_text("Expires soon")
     await _no_page_overflow(page)
+
+
+async def _until(page: Page, condition: Any, timeout_ms: int = SYNC_TIMEOUT_MS) -> None:
+    """Poll `condition` (of what the test's handlers saw) until it holds, or fail."""
+    for _ in range(timeout_ms // 200):
+        if condition():
+            return
+        await page.wait_for_timeout(200)
+    raise AssertionError("the browser never sent the request")
+
+
+def _losing_answers(kept: list[dict[str, str | None]]) -> Any:
+    """A route handler that lets the first request reach the server, then drops its answer
+    (the link fails on the way back); later ones go through. `kept`: each request's key."""
+
+    async def handle(route: Route) -> None:
+        kept.append({"key": route.request.headers.get("idempotency-key")})
+        if len(kept) == 1:
+            answer = await route.fetch()
+            kept[0]["status"] = str(answer.status)
+            await route.abort("connectionreset")
+        else:
+            await route.continue_()
+
+    return handle
+
+
+async def test_lost_answers_and_a_refusal_on_a_french_phone(
+    gateway: Gateway, storekeeper: dict[str, str], phone_fr: BrowserContext
+) -> None:
+    page = await _page(phone_fr)
+    replayed: list[str] = []
+    page.on(
+        "response",
+        lambda r: replayed.append(r.url) if r.headers.get("idempotent-replayed") else None,
+    )
+    await _sign_in(page, gateway.url, "fr")
+    stock = page.locator("#stock-list [data-item='KIT-NFI']")
+    await expect(stock.locator(".figure").first).to_have_text("Physique100")
+
+    # A dispatch of more than there is: refused with the server's reason, in a French app.
+    dispatch = {
+        "N° de la lettre de transport": "WB-MOP-9",
+        "Destination (site et P-code)": "Sévaré 2 (ML0501)",
+        "Article": "KIT-NFI",
+        "Quantité": "1000",
+    }
+    await _record(page, "fr", "Expédition (lettre de transport)", dispatch)
+    refused = _records(page, "refused")
+    await expect(refused).to_have_count(1, timeout=SYNC_TIMEOUT_MS)
+    await expect(refused.locator(".badge")).to_have_text("Refusé")
+    await expect(refused.locator(".reason")).to_contain_text("Motif : ")
+    await expect(refused.locator(".reason")).to_contain_text("1000")
+    await _no_page_overflow(page)
+    await _screenshot(page, "refused-fr")
+    # Corrected and resent: the form comes back filled in, as a new request.
+    await refused.get_by_role("button", name="Corriger et renvoyer").click()
+    await expect(page.get_by_label("Quantité", exact=True)).to_have_value("1000")
+    await expect(page.get_by_label("N° de la lettre de transport")).to_have_value("WB-MOP-9")
+    await page.get_by_label("Quantité", exact=True).fill("10")
+    await page.get_by_role("button", name="Enregistrer", exact=True).click()
+    await expect(_records(page, "sent")).to_have_count(1, timeout=SYNC_TIMEOUT_MS)
+    await expect(_records(page, "refused")).to_have_count(0)
+
+    # A receipt whose answer is lost after the server applied it; the page is reloaded before
+    # the retry: the same key goes again and the server replays its first answer.
+    receipts: list[dict[str, str | None]] = []
+    await page.route(f"**/v1/warehouses/{WAREHOUSE}/receipts", _losing_answers(receipts))
+    await _record(
+        page,
+        "fr",
+        "Réception (bon de réception)",
+        {
+            "N° du bon de réception": "GRN-LOST-1",
+            "Provenance (bailleur ou fournisseur)": "ECHO",
+            "Article": "KIT-NFI",
+            "Quantité": "20",
+        },
+    )
+    await _until(page, lambda: len(receipts) == 1 and "status" in receipts[0])
+    assert receipts[0]["status"] == "201", receipts
+    await page.get_by_role("button", name="Envois", exact=True).click()
+    await expect(_records(page, "waiting")).to_have_count(1)
+    await page.reload()
+    await page.get_by_role("button", name="Envois", exact=True).click()
+    await expect(_records(page, "sent")).to_have_count(2, timeout=SYNC_TIMEOUT_MS)
+    assert len(receipts) == 2, receipts
+    assert receipts[0]["key"] == receipts[1]["key"], receipts
+
+    # A physical count (two requests) whose submission's answer is lost.
+    submits: list[dict[str, str | None]] = []
+    await page.route(f"**/v1/warehouses/{WAREHOUSE}/counts/*/submit", _losing_answers(submits))
+    await _record(
+        page, "fr", "Inventaire physique", {"Article": "KIT-NFI", "Compté": "105"}
+    )
+    await _until(page, lambda: len(submits) == 1 and "status" in submits[0])
+    assert submits[0]["status"] == "200", submits
+    await expect(_records(page, "waiting")).to_have_count(1)
+    await page.reload()
+    await page.get_by_role("button", name="Envois", exact=True).click()
+    await expect(_records(page, "sent")).to_have_count(3, timeout=SYNC_TIMEOUT_MS)
+    assert len(submits) == 2 and submits[0]["key"] == submits[1]["key"], submits
+    assert any(url.endswith("/receipts") for url in replayed), replayed
+    assert any(url.endswith("/submit") for url in replayed), replayed
+
+    rows = await _card(gateway, storekeeper)
+    documents = [row["document_number"] for row in rows]
+    assert documents.count("GRN-LOST-1") == 1, documents
+    assert documents.count("WB-MOP-9") == 1, documents
+    corrections = [row for row in rows if row["reason"] == "count-correction"]
+    assert [row["quantity"] for row in corrections] == [-5], rows
+    assert rows[-1]["on_hand_after"] == 105
+    await page.get_by_role("button", name="Stock", exact=True).click()
+    await expect(stock.locator(".figure").first).to_have_text("Physique105")
