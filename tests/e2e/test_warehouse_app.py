@@ -403,3 +403,167 @@ async def test_lost_answers_and_a_refusal_on_a_french_phone(
     assert rows[-1]["on_hand_after"] == 105
     await page.get_by_role("button", name="Stock", exact=True).click()
     await expect(stock.locator(".figure").first).to_have_text("Physique105")
+
+
+async def _arrange_incoming(gateway: Gateway) -> None:
+    """1 234 more kits in Mopti, a transfer on its way from Bamako, and a plan line reserved."""
+    admin = await _bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
+    base = f"/v1/warehouses/{WAREHOUSE}"
+    await _ok(
+        await gateway.client.post(
+            f"{base}/receipts",
+            headers=admin,
+            json={
+                "grn_number": "GRN-WALK-1",
+                "source": "ECHO",
+                "lines": [{"item_code": "KIT-NFI", "quantity": 1234, "lot": "LOT-W"}],
+            },
+        )
+    )
+    await _ok(
+        await gateway.client.post(
+            "/v1/warehouses/BKO-MAIN/transfers",
+            headers=admin,
+            json={
+                "to_warehouse": WAREHOUSE,
+                "waybill_number": "WB-BKO-77",
+                "lines": [{"item_code": "KIT-NFI", "quantity": 7}],
+            },
+        )
+    )
+    await _ok(
+        await gateway.client.post(
+            f"{base}/reservations",
+            headers=admin,
+            json={
+                "line_id": "PLAN-W:1",
+                "plan_id": "PLAN-W",
+                "item_code": "KIT-NFI",
+                "quantity": 30,
+                "expires_at": (datetime.now(UTC) + timedelta(days=10)).isoformat(),
+            },
+        )
+    )
+
+
+async def _no_raw_text(page: Page, where: str) -> None:
+    """Every string of the screen came from the catalogue: no key missing, none shown raw."""
+    missing = await page.evaluate(
+        "async () => (await import('/web/shared/i18n.js')).missingKeys()"
+    )
+    assert missing == [], f"{where}: keys missing from the catalogue: {missing}"
+    prefixes = {key.split(".")[0] for key in _catalogue("en")}
+    raw = re.compile(rf"\b({'|'.join(sorted(prefixes))})\.[a-z_]+")
+    text = await page.locator("body").inner_text()
+    assert not raw.search(text), f"{where}: a key is shown raw: {raw.search(text)}"
+    labels = await page.evaluate(
+        "() => [...document.querySelectorAll('[aria-label], title')]"
+        ".map(n => n.getAttribute('aria-label') || n.textContent)"
+    )
+    assert not any(raw.search(label) for label in labels), f"{where}: {labels}"
+    await _no_page_overflow(page)
+
+
+def _catalogue(language: str) -> dict[str, str]:
+    import json
+
+    catalogue: dict[str, str] = json.loads((CATALOGUES / f"{language}.json").read_text())
+    return catalogue
+
+
+async def _walk(page: Page, language: str) -> None:
+    words = LABELS[language]
+    await expect(page.locator("html")).to_have_attribute("lang", language)
+    await page.get_by_role("button", name=words["stock"], exact=True).click()
+    stock = page.locator("#stock-list [data-item='KIT-NFI']")
+    # 100 seeded + 1 234 + 1 received in the app: grouped the locale's way.
+    on_hand = {"fr": "Physique1\u202f335", "en": "On hand1,335"}[language]
+    await expect(stock.locator(".figure").first).to_have_text(on_hand)
+    await expect(page.locator("#last-sync")).to_contain_text(
+        re.compile(r"\d\d/\d\d/20\d\d")
+    )
+    await stock.get_by_role("button").click()
+    await expect(page.locator("#card-table tbody tr")).not_to_have_count(0)
+    await expect(page.locator("#card-table")).to_contain_text("GRN-WALK-1")
+    await _no_raw_text(page, f"{language} stock and card")
+    await _screenshot(page, f"stock-{language}")
+
+    await page.get_by_role("button", name=words["record"], exact=True).click()
+    kinds = page.get_by_label(words["kind"], exact=True)
+    for value in await kinds.locator("option").evaluate_all("os => os.map(o => o.value)"):
+        await kinds.select_option(value)
+        # Saved empty: every required field says so, in the page's language.
+        await page.get_by_role("button", name=words["save"], exact=True).click()
+        await expect(page.locator(".field-error:visible").first).to_be_visible()
+        await _no_raw_text(page, f"{language} record {value}")
+
+    await page.get_by_role("button", name=words["queue"], exact=True).click()
+    for state in ("sent", "refused", "waiting"):
+        await expect(_records(page, state)).to_have_count(1)
+    await _no_raw_text(page, f"{language} queue")
+    await _screenshot(page, f"queue-{language}")
+
+    await page.get_by_role("button", name=words["incoming"], exact=True).click()
+    await expect(page.locator("#plan-lines")).to_contain_text("PLAN-W")
+    await expect(page.locator("#transfers-in li")).to_have_count(1)
+    await _no_raw_text(page, f"{language} incoming")
+
+
+async def test_every_view_is_walked_in_french_and_english(
+    gateway: Gateway, storekeeper: dict[str, str], phone_en: BrowserContext
+) -> None:
+    # Served compressed: this is what a phone on 2G downloads.
+    script = await gateway.client.get("/warehouse/js/app.js")
+    assert script.headers["content-encoding"] == "gzip"
+    await _arrange_incoming(gateway)
+    page = await _page(phone_en)
+    await _sign_in(page, gateway.url, "en")
+    await _no_raw_text(page, "en signed in")
+    # One movement in each state: sent, refused, and (offline) waiting.
+    await _record(
+        page,
+        "en",
+        "Receipt (GRN)",
+        {
+            "GRN number": "GRN-WALK-2",
+            "Source (donor or supplier)": "ECHO",
+            "Item": "KIT-NFI",
+            "Quantity": "1",
+        },
+    )
+    await expect(_records(page, "sent")).to_have_count(1, timeout=SYNC_TIMEOUT_MS)
+    await _record(
+        page,
+        "en",
+        "Dispatch (waybill)",
+        {
+            "Waybill number": "WB-WALK-1",
+            "Destination (site and P-code)": "Sévaré 2",
+            "Item": "KIT-NFI",
+            "Quantity": "100000",
+        },
+    )
+    await expect(_records(page, "refused")).to_have_count(1, timeout=SYNC_TIMEOUT_MS)
+    # The stock card is read once online; offline it shows as last seen.
+    await page.get_by_role("button", name="Stock", exact=True).click()
+    await page.locator("#stock-list [data-item='KIT-NFI']").get_by_role("button").click()
+    await expect(page.locator("#card-table")).to_contain_text("GRN-WALK-2")
+    await page.context.set_offline(True)
+    await _record(
+        page, "en", "Adjustment", {"Reason": "found", "Item": "KIT-NFI", "Quantity": "1"}
+    )
+    await expect(_records(page, "waiting")).to_have_count(1)
+
+    await _walk(page, "en")
+    # The switch on the page: French from here on, and kept for the next visit.
+    await page.get_by_label("Language").select_option("fr")
+    await _walk(page, "fr")
+    await page.reload()
+    await expect(page.locator("html")).to_have_attribute("lang", "fr")
+    await _walk(page, "fr")
+    await page.get_by_role("button", name="Se déconnecter").click()
+    await expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
+    await _no_raw_text(page, "fr sign-in")
+    await page.get_by_label("Langue").select_option("en")
+    await expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    await _no_raw_text(page, "en sign-in")

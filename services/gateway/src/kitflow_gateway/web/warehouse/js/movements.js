@@ -2,7 +2,7 @@
 // it becomes. A physical count is two requests (the count, then its submission); every request
 // gets its own Idempotency-Key when the storekeeper presses save, and keeps it on every retry.
 
-import { t } from "/web/shared/i18n.js";
+import { formatNumber, t } from "/web/shared/i18n.js";
 
 // type: text | number | date | item | kit | reason | action | transfer | warehouse
 const LINE = [
@@ -175,8 +175,9 @@ export function requestsFor(kind, warehouse, fields) {
 export function summary(record) {
   const f = record.fields;
   const doc = f.grn_number || f.waybill_number || f.transfer_id || "";
+  const amount = (value) => (/^\d+$/.test(value ?? "") ? formatNumber(Number(value)) : value);
   const what = f.kit_code
-    ? `${f.kit_code} × ${f.count}`
-    : `${f.item_code} × ${f.quantity ?? f.received ?? f.counted}`;
+    ? `${f.kit_code} × ${amount(f.count)}`
+    : `${f.item_code} × ${amount(f.quantity ?? f.received ?? f.counted)}`;
   return doc ? `${doc} · ${what}` : what;
 }
