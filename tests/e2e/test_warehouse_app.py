@@ -11,11 +11,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from playwright.async_api import BrowserContext, Page, Playwright, Route, expect
 
-from tests.e2e.test_gateway_dashboard import (  # noqa: F401 (fixtures used by name)
+from tests.e2e import test_gateway_dashboard as dashboard
+from tests.e2e.test_gateway_dashboard import (
     ADMIN_PASSWORD,
     ADMIN_USER,
     CHROMIUM,
@@ -25,11 +25,14 @@ from tests.e2e.test_gateway_dashboard import (  # noqa: F401 (fixtures used by n
     Gateway,
     _bearer,
     _ok,
-    chromium,
-    gateway,
-    playwright,
 )
 from tests.support.infra import REPO_ROOT
+
+# The dashboard test's fixtures, used by name: the four services as processes with the seeded
+# warehouses and needs, Debian's Chromium, Playwright.
+gateway = dashboard.gateway
+chromium = dashboard.chromium
+playwright = dashboard.playwright
 
 pytestmark = pytest.mark.infra
 
@@ -146,7 +149,7 @@ async def _sign_in(page: Page, url: str, language: str) -> None:
     await expect(page.locator("#who")).to_have_text(f"{STOREKEEPER} (IOM)")
     # The service worker holds the shell: from here on the app opens with no network.
     await expect(page.get_by_text(words["ready"])).to_be_visible()
-    await expect(page.locator(f"#stock-list [data-item='KIT-NFI']")).to_be_visible()
+    await expect(page.locator("#stock-list [data-item='KIT-NFI']")).to_be_visible()
 
 
 async def _record(page: Page, language: str, kind: str, fields: dict[str, str]) -> None:
@@ -184,9 +187,10 @@ async def _no_page_overflow(page: Page) -> None:
     assert widths[0] <= widths[1], f"the page scrolls sideways: {widths}"
 
 
-async def _screenshot(page: Page, name: str) -> None:
+async def _screenshot(page: Page, name: str, full_page: bool = True) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"warehouse-{name}.png"), full_page=True)
+    path = SCREENSHOTS / f"warehouse-{name}.png"
+    await page.screenshot(path=str(path), full_page=full_page)
 
 
 async def test_movements_recorded_offline_reach_the_ledger_once(
@@ -223,9 +227,7 @@ async def test_movements_recorded_offline_reach_the_ledger_once(
             "Quantity": "5",
         },
     )
-    await _record(
-        page, "en", "Adjustment", {"Reason": "lost", "Item": "KIT-NFI", "Quantity": "2"}
-    )
+    await _record(page, "en", "Adjustment", {"Reason": "lost", "Item": "KIT-NFI", "Quantity": "2"})
     await _record(
         page,
         "en",
@@ -381,16 +383,15 @@ async def test_lost_answers_and_a_refusal_on_a_french_phone(
     # A physical count (two requests) whose submission's answer is lost.
     submits: list[dict[str, str | None]] = []
     await page.route(f"**/v1/warehouses/{WAREHOUSE}/counts/*/submit", _losing_answers(submits))
-    await _record(
-        page, "fr", "Inventaire physique", {"Article": "KIT-NFI", "Compté": "105"}
-    )
+    await _record(page, "fr", "Inventaire physique", {"Article": "KIT-NFI", "Compté": "105"})
     await _until(page, lambda: len(submits) == 1 and "status" in submits[0])
     assert submits[0]["status"] == "200", submits
     await expect(_records(page, "waiting")).to_have_count(1)
     await page.reload()
     await page.get_by_role("button", name="Envois", exact=True).click()
     await expect(_records(page, "sent")).to_have_count(3, timeout=SYNC_TIMEOUT_MS)
-    assert len(submits) == 2 and submits[0]["key"] == submits[1]["key"], submits
+    assert len(submits) == 2, submits
+    assert submits[0]["key"] == submits[1]["key"], submits
     assert any(url.endswith("/receipts") for url in replayed), replayed
     assert any(url.endswith("/submit") for url in replayed), replayed
 
@@ -448,9 +449,7 @@ async def _arrange_incoming(gateway: Gateway) -> None:
 
 async def _no_raw_text(page: Page, where: str) -> None:
     """Every string of the screen came from the catalogue: no key missing, none shown raw."""
-    missing = await page.evaluate(
-        "async () => (await import('/web/shared/i18n.js')).missingKeys()"
-    )
+    missing = await page.evaluate("async () => (await import('/web/shared/i18n.js')).missingKeys()")
     assert missing == [], f"{where}: keys missing from the catalogue: {missing}"
     prefixes = {key.split(".")[0] for key in _catalogue("en")}
     raw = re.compile(rf"\b({'|'.join(sorted(prefixes))})\.[a-z_]+")
@@ -479,14 +478,15 @@ async def _walk(page: Page, language: str) -> None:
     # 100 seeded + 1 234 + 1 received in the app: grouped the locale's way.
     on_hand = {"fr": "Physique1\u202f335", "en": "On hand1,335"}[language]
     await expect(stock.locator(".figure").first).to_have_text(on_hand)
-    await expect(page.locator("#last-sync")).to_contain_text(
-        re.compile(r"\d\d/\d\d/20\d\d")
-    )
+    await expect(page.locator("#last-sync")).to_contain_text(re.compile(r"\d\d/\d\d/20\d\d"))
     await stock.get_by_role("button").click()
     await expect(page.locator("#card-table tbody tr")).not_to_have_count(0)
     await expect(page.locator("#card-table")).to_contain_text("GRN-WALK-1")
     await _no_raw_text(page, f"{language} stock and card")
     await _screenshot(page, f"stock-{language}")
+    # What a phone shows (the README's picture): the top of the stock view.
+    await page.evaluate("() => window.scrollTo(0, 0)")
+    await _screenshot(page, f"phone-{language}", full_page=False)
 
     await page.get_by_role("button", name=words["record"], exact=True).click()
     kinds = page.get_by_label(words["kind"], exact=True)
@@ -549,9 +549,7 @@ async def test_every_view_is_walked_in_french_and_english(
     await page.locator("#stock-list [data-item='KIT-NFI']").get_by_role("button").click()
     await expect(page.locator("#card-table")).to_contain_text("GRN-WALK-2")
     await page.context.set_offline(True)
-    await _record(
-        page, "en", "Adjustment", {"Reason": "found", "Item": "KIT-NFI", "Quantity": "1"}
-    )
+    await _record(page, "en", "Adjustment", {"Reason": "found", "Item": "KIT-NFI", "Quantity": "1"})
     await expect(_records(page, "waiting")).to_have_count(1)
 
     await _walk(page, "en")

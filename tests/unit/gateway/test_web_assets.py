@@ -4,7 +4,6 @@ placeholders, and the files are served compressed, revalidated by ETag, from mem
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from pathlib import Path
@@ -74,7 +73,8 @@ def test_no_translation_is_looked_up_by_a_key_made_at_run_time() -> None:
 @pytest.mark.parametrize("key", sorted(_catalogue("en")))
 def test_each_translation_is_filled_in_and_keeps_its_placeholders(key: str) -> None:
     english, french = _catalogue("en")[key], _catalogue("fr")[key]
-    assert english.strip() and french.strip()
+    assert english.strip()
+    assert french.strip()
     assert set(re.findall(r"\{\w+\}", english)) == set(re.findall(r"\{\w+\}", french))
 
 
@@ -100,7 +100,7 @@ def test_the_app_page_is_served_compressed_and_revalidated(client: TestClient) -
     plain = client.get("/warehouse/", headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers
     assert plain.headers["etag"] != page.headers["etag"]
-    assert gzip.compress(plain.content) and plain.text == page.text
+    assert plain.content == page.content
 
 
 def test_the_service_worker_names_the_shell_and_its_version(client: TestClient) -> None:
@@ -109,9 +109,7 @@ def test_the_service_worker_names_the_shell_and_its_version(client: TestClient) 
     shell = json.loads(re.search(r"const SHELL = (\[.*?\]);", worker).group(1))  # type: ignore[union-attr]
     assert "/warehouse/" in shell
     assert "/warehouse/index.html" not in shell
-    assert {"/web/shared/i18n.js", "/web/shared/i18n/fr.json", "/warehouse/js/app.js"} <= set(
-        shell
-    )
+    assert {"/web/shared/i18n.js", "/web/shared/i18n/fr.json", "/warehouse/js/app.js"} <= set(shell)
     for path in shell:
         assert client.get(path).status_code == 200, path
 

@@ -12,7 +12,9 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      .then((cache) => cache.addAll(SHELL.map((path) => new Request(path, { cache: "reload" }))))
+      // Through the HTTP cache: the files the page just loaded are revalidated by ETag (a few
+      // hundred bytes each on 2G), not downloaded twice; a changed file comes new.
+      .then((cache) => cache.addAll(SHELL))
       .then(() => self.skipWaiting()),
   );
 });

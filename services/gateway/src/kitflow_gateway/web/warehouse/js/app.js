@@ -116,21 +116,28 @@ async function signedOutByServer() {
 
 // ---- data ------------------------------------------------------------------------------------
 
-async function refresh() {
+// Everything the views show; after a sync, only the stock (what the movements changed), so a
+// movement sent over 2G costs its own request and one small read.
+async function refresh({ everything = true } = {}) {
   if (!state.session?.token || !warehouse()) {
     return;
   }
   const code = encodeURIComponent(warehouse());
   try {
-    const [catalogue, stock, reservations] = await Promise.all([
-      getJson("/v1/items?limit=500"),
-      getJson(`/v1/warehouses/${code}/stock`),
-      getJson(`/v1/warehouses/${code}/reservations?status=active`),
-    ]);
-    state.items = Object.fromEntries(catalogue.items.map((item) => [item.code, item]));
-    await keep("items", state.items);
+    const reads = [getJson(`/v1/warehouses/${code}/stock`)];
+    if (everything) {
+      reads.push(
+        getJson("/v1/items?limit=500"),
+        getJson(`/v1/warehouses/${code}/reservations?status=active`),
+      );
+    }
+    const [stock, catalogue, reservations] = await Promise.all(reads);
+    if (everything) {
+      state.items = Object.fromEntries(catalogue.items.map((item) => [item.code, item]));
+      await keep("items", state.items);
+      await keep(`reservations:${warehouse()}`, reservations);
+    }
     await keep(`stock:${warehouse()}`, stock);
-    await keep(`reservations:${warehouse()}`, reservations);
     await keep("lastSync", new Date().toISOString());
     report(null);
   } catch (error) {
@@ -149,7 +156,7 @@ async function sync() {
   }
   const sent = await syncNow();
   if (sent) {
-    await refresh();
+    await refresh({ everything: false });
   } else {
     await render();
   }
