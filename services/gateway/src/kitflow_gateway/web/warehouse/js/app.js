@@ -268,8 +268,7 @@ async function choicesFor(type) {
 }
 
 async function renderFields(kind, values = {}) {
-  const container = byId("fields");
-  container.replaceChildren();
+  const rows = [];
   for (const field of KINDS[kind]) {
     const id = `f-${field.name}`;
     const label = el("label", { text: t(field.label), attrs: { for: id } });
@@ -299,8 +298,10 @@ async function renderFields(kind, values = {}) {
     const problem = el("p", { className: "field-error", attrs: { id: `${id}-error` } });
     problem.hidden = true;
     input.setAttribute("aria-describedby", problem.id);
-    container.append(el("div", { className: "field" }, [label, input, problem]));
+    rows.push(el("div", { className: "field" }, [label, input, problem]));
   }
+  // In one go, after every await: two renders racing must not interleave their fields.
+  byId("fields").replaceChildren(...rows);
 }
 
 async function renderRecordView() {
@@ -425,39 +426,42 @@ function recordActions(record) {
   return actions;
 }
 
+// Drawn in one go after the read: two renders racing (a save and the sender's news) must not
+// interleave their rows.
 async function renderQueueView() {
-  const list = byId("queue-list");
-  list.replaceChildren();
   const all = await queued();
-  if (all.length === 0) {
-    list.append(el("li", { text: t("queue.empty"), className: "hint" }));
+  const rows = all.map(queueRow);
+  if (rows.length === 0) {
+    rows.push(el("li", { text: t("queue.empty"), className: "hint" }));
   }
-  for (const record of all) {
-    const parts = [
-      el("p", { className: "record-head" }, [
-        el("strong", { text: kindLabel(record.kind) }),
-        " ",
-        el("span", { text: stateLabel(record), className: `badge state-${record.state}` }),
-      ]),
-      el("p", { text: summary(record), className: "record-what" }),
-      el("p", {
-        text: t("queue.saved_at", { time: formatDateTime(record.savedAt), who: record.recordedBy }),
-        className: "hint",
-      }),
-    ];
-    if (record.state === "sent") {
-      parts.push(el("p", { text: t("queue.sent_as", { movement: record.answers.movement_id || "" }),
-        className: "hint" }));
-    }
-    if (record.state === "refused") {
-      parts.push(el("p", { className: "reason", text: t("queue.reason", {
-        reason: [record.problem.title, record.problem.detail].filter(Boolean).join(": "),
-      }) }));
-    }
-    parts.push(recordActions(record));
-    list.append(el("li", { className: `card record state-${record.state}`,
-      attrs: { "data-seq": record.seq } }, parts));
+  byId("queue-list").replaceChildren(...rows);
+}
+
+function queueRow(record) {
+  const parts = [
+    el("p", { className: "record-head" }, [
+      el("strong", { text: kindLabel(record.kind) }),
+      " ",
+      el("span", { text: stateLabel(record), className: `badge state-${record.state}` }),
+    ]),
+    el("p", { text: summary(record), className: "record-what" }),
+    el("p", {
+      text: t("queue.saved_at", { time: formatDateTime(record.savedAt), who: record.recordedBy }),
+      className: "hint",
+    }),
+  ];
+  if (record.state === "sent") {
+    parts.push(el("p", { text: t("queue.sent_as", { movement: record.answers.movement_id || "" }),
+      className: "hint" }));
   }
+  if (record.state === "refused") {
+    parts.push(el("p", { className: "reason", text: t("queue.reason", {
+      reason: [record.problem.title, record.problem.detail].filter(Boolean).join(": "),
+    }) }));
+  }
+  parts.push(recordActions(record));
+  return el("li", { className: `card record state-${record.state}`,
+    attrs: { "data-seq": record.seq } }, parts);
 }
 
 async function renderIncomingView() {
