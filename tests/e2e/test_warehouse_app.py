@@ -171,6 +171,21 @@ def _records(page: Page, state: str) -> Any:
     return page.locator(f"#queue-list li.state-{state}")
 
 
+# Replaces the kept token by one the gateway refuses, as an expired one would be.
+EXPIRE_TOKEN = """() => new Promise((resolve, reject) => {
+  const open = indexedDB.open("kitflow-warehouse");
+  open.onsuccess = () => {
+    const kept = open.result.transaction("kept", "readwrite").objectStore("kept");
+    const read = kept.get("session");
+    read.onsuccess = () => {
+      const write = kept.put({ ...read.result, token: "expired.token.value" }, "session");
+      write.onsuccess = () => resolve(true);
+      write.onerror = () => reject(write.error);
+    };
+  };
+})"""
+
+
 async def _card(gateway: Gateway, headers: dict[str, str]) -> list[dict[str, Any]]:
     page = await _ok(
         await gateway.client.get(
@@ -267,7 +282,18 @@ async def test_movements_recorded_offline_reach_the_ledger_once(
     await expect(_records(page, "waiting")).to_have_count(5)
     await _screenshot(page, "offline-queue")
 
+    # The sign-in expires while offline (a token the gateway no longer accepts): back online,
+    # the app asks to sign in again, the queue is still there, and then it goes.
+    await page.evaluate(EXPIRE_TOKEN)
+    await page.reload()
+    await page.get_by_role("button", name="Sending", exact=True).click()
+    await expect(_records(page, "waiting")).to_have_count(5)
     await phone_en.set_offline(False)
+    await expect(page.locator("#login-again")).to_contain_text("Sign in again")
+    await page.get_by_label("User name").fill(STOREKEEPER)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="Sending", exact=True).click()
     await expect(_records(page, "sent")).to_have_count(5, timeout=SYNC_TIMEOUT_MS)
     await expect(page.locator("#pending")).to_have_text("0 waiting to be sent")
 
