@@ -29,7 +29,7 @@ from kitflow_gateway.api.middleware import (
 )
 from kitflow_gateway.api.openapi import install_openapi
 from kitflow_gateway.api.proxy import IDEMPOTENCY_HEADER, REPLAYED_HEADER, install_proxy_routes
-from kitflow_gateway.api.routes import audit, auth, dashboard, identity
+from kitflow_gateway.api.routes import audit, auth, dashboard, identity, web
 from kitflow_gateway.config import GatewaySettings
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.handlers.audit import AuditTrail
@@ -97,6 +97,7 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     install_proxy_routes(app)
     install_openapi(app)
     app.include_router(dashboard.router)
+    app.include_router(web.router)
     _add_middleware(app, settings, gateway.audit)
     return app
 

@@ -1,0 +1,124 @@
+"""The web pages' static files: the warehouse app at `/warehouse/` and what every page shares
+(the translation module and its catalogues) at `/web/shared/`.
+
+Like the dashboard, the pages hold no data and load without authentication; they sign in
+themselves. Every file is read, hashed and gzip-compressed once at import and answered from
+memory, looked up in a table, so no request path ever reaches the file system, and a phone on
+2G downloads each file compressed and only when it changed (ETag). The service worker's source
+carries the hash of the whole shell and the list of its files: a new release changes the
+worker's bytes, so browsers install it and refresh their offline copy.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from kitflow_shared.web.problems import problem_response
+
+from kitflow_gateway.api.routes.dashboard import SECURITY_HEADERS
+
+router = APIRouter(include_in_schema=False)
+
+WEB_DIR = Path(__file__).resolve().parents[2] / "web"
+WAREHOUSE_PREFIX = "/warehouse/"
+SHARED_PREFIX = "/web/shared/"
+SERVICE_WORKER = "sw.js"
+MEDIA_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".webmanifest": "application/manifest+json",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+# Already compressed, or too small to gain from it.
+UNCOMPRESSED = {".png"}
+
+
+@dataclass(frozen=True)
+class Asset:
+    body: bytes
+    gzipped: bytes | None
+    media_type: str
+    etag: str
+
+
+def _asset(body: bytes, suffix: str) -> Asset:
+    packed = None if suffix in UNCOMPRESSED else gzip.compress(body, 9, mtime=0)
+    if packed is not None and len(packed) >= len(body):
+        packed = None
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return Asset(body, packed, MEDIA_TYPES[suffix], etag)
+
+
+def _files(folder: Path, prefix: str) -> dict[str, tuple[bytes, str]]:
+    return {
+        prefix + path.relative_to(folder).as_posix(): (path.read_bytes(), path.suffix)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and path.suffix in MEDIA_TYPES
+    }
+
+
+def _load_assets() -> dict[str, Asset]:
+    files = _files(WEB_DIR / "warehouse", WAREHOUSE_PREFIX) | _files(
+        WEB_DIR / "shared", SHARED_PREFIX
+    )
+    worker_path = WAREHOUSE_PREFIX + SERVICE_WORKER
+    worker, suffix = files.pop(worker_path)
+    # The app's own entry page is `/warehouse/`, not `/warehouse/index.html`.
+    shell = sorted(WAREHOUSE_PREFIX if p.endswith("/index.html") else p for p in files)
+    version = hashlib.sha256(b"".join(files[p][0] for p in sorted(files))).hexdigest()[:16]
+    worker = worker.replace(b'"__SHELL_VERSION__"', json.dumps(version).encode())
+    worker = worker.replace(b'["__SHELL_FILES__"]', json.dumps(shell).encode())
+    assets = {path: _asset(body, ext) for path, (body, ext) in files.items()}
+    assets[worker_path] = _asset(worker, suffix)
+    assets[WAREHOUSE_PREFIX] = assets.pop(WAREHOUSE_PREFIX + "index.html")
+    return assets
+
+
+ASSETS = _load_assets()
+
+
+def _accepts_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "").lower()
+
+
+def _answer(request: Request, path: str) -> Response:
+    asset = ASSETS.get(path)
+    if asset is None:
+        return problem_response(404, "Not found", f"no web asset at {path!r}", slug="not-found")
+    compressed = asset.gzipped is not None and _accepts_gzip(request)
+    # Each encoding is its own representation, so it has its own tag.
+    etag = asset.etag[:-1] + '-gzip"' if compressed else asset.etag
+    headers = {**SECURITY_HEADERS, "ETag": etag, "Vary": "Accept-Encoding"}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    if asset.gzipped is not None and compressed:
+        headers["Content-Encoding"] = "gzip"
+        return Response(asset.gzipped, media_type=asset.media_type, headers=headers)
+    return Response(asset.body, media_type=asset.media_type, headers=headers)
+
+
+@router.get("/warehouse")
+async def warehouse_without_slash() -> RedirectResponse:
+    """The app's scope ends with a slash (its service worker controls `/warehouse/...`)."""
+    return RedirectResponse(WAREHOUSE_PREFIX, status_code=308)
+
+
+@router.get("/warehouse/{asset:path}")
+async def warehouse_asset(request: Request, asset: str) -> Response:
+    """The warehouse app's page (at `/warehouse/`), scripts, styles, manifest and icons."""
+    return _answer(request, WAREHOUSE_PREFIX + asset)
+
+
+@router.get("/web/shared/{asset:path}")
+async def shared_asset(request: Request, asset: str) -> Response:
+    """What every web page shares: the translation module and its catalogues."""
+    return _answer(request, SHARED_PREFIX + asset)
