@@ -8,11 +8,13 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.async_api import BrowserContext, Page, Playwright, Route, expect
+from pypdf import PdfReader
 
 from tests.e2e import test_gateway_dashboard as dashboard
 from tests.e2e.test_gateway_dashboard import (
@@ -344,6 +346,30 @@ def _losing_answers(kept: list[dict[str, str | None]]) -> Any:
     return handle
 
 
+async def _prints_the_waybill_in_french(page: Page, number: str) -> None:
+    """The sent dispatch's print button fetches its PDF with the token: a French waybill that
+    carries the document number."""
+    sent = _records(page, "sent")
+    # Read on the way through (a page's fetch answered as a blob leaves no body to read later).
+    documents: list[tuple[int, str, bytes]] = []
+
+    async def keep(route: Route) -> None:
+        answer = await route.fetch()
+        documents.append((answer.status, answer.headers["content-type"], await answer.body()))
+        await route.fulfill(response=answer)
+
+    await page.route("**/movements/**", keep)
+    await sent.get_by_role("button", name="Imprimer").click()
+    await _until(page, lambda: len(documents) == 1)
+    await page.unroute("**/movements/**", keep)
+    status, content_type, body = documents[0]
+    assert status == 200, body[:500]
+    assert content_type.startswith("application/pdf")
+    text = "\n".join(p.extract_text() for p in PdfReader(BytesIO(body)).pages)
+    assert "Lettre de transport" in text, text
+    assert number in text, text
+
+
 async def test_lost_answers_and_a_refusal_on_a_french_phone(
     gateway: Gateway, storekeeper: dict[str, str], phone_fr: BrowserContext
 ) -> None:
@@ -369,7 +395,9 @@ async def test_lost_answers_and_a_refusal_on_a_french_phone(
     await expect(refused).to_have_count(1, timeout=SYNC_TIMEOUT_MS)
     await expect(refused.locator(".badge")).to_have_text("Refusé")
     await expect(refused.locator(".reason")).to_contain_text("Motif : ")
-    await expect(refused.locator(".reason")).to_contain_text("1000")
+    await expect(refused.locator(".reason")).to_contain_text(re.compile(r"1\s000"))
+    # The server's own reason, in French (Accept-Language), not only the app's words around it.
+    await expect(refused.locator(".reason")).to_contain_text("Stock insuffisant")
     await _no_page_overflow(page)
     await _screenshot(page, "refused-fr")
     # Corrected and resent: the form comes back filled in, as a new request.
@@ -380,6 +408,7 @@ async def test_lost_answers_and_a_refusal_on_a_french_phone(
     await page.get_by_role("button", name="Enregistrer", exact=True).click()
     await expect(_records(page, "sent")).to_have_count(1, timeout=SYNC_TIMEOUT_MS)
     await expect(_records(page, "refused")).to_have_count(0)
+    await _prints_the_waybill_in_french(page, "WB-MOP-9")
 
     # A receipt whose answer is lost after the server applied it; the page is reloaded before
     # the retry: the same key goes again and the server replays its first answer.
