@@ -86,7 +86,7 @@ def create_app() -> FastAPI:
     services = NeedsServices(
         needs=MongoNeedRepository(need_collection, notify),
         profiles=MongoProfileRepository(runtime.db[mongo_profiles.COLLECTION]),
-        gazetteer=load_gazetteer(),
+        gazetteer=load_gazetteer(settings.reporting_vintage),
         catalogue=LiveCatalogue(
             load_catalogue(), MongoCatalogueRepository(runtime.db[mongo_catalogue.COLLECTION])
         ),

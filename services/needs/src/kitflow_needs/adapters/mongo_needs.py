@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -23,6 +24,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kitflow_needs.domain.errors import ConcurrentChange, IdempotentReplay, UnknownNeed
+from kitflow_needs.domain.gazetteer import PlaceCodes
 from kitflow_needs.domain.need import (
     ACTIVE_STATUSES,
     Assessment,
@@ -129,6 +131,7 @@ def to_document(need: Need) -> Document:
             "gazetteer_vintage": loc.gazetteer_vintage,
             "admin2_verified": loc.admin2_verified,
             "admin3_verified": loc.admin3_verified,
+            **_as_given(loc),
         },
         "population": d.population.as_dict(),
         "displacement": d.displacement.value,
@@ -199,6 +202,13 @@ def to_document(need: Need) -> Document:
     }
 
 
+def _as_given(loc: Location) -> Document:
+    """Only for a need given in another vintage: other needs' documents stay as they were."""
+    if loc.as_given is None:
+        return {}
+    return {"as_given": asdict(loc.as_given), "crosswalk": loc.crosswalk}
+
+
 def from_document(doc: Document) -> Need:
     loc = doc["location"]
     coords = loc.get("coordinates")
@@ -215,6 +225,8 @@ def from_document(doc: Document) -> Need:
             gazetteer_vintage=loc["gazetteer_vintage"],
             admin2_verified=loc.get("admin2_verified", True),
             admin3_verified=loc.get("admin3_verified", False),
+            as_given=PlaceCodes(**loc["as_given"]) if loc.get("as_given") else None,
+            crosswalk=loc.get("crosswalk"),
         ),
         population=Population(**doc["population"]),
         displacement=DisplacementStatus(doc["displacement"]),
