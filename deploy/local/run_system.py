@@ -104,6 +104,32 @@ def _ready(client: httpx.Client, service: Service) -> bool:
         return False
 
 
+def _seed_demo_operation(gateway: Service) -> None:
+    """The demo operation is a convenience: when it cannot be completed, the system stays up and
+    says why; seeding again finishes it (every request of it is idempotent)."""
+    settings = GatewaySettings()
+    console.print("seeding the demo Mali operation through the gateway ...")
+    try:
+        seeded = demo_operation.run(
+            gateway.url,
+            settings.bootstrap_admin_username,
+            settings.bootstrap_admin_password.get_secret_value(),
+        )
+    except (demo_operation.SeedError, httpx.HTTPError) as exc:
+        console.print(
+            f"[red]demo operation not completed: {escape(str(exc))}[/red]; the services are up, "
+            "and the next `make run` completes it",
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        f"demo operation: {seeded.summary()} (4 warehouses with stock, {len(seeded.need_ids)} "
+        "needs from NRC, DRC, AMSS and IOM in Mopti, Tombouctou, Gao and Ménaka, one plan "
+        "delivered, one waiting for stock, a transfer on its way to Gao)",
+        soft_wrap=True,
+    )
+
+
 def _announce(message: str, trouble: bool) -> None:
     stamp = time.strftime("%H:%M:%S")
     style = "red" if trouble else "yellow"
@@ -210,20 +236,9 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
         _wait_all_ready(client, stopping)
         if stopping():
             return
+        _seed_demo_operation(SERVICES[-1])
         gateway = SERVICES[-1]
         settings = GatewaySettings()
-        console.print("seeding the demo Mali operation through the gateway ...")
-        seeded = demo_operation.run(
-            gateway.url,
-            settings.bootstrap_admin_username,
-            settings.bootstrap_admin_password.get_secret_value(),
-        )
-        console.print(
-            f"demo operation: {seeded.summary()} (4 warehouses with stock, {len(seeded.need_ids)} "
-            "needs from NRC, DRC, AMSS and IOM in Mopti, Tombouctou, Gao and Ménaka, one plan "
-            "delivered, one waiting for stock, a transfer on its way to Gao)",
-            soft_wrap=True,
-        )
         for s in SERVICES:
             console.print(
                 f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
