@@ -12,7 +12,6 @@ restarted with backoff while the rest goes on (supervision.py).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -22,11 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import demo_operation
 import httpx
 from kitflow_gateway.config import DEV_ADMIN_PASSWORD, GatewaySettings
 from kitflow_shared.settings import CommonSettings
 from kitflow_shared.topics import ensure_topics
-from kitflow_shared.web.identity import IDENTITY_HEADER, Caller, Role, issue_internal_token
 from rich.console import Console
 from rich.markup import escape
 from supervision import RestartPolicy, SupervisedProcess
@@ -38,7 +37,6 @@ LOCAL_DIR = Path(os.environ.get("KITFLOW_LOCAL_DIR", REPO / ".local"))
 LOG_DIR = LOCAL_DIR / "logs"
 # Lets `make stop` reach this process, which then stops everything in order.
 PID_FILE = LOCAL_DIR / "run_system.pid"
-DEMO = REPO / "deploy" / "demo" / "mali"
 READY_TIMEOUT_S = 90
 TICK_S = 0.2
 
@@ -106,37 +104,30 @@ def _ready(client: httpx.Client, service: Service) -> bool:
         return False
 
 
-async def _load_demo_data(stock: Service) -> int:
-    """Register the demo warehouses, then the catalogue's items and kits (items first: a kit's
-    components must exist), through the API; what exists already is left as it is. Returns how
-    many records were created."""
-    admin = Caller(user="demo-loader", organisation="IOM", roles=frozenset({Role.ADMIN}))
-    secret = CommonSettings().internal_secret.get_secret_value()
-
-    def signed(request: httpx.Request) -> httpx.Request:
-        # The services accept an identity of at most 60 s: sign each request afresh.
-        request.headers[IDENTITY_HEADER] = issue_internal_token(admin, secret)
-        return request
-
-    data = json.loads((DEMO / "warehouses.json").read_text())
-    catalogue = json.loads((DEMO / "catalogue.json").read_text())
-    batches = [
-        ("/v1/warehouses", data["warehouses"]),
-        ("/v1/items", catalogue["items"]),
-        ("/v1/items", catalogue["kits"]),
-    ]
-    created = 0
-    async with httpx.AsyncClient(base_url=stock.url, auth=signed) as client:
-        for path, records in batches:
-            for record in records:
-                # Keys starting with "_" are the file's notes and sources, not API fields.
-                body = {k: v for k, v in record.items() if not k.startswith("_")}
-                response = await client.post(path, json=body)
-                if response.status_code == 201:
-                    created += 1
-                elif response.status_code != 409:
-                    raise RuntimeError(f"demo {path} {record['code']}: {response.text}")
-    return created
+def _seed_demo_operation(gateway: Service) -> None:
+    """The demo operation is a convenience: when it cannot be completed, the system stays up and
+    says why; seeding again finishes it (every request of it is idempotent)."""
+    settings = GatewaySettings()
+    console.print("seeding the demo Mali operation through the gateway ...")
+    try:
+        seeded = demo_operation.run(
+            gateway.url,
+            settings.bootstrap_admin_username,
+            settings.bootstrap_admin_password.get_secret_value(),
+        )
+    except (demo_operation.SeedError, httpx.HTTPError) as exc:
+        console.print(
+            f"[red]demo operation not completed: {escape(str(exc))}[/red]; the services are up, "
+            "and the next `make run` completes it",
+            soft_wrap=True,
+        )
+        return
+    console.print(
+        f"demo operation: {seeded.summary()} (4 warehouses with stock, {len(seeded.need_ids)} "
+        "needs from NRC, DRC, AMSS and IOM in Mopti, Tombouctou, Gao and Ménaka, one plan "
+        "delivered, one waiting for stock, a transfer on its way to Gao)",
+        soft_wrap=True,
+    )
 
 
 def _announce(message: str, trouble: bool) -> None:
@@ -245,18 +236,14 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
         _wait_all_ready(client, stopping)
         if stopping():
             return
-        created = asyncio.run(_load_demo_data(SERVICES[0]))
-        console.print(
-            f"demo data: {created} record(s) registered (warehouses in Bamako, Mopti, "
-            "Tombouctou, Gao; the catalogue's items and kits)"
-        )
+        _seed_demo_operation(SERVICES[-1])
+        gateway = SERVICES[-1]
+        settings = GatewaySettings()
         for s in SERVICES:
             console.print(
                 f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
                 soft_wrap=True,
             )
-        gateway = SERVICES[-1]
-        settings = GatewaySettings()
         console.print(
             f"[bold green]kitflow is up.[/bold green] Public API: {gateway.url}/docs",
             soft_wrap=True,
@@ -268,9 +255,12 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
             soft_wrap=True,
         )
         console.print(
-            f"Coordinator dashboard: {gateway.url}/ (sign in as above)",
+            f"Coordinator dashboard: {gateway.url}/ (sign in as above, or as a demo user)",
             soft_wrap=True,
         )
+        console.print("Demo users (development only):", soft_wrap=True)
+        for username, who, password in demo_operation.sign_ins():
+            console.print(f"  {username:<28} {password}   {escape(who)}", soft_wrap=True)
         console.print(
             f"A service that crashes is restarted (after {policy.first_delay_s:g} s, doubling "
             f"to {policy.max_delay_s:g} s while it keeps crashing). Press Ctrl-C to stop "

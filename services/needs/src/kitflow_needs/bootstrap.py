@@ -60,7 +60,7 @@ def create_app() -> FastAPI:
     services = NeedsServices(
         needs=MongoNeedRepository(need_collection, runtime.notify),
         profiles=MongoProfileRepository(runtime.collection(mongo_profiles.COLLECTION)),
-        gazetteer=load_gazetteer(),
+        gazetteer=load_gazetteer(settings.reporting_vintage),
         catalogue=LiveCatalogue(
             load_catalogue(),
             MongoCatalogueRepository(runtime.collection(mongo_catalogue.COLLECTION)),

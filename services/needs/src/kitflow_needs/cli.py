@@ -51,6 +51,7 @@ from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepos
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.bootstrap import new_need_id
+from kitflow_needs.config import NeedsSettings
 from kitflow_needs.domain.errors import InvalidInput, NeedsError, UnreadableFile
 from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.imports import ImportHandlers, ImportOptions, ImportReport
@@ -69,7 +70,7 @@ def _services(db: object) -> NeedsServices:
     return NeedsServices(
         needs=MongoNeedRepository(db[mongo_needs.COLLECTION], lambda _c, _i: None),
         profiles=MongoProfileRepository(db[mongo_profiles.COLLECTION]),
-        gazetteer=load_gazetteer(),
+        gazetteer=load_gazetteer(NeedsSettings().reporting_vintage),
         catalogue=LiveCatalogue(
             load_catalogue(), MongoCatalogueRepository(db[mongo_catalogue.COLLECTION])
         ),

@@ -15,3 +15,7 @@ class NeedsSettings(ServiceSettings):
     # overlap of the periods, the items in common). By default a partner learns only that there
     # is one and which organisation to talk to; coordinators and admins always see the details.
     duplicate_details_for_partners: bool = False
+    # The P-code vintage needs are reported in (stored, sent in events, exported): a need given
+    # in another bundled vintage is turned into this one through the crosswalk of cercles, and
+    # keeps its codes as given beside. `cod-ab-2015` (the default) or `cod-ab-2021`.
+    reporting_vintage: str = "cod-ab-2015"

@@ -13,6 +13,7 @@ from typing import Any
 from kitflow_needs.domain.catalogue import CatalogueItem, ItemCatalogue, ItemKind
 from kitflow_needs.domain.gazetteer import AdminArea, Gazetteer
 from kitflow_needs.domain.norms import Basis, NormRule, NormsProfile
+from kitflow_needs.domain.vintages import CercleLink, Crosswalk
 
 
 def _read(name: str) -> dict[str, Any]:
@@ -26,31 +27,67 @@ def gazetteer_metadata() -> dict[str, str]:
     return meta
 
 
-@cache
-def load_gazetteer() -> Gazetteer:
-    raw = _read("gazetteer_mali.json")
+GAZETTEER_FILES = ("gazetteer_mali.json", "gazetteer_mali_2021.json")
+CROSSWALK_FILE = "gazetteer_mali_crosswalk.json"
+
+
+def _area(entry: dict[str, Any], parent_key: str | None = None) -> AdminArea:
+    return AdminArea(
+        pcode=entry["pcode"],
+        name=entry["name"],
+        parent=entry.get(parent_key) if parent_key else None,
+        aliases=tuple(entry.get("aliases", ())),
+    )
+
+
+def _one_vintage(raw: dict[str, Any], *, accepts_iso3_style: bool) -> Gazetteer:
     meta = raw["metadata"]
-
-    def area(entry: dict[str, Any], parent_key: str | None = None) -> AdminArea:
-        return AdminArea(
-            pcode=entry["pcode"],
-            name=entry["name"],
-            parent=entry.get(parent_key) if parent_key else None,
-            aliases=tuple(entry.get("aliases", ())),
-        )
-
     other = raw.get("other_vintage", {})
     return Gazetteer(
         vintage=meta["vintage"],
         vintage_label=meta["vintage_short"],
-        admin1=[area(a) for a in raw["admin1"]],
-        admin2=[area(a, "admin1") for a in raw["admin2"]],
+        admin1=[_area(a) for a in raw["admin1"]],
+        admin2=[_area(a, "admin1") for a in raw["admin2"]],
         complete_admin1=frozenset(a["pcode"] for a in raw["admin1"] if a["admin2_complete"]),
         other_vintage_label=other.get("label", "another vintage"),
-        other_admin1=[area(a) for a in other.get("admin1", ())],
-        other_admin2=[area(a) for a in other.get("admin2", ())],
+        other_admin1=[_area(a) for a in other.get("admin1", ())],
+        other_admin2=[_area(a) for a in other.get("admin2", ())],
         iso_names={entry["code"]: entry["name"] for entry in raw.get("iso_3166_2", ())},
+        accepts_iso3_style=accepts_iso3_style,
     )
+
+
+@cache
+def gazetteer_vintages() -> list[dict[str, str]]:
+    """Each bundled vintage's metadata (id, label, source, coverage), the default one first."""
+    return [_read(name)["metadata"] for name in GAZETTEER_FILES]
+
+
+@cache
+def load_crosswalk() -> Crosswalk:
+    raw = _read(CROSSWALK_FILE)
+    older, newer = raw["metadata"]["from"], raw["metadata"]["to"]
+    return Crosswalk(older, newer, [CercleLink(c[older], tuple(c[newer])) for c in raw["cercles"]])
+
+
+@cache
+def load_gazetteer(reporting_vintage: str | None = None) -> Gazetteer:
+    """Needs give codes in the default vintage (COD-AB 2015) unless they declare another
+    bundled one; places are reported in `reporting_vintage` (None: the default vintage)."""
+    default, *others = (
+        # Only the newer vintage is written MLI.. in the sources it is read from (the 5W).
+        _one_vintage(_read(name), accepts_iso3_style=index > 0)
+        for index, name in enumerate(GAZETTEER_FILES)
+    )
+    default.input_vintages = {g.vintage: g for g in others}
+    default.crosswalk = load_crosswalk()
+    if reporting_vintage not in (None, default.vintage):
+        reporting = default.input_vintages.get(str(reporting_vintage))
+        if reporting is None:
+            known = ", ".join(default.known_vintages)
+            raise ValueError(f"unknown reporting vintage {reporting_vintage!r}; known: {known}")
+        default.reporting = reporting
+    return default
 
 
 @cache

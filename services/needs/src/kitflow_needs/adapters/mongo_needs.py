@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from kitflow_needs.domain.errors import ConcurrentChange, IdempotentReplay, UnknownNeed
+from kitflow_needs.domain.gazetteer import PlaceCodes
 from kitflow_needs.domain.need import (
     ACTIVE_STATUSES,
     Assessment,
@@ -166,6 +168,7 @@ def _location(loc: Location) -> Document:
         "gazetteer_vintage": loc.gazetteer_vintage,
         "admin2_verified": loc.admin2_verified,
         "admin3_verified": loc.admin3_verified,
+        **_as_given(loc),
     }
 
 
@@ -208,23 +211,48 @@ def _duplicates(links: Sequence[DuplicateLink]) -> list[Document]:
     ]
 
 
-def from_document(doc: Document) -> Need:
-    loc = doc["location"]
+def _as_given(loc: Location) -> Document:
+    """Only for a need given in another vintage: other needs' documents stay as they were."""
+    if loc.as_given is None:
+        return {}
+    return {"as_given": asdict(loc.as_given), "crosswalk": loc.crosswalk}
+
+
+def _location_of(loc: Document) -> Location:
     coords = loc.get("coordinates")
+    return Location(
+        admin1_pcode=loc["admin1_pcode"],
+        admin1_name=loc["admin1_name"],
+        admin2_pcode=loc["admin2_pcode"],
+        admin2_name=loc.get("admin2_name"),
+        admin3_pcode=loc.get("admin3_pcode"),
+        site_name=loc.get("site_name"),
+        coordinates=Coordinates(coords["lat"], coords["lon"]) if coords else None,
+        gazetteer_vintage=loc["gazetteer_vintage"],
+        admin2_verified=loc.get("admin2_verified", True),
+        admin3_verified=loc.get("admin3_verified", False),
+        as_given=PlaceCodes(**loc["as_given"]) if loc.get("as_given") else None,
+        crosswalk=loc.get("crosswalk"),
+    )
+
+
+def _norms_of(norms: Document) -> NormsResult:
+    return NormsResult(
+        profile_id=norms["profile_id"],
+        profile_version=norms["profile_version"],
+        duration_days=norms["duration_days"],
+        calculations=tuple(_calculation_of(c) for c in norms["calculations"]),
+        skipped=tuple(
+            SkippedRule(s["item_code"], Basis(s["basis"]), s["reason"]) for s in norms["skipped"]
+        ),
+        rules=None if norms.get("rules") is None else tuple(norms["rules"]),
+    )
+
+
+def from_document(doc: Document) -> Need:
     norms = doc.get("norms")
     details = NeedDetails(
-        location=Location(
-            admin1_pcode=loc["admin1_pcode"],
-            admin1_name=loc["admin1_name"],
-            admin2_pcode=loc["admin2_pcode"],
-            admin2_name=loc.get("admin2_name"),
-            admin3_pcode=loc.get("admin3_pcode"),
-            site_name=loc.get("site_name"),
-            coordinates=Coordinates(coords["lat"], coords["lon"]) if coords else None,
-            gazetteer_vintage=loc["gazetteer_vintage"],
-            admin2_verified=loc.get("admin2_verified", True),
-            admin3_verified=loc.get("admin3_verified", False),
-        ),
+        location=_location_of(doc["location"]),
         population=Population(**doc["population"]),
         displacement=DisplacementStatus(doc["displacement"]),
         assessment=Assessment(
@@ -244,19 +272,7 @@ def from_document(doc: Document) -> Need:
             )
             for i in doc["items"]
         ),
-        norms=NormsResult(
-            profile_id=norms["profile_id"],
-            profile_version=norms["profile_version"],
-            duration_days=norms["duration_days"],
-            calculations=tuple(_calculation_of(c) for c in norms["calculations"]),
-            skipped=tuple(
-                SkippedRule(s["item_code"], Basis(s["basis"]), s["reason"])
-                for s in norms["skipped"]
-            ),
-            rules=None if norms.get("rules") is None else tuple(norms["rules"]),
-        )
-        if norms
-        else None,
+        norms=_norms_of(norms) if norms else None,
         external_ref=doc.get("external_ref"),
     )
     return Need(

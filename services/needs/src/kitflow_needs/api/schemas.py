@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
@@ -61,6 +62,13 @@ class LocationIn(BaseModel):
     )
     site_name: PlainText | None = Field(default=None, max_length=200, examples=["Sévaré 2"])
     coordinates: GeoPoint | None = None
+    vintage: Code | None = Field(
+        default=None,
+        max_length=32,
+        description="The P-code vintage the codes are in (GET /v1/reference/gazetteer lists "
+        "them); by default cod-ab-2015. The need is reported in the service's reporting vintage.",
+        examples=["cod-ab-2021"],
+    )
 
 
 class PopulationIn(BaseModel):
@@ -179,6 +187,7 @@ class NeedUpdate(BaseModel):
             admin3_pcode=loc.admin3_pcode,
             admin1_name=loc.admin1_name,
             admin2_name=loc.admin2_name,
+            vintage=loc.vintage,
             site_name=loc.site_name,
             coordinates=Coordinates(loc.coordinates.lat, loc.coordinates.lon)
             if loc.coordinates
@@ -233,6 +242,13 @@ class AssessmentPublic(BaseModel):
     reference: str | None = None
 
 
+class PlaceCodesPublic(BaseModel):
+    vintage: str
+    admin1_pcode: str
+    admin2_pcode: str
+    admin3_pcode: str | None
+
+
 class LocationPublic(BaseModel):
     admin1_pcode: str
     admin1_name: str
@@ -244,6 +260,17 @@ class LocationPublic(BaseModel):
     gazetteer_vintage: str
     admin2_verified: bool = Field(description="False when the gazetteer does not list it")
     admin3_verified: bool
+    as_given: PlaceCodesPublic | None = Field(
+        default=None,
+        description="The codes as given, when they were given in another vintage than the "
+        "reporting one (gazetteer_vintage)",
+    )
+    crosswalk: str | None = Field(
+        default=None,
+        description="How the given cercle matched the reporting vintage: exact, split (it became "
+        "several cercles: reported as the one that kept its name), within (read back as the "
+        "older cercle that contained it), unmapped (carried over, unverified)",
+    )
 
 
 class CalculationPublic(BaseModel):
@@ -387,6 +414,8 @@ class NeedPublic(BaseModel):
                 gazetteer_vintage=loc.gazetteer_vintage,
                 admin2_verified=loc.admin2_verified,
                 admin3_verified=loc.admin3_verified,
+                as_given=PlaceCodesPublic(**asdict(loc.as_given)) if loc.as_given else None,
+                crosswalk=loc.crosswalk,
             ),
             population=PopulationPublic(**d.population.__dict__),
             displacement_status=DisplacementStatus(d.displacement.value),

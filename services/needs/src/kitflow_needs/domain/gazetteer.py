@@ -6,6 +6,11 @@ Three pitfalls this guards against, all seen in real Mali data (see the service 
   MLI0506 in the 2021+ vintage, and ML0506 is Douentza in 2015;
 - a code and a name that do not match (the 5W holds pairs such as (ML05, "Gao")).
 A rejected code comes with the code that matches the name, when a name was given.
+
+More than one vintage can be bundled: codes are read in the vintage the caller declares (this
+gazetteer's own by default, since ML0506 means Douentza in 2015 and Mopti in 2021+), and the
+place is reported in one chosen vintage through a crosswalk of cercles (`vintages.py`), with the
+codes as given kept beside it.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 from kitflow_needs.domain.text import name_key
+from kitflow_needs.domain.vintages import Crosswalk, CrosswalkMatch
 
 ADMIN1_FORMAT = re.compile(r"^ML[0-9]{2}$")
 ADMIN2_FORMAT = re.compile(r"^ML[0-9]{4}$")
@@ -41,8 +47,19 @@ class AdminArea:
 
 
 @dataclass(frozen=True)
+class PlaceCodes:
+    """The codes of a place as the caller gave them, in the vintage they were given in."""
+
+    vintage: str
+    admin1_pcode: str
+    admin2_pcode: str
+    admin3_pcode: str | None
+
+
+@dataclass(frozen=True)
 class ResolvedPlace:
-    """Codes that passed the checks, with the gazetteer's names and what could be verified."""
+    """Codes that passed the checks, with the gazetteer's names and what could be verified;
+    in the reporting vintage, with the codes as given when they were given in another one."""
 
     admin1_pcode: str
     admin1_name: str
@@ -52,6 +69,8 @@ class ResolvedPlace:
     admin2_verified: bool
     admin3_verified: bool
     vintage: str
+    as_given: PlaceCodes | None = None
+    crosswalk: CrosswalkMatch | None = None
 
 
 RESOLVED_CACHE_SIZE = 10_000
@@ -69,6 +88,13 @@ class Gazetteer:
     other_admin1: list[AdminArea] = field(default_factory=list)
     other_admin2: list[AdminArea] = field(default_factory=list)
     iso_names: dict[str, str] = field(default_factory=dict)
+    # The 5W writes this vintage's codes in the ISO3 style (MLI0506): read them as ML0506.
+    accepts_iso3_style: bool = False
+    # Other vintages a caller may declare, the crosswalk between them and this one, and the
+    # vintage places are reported in (None: this one).
+    input_vintages: dict[str, Gazetteer] = field(default_factory=dict)
+    crosswalk: Crosswalk | None = None
+    reporting: Gazetteer | None = None
 
     def __post_init__(self) -> None:
         self._admin1 = {a.pcode: a for a in self.admin1}
@@ -83,6 +109,15 @@ class Gazetteer:
         }
         # An import's rows name few distinct places: each combination is checked once.
         self._resolved: dict[tuple[str | None, ...], ResolvedPlace | tuple[FieldProblem, ...]] = {}
+
+    @property
+    def reporting_vintage(self) -> str:
+        return (self.reporting or self).vintage
+
+    @property
+    def known_vintages(self) -> dict[str, Gazetteer]:
+        """Every vintage a caller may declare, by id: this one first."""
+        return {self.vintage: self, **self.input_vintages}
 
     # ------------------------------------------------------------------ look-ups
 
@@ -111,13 +146,15 @@ class Gazetteer:
         *,
         admin1_name: str | None = None,
         admin2_name: str | None = None,
+        vintage: str | None = None,
     ) -> ResolvedPlace:
-        """Check the codes (and the names, when given); raise InvalidInput naming each problem."""
-        key = (admin1_pcode, admin2_pcode, admin3_pcode, admin1_name, admin2_name)
+        """Check the codes (and the names, when given) in `vintage` (this gazetteer's when None);
+        raise InvalidInput naming each problem. The place comes back in the reporting vintage."""
+        key = (admin1_pcode, admin2_pcode, admin3_pcode, admin1_name, admin2_name, vintage)
         known = self._resolved.get(key)
         if known is None:
             try:
-                known = self._resolve(*key)
+                known = self._resolve_in(*key)
             except InvalidInput as exc:
                 known = tuple(exc.problems)
             if len(self._resolved) >= RESOLVED_CACHE_SIZE:
@@ -127,6 +164,75 @@ class Gazetteer:
             raise InvalidInput(*known)
         return known
 
+    def _resolve_in(
+        self,
+        admin1_pcode: str,
+        admin2_pcode: str,
+        admin3_pcode: str | None,
+        admin1_name: str | None,
+        admin2_name: str | None,
+        vintage: str | None,
+    ) -> ResolvedPlace:
+        source = self._declared(vintage)
+        place = source._resolve(admin1_pcode, admin2_pcode, admin3_pcode, admin1_name, admin2_name)
+        return self._reported(place)
+
+    def _declared(self, vintage: str | None) -> Gazetteer:
+        if vintage is None:
+            return self
+        source = self.known_vintages.get(vintage.strip().lower())
+        if source is None:
+            known = ", ".join(self.known_vintages)
+            raise InvalidInput(
+                FieldProblem("vintage", f"unknown P-code vintage {vintage!r}; known: {known}")
+            )
+        return source
+
+    def _reported(self, place: ResolvedPlace) -> ResolvedPlace:
+        """The place in the reporting vintage, through the crosswalk of cercles."""
+        target = self.reporting or self
+        if place.vintage == target.vintage:
+            return place
+        given = PlaceCodes(
+            place.vintage, place.admin1_pcode, place.admin2_pcode, place.admin3_pcode
+        )
+        moved = (
+            self.crosswalk.admin2(place.admin2_pcode, place.vintage, target.vintage)
+            if (self.crosswalk)
+            else None
+        )
+        cercle = target.cercle(moved.admin2_pcode) if moved else None
+        if moved is None or cercle is None or cercle.parent is None:
+            # Not in the crosswalk (a region whose cercles no vintage lists): admin1 codes
+            # ML01-ML09 kept their meaning, the cercle's code is carried over, unverified.
+            region = target.region(place.admin1_pcode)
+            return ResolvedPlace(
+                admin1_pcode=place.admin1_pcode,
+                admin1_name=region.name if region else place.admin1_name,
+                admin2_pcode=place.admin2_pcode,
+                admin2_name=None,
+                admin3_pcode=place.admin3_pcode,
+                admin2_verified=False,
+                admin3_verified=False,
+                vintage=target.vintage,
+                as_given=given,
+                crosswalk=CrosswalkMatch.UNMAPPED,
+            )
+        region = target.region(cercle.parent)
+        return ResolvedPlace(
+            admin1_pcode=cercle.parent,
+            admin1_name=region.name if region else cercle.parent,
+            admin2_pcode=cercle.pcode,
+            admin2_name=cercle.name,
+            # Communes are not crosswalked: a commune code is kept only where its cercle's is.
+            admin3_pcode=place.admin3_pcode if cercle.pcode == place.admin2_pcode else None,
+            admin2_verified=True,
+            admin3_verified=False,
+            vintage=target.vintage,
+            as_given=given,
+            crosswalk=moved.match,
+        )
+
     def _resolve(
         self,
         admin1_pcode: str,
@@ -135,9 +241,10 @@ class Gazetteer:
         admin1_name: str | None,
         admin2_name: str | None,
     ) -> ResolvedPlace:
-        a1 = admin1_pcode.strip().upper()
-        a2 = admin2_pcode.strip().upper()
+        a1 = self._written_ml(admin1_pcode.strip().upper())
+        a2 = self._written_ml(admin2_pcode.strip().upper())
         a3 = admin3_pcode.strip().upper() if admin3_pcode and admin3_pcode.strip() else None
+        a3 = self._written_ml(a3) if a3 else None
         problems: list[FieldProblem] = []
         region = self._check_admin1(a1, admin1_name, problems)
         cercle, admin2_ok = self._check_admin2(a2, region, admin2_name, problems)
@@ -157,6 +264,15 @@ class Gazetteer:
             admin3_verified=False,
             vintage=self.vintage,
         )
+
+    def _written_ml(self, code: str) -> str:
+        return f"ML{code[3:]}" if self.accepts_iso3_style and ISO3_STYLE.match(code) else code
+
+    def _declare_hint(self) -> str:
+        others = [v for v in self.input_vintages if v != self.vintage]
+        if not others:
+            return ""
+        return f" (to give codes of another vintage, declare it in location.vintage: {others[0]})"
 
     def _check_admin1(
         self, code: str, name: str | None, problems: list[FieldProblem]
@@ -203,7 +319,7 @@ class Gazetteer:
                         "admin1_pcode",
                         f"{code} ({other.name}) is a region of {self.other_vintage_label}, not of "
                         f"this gazetteer's vintage ({self.vintage_label})"
-                        f"{hint or self._where_is(other.name)}",
+                        f"{hint or self._where_is(other.name)}{self._declare_hint()}",
                     )
                 )
             else:
@@ -244,7 +360,10 @@ class Gazetteer:
                     if current
                     else ""
                 )
-                reason = f"{code} ({other.name}) is a P-code of {self.other_vintage_label}{where}"
+                reason = (
+                    f"{code} ({other.name}) is a P-code of {self.other_vintage_label}{where}"
+                    f"{self._declare_hint()}"
+                )
             else:
                 reason = (
                     f"{code} is not an admin2 P-code of {self.vintage_label}: ML followed by 4 "
@@ -332,7 +451,7 @@ class Gazetteer:
             return ""
         return (
             f" ({code} would be {other.name} in {self.other_vintage_label}: check which vintage "
-            "your source uses)"
+            f"your source uses){self._declare_hint()}"
         )
 
 

@@ -44,6 +44,8 @@ class NeedInput:
     admin3_pcode: str | None = None
     admin1_name: str | None = None
     admin2_name: str | None = None
+    # The P-code vintage the codes are given in (None: the gazetteer's default vintage).
+    vintage: str | None = None
     site_name: str | None = None
     coordinates: Coordinates | None = None
     period_start: date | None = None
@@ -155,6 +157,7 @@ def _location(
             given.admin3_pcode,
             admin1_name=given.admin1_name,
             admin2_name=given.admin2_name,
+            vintage=given.vintage,
         )
     except InvalidInput as exc:
         problems += exc.under("location").problems
@@ -171,6 +174,8 @@ def _location(
         gazetteer_vintage=place.vintage,
         admin2_verified=place.admin2_verified,
         admin3_verified=place.admin3_verified,
+        as_given=place.as_given,
+        crosswalk=place.crosswalk.value if place.crosswalk else None,
     )
 
 

@@ -15,6 +15,7 @@ from functools import cached_property
 from kitflow_shared.text import MAX_PEOPLE, MAX_QUANTITY
 
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput, InvalidTransition
+from kitflow_needs.domain.gazetteer import PlaceCodes
 from kitflow_needs.domain.norms import Basis, Calculation, NormsResult
 
 MAX_SEVERITY = 5
@@ -87,6 +88,10 @@ class Location:
     gazetteer_vintage: str
     admin2_verified: bool = True
     admin3_verified: bool = False
+    # The codes as the partner gave them, when that was in another vintage than the reported one,
+    # and how the crosswalk matched them (exact, split, within, unmapped).
+    as_given: PlaceCodes | None = None
+    crosswalk: str | None = None
 
 
 @dataclass(frozen=True)

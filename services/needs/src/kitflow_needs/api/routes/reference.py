@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from typing import Annotated
 
-from kitflow_needs.adapters.bundled import gazetteer_metadata
+from fastapi import APIRouter, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
+
+from kitflow_needs.adapters.bundled import gazetteer_vintages
 from kitflow_needs.api.deps import AnyRole, Services
 from kitflow_needs.domain.gazetteer import AdminArea
 
@@ -20,10 +23,16 @@ class AdminAreaPublic(BaseModel):
 
 
 class GazetteerPublic(BaseModel):
-    vintage: str
+    vintage: str = Field(description="The vintage listed here (codes without one are read in it)")
     metadata: dict[str, str]
     admin1: list[AdminAreaPublic]
     admin2: list[AdminAreaPublic]
+    reporting_vintage: str = Field(
+        description="The vintage needs are reported in (KITFLOW_NEEDS_REPORTING_VINTAGE)"
+    )
+    vintages: list[dict[str, str]] = Field(
+        description="Every bundled vintage a need may declare (location.vintage), with its source"
+    )
 
 
 class ItemPublic(BaseModel):
@@ -34,9 +43,22 @@ class ItemPublic(BaseModel):
 
 
 @router.get("/gazetteer", response_model=GazetteerPublic)
-async def gazetteer(caller: AnyRole, svc: Services) -> GazetteerPublic:
-    """The P-codes needs are checked against, with the gazetteer's vintage and coverage."""
-    g = svc.gazetteer
+async def gazetteer(
+    caller: AnyRole,
+    svc: Services,
+    vintage: Annotated[
+        str | None, Query(max_length=32, description="List this vintage's areas instead")
+    ] = None,
+) -> GazetteerPublic:
+    """The P-codes needs are checked against, with the gazetteer's vintages and coverage."""
+    known = svc.gazetteer.known_vintages
+    g = known.get(vintage) if vintage else svc.gazetteer
+    if g is None:
+        reason = f"unknown vintage {vintage!r}; known: {', '.join(known)}"
+        raise RequestValidationError(
+            [{"loc": ("query", "vintage"), "msg": reason, "type": "value_error"}]
+        )
+    vintages = gazetteer_vintages()
 
     def areas(items: list[AdminArea]) -> list[AdminAreaPublic]:
         return [
@@ -46,9 +68,11 @@ async def gazetteer(caller: AnyRole, svc: Services) -> GazetteerPublic:
 
     return GazetteerPublic(
         vintage=g.vintage,
-        metadata=gazetteer_metadata(),
+        metadata=next(m for m in vintages if m["vintage"] == g.vintage),
         admin1=areas(g.admin1),
         admin2=areas(g.admin2),
+        reporting_vintage=svc.gazetteer.reporting_vintage,
+        vintages=vintages,
     )
 
 
