@@ -13,28 +13,20 @@ from typing import Any
 
 import httpx
 import pytest
-from kitflow_distribution.bootstrap import create_app as create_distribution
-from kitflow_gateway.bootstrap import create_app as create_gateway
-from kitflow_needs.bootstrap import create_app as create_needs
 from kitflow_shared.contracts import needs as needs_contract
 from kitflow_shared.events.envelope import CloudEvent, EventContext
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.settings import KafkaSettings
-from kitflow_shared.topics import NEEDS_EVENTS, STOCK_EVENTS, ensure_topics
+from kitflow_shared.topics import NEEDS_EVENTS, STOCK_EVENTS
 from kitflow_shared.web.identity import Role
-from kitflow_stock.bootstrap import create_app as create_stock
 from openpyxl import load_workbook
 
 from tests.integration.gateway.test_gateway_api import (
-    ADMIN_PASSWORD,
-    ADMIN_USER,
     System,
     _caller,
     _organisation,
-    _seed,
-    _sign_in,
+    running_system,
 )
-from tests.support.app import running_app
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
 
@@ -60,39 +52,14 @@ class Gateway:
 @pytest.fixture(scope="module")
 async def gateway(infra: Infra) -> AsyncIterator[Gateway]:
     namespace = f"t{uuid.uuid4().hex[:10]}"
-    await ensure_topics(infra.kafka_bootstrap, namespace)
-    with pytest.MonkeyPatch.context() as mp:
-        async with (
-            running_app(create_stock, infra, namespace, mp) as (stock, _),
-            running_app(create_needs, infra, namespace, mp) as (needs, _),
-            running_app(create_distribution, infra, namespace, mp) as (distribution, _),
-        ):
-            transports: dict[str, httpx.AsyncBaseTransport] = {
-                "stock": httpx.ASGITransport(app=stock),
-                "needs": httpx.ASGITransport(app=needs),
-                "distribution": httpx.ASGITransport(app=distribution),
-            }
-            async with running_app(
-                lambda: create_gateway(transports),
-                infra,
-                namespace,
-                mp,
-                KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_USERNAME=ADMIN_USER,
-                KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
-                KITFLOW_GATEWAY_RATE_LIMIT_REQUESTS="100000",
-            ) as (_, client):
-                signed_in = await _sign_in(client, ADMIN_USER, ADMIN_PASSWORD)
-                assert signed_in.status_code == 200, signed_in.text
-                admin = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
-                await _seed(client, admin)
-                item = {"name_fr": "Bâche", "category": "shelter", "unit": "piece"}
-                tarp = await client.post(
-                    "/v1/items", headers=admin, json={"code": "TARP", "name_en": "Tarp", **item}
-                )
-                assert tarp.status_code == 201, tarp.text
-                system = System(client, admin)
-                coordinator = await _caller(system, "IOM", Role.COORDINATOR)
-                yield Gateway(system, namespace, infra.kafka_bootstrap, coordinator)
+    async with running_system(infra, namespace) as system:
+        item = {"name_fr": "Bâche", "category": "shelter", "unit": "piece"}
+        tarp = await system.client.post(
+            "/v1/items", headers=system.admin, json={"code": "TARP", "name_en": "Tarp", **item}
+        )
+        assert tarp.status_code == 201, tarp.text
+        coordinator = await _caller(system, "IOM", Role.COORDINATOR)
+        yield Gateway(system, namespace, infra.kafka_bootstrap, coordinator)
 
 
 async def _ok(response: httpx.Response, status: int = 200) -> Any:

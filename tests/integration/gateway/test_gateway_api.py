@@ -9,6 +9,7 @@ import csv
 import io
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -50,9 +51,10 @@ async def _sign_in(client: httpx.AsyncClient, username: str, password: str) -> h
     )
 
 
-@pytest.fixture(scope="module")
-async def system(infra: Infra) -> AsyncIterator[System]:
-    namespace = f"t{uuid.uuid4().hex[:10]}"
+@asynccontextmanager
+async def running_system(infra: Infra, namespace: str) -> AsyncIterator[System]:
+    """The four services in-process behind the gateway, with the admin signed in and the
+    reference data seeded; other gateway tests build on it."""
     await ensure_topics(infra.kafka_bootstrap, namespace)
     with pytest.MonkeyPatch.context() as mp:
         async with (
@@ -79,6 +81,12 @@ async def system(infra: Infra) -> AsyncIterator[System]:
                 admin = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
                 await _seed(client, admin)
                 yield System(client, admin)
+
+
+@pytest.fixture(scope="module")
+async def system(infra: Infra) -> AsyncIterator[System]:
+    async with running_system(infra, f"t{uuid.uuid4().hex[:10]}") as running:
+        yield running
 
 
 def _unique(prefix: str) -> str:
