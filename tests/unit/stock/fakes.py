@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
+from typing import Generic, Protocol, Self, TypeVar
 
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.request_keys import RememberedRequest, RequestKey
@@ -23,9 +24,25 @@ from kitflow_stock.domain.warehouses import Warehouse
 from kitflow_stock.handlers.ports import Page
 
 
-class FakeWarehouseRepository:
+class _Outboxed(Protocol):
+    code: str
+    sequence: int
+
+    def snapshot(self) -> Self: ...
+
+
+D = TypeVar("D", bound=_Outboxed)
+
+
+class _FakeOutboxedDocuments(Generic[D]):
+    """The get / load / add / save of an outboxed document (kitflow_shared.outboxed), in memory,
+    with the Idempotency-Keys each document was created or changed by."""
+
+    unknown: Callable[[str], Exception]
+    duplicate: Callable[[str], Exception]
+
     def __init__(self) -> None:
-        self.rows: dict[str, Warehouse] = {}
+        self.rows: dict[str, D] = {}
         self.published: list[CloudEvent] = []
         # Simulates another writer getting in first, this many times.
         self.conflicts_to_inject = 0
@@ -33,14 +50,12 @@ class FakeWarehouseRepository:
         self.created: dict[str, RememberedRequest] = {}
         self.remembered: dict[str, dict[str, RememberedRequest]] = {}
 
-    async def get(self, code: str) -> Warehouse:
+    async def get(self, code: str) -> D:
         if code not in self.rows:
-            raise UnknownWarehouse(code)
+            raise type(self).unknown(code)
         return copy.deepcopy(self.rows[code])
 
-    async def load(
-        self, code: str, key: RequestKey | None
-    ) -> tuple[Warehouse, RememberedRequest | None]:
+    async def load(self, code: str, key: RequestKey | None) -> tuple[D, RememberedRequest | None]:
         found = await self.get(code)
         return found, self.remembered.get(code, {}).get(key.token) if key else None
 
@@ -48,21 +63,18 @@ class FakeWarehouseRepository:
         return self.created.get(token)
 
     async def add(
-        self,
-        warehouse: Warehouse,
-        events: Sequence[CloudEvent],
-        request: RememberedRequest | None = None,
+        self, document: D, events: Sequence[CloudEvent], request: RememberedRequest | None = None
     ) -> None:
-        if warehouse.code in self.rows or (request is not None and request.token in self.created):
-            raise DuplicateWarehouse(warehouse.code)
+        if document.code in self.rows or (request is not None and request.token in self.created):
+            raise type(self).duplicate(document.code)
         if request is not None:
             self.created[request.token] = request
-        self.rows[warehouse.code] = warehouse.snapshot()
+        self.rows[document.code] = document.snapshot()
         self.published.extend(events)
 
     async def save(
         self,
-        warehouse: Warehouse,
+        document: D,
         expected_sequence: int,
         events: Sequence[CloudEvent],
         request: RememberedRequest | None = None,
@@ -70,15 +82,20 @@ class FakeWarehouseRepository:
         if self.conflicts_to_inject:
             self.conflicts_to_inject -= 1
             raise ConcurrentChange("injected")
-        if self.rows[warehouse.code].sequence != expected_sequence:
+        if self.rows[document.code].sequence != expected_sequence:
             raise ConcurrentChange("stale")
-        remembered = self.remembered.setdefault(warehouse.code, {})
+        remembered = self.remembered.setdefault(document.code, {})
         if request is not None:
             if request.token in remembered:
                 raise ConcurrentChange("already remembered")
             remembered[request.token] = request
-        self.rows[warehouse.code] = warehouse.snapshot()
+        self.rows[document.code] = document.snapshot()
         self.published.extend(events)
+
+
+class FakeWarehouseRepository(_FakeOutboxedDocuments[Warehouse]):
+    unknown = UnknownWarehouse
+    duplicate = DuplicateWarehouse
 
     async def list(
         self, *, organisation: str | None, admin1_pcode: str | None, limit: int, offset: int
@@ -92,65 +109,12 @@ class FakeWarehouseRepository:
         return Page(items=rows[offset : offset + limit], total=len(rows))
 
 
-class FakeCatalogueRepository:
-    def __init__(self) -> None:
-        self.rows: dict[str, CatalogueItem] = {}
-        self.published: list[CloudEvent] = []
-        # Simulates another writer getting in first, this many times.
-        self.conflicts_to_inject = 0
-        # Idempotency-Keys: the request that created each document, and those it remembers.
-        self.created: dict[str, RememberedRequest] = {}
-        self.remembered: dict[str, dict[str, RememberedRequest]] = {}
-
-    async def get(self, code: str) -> CatalogueItem:
-        if code not in self.rows:
-            raise UnknownItem(code)
-        return copy.deepcopy(self.rows[code])
-
-    async def load(
-        self, code: str, key: RequestKey | None
-    ) -> tuple[CatalogueItem, RememberedRequest | None]:
-        found = await self.get(code)
-        return found, self.remembered.get(code, {}).get(key.token) if key else None
-
-    async def created_by(self, token: str) -> RememberedRequest | None:
-        return self.created.get(token)
+class FakeCatalogueRepository(_FakeOutboxedDocuments[CatalogueItem]):
+    unknown = UnknownItem
+    duplicate = DuplicateItem
 
     async def get_many(self, codes: Collection[str]) -> dict[str, CatalogueItem]:
         return {c: copy.deepcopy(self.rows[c]) for c in set(codes) if c in self.rows}
-
-    async def add(
-        self,
-        item: CatalogueItem,
-        events: Sequence[CloudEvent],
-        request: RememberedRequest | None = None,
-    ) -> None:
-        if item.code in self.rows or (request is not None and request.token in self.created):
-            raise DuplicateItem(item.code)
-        if request is not None:
-            self.created[request.token] = request
-        self.rows[item.code] = item.snapshot()
-        self.published.extend(events)
-
-    async def save(
-        self,
-        item: CatalogueItem,
-        expected_sequence: int,
-        events: Sequence[CloudEvent],
-        request: RememberedRequest | None = None,
-    ) -> None:
-        if self.conflicts_to_inject:
-            self.conflicts_to_inject -= 1
-            raise ConcurrentChange("injected")
-        if self.rows[item.code].sequence != expected_sequence:
-            raise ConcurrentChange("stale")
-        remembered = self.remembered.setdefault(item.code, {})
-        if request is not None:
-            if request.token in remembered:
-                raise ConcurrentChange("already remembered")
-            remembered[request.token] = request
-        self.rows[item.code] = item.snapshot()
-        self.published.extend(events)
 
     async def list(
         self,
