@@ -26,12 +26,12 @@ from kitflow_needs.adapters.bundled import (
     load_catalogue,
     load_gazetteer,
 )
+from kitflow_needs.adapters.kobo import read_submission
 from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
 from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.api.errors import install_domain_error_handlers
-from kitflow_needs.adapters.kobo import read_submission
 from kitflow_needs.api.routes import kobo, needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import replace
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from kitflow_needs.adapters.hxl_io import read_needs_file

@@ -48,7 +48,7 @@ def _submission(doc: Document) -> KoboSubmission:
     return KoboSubmission(
         organisation=doc["organisation"],
         uuid=doc["uuid"],
-        payload={k: v for k, v in doc["payload"]},
+        payload=dict(doc["payload"]),
         state=doc["state"],
         received_at=doc["received_at"],
         updated_at=doc["updated_at"],
@@ -87,7 +87,7 @@ class MongoKoboMappings:
 
     async def get(self, organisation: str) -> dict[str, str]:
         doc = await self._collection.find_one({"_id": organisation})
-        return {} if doc is None else {k: v for k, v in doc["fields"]}
+        return {} if doc is None else dict(doc["fields"])
 
     async def put(self, organisation: str, mapping: Mapping[str, str]) -> None:
         fields = [[k, v] for k, v in mapping.items()]
