@@ -65,7 +65,8 @@ def read_submission(
     columns.append(("_uuid", "#meta+id", REFERENCE_PREFIX + uuid))
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([question for question, _, _ in columns])
+    # No header row above the hashtags: a question named by its hashtag would look like a
+    # second hashtag row. Refusals are renamed to the questions below.
     writer.writerow([tag for _, tag, _ in columns])
     writer.writerow([value for _, _, value in columns])
     try:
