@@ -32,7 +32,7 @@ from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepos
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.api.errors import install_domain_error_handlers
-from kitflow_needs.api.routes import kobo, needs, profiles, reference, transfer
+from kitflow_needs.api.routes import dtm, kobo, needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
 from kitflow_needs.handlers.catalogue import LiveCatalogue
@@ -121,4 +121,5 @@ def create_app() -> FastAPI:
     app.include_router(profiles.router)
     app.include_router(reference.router)
     app.include_router(kobo.router)
+    app.include_router(dtm.router)
     return app
