@@ -23,6 +23,8 @@ import platform
 import time
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -109,11 +111,12 @@ async def _burst(
     return time.perf_counter() - started, list(answers)
 
 
-async def run(infra: Infra, submissions: int, concurrency: int) -> dict[str, Any]:
+@asynccontextmanager
+async def _needs_app(infra: Infra) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """A fresh needs app and database: each side alone, so that neither side's needs are the
+    other's duplicate candidates (the same sites, another organisation)."""
     namespace = f"b{uuid.uuid4().hex[:10]}"
     await ensure_topics(infra.kafka_bootstrap, namespace)
-    kobo_org, api_org = identity("KOBO", Role.PARTNER), identity("API", Role.PARTNER)
-    pairs = [assessment(i) for i in range(submissions)]
     store: AsyncMongoClient[Document] = AsyncMongoClient(infra.store_url, tz_aware=True)
     database = f"{namespace}_kitflow_needs"
     with pytest.MonkeyPatch.context() as mp:
@@ -131,36 +134,30 @@ async def run(infra: Infra, submissions: int, concurrency: int) -> dict[str, Any
                 async with httpx.AsyncClient(
                     transport=transport, base_url="http://needs", timeout=120
                 ) as client:
-                    put = await client.put(
-                        "/v1/integrations/kobo/mapping", json={"fields": MAPPING}, headers=kobo_org
-                    )
-                    assert put.status_code == 200, put.text
-                    kobo_s, first = await _burst(
-                        client,
-                        "/v1/integrations/kobo/submissions",
-                        [k for k, _ in pairs],
-                        kobo_org,
-                        concurrency,
-                    )
-                    retry_s, retried = await _burst(
-                        client,
-                        "/v1/integrations/kobo/submissions",
-                        [k for k, _ in pairs],
-                        kobo_org,
-                        concurrency,
-                    )
-                    api_s, posted = await _burst(
-                        client, "/v1/needs", [a for _, a in pairs], api_org, concurrency
-                    )
-                    needs = store[database]["needs"]
-                    kobo_needs = await needs.count_documents({"organisation": "KOBO"})
-                    api_needs = await needs.count_documents({"organisation": "API"})
-                    refused = await store[database]["kobo_submissions"].count_documents(
-                        {"state": "refused"}
-                    )
+                    yield client, store[database]
         finally:
             await store.drop_database(database)
             await store.close()
+
+
+async def run(infra: Infra, submissions: int, concurrency: int) -> dict[str, Any]:
+    partner = identity("NRC", Role.PARTNER)
+    pairs = [assessment(i) for i in range(submissions)]
+    path = "/v1/integrations/kobo/submissions"
+    async with _needs_app(infra) as (client, db):
+        put = await client.put(
+            "/v1/integrations/kobo/mapping", json={"fields": MAPPING}, headers=partner
+        )
+        assert put.status_code == 200, put.text
+        kobo_s, first = await _burst(client, path, [k for k, _ in pairs], partner, concurrency)
+        retry_s, retried = await _burst(client, path, [k for k, _ in pairs], partner, concurrency)
+        kobo_needs = await db["needs"].count_documents({})
+        refused = await db["kobo_submissions"].count_documents({"state": "refused"})
+    async with _needs_app(infra) as (client, db):
+        api_s, posted = await _burst(
+            client, "/v1/needs", [a for _, a in pairs], partner, concurrency
+        )
+        api_needs = await db["needs"].count_documents({})
     first_codes = Counter(a.status_code for a in first)
     retry_codes = Counter(a.status_code for a in retried)
     api_codes = Counter(a.status_code for a in posted)
