@@ -51,6 +51,8 @@ def submission(uuid: str, **changes: Any) -> dict[str, Any]:
         "_xform_id_string": "aJ9xF2evaluation_abris",
         "_geolocation": [14.53, -4.09],
         "formhub/uuid": "0f4c1b6f8e1f4a0d9c1e",
+        # A repeat group: not read, but kept with the submission as Kobo sent it.
+        "membres": [{"membres/$age": 34, "membres/sexe.code": "f"}],
         "lieu/region_pcode": "ML05",
         "lieu/cercle_pcode": "ML0501",
         "lieu/cercle": "Mopti",
@@ -133,6 +135,7 @@ async def test_an_unknown_pcode_is_refused_as_the_api_refuses_it_and_kept(
     assert held["uuid"] == uuid
     assert held["reasons"] == [{"question": "lieu/cercle_pcode", "reason": api_error["reason"]}]
     assert held["values"]["lieu/cercle_pcode"] == "ML0599"
+    assert held["values"]["membres"] == [{"membres/$age": 34, "membres/sexe.code": "f"}]
 
 
 async def test_a_refused_submission_is_resubmitted_after_a_fix(needs: NeedsApp) -> None:

@@ -6,6 +6,7 @@ submission's state, reasons and values change together. One mapping document per
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +33,9 @@ def _document(s: KoboSubmission) -> Document:
         "_id": _id(s.organisation, s.uuid),
         "organisation": s.organisation,
         "uuid": s.uuid,
-        # Kobo's question names hold '/' and may start with '_' or '#': kept as one value.
-        "payload": [[k, v] for k, v in s.payload.items()],
+        # As Kobo sent it, as text: its question names hold '/' and may start with '_', '#' or
+        # '$' (any JSON a partner's form sends is kept, whatever the store accepts as keys).
+        "payload": json.dumps(s.payload, ensure_ascii=False),
         "state": s.state,
         "received_at": s.received_at,
         "updated_at": s.updated_at,
@@ -48,7 +50,7 @@ def _submission(doc: Document) -> KoboSubmission:
     return KoboSubmission(
         organisation=doc["organisation"],
         uuid=doc["uuid"],
-        payload=dict(doc["payload"]),
+        payload=json.loads(doc["payload"]),
         state=doc["state"],
         received_at=doc["received_at"],
         updated_at=doc["updated_at"],
