@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
+from kitflow_shared.errors import message
 from kitflow_shared.web.problems import Problem
 from pydantic import BaseModel, Field
 
@@ -79,8 +80,11 @@ def _answer(received: Received, response: Response) -> KoboSubmissionPublic:
         raise Problem(
             422,
             "Submission not turned into a need",
-            f"the submission {submission.uuid} is kept as refused; fix the mapping or its "
-            "values and resubmit it",
+            message(
+                "the submission {uuid} is kept as refused; fix the mapping or its values and "
+                "resubmit it",
+                uuid=submission.uuid,
+            ),
             slug="kobo-submission-refused",
             errors=[
                 {"field": r.question or "submission", "reason": r.reason, "type": "business_rule"}
@@ -110,7 +114,7 @@ async def receive_submission(
         raise Problem(
             422,
             "Not a KoboToolbox submission",
-            "expected a KoboToolbox submission in JSON, with its `_uuid` (a string)",
+            message("expected a KoboToolbox submission in JSON, with its `_uuid` (a string)"),
             slug="validation",
             errors=[{"field": "body._uuid", "reason": "required", "type": "missing"}],
         )
