@@ -33,7 +33,15 @@ class DtmReportPublic(ImportReportPublic):
     "/imports",
     response_model=DtmReportPublic,
     openapi_extra={
-        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        }
     },
 )
 async def import_dtm(
