@@ -91,6 +91,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.stock_reservations
 	$(UV) run --frozen python -m bench.needs_hxl_import
 	$(UV) run --frozen python -m bench.needs_import_levers
+	$(UV) run --frozen python -m bench.kobo_burst
 	$(UV) run --frozen python -m bench.planner
 	$(UV) run --frozen python -m bench.gateway_needs
 	$(UV) run --frozen python -m bench.store_durability

@@ -21,6 +21,7 @@ TITLES_FR: Mapping[str, str] = {
     "Invalid token request": "Demande de jeton invalide",
     "No row could be imported": "Aucune ligne n'a pu être importée",
     "Not enough stock": "Stock insuffisant",
+    "Not a KoboToolbox submission": "Pas une soumission KoboToolbox",
     "Not found": "Introuvable",
     "Not ready": "Pas prêt",
     "Request in progress": "Requête en cours",
@@ -28,6 +29,7 @@ TITLES_FR: Mapping[str, str] = {
     "Service timed out": "Le service n'a pas répondu à temps",
     "Service unavailable": "Service indisponible",
     "Sign-in refused": "Connexion refusée",
+    "Submission not turned into a need": "Soumission non transformée en besoin",
     "Too many requests": "Trop de requêtes",
     "Too many sign-in attempts": "Trop de tentatives de connexion",
     "Unauthenticated": "Non authentifié",
@@ -160,6 +162,17 @@ DETAILS_FR: Mapping[str, str] = {
     "the file is larger than {size} MB": "le fichier dépasse {size} Mo",
     "missing required HXL columns: {columns}": "colonnes HXL obligatoires manquantes : {columns}",
     "not a readable CSV or XLSX file: {error}": "fichier CSV ou XLSX illisible : {error}",
+    # needs: KoboToolbox and DTM intake
+    "the submission {uuid} is kept as refused; fix the mapping or its values and resubmit it": (
+        "la soumission {uuid} est conservée comme refusée ; corrigez la correspondance ou ses "
+        "valeurs et soumettez-la à nouveau"
+    ),
+    "expected a KoboToolbox submission in JSON, with its `_uuid` (a string)": (
+        "une soumission KoboToolbox en JSON est attendue, avec son `_uuid` (un texte)"
+    ),
+    "no KoboToolbox submission {uuid!r} of your organisation": (
+        "aucune soumission KoboToolbox {uuid!r} de votre organisation"
+    ),
 }
 
 # Pydantic's validation errors by their `type`, filled in from the error's `ctx`. Pydantic's

@@ -804,6 +804,63 @@ async def test_a_partner_applies_only_the_norms_rules_it_chooses_through_the_gat
     assert {i["item_code"] for i in need["items"]} == {"KIT-NFI", "SOAP-BATH-250G"}
 
 
+# ---- KoboToolbox: HTTP Basic with the API key as the password ---------------------------------
+
+KOBO_SUBMISSION = {
+    "_uuid": "5d1b9a2e-77c3-4f0e-9a51-2b8c4e6f1a03",
+    "_id": 9001,
+    "_submission_time": "2026-12-01T09:14:03",
+    "#adm1+code": "ML05",
+    "#adm2+code": "ML0501",
+    "#inneed+hh": "120",
+    "#inneed+ind": "640",
+    "#severity": "4",
+    "#beneficiary+type": "idp",
+    "#date+assessed": "2026-11-30",
+    "#item+code": "BLANKET",
+    "#item+num": "240",
+}
+
+
+def _basic(username: str, key: dict[str, str]) -> dict[str, str]:
+    """As Kobo's REST Service sends it: the organisation as the user, the key as the password."""
+    return {"Authorization": httpx.BasicAuth(username, key["X-API-Key"])._auth_header}
+
+
+async def test_kobo_posts_with_the_api_key_in_http_basic_and_stays_in_its_organisation(
+    system: System,
+) -> None:
+    organisation = await _organisation(system, "KOBO")
+    key = await _caller(system, organisation, Role.PARTNER)
+    other = await _caller(system, await _organisation(system, "KOBO"), Role.PARTNER)
+    path = "/v1/integrations/kobo/submissions"
+
+    answers = [
+        await system.client.post(path, json=KOBO_SUBMISSION, headers=_basic(organisation, key))
+        for _ in range(3)
+    ]
+    assert [a.status_code for a in answers] == [201, 200, 200], answers[0].text
+    need_id = answers[0].json()["need_id"]
+    need = await system.client.get(f"/v1/needs/{need_id}", headers=key)
+    assert need.status_code == 200
+    assert need.json()["organisation"] == organisation
+
+    # The same delivery from another organisation's key makes that organisation's own need.
+    theirs = await system.client.post(path, json=KOBO_SUBMISSION, headers=_basic("x", other))
+    assert theirs.status_code == 201, theirs.text
+    assert theirs.json()["need_id"] != need_id
+    assert (await system.client.get(f"/v1/needs/{need_id}", headers=other)).status_code == 404
+    wrong = {"X-API-Key": key["X-API-Key"][:-2] + "xx"}
+    refused = await system.client.post(
+        path, json=KOBO_SUBMISSION, headers=_basic(organisation, wrong)
+    )
+    assert refused.status_code == 401
+    no_key = await system.client.post(
+        path, json=KOBO_SUBMISSION, headers={"Authorization": "Basic bm9uZQ=="}
+    )
+    assert no_key.status_code == 401
+
+
 # ---- idempotency -----------------------------------------------------------------------------
 
 

@@ -17,7 +17,13 @@ from kitflow_needs.domain.errors import (
     UnknownNeed,
     UnknownProfile,
 )
-from kitflow_needs.domain.need import ACTIVE_STATUSES, DuplicateDecision, Need, NeedDetails
+from kitflow_needs.domain.need import (
+    ACTIVE_STATUSES,
+    DuplicateDecision,
+    Need,
+    NeedDetails,
+    NeedStatus,
+)
 from kitflow_needs.domain.norms import NormsProfile
 from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.ports import (
@@ -37,6 +43,7 @@ class _Stored:
     need: Need
     created_with: RememberedRequest | None = None
     import_hash: str | None = None
+    edited: bool = False
     requests: list[RememberedRequest] = field(default_factory=list)
 
 
@@ -96,8 +103,10 @@ class FakeNeedRepository:
         *,
         content_hash: str | None = None,
         remember: RememberedRequest | None = None,
+        edited: bool = False,
     ) -> None:
         stored = self._check(need.need_id, expected_sequence, remember)
+        stored.edited = stored.edited or edited
         stored.need = need.snapshot()
         if content_hash is not None:
             stored.import_hash = content_hash
@@ -187,7 +196,14 @@ class FakeNeedRepository:
 
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
         return {
-            i: StoredImport(i, self.rows[i].import_hash or "") for i in need_ids if i in self.rows
+            i: StoredImport(
+                i,
+                self.rows[i].import_hash or "",
+                edited=self.rows[i].edited,
+                draft=self.rows[i].need.status is NeedStatus.DRAFT,
+            )
+            for i in need_ids
+            if i in self.rows
         }
 
     async def add_imported(self, records: Sequence[ImportRecord]) -> set[str]:

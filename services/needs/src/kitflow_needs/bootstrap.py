@@ -16,6 +16,7 @@ from kitflow_needs import SERVICE, __version__
 from kitflow_needs.adapters import (
     mongo_catalogue,
     mongo_import_requests,
+    mongo_kobo,
     mongo_needs,
     mongo_profiles,
 )
@@ -25,16 +26,18 @@ from kitflow_needs.adapters.bundled import (
     load_catalogue,
     load_gazetteer,
 )
+from kitflow_needs.adapters.kobo import read_submission
 from kitflow_needs.adapters.mongo_catalogue import MongoCatalogueRepository
 from kitflow_needs.adapters.mongo_import_requests import MongoImportRequestRepository
 from kitflow_needs.adapters.mongo_needs import MongoNeedRepository
 from kitflow_needs.adapters.mongo_profiles import MongoProfileRepository
 from kitflow_needs.api.errors import install_domain_error_handlers
-from kitflow_needs.api.routes import needs, profiles, reference, transfer
+from kitflow_needs.api.routes import dtm, kobo, needs, profiles, reference, transfer
 from kitflow_needs.config import NeedsSettings
 from kitflow_needs.consumers import subscriptions
 from kitflow_needs.handlers.catalogue import LiveCatalogue
 from kitflow_needs.handlers.imports import ImportHandlers
+from kitflow_needs.handlers.kobo import KoboServices
 from kitflow_needs.handlers.needs import NeedHandlers
 from kitflow_needs.handlers.ports import NeedsServices
 
@@ -45,6 +48,7 @@ INDEXES = [
     *mongo_profiles.INDEXES,
     *mongo_catalogue.INDEXES,
     *mongo_import_requests.INDEXES,
+    *mongo_kobo.INDEXES,
 ]
 
 
@@ -104,9 +108,18 @@ def create_app() -> FastAPI:
     install_domain_error_handlers(app)
     install_request_key_problems(app)
     app.state.services = services
+    app.state.kobo = KoboServices(
+        submissions=mongo_kobo.MongoKoboSubmissions(runtime.collection(mongo_kobo.SUBMISSIONS)),
+        mappings=mongo_kobo.MongoKoboMappings(runtime.collection(mongo_kobo.MAPPINGS)),
+        read=lambda payload, mapping, organisation: read_submission(
+            payload, mapping, organisation=organisation
+        ),
+    )
     # The import and export paths come first: "/v1/needs/imports" is not a need id.
     app.include_router(transfer.router)
     app.include_router(needs.router)
     app.include_router(profiles.router)
     app.include_router(reference.router)
+    app.include_router(kobo.router)
+    app.include_router(dtm.router)
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -84,9 +86,24 @@ async def authenticated(
     return await _authenticate(request, gateway, api_key, token)
 
 
+def basic_api_key(request: Request) -> str | None:
+    """The API key a client that can only do HTTP Basic (KoboToolbox's REST Services) sends as
+    the password; the user name is not read (the key says whose it is)."""
+    scheme, credentials = get_authorization_scheme_param(request.headers.get("authorization"))
+    if scheme.lower() != "basic" or not credentials:
+        return None
+    try:
+        decoded = base64.b64decode(credentials, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    _, separator, password = decoded.partition(":")
+    return password or None if separator else None
+
+
 async def _authenticate(
     request: Request, gateway: Gateway, api_key: str | None, token: str | None
 ) -> Principal:
+    api_key = api_key or (None if token else basic_api_key(request))
     try:
         if api_key:
             principal = await gateway.identity.authenticate_key(api_key)

@@ -358,10 +358,13 @@ class MongoNeedRepository:
         *,
         content_hash: str | None = None,
         remember: RememberedRequest | None = None,
+        edited: bool = False,
     ) -> None:
         fields = to_document(need)
         if content_hash is not None:
             fields["import_hash"] = content_hash
+        if edited:
+            fields["edited"] = True
         if not await self._documents.save(
             need.need_id, expected_sequence, fields, events, remember
         ):
@@ -486,9 +489,16 @@ class MongoNeedRepository:
         )
 
     async def imported(self, need_ids: Collection[str]) -> dict[str, StoredImport]:
-        cursor = self._collection.find({"_id": {"$in": list(need_ids)}}, {"import_hash": 1})
+        cursor = self._collection.find(
+            {"_id": {"$in": list(need_ids)}}, {"import_hash": 1, "edited": 1, "status": 1}
+        )
         return {
-            doc["_id"]: StoredImport(doc["_id"], doc.get("import_hash") or "")
+            doc["_id"]: StoredImport(
+                doc["_id"],
+                doc.get("import_hash") or "",
+                edited=bool(doc.get("edited")),
+                draft=doc.get("status") == NeedStatus.DRAFT.value,
+            )
             async for doc in cursor
         }
 

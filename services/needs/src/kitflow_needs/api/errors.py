@@ -11,6 +11,7 @@ from kitflow_needs.domain.errors import (
     DuplicateProfile,
     InvalidTransition,
     RequestInProgress,
+    UnknownKoboSubmission,
     UnknownNeed,
     UnknownProfile,
     UnreadableFile,
@@ -35,6 +36,7 @@ NEEDS_PROBLEMS: dict[type[Exception], ProblemFor] = {
     ),
     UnknownNeed: ProblemFor(404, "Not found", "unknown-need"),
     UnknownProfile: ProblemFor(404, "Not found", "unknown-norms-profile"),
+    UnknownKoboSubmission: ProblemFor(404, "Not found", "unknown-kobo-submission"),
     DuplicateProfile: ProblemFor(
         409,
         "Conflict",

@@ -20,6 +20,7 @@ __all__ = [
     "NeedsError",
     "NotPermitted",
     "RequestInProgress",
+    "UnknownKoboSubmission",
     "UnknownNeed",
     "UnknownProfile",
     "UnreadableFile",
@@ -40,6 +41,14 @@ class UnknownNeed(NeedsError, kinds.NotFound):
     def __init__(self, need_id: str) -> None:
         super().__init__(message("no need with id {need_id!r}", need_id=need_id))
         self.need_id = need_id
+
+
+class UnknownKoboSubmission(NeedsError, kinds.NotFound):
+    def __init__(self, uuid: str) -> None:
+        super().__init__(
+            message("no KoboToolbox submission {uuid!r} of your organisation", uuid=uuid)
+        )
+        self.uuid = uuid
 
 
 class UnknownProfile(NeedsError, kinds.NotFound):

@@ -104,6 +104,8 @@ class ImportOptions:
     duration_days: int | None = None
     # Which of that profile's rules apply (None: all of them).
     rules: tuple[str, ...] | None = None
+    # Update only the drafts no person has edited (the DTM's figures); leave the others.
+    only_untouched_drafts: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,8 @@ class ImportReport:
     imported: int = 0
     updated: int = 0
     unchanged: int = 0
+    # Needs a later import would have changed but left alone (only_untouched_drafts).
+    kept: int = 0
     errors: list[RowError] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
 
@@ -324,13 +328,13 @@ class ImportHandlers:
                         await asyncio.sleep(0)
                 records = await self._new_needs(prepared, options, actor, context, candidates)
                 if storing is not None:
-                    await self._settle(await storing, actor, context, report)
+                    await self._settle(await storing, options, actor, context, report)
                     if progress is not None:
                         progress(done)
                 storing = asyncio.create_task(self._insert(prepared, records))
                 done += len(chunk)
             if storing is not None:
-                await self._settle(await storing, actor, context, report)
+                await self._settle(await storing, options, actor, context, report)
                 if progress is not None:
                     progress(done)
         except BaseException:
@@ -452,6 +456,7 @@ class ImportHandlers:
     async def _settle(
         self,
         stored: _Stored,
+        options: ImportOptions,
         actor: Actor,
         context: EventContext,
         report: ImportReport,
@@ -472,6 +477,9 @@ class ImportHandlers:
             if held is None or held.content_hash == p.content_hash:
                 # The same row imported before (or by a concurrent import of the same file).
                 report.unchanged += 1
+                continue
+            if options.only_untouched_drafts and (held.edited or not held.draft):
+                report.kept += 1
                 continue
             try:
                 await self._needs.revise_need(

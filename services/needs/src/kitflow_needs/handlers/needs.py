@@ -161,7 +161,16 @@ class NeedHandlers:
             links = await self._possible_duplicates(need.need_id, need.organisation, details)
             return need.revise(details, now=self.svc.clock.now(), duplicates=links)
 
-        return await self._change(need_id, actor, context, revise, key, content_hash=content_hash)
+        # Without an import's content hash, a person changed the details.
+        return await self._change(
+            need_id,
+            actor,
+            context,
+            revise,
+            key,
+            content_hash=content_hash,
+            edited=content_hash is None,
+        )
 
     async def submit_need(
         self,
@@ -290,6 +299,7 @@ class NeedHandlers:
         key: RequestKey | None = None,
         *,
         content_hash: str | None = None,
+        edited: bool = False,
     ) -> Answer:
         """Apply `mutate` to the need in one conditional write, re-reading it when another writer
         got in first. With a key: a request already remembered on the need is answered as the
@@ -309,7 +319,12 @@ class NeedHandlers:
                 if changed:
                     events = need_events(need.events, context)
                     await self.svc.needs.save(
-                        need, expected, events, content_hash=content_hash, remember=remember
+                        need,
+                        expected,
+                        events,
+                        content_hash=content_hash,
+                        remember=remember,
+                        edited=edited,
                     )
                 elif remember is not None:
                     await self.svc.needs.remember(need_id, expected, remember)

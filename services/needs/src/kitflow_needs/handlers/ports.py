@@ -51,6 +51,10 @@ class StoredImport:
 
     need_id: str
     content_hash: str
+    # A person changed its details since (PUT /v1/needs/{id}): imports that keep people's
+    # edits (the DTM's) leave it alone.
+    edited: bool = False
+    draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class NeedRepository(Protocol):
         *,
         content_hash: str | None = None,
         remember: RememberedRequest | None = None,
+        edited: bool = False,
     ) -> None:
         """Store the changed need, its events and the request's key (`remember`) atomically if
         it is still at `expected_sequence` and that key is not remembered yet, or raise
