@@ -3,8 +3,8 @@
 from datetime import UTC, datetime
 
 from kitflow_distribution.domain.gaps import (
-    item_gaps,
     iso_week,
+    item_gaps,
     sector_gaps,
     trend,
     week_changes,

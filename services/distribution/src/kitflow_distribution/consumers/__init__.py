@@ -3,7 +3,8 @@
 - stock: warehouses and balances (read models), reservation answers and dispatches (plans):
   `reservations.answered.v1` (all the lines of one request at once) and, from stock's own API
   or older versions, the per-line `reservation.*` events and dispatch movements;
-- needs: the needs' states (read model);
+- stock's catalogue: each item's sector and unit (the gap view files items by sector);
+- needs: the needs' states (read model, and the gap view);
 - its own plans' states: folded into each need's coverage, published to the needs service.
 """
 
@@ -20,9 +21,13 @@ from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseV
 
 
 def subscriptions(
-    warehouses: WarehouseView, stock: StockView, needs: NeedsView, plans: PlanHandlers
+    warehouses: WarehouseView,
+    stock: StockView,
+    needs: NeedsView,
+    plans: PlanHandlers,
+    gaps: projections.GapProjection,
 ) -> dict[str, Handler]:
-    events = DistributionEvents(warehouses, stock, needs, plans)
+    events = DistributionEvents(warehouses, stock, needs, plans, gaps)
     handlers: dict[str, Handler] = {
         stock_contract.WAREHOUSE_REGISTERED.type: events.on_warehouse,
         stock_contract.WAREHOUSE_UPDATED.type: events.on_warehouse,
@@ -31,4 +36,5 @@ def subscriptions(
     }
     handlers.update({spec.type: events.on_balances for spec in projections.BALANCE_EVENTS})
     handlers.update({spec.type: events.on_need for spec in projections.NEED_EVENTS})
+    handlers.update({spec.type: events.on_item for spec in projections.ITEM_EVENTS})
     return handlers

@@ -99,10 +99,11 @@ def week_changes(
     changes = []
     for code in sorted(old.keys() | new.keys()):
         o, n = old.get(code), new.get(code)
+        latest = n or o
         change = WeekChange(
             week=week,
             item_code=code,
-            sector=(n or o).sector if (n or o) else UNKNOWN_SECTOR,
+            sector=latest.sector if latest else UNKNOWN_SECTOR,
             requested=(n.requested if n else 0) - (o.requested if o else 0),
             planned=(n.planned if n else 0) - (o.planned if o else 0),
             delivered=(n.delivered if n else 0) - (o.delivered if o else 0),

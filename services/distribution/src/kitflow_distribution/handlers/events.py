@@ -55,13 +55,21 @@ class DistributionEvents:
     stock: StockView
     needs: NeedsView
     plans: PlanHandlers
+    gap_view: projections.GapProjection
     _dispatched_lines: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     async def on_warehouse(self, event: CloudEvent) -> Applied:
         return await projections.warehouse_changed(event, self.warehouses)
 
     async def on_need(self, event: CloudEvent) -> Applied:
-        return await projections.need_changed(event, self.needs)
+        # Two views, each guarded by the need's sequence: a redelivery completes the one a
+        # crash left behind and changes nothing in the other.
+        outcome = await projections.need_changed(event, self.needs)
+        gaps = await self.gap_view.need_changed(event)
+        return Applied.APPLIED if Applied.APPLIED in (outcome, gaps) else Applied.DUPLICATE
+
+    async def on_item(self, event: CloudEvent) -> Applied:
+        return await self.gap_view.item_changed(event)
 
     async def on_balances(self, event: CloudEvent) -> Applied:
         outcome = await projections.balances_changed(event, self.stock)
