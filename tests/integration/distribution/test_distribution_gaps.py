@@ -176,6 +176,7 @@ async def test_the_gap_per_item_and_sector_matches_the_seeded_needs(
             lambda: _gaps(client, COORDINATOR, by="item", level="admin2"),
             settled,
             what="the gap view holds every seeded need and sector",
+            timeout_s=90,
         )
         got = {(r["admin2_pcode"], r["item_code"]): r for r in rows}
         assert got.keys() == expected.keys()
@@ -223,6 +224,7 @@ async def test_a_partner_sees_only_its_own_needs_gaps(
             lambda: _gaps(client, COORDINATOR, level="admin2"),
             lambda rows: sum(r["requested"] for r in rows) == total,
             what="the gap view holds every seeded need",
+            timeout_s=90,
         )
         own = _expected_per_item("NRC")
         for params in ({}, {"organisation": "DRC"}):
