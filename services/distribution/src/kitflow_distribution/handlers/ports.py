@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from kitflow_shared.contracts.catalogue import ItemState
 from kitflow_shared.contracts.needs import NeedState
-from kitflow_shared.contracts.stock import BalanceState, WarehouseState
+from kitflow_shared.contracts.stock import BalanceState, LowStock, NearExpiry, WarehouseState
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.request_keys import RememberedRequest, RequestKey
 from kitflow_shared.web.paging import Page
 
+from kitflow_distribution.domain.alerts import Alert
 from kitflow_distribution.domain.coverage import NeedCoverage
 from kitflow_distribution.domain.gaps import ItemGap, WeekChange
 from kitflow_distribution.domain.plans import Plan
@@ -58,7 +60,9 @@ class StockView(Protocol):
 class NeedsView(Protocol):
     """Needs as the needs service last published them."""
 
-    async def apply(self, state: NeedState, sequence: int) -> Applied: ...
+    async def apply(
+        self, state: NeedState, sequence: int, at: datetime | None = None
+    ) -> Applied: ...
 
     async def get(self, need_id: str) -> NeedState | None: ...
 
@@ -164,6 +168,22 @@ class GapView(Protocol):
     async def by_sector(self, where: GapFilter, level: str) -> list[AreaSectorGap]: ...
 
     async def trend(self, where: GapFilter) -> list[WeekItemTotals]: ...
+
+
+class AlertSource(Protocol):
+    """One source of alerts (stock's signals, plans and needs, dead letters)."""
+
+    async def alerts(self, now: datetime) -> list[Alert]: ...
+
+
+class StockAlerts(Protocol):
+    """Stock's low-stock and near-expiry signals, kept from its events."""
+
+    async def low(self, signal: LowStock, at: datetime, sequence: int) -> Applied: ...
+
+    async def near_expiry(self, signal: NearExpiry, at: datetime, sequence: int) -> Applied: ...
+
+    async def alerts(self, now: datetime) -> list[Alert]: ...
 
 
 class PlanRepository(Protocol):

@@ -17,6 +17,7 @@ from kitflow_distribution.handlers.ports import (
     ItemView,
     NeedPlace,
     NeedsView,
+    StockAlerts,
     StockView,
     WarehouseView,
 )
@@ -55,7 +56,7 @@ async def need_changed(event: CloudEvent, view: NeedsView) -> Applied:
     """Every needs event carries the need's whole state: keep the newest."""
     spec = registry.get(event.type)
     state: needs_contract.NeedState = spec.parse(event)
-    return await view.apply(state, event.sequence)
+    return await view.apply(state, event.sequence, event.time)
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,15 @@ class GapProjection:
             households=state.population.households,
         )
         return await self.gaps.apply(place, event.sequence, gaps, changes)
+
+
+async def stock_signal(event: CloudEvent, alerts: StockAlerts) -> Applied:
+    """Stock's low-stock and near-expiry signals, kept for the alerts list."""
+    if event.type == stock_contract.LOW_STOCK.type:
+        low = stock_contract.LOW_STOCK.parse(event)
+        return await alerts.low(low, event.time, event.sequence)
+    lot = stock_contract.NEAR_EXPIRY.parse(event)
+    return await alerts.near_expiry(lot, event.time, event.sequence)
 
 
 ITEM_EVENTS = (catalogue_contract.ITEM_REGISTERED, catalogue_contract.ITEM_UPDATED)
