@@ -261,6 +261,9 @@ ROUTES: tuple[ProxyRoute, ...] = (
       "Requested, planned and delivered per ISO week and item.", "reports"),
     R("GET", "/v1/gaps.csv", "distribution", PLAN_READERS,
       "The gaps table as HXL-tagged CSV.", "reports"),
+    R("GET", "/v1/alerts", "distribution", COORDINATION,
+      "What is stuck and why (low stock, near expiry, plans waiting on stock, reservations "
+      "about to lapse, needs waiting for validation, dead letters), newest first.", "reports"),
 )  # fmt: skip
 
 
