@@ -96,6 +96,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.gateway_needs
 	$(UV) run --frozen python -m bench.store_durability
 	$(UV) run --frozen python -m bench.warehouse_2g
+	$(UV) run --frozen python -m bench.gaps
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*

@@ -9,7 +9,13 @@ from kitflow_shared.topics import DISTRIBUTION_EVENTS, DISTRIBUTION_GROUP
 from kitflow_shared.web.request_keys import install_request_key_problems
 
 from kitflow_distribution import SERVICE, __version__
-from kitflow_distribution.adapters import mongo_plans, mongo_views
+from kitflow_distribution.adapters import mongo_alerts, mongo_gaps, mongo_plans, mongo_views
+from kitflow_distribution.adapters.mongo_alerts import (
+    DeadLetterWatch,
+    MongoStockAlerts,
+    MongoWorkAlerts,
+)
+from kitflow_distribution.adapters.mongo_gaps import MongoGapView, MongoItemView
 from kitflow_distribution.adapters.mongo_plans import MongoCoverageRepository, MongoPlanRepository
 from kitflow_distribution.adapters.mongo_views import (
     MongoNeedsView,
@@ -17,16 +23,20 @@ from kitflow_distribution.adapters.mongo_views import (
     MongoWarehouseView,
 )
 from kitflow_distribution.api.errors import install_domain_error_handlers
-from kitflow_distribution.api.routes import plans, views
+from kitflow_distribution.api.routes import alerts, plans, views
+from kitflow_distribution.api.routes import gaps as gaps_routes
 from kitflow_distribution.config import DistributionSettings
 from kitflow_distribution.consumers import subscriptions
+from kitflow_distribution.handlers.alerts import AlertQueries
 from kitflow_distribution.handlers.plans import PlanHandlers
+from kitflow_distribution.handlers.ports import AlertSource
+from kitflow_distribution.handlers.projections import GapProjection
 
 
 def create_app() -> FastAPI:
     settings = DistributionSettings()
     runtime = ServiceRuntime.of(
-        SERVICE, settings, indexes=[*mongo_views.INDEXES, *mongo_plans.INDEXES]
+        SERVICE, settings, indexes=[*mongo_views.INDEXES, *mongo_plans.INDEXES, *mongo_gaps.INDEXES]
     )
     plans_db = runtime.collection(mongo_plans.PLANS)
     coverage_db = runtime.collection(mongo_plans.COVERAGE)
@@ -34,6 +44,12 @@ def create_app() -> FastAPI:
     warehouse_view = MongoWarehouseView(runtime.collection(mongo_views.WAREHOUSES))
     stock_view = MongoStockView(runtime.collection(mongo_views.STOCK))
     needs_view = MongoNeedsView(runtime.collection(mongo_views.NEEDS))
+    item_view = MongoItemView(runtime.collection(mongo_gaps.ITEMS))
+    gap_view = MongoGapView(runtime.collection(mongo_gaps.GAPS))
+    gaps = GapProjection(item_view, gap_view)
+    stock_alerts = MongoStockAlerts(
+        runtime.collection(mongo_alerts.STOCK_ALERTS), runtime.collection(mongo_views.STOCK)
+    )
     plan_handlers = PlanHandlers(
         plans=MongoPlanRepository(plans_db, runtime.notify),
         coverage=MongoCoverageRepository(coverage_db, runtime.notify),
@@ -44,7 +60,8 @@ def create_app() -> FastAPI:
         max_lines=settings.max_plan_lines,
     )
     runtime.consume(
-        DISTRIBUTION_GROUP, subscriptions(warehouse_view, stock_view, needs_view, plan_handlers)
+        DISTRIBUTION_GROUP,
+        subscriptions(warehouse_view, stock_view, needs_view, plan_handlers, gaps, stock_alerts),
     )
     # Lines whose answer from stock is overdue are asked again (stock answers again).
     runtime.add_periodic(
@@ -53,6 +70,15 @@ def create_app() -> FastAPI:
         plan_handlers.ask_again_where_unanswered,
         wait_first=True,
     )
+
+    work_alerts = MongoWorkAlerts(
+        plans_db, runtime.collection(mongo_views.NEEDS), settings.reservation_warning
+    )
+    sources: list[AlertSource] = [stock_alerts, work_alerts]
+    if runtime.kafka is not None:
+        dead = DeadLetterWatch(runtime.kafka.bootstrap_servers, runtime.common.namespace)
+        runtime.add_periodic("dead-letters", settings.dead_letter_check_interval_s, dead.refresh)
+        sources.append(dead)
 
     app = runtime.create_app(
         title="kitflow distribution",
@@ -65,7 +91,12 @@ def create_app() -> FastAPI:
     app.state.warehouse_view = warehouse_view
     app.state.stock_view = stock_view
     app.state.needs_view = needs_view
+    app.state.item_view = item_view
+    app.state.gap_view = gap_view
+    app.state.alerts = AlertQueries(sources)
     app.state.plans = plan_handlers
     app.include_router(views.router)
     app.include_router(plans.router)
+    app.include_router(gaps_routes.router)
+    app.include_router(alerts.router)
     return app

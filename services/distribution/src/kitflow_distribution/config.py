@@ -16,3 +16,7 @@ class DistributionSettings(ServiceSettings):
     timeout_check_interval_s: float = 60.0
     # A draft with more lines is refused (422): the plan must fit in one store document.
     max_plan_lines: int = Field(default=10_000, ge=1, le=10_000)
+    # A reservation that lapses within this time is on the alerts list.
+    reservation_warning: timedelta = timedelta(hours=24)
+    # How often the dead-letter topics are read for the alerts list.
+    dead_letter_check_interval_s: float = Field(default=60.0, gt=0)

@@ -1,4 +1,5 @@
-"""Rebuild distribution's read models (warehouses, stock, needs) by replaying the topics.
+"""Rebuild distribution's read models (warehouses, stock, needs, items, gaps, stock signals)
+by replaying the topics.
 
     python -m kitflow_distribution.rebuild [--keep]
 
@@ -17,7 +18,12 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from kitflow_shared.contracts.stock import WAREHOUSE_REGISTERED, WAREHOUSE_UPDATED
+from kitflow_shared.contracts.stock import (
+    LOW_STOCK,
+    NEAR_EXPIRY,
+    WAREHOUSE_REGISTERED,
+    WAREHOUSE_UPDATED,
+)
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.events.registry import UnreadablePayload
 from kitflow_shared.logging import configure_logging
@@ -30,15 +36,20 @@ from pydantic import ValidationError
 from pymongo.asynchronous.database import AsyncDatabase
 
 from kitflow_distribution import SERVICE
-from kitflow_distribution.adapters import mongo_views
+from kitflow_distribution.adapters import mongo_alerts, mongo_gaps, mongo_views
+from kitflow_distribution.adapters.mongo_alerts import MongoStockAlerts
+from kitflow_distribution.adapters.mongo_gaps import MongoGapView, MongoItemView
 from kitflow_distribution.adapters.mongo_views import (
     MongoNeedsView,
     MongoStockView,
     MongoWarehouseView,
 )
 from kitflow_distribution.handlers import projections
+from kitflow_distribution.handlers.projections import GapProjection
 
 log = logging.getLogger(__name__)
+# The issue 16 views, built from the same topics.
+REBUILT_TOO = (mongo_gaps.ITEMS, mongo_gaps.GAPS, mongo_alerts.STOCK_ALERTS)
 Document = dict[str, object]
 
 
@@ -53,11 +64,13 @@ async def rebuild_views(
     db: AsyncDatabase[Document], bootstrap_servers: str, namespace: str, keep: bool = False
 ) -> RebuildReport:
     if not keep:
-        for name in mongo_views.VIEWS:
+        for name in (*mongo_views.VIEWS, *REBUILT_TOO):
             await db.drop_collection(name)
     warehouses = MongoWarehouseView(db[mongo_views.WAREHOUSES])
     stock = MongoStockView(db[mongo_views.STOCK])
     needs = MongoNeedsView(db[mongo_views.NEEDS])
+    gaps = GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), MongoGapView(db[mongo_gaps.GAPS]))
+    signals = MongoStockAlerts(db[mongo_alerts.STOCK_ALERTS], db[mongo_views.STOCK])
     handlers: dict[str, Handler] = {
         WAREHOUSE_REGISTERED.type: lambda e: projections.warehouse_changed(e, warehouses),
         WAREHOUSE_UPDATED.type: lambda e: projections.warehouse_changed(e, warehouses),
@@ -65,7 +78,10 @@ async def rebuild_views(
             s.type: (lambda e: projections.balances_changed(e, stock))
             for s in projections.BALANCE_EVENTS
         },
-        **{s.type: (lambda e: projections.need_changed(e, needs)) for s in projections.NEED_EVENTS},
+        **{s.type: (lambda e: _need(e, needs, gaps)) for s in projections.NEED_EVENTS},
+        **{s.type: gaps.item_changed for s in projections.ITEM_EVENTS},
+        LOW_STOCK.type: lambda e: _low_stock(e, stock, signals),
+        NEAR_EXPIRY.type: lambda e: projections.stock_signal(e, signals),
     }
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, enable_auto_commit=False, group_id=None
@@ -109,6 +125,20 @@ async def rebuild_views(
     finally:
         await consumer.stop()
     return report
+
+
+async def _need(event: CloudEvent, needs: MongoNeedsView, gaps: GapProjection) -> Applied:
+    outcome = await projections.need_changed(event, needs)
+    gap = await gaps.need_changed(event)
+    return Applied.APPLIED if Applied.APPLIED in (outcome, gap) else Applied.DUPLICATE
+
+
+async def _low_stock(
+    event: CloudEvent, stock: MongoStockView, signals: MongoStockAlerts
+) -> Applied:
+    outcome = await projections.balances_changed(event, stock)
+    await projections.stock_signal(event, signals)
+    return outcome
 
 
 async def _partition_counts(bootstrap_servers: str, names: list[str]) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from kitflow_shared.contracts.needs import NeedState
@@ -68,13 +69,12 @@ class MongoNeedsView:
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
 
-    async def apply(self, state: NeedState, sequence: int) -> Applied:
-        return await apply_if_newer(
-            self._collection,
-            state.need_id,
-            sequence,
-            {"$set": {"state": state.model_dump(mode="json")}},
-        )
+    async def apply(self, state: NeedState, sequence: int, at: datetime | None = None) -> Applied:
+        # `changed_at`: since when a need has been as it is (how long it has waited).
+        fields: Document = {"state": state.model_dump(mode="json")}
+        if at is not None:
+            fields["changed_at"] = at
+        return await apply_if_newer(self._collection, state.need_id, sequence, {"$set": fields})
 
     async def get(self, need_id: str) -> NeedState | None:
         doc = await self._collection.find_one({"_id": need_id})

@@ -22,7 +22,7 @@ from kitflow_distribution.domain.errors import UnknownPlan
 from kitflow_distribution.domain.plans import LineAnswer, LineReservation
 from kitflow_distribution.handlers import projections
 from kitflow_distribution.handlers.plans import PlanHandlers
-from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView
+from kitflow_distribution.handlers.ports import NeedsView, StockAlerts, StockView, WarehouseView
 
 _ANSWER = {
     "active": LineReservation.ACTIVE,
@@ -55,16 +55,30 @@ class DistributionEvents:
     stock: StockView
     needs: NeedsView
     plans: PlanHandlers
+    gap_view: projections.GapProjection
+    stock_alerts: StockAlerts
     _dispatched_lines: OrderedDict[str, None] = field(default_factory=OrderedDict)
 
     async def on_warehouse(self, event: CloudEvent) -> Applied:
         return await projections.warehouse_changed(event, self.warehouses)
 
     async def on_need(self, event: CloudEvent) -> Applied:
-        return await projections.need_changed(event, self.needs)
+        # Two views, each guarded by the need's sequence: a redelivery completes the one a
+        # crash left behind and changes nothing in the other.
+        outcome = await projections.need_changed(event, self.needs)
+        gaps = await self.gap_view.need_changed(event)
+        return Applied.APPLIED if Applied.APPLIED in (outcome, gaps) else Applied.DUPLICATE
+
+    async def on_near_expiry(self, event: CloudEvent) -> Applied:
+        return await projections.stock_signal(event, self.stock_alerts)
+
+    async def on_item(self, event: CloudEvent) -> Applied:
+        return await self.gap_view.item_changed(event)
 
     async def on_balances(self, event: CloudEvent) -> Applied:
         outcome = await projections.balances_changed(event, self.stock)
+        if event.type == stock_contract.LOW_STOCK.type:
+            await projections.stock_signal(event, self.stock_alerts)
         if event.type in (
             stock_contract.RESERVATION_CONFIRMED.type,
             stock_contract.RESERVATION_RELEASED.type,

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
+from kitflow_shared.contracts.catalogue import ItemState
 from kitflow_shared.contracts.needs import NeedState
-from kitflow_shared.contracts.stock import BalanceState, WarehouseState
+from kitflow_shared.contracts.stock import BalanceState, LowStock, NearExpiry, WarehouseState
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.request_keys import RememberedRequest, RequestKey
 from kitflow_shared.web.paging import Page
 
+from kitflow_distribution.domain.alerts import Alert
 from kitflow_distribution.domain.coverage import NeedCoverage
+from kitflow_distribution.domain.gaps import ItemGap, WeekChange
 from kitflow_distribution.domain.plans import Plan
 
 
@@ -56,11 +60,130 @@ class StockView(Protocol):
 class NeedsView(Protocol):
     """Needs as the needs service last published them."""
 
-    async def apply(self, state: NeedState, sequence: int) -> Applied: ...
+    async def apply(
+        self, state: NeedState, sequence: int, at: datetime | None = None
+    ) -> Applied: ...
 
     async def get(self, need_id: str) -> NeedState | None: ...
 
     async def all(self) -> list[NeedState]: ...
+
+
+class ItemView(Protocol):
+    """The catalogue as stock publishes it: what distribution needs is each item's sector
+    (its category) and unit."""
+
+    async def apply(self, state: ItemState, sequence: int) -> Applied: ...
+
+    async def sectors(self) -> dict[str, str]: ...
+
+    async def units(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class NeedPlace:
+    """What the gap view keeps of a need besides its items: who, where, how many."""
+
+    need_id: str
+    organisation: str
+    status: str
+    admin1_pcode: str
+    admin2_pcode: str
+    households: int
+
+
+@dataclass(frozen=True)
+class GapFilter:
+    organisation: str | None = None
+    admin1_pcode: str | None = None
+    admin2_pcode: str | None = None
+    item_code: str | None = None
+    sector: str | None = None
+
+
+@dataclass(frozen=True)
+class AreaItemGap:
+    """One item's totals in one area (a region, or a cercle), in the item's unit."""
+
+    admin1_pcode: str
+    admin2_pcode: str | None
+    item_code: str
+    sector: str
+    needs: int
+    requested: int
+    planned: int
+    dispatched: int
+    delivered: int
+    households: int
+    households_planned: int
+    households_dispatched: int
+    households_delivered: int
+
+
+@dataclass(frozen=True)
+class AreaSectorGap:
+    """One sector's households in one area: each need counted once."""
+
+    admin1_pcode: str
+    admin2_pcode: str | None
+    sector: str
+    needs: int
+    households: int
+    households_planned: int
+    households_dispatched: int
+    households_delivered: int
+
+
+@dataclass(frozen=True)
+class WeekItemTotals:
+    week: str
+    item_code: str
+    requested: int
+    planned: int
+    delivered: int
+
+
+class GapView(Protocol):
+    """Per need, its items as the gap counts them and what each of its events changed per
+    ISO week; built from the needs' events, totals grouped by the store."""
+
+    async def get(self, need_id: str) -> tuple[list[ItemGap], int] | None:
+        """The need's counted items and the sequence they were built from."""
+
+    async def apply(
+        self,
+        place: NeedPlace,
+        sequence: int,
+        gaps: Sequence[ItemGap],
+        changes: Sequence[WeekChange],
+    ) -> Applied:
+        """Store the need's items and add `changes` to its weeks, in one update, if
+        `sequence` is newer than what the view holds."""
+
+    async def set_sector(self, item_code: str, sector: str) -> None:
+        """An item's category changed (or arrived after its needs): file it anew."""
+
+    async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]: ...
+
+    async def by_sector(self, where: GapFilter, level: str) -> list[AreaSectorGap]: ...
+
+    async def trend(self, where: GapFilter) -> list[WeekItemTotals]: ...
+
+
+class AlertSource(Protocol):
+    """One source of alerts (stock's signals, plans and needs, dead letters)."""
+
+    async def alerts(self, now: datetime) -> list[Alert]: ...
+
+
+class StockAlerts(Protocol):
+    """Stock's low-stock and near-expiry signals, kept from its events."""
+
+    async def low(self, signal: LowStock, at: datetime, sequence: int) -> Applied: ...
+
+    async def near_expiry(self, signal: NearExpiry, at: datetime, sequence: int) -> Applied: ...
+
+    async def alerts(self, now: datetime) -> list[Alert]: ...
 
 
 class PlanRepository(Protocol):

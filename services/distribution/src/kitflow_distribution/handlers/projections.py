@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from kitflow_shared.contracts import catalogue as catalogue_contract
 from kitflow_shared.contracts import needs as needs_contract
 from kitflow_shared.contracts import stock as stock_contract
 from kitflow_shared.events import registry
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_distribution.handlers.ports import NeedsView, StockView, WarehouseView
+from kitflow_distribution.domain.gaps import iso_week, item_gaps, week_changes
+from kitflow_distribution.handlers.ports import (
+    GapView,
+    ItemView,
+    NeedPlace,
+    NeedsView,
+    StockAlerts,
+    StockView,
+    WarehouseView,
+)
 
 
 async def warehouse_changed(event: CloudEvent, view: WarehouseView) -> Applied:
@@ -44,9 +56,55 @@ async def need_changed(event: CloudEvent, view: NeedsView) -> Applied:
     """Every needs event carries the need's whole state: keep the newest."""
     spec = registry.get(event.type)
     state: needs_contract.NeedState = spec.parse(event)
-    return await view.apply(state, event.sequence)
+    return await view.apply(state, event.sequence, event.time)
 
 
+@dataclass(frozen=True)
+class GapProjection:
+    """The gap view (issue 16) and the catalogue's sectors it files items under."""
+
+    items: ItemView
+    gaps: GapView
+
+    async def item_changed(self, event: CloudEvent) -> Applied:
+        spec = registry.get(event.type)
+        state: catalogue_contract.ItemState = spec.parse(event)
+        before = (await self.items.sectors()).get(state.code)
+        outcome = await self.items.apply(state, event.sequence)
+        if outcome is Applied.APPLIED and before != state.category.value:
+            await self.gaps.set_sector(state.code, state.category.value)
+        return outcome
+
+    async def need_changed(self, event: CloudEvent) -> Applied:
+        """The need's items as the gap counts them, and what changed since its previous
+        state booked to the ISO week of the event."""
+        state: needs_contract.NeedState = registry.get(event.type).parse(event)
+        stored = await self.gaps.get(state.need_id)
+        if stored is not None and stored[1] >= event.sequence:
+            return Applied.DUPLICATE
+        gaps = item_gaps(state, await self.items.sectors())
+        changes = week_changes(stored[0] if stored else [], gaps, iso_week(event.time))
+        place = NeedPlace(
+            need_id=state.need_id,
+            organisation=state.organisation,
+            status=state.status.value,
+            admin1_pcode=state.admin1_pcode,
+            admin2_pcode=state.admin2_pcode,
+            households=state.population.households,
+        )
+        return await self.gaps.apply(place, event.sequence, gaps, changes)
+
+
+async def stock_signal(event: CloudEvent, alerts: StockAlerts) -> Applied:
+    """Stock's low-stock and near-expiry signals, kept for the alerts list."""
+    if event.type == stock_contract.LOW_STOCK.type:
+        low = stock_contract.LOW_STOCK.parse(event)
+        return await alerts.low(low, event.time, event.sequence)
+    lot = stock_contract.NEAR_EXPIRY.parse(event)
+    return await alerts.near_expiry(lot, event.time, event.sequence)
+
+
+ITEM_EVENTS = (catalogue_contract.ITEM_REGISTERED, catalogue_contract.ITEM_UPDATED)
 BALANCE_EVENTS = (
     stock_contract.MOVEMENT_RECORDED,
     stock_contract.RESERVATION_CONFIRMED,

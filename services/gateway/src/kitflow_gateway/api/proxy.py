@@ -272,6 +272,16 @@ ROUTES: tuple[ProxyRoute, ...] = (
       "The 5W report as HXL-tagged CSV.", "reports"),
     R("GET", "/v1/reports/5w.xlsx", "distribution", PLAN_READERS,
       "The 5W report as an XLSX workbook.", "reports"),
+    R("GET", "/v1/gaps", "distribution", PLAN_READERS,
+      "Gaps per item (in its unit) or sector (in households), by region or cercle: planned, "
+      "dispatched and delivered apart (partners: their own needs).", "reports"),
+    R("GET", "/v1/gaps/trend", "distribution", PLAN_READERS,
+      "Requested, planned and delivered per ISO week and item.", "reports"),
+    R("GET", "/v1/gaps.csv", "distribution", PLAN_READERS,
+      "The gaps table as HXL-tagged CSV.", "reports"),
+    R("GET", "/v1/alerts", "distribution", COORDINATION,
+      "What is stuck and why (low stock, near expiry, plans waiting on stock, reservations "
+      "about to lapse, needs waiting for validation, dead letters), newest first.", "reports"),
 )  # fmt: skip
 
 
