@@ -15,7 +15,8 @@ from kitflow_distribution.adapters.mongo_alerts import (
     MongoStockAlerts,
     MongoWorkAlerts,
 )
-from kitflow_distribution.adapters.mongo_gaps import MongoGapView, MongoItemView
+from kitflow_distribution.adapters.mongo_gap_cells import MongoGapView
+from kitflow_distribution.adapters.mongo_gaps import MongoItemView
 from kitflow_distribution.adapters.mongo_plans import MongoCoverageRepository, MongoPlanRepository
 from kitflow_distribution.adapters.mongo_views import (
     MongoNeedsView,
@@ -45,7 +46,10 @@ def create_app() -> FastAPI:
     stock_view = MongoStockView(runtime.collection(mongo_views.STOCK))
     needs_view = MongoNeedsView(runtime.collection(mongo_views.NEEDS))
     item_view = MongoItemView(runtime.collection(mongo_gaps.ITEMS))
-    gap_view = MongoGapView(runtime.collection(mongo_gaps.GAPS))
+    gap_view = MongoGapView(
+        runtime.collection(mongo_gaps.GAPS),
+        runtime.collection(mongo_gaps.CELLS),
+    )
     gaps = GapProjection(item_view, gap_view)
     stock_alerts = MongoStockAlerts(
         runtime.collection(mongo_alerts.STOCK_ALERTS), runtime.collection(mongo_views.STOCK)

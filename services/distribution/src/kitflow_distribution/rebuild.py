@@ -38,7 +38,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from kitflow_distribution import SERVICE
 from kitflow_distribution.adapters import mongo_alerts, mongo_gaps, mongo_views
 from kitflow_distribution.adapters.mongo_alerts import MongoStockAlerts
-from kitflow_distribution.adapters.mongo_gaps import MongoGapView, MongoItemView
+from kitflow_distribution.adapters.mongo_gap_cells import MongoGapView
+from kitflow_distribution.adapters.mongo_gaps import MongoItemView
 from kitflow_distribution.adapters.mongo_views import (
     MongoNeedsView,
     MongoStockView,
@@ -49,7 +50,7 @@ from kitflow_distribution.handlers.projections import GapProjection
 
 log = logging.getLogger(__name__)
 # The issue 16 views, built from the same topics.
-REBUILT_TOO = (mongo_gaps.ITEMS, mongo_gaps.GAPS, mongo_alerts.STOCK_ALERTS)
+REBUILT_TOO = (mongo_gaps.ITEMS, mongo_gaps.GAPS, mongo_gaps.CELLS, mongo_alerts.STOCK_ALERTS)
 Document = dict[str, object]
 
 
@@ -69,7 +70,7 @@ async def rebuild_views(
     warehouses = MongoWarehouseView(db[mongo_views.WAREHOUSES])
     stock = MongoStockView(db[mongo_views.STOCK])
     needs = MongoNeedsView(db[mongo_views.NEEDS])
-    gaps = GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), MongoGapView(db[mongo_gaps.GAPS]))
+    gaps = GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), gap_view(db))
     signals = MongoStockAlerts(db[mongo_alerts.STOCK_ALERTS], db[mongo_views.STOCK])
     handlers: dict[str, Handler] = {
         WAREHOUSE_REGISTERED.type: lambda e: projections.warehouse_changed(e, warehouses),
@@ -125,6 +126,10 @@ async def rebuild_views(
     finally:
         await consumer.stop()
     return report
+
+
+def gap_view(db: AsyncDatabase[Document]) -> MongoGapView:
+    return MongoGapView(db[mongo_gaps.GAPS], db[mongo_gaps.CELLS])
 
 
 async def _need(event: CloudEvent, needs: MongoNeedsView, gaps: GapProjection) -> Applied:

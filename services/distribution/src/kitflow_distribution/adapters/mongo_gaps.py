@@ -1,32 +1,30 @@
-"""The catalogue's sectors and the gap view in MongoDB: one document per need, built from the
-needs' events; the totals per area and item or sector are grouped by the store, never by
-reading every need into the service."""
+"""The catalogue's sectors in MongoDB, and the gap view's totals grouped by the store from every
+need's document (ADR 0026): the per-need path the cells of ADR 0027 are checked against. The
+gap documents and their cells are written by `mongo_gap_cells`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any
 
 from kitflow_shared.contracts.catalogue import ItemState
-from kitflow_shared.messaging.idempotency import SEQUENCE_FIELD, Applied, apply_if_newer
+from kitflow_shared.messaging.idempotency import Applied, apply_if_newer
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 
-from kitflow_distribution.domain.gaps import ItemGap, WeekChange
 from kitflow_distribution.handlers.ports import (
     AreaItemGap,
     AreaSectorGap,
     GapFilter,
-    NeedPlace,
     WeekItemTotals,
 )
 
 ITEMS = "item_view"
 GAPS = "gap_view"
+CELLS = "gap_cells"
 INDEXES: list[IndexSpec] = [
     IndexSpec(GAPS, [("admin1_pcode", 1), ("admin2_pcode", 1)], name="by_place"),
     IndexSpec(GAPS, [("items.item_code", 1)], name="by_item"),
+    IndexSpec(CELLS, [("kind", 1), ("admin1_pcode", 1)], name="by_kind_and_region"),
 ]
 HOUSEHOLD_FIELDS = (
     "households_planned",
@@ -97,46 +95,12 @@ def _stages(where: GapFilter, part: str, *groups: Document) -> list[Document]:
     ]
 
 
-class MongoGapView:
+class PerNeedGapTotals:
+    """The totals grouped by the store from every need's gap document: the path the cells are
+    checked against (tests, `bench/gaps.py`), and what the cells are rebuilt to agree with."""
+
     def __init__(self, collection: AsyncCollection[Document]) -> None:
         self._collection = collection
-
-    async def get(self, need_id: str) -> tuple[list[ItemGap], int] | None:
-        doc = await self._collection.find_one({"_id": need_id}, {"items": 1, SEQUENCE_FIELD: 1})
-        if doc is None:
-            return None
-        return [ItemGap(**item) for item in doc["items"]], doc[SEQUENCE_FIELD]
-
-    async def apply(
-        self,
-        place: NeedPlace,
-        sequence: int,
-        gaps: Sequence[ItemGap],
-        changes: Sequence[WeekChange],
-    ) -> Applied:
-        fields = asdict(place)
-        fields.pop("need_id")
-        update: Document = {"$set": {**fields, "items": [asdict(g) for g in gaps]}}
-        if changes:
-            update["$push"] = {"weeks": {"$each": [asdict(c) for c in changes]}}
-        return await apply_if_newer(self._collection, place.need_id, sequence, update)
-
-    async def set_sector(self, item_code: str, sector: str) -> None:
-        # Rare (a category changed, or the catalogue's event came after the needs'): each
-        # document is rewritten on the condition that no need event changed it meanwhile.
-        query = {"items.item_code": item_code}
-        async for doc in self._collection.find(query, {"items": 1, "weeks": 1, SEQUENCE_FIELD: 1}):
-            items = [
-                {**i, "sector": sector} if i["item_code"] == item_code else i for i in doc["items"]
-            ]
-            weeks = [
-                {**w, "sector": sector} if w["item_code"] == item_code else w
-                for w in doc.get("weeks", [])
-            ]
-            await self._collection.update_one(
-                {"_id": doc["_id"], SEQUENCE_FIELD: doc[SEQUENCE_FIELD]},
-                {"$set": {"items": items, "weeks": weeks}},
-            )
 
     async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]:
         group: Document = {

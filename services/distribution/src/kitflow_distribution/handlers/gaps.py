@@ -1,6 +1,6 @@
 """Gaps per item or sector, by region or cercle, and their weekly trend (issue 16).
 
-The figures come from the gap view the consumer keeps (grouped by the store); this layer adds
+The figures come from the cells the consumer keeps pre-summed (ADR 0027); this layer adds
 what a coordinator reads (the item's unit, what is still uncovered), keeps a partner to its own
 needs, sorts, and lays out the HXL export.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Literal
 
-from kitflow_distribution.handlers.ports import Actor, GapFilter, GapView, ItemView
+from kitflow_distribution.handlers.ports import Actor, GapFilter, GapTotals, ItemView
 
 By = Literal["item", "sector"]
 Level = Literal["admin1", "admin2"]
@@ -52,7 +52,7 @@ class GapQuery:
 
 @dataclass
 class GapQueries:
-    gaps: GapView
+    gaps: GapTotals
     items: ItemView
 
     def _scope(self, actor: Actor, where: GapFilter) -> GapFilter:

@@ -17,6 +17,7 @@ from kitflow_shared.web.paging import Page
 
 from kitflow_distribution.domain.alerts import Alert
 from kitflow_distribution.domain.coverage import NeedCoverage
+from kitflow_distribution.domain.gap_cells import CellChange
 from kitflow_distribution.domain.gaps import ItemGap, WeekChange
 from kitflow_distribution.domain.plans import Plan
 
@@ -143,12 +144,37 @@ class WeekItemTotals:
     delivered: int
 
 
-class GapView(Protocol):
-    """Per need, its items as the gap counts them and what each of its events changed per
-    ISO week; built from the needs' events, totals grouped by the store."""
+@dataclass(frozen=True)
+class StoredGap:
+    """A need as the gap view holds it: its place, counted items, week changes so far, the
+    sequence of the need's event they were built from, and the view's own version of it (which
+    also moves when an item is filed under another sector)."""
 
-    async def get(self, need_id: str) -> tuple[list[ItemGap], int] | None:
-        """The need's counted items and the sequence they were built from."""
+    place: NeedPlace
+    items: list[ItemGap]
+    weeks: list[WeekChange]
+    sequence: int
+    version: int
+
+
+class GapTotals(Protocol):
+    """The totals a coordinator reads, per area and item or sector, and per week and item."""
+
+    async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]: ...
+
+    async def by_sector(self, where: GapFilter, level: str) -> list[AreaSectorGap]: ...
+
+    async def trend(self, where: GapFilter) -> list[WeekItemTotals]: ...
+
+
+class GapView(GapTotals, Protocol):
+    """Per need, its items as the gap counts them and what each of its events changed per
+    ISO week (the source of truth), and the cells pre-summed from them (ADR 0027) that the
+    totals are read from."""
+
+    async def get(self, need_id: str) -> StoredGap | None:
+        """The need as stored, once the cell changes of its last write are all in (a crash
+        between two cells' updates is completed here)."""
 
     async def apply(
         self,
@@ -156,18 +182,24 @@ class GapView(Protocol):
         sequence: int,
         gaps: Sequence[ItemGap],
         changes: Sequence[WeekChange],
-    ) -> Applied:
-        """Store the need's items and add `changes` to its weeks, in one update, if
-        `sequence` is newer than what the view holds."""
+        cells: Sequence[CellChange],
+        version: int,
+    ) -> bool:
+        """Store the need's items, add `changes` to its weeks and `cells` to the cells, if
+        `sequence` is newer than what the view holds and its version is still `version`;
+        False (nothing changed) otherwise."""
 
-    async def set_sector(self, item_code: str, sector: str) -> None:
-        """An item's category changed (or arrived after its needs): file it anew."""
+    async def refile(
+        self,
+        stored: StoredGap,
+        gaps: Sequence[ItemGap],
+        weeks: Sequence[WeekChange],
+        cells: Sequence[CellChange],
+    ) -> bool:
+        """The need's items and weeks filed under new sectors, if it is still as `stored`."""
 
-    async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]: ...
-
-    async def by_sector(self, where: GapFilter, level: str) -> list[AreaSectorGap]: ...
-
-    async def trend(self, where: GapFilter) -> list[WeekItemTotals]: ...
+    async def needs_filed_elsewhere(self, item_code: str, sector: str) -> list[str]:
+        """The needs holding `item_code` (in their items or weeks) under another sector."""
 
 
 class AlertSource(Protocol):

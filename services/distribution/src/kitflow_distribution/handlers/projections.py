@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from kitflow_shared.contracts import catalogue as catalogue_contract
 from kitflow_shared.contracts import needs as needs_contract
@@ -11,7 +12,8 @@ from kitflow_shared.events import registry
 from kitflow_shared.events.envelope import CloudEvent
 from kitflow_shared.messaging.idempotency import Applied
 
-from kitflow_distribution.domain.gaps import iso_week, item_gaps, week_changes
+from kitflow_distribution.domain.gap_cells import Counters, NeedWhere, cell_changes, contribution
+from kitflow_distribution.domain.gaps import ItemGap, WeekChange, iso_week, item_gaps, week_changes
 from kitflow_distribution.handlers.ports import (
     GapView,
     ItemView,
@@ -19,6 +21,7 @@ from kitflow_distribution.handlers.ports import (
     NeedsView,
     StockAlerts,
     StockView,
+    StoredGap,
     WarehouseView,
 )
 
@@ -59,9 +62,36 @@ async def need_changed(event: CloudEvent, view: NeedsView) -> Applied:
     return await view.apply(state, event.sequence, event.time)
 
 
+# Tries before a need's event gives up to the consumer's retry: another writer (an item filed
+# under another sector) changed the need between our read and our write.
+GAP_WRITE_ATTEMPTS = 5
+
+
+class GapChangedMeanwhile(Exception):
+    """The need's gap document kept changing under this write; the event is retried."""
+
+
+def _contribution(stored: StoredGap | None) -> Counters:
+    if stored is None:
+        return {}
+    return contribution(_where(stored.place), stored.items, stored.weeks)
+
+
+def _where(place: NeedPlace) -> NeedWhere:
+    return NeedWhere(place.admin1_pcode, place.admin2_pcode, place.organisation)
+
+
+Part = TypeVar("Part", ItemGap, WeekChange)
+
+
+def _filed(part: Part, item_code: str, sector: str) -> Part:
+    return replace(part, sector=sector) if part.item_code == item_code else part
+
+
 @dataclass(frozen=True)
 class GapProjection:
-    """The gap view (issue 16) and the catalogue's sectors it files items under."""
+    """The gap view and its cells (issue 16, ADR 0027), and the catalogue's sectors it files
+    items under."""
 
     items: ItemView
     gaps: GapView
@@ -69,21 +99,34 @@ class GapProjection:
     async def item_changed(self, event: CloudEvent) -> Applied:
         spec = registry.get(event.type)
         state: catalogue_contract.ItemState = spec.parse(event)
-        before = (await self.items.sectors()).get(state.code)
         outcome = await self.items.apply(state, event.sequence)
-        if outcome is Applied.APPLIED and before != state.category.value:
-            await self.gaps.set_sector(state.code, state.category.value)
+        # Whatever this event's outcome: a redelivery after a crash mid-way finishes the
+        # re-filing, and an old event never files back under an old sector.
+        sector = (await self.items.sectors()).get(state.code)
+        if sector is not None:
+            for need_id in await self.gaps.needs_filed_elsewhere(state.code, sector):
+                await self._refile(need_id, state.code, sector)
         return outcome
 
+    async def _refile(self, need_id: str, item_code: str, sector: str) -> None:
+        for _ in range(GAP_WRITE_ATTEMPTS):
+            stored = await self.gaps.get(need_id)
+            if stored is None:
+                return
+            items = [_filed(g, item_code, sector) for g in stored.items]
+            weeks = [_filed(w, item_code, sector) for w in stored.weeks]
+            if items == stored.items and weeks == stored.weeks:
+                return
+            after = contribution(_where(stored.place), items, weeks)
+            cells = cell_changes(_contribution(stored), after)
+            if await self.gaps.refile(stored, items, weeks, cells):
+                return
+        raise GapChangedMeanwhile(need_id)
+
     async def need_changed(self, event: CloudEvent) -> Applied:
-        """The need's items as the gap counts them, and what changed since its previous
-        state booked to the ISO week of the event."""
+        """The need's items as the gap counts them, what changed since its previous state
+        booked to the ISO week of the event, and the cells moved by the difference."""
         state: needs_contract.NeedState = registry.get(event.type).parse(event)
-        stored = await self.gaps.get(state.need_id)
-        if stored is not None and stored[1] >= event.sequence:
-            return Applied.DUPLICATE
-        gaps = item_gaps(state, await self.items.sectors())
-        changes = week_changes(stored[0] if stored else [], gaps, iso_week(event.time))
         place = NeedPlace(
             need_id=state.need_id,
             organisation=state.organisation,
@@ -92,7 +135,18 @@ class GapProjection:
             admin2_pcode=state.admin2_pcode,
             households=state.population.households,
         )
-        return await self.gaps.apply(place, event.sequence, gaps, changes)
+        for _ in range(GAP_WRITE_ATTEMPTS):
+            stored = await self.gaps.get(state.need_id)
+            if stored is not None and stored.sequence >= event.sequence:
+                return Applied.DUPLICATE
+            gaps = item_gaps(state, await self.items.sectors())
+            changes = week_changes(stored.items if stored else [], gaps, iso_week(event.time))
+            weeks = [*(stored.weeks if stored else []), *changes]
+            cells = cell_changes(_contribution(stored), contribution(_where(place), gaps, weeks))
+            version = stored.version if stored else 0
+            if await self.gaps.apply(place, event.sequence, gaps, changes, cells, version):
+                return Applied.APPLIED
+        raise GapChangedMeanwhile(state.need_id)
 
 
 async def stock_signal(event: CloudEvent, alerts: StockAlerts) -> Applied:

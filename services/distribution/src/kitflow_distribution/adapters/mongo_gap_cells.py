@@ -1,0 +1,293 @@
+"""The gap view in MongoDB (ADR 0026, 0027): one document per need, the source of truth, and
+the cells pre-summed from them that the totals are read from.
+
+A need's change is written in two steps, each safe to repeat:
+1. its document, guarded by the need's sequence and the document's version, with the cells'
+   changes it implies kept on it as `pending` (one atomic update);
+2. the cells, each `$inc`-ed only if its `seen.<need>` is older than that version, and its
+   `seen.<need>` set in the same conditional update; then `pending` is cleared.
+A crash between two cells leaves `pending` on the document: the next read of the need (the
+redelivered event, or the need's next event) applies what is missing before anything else, and
+the cells already done refuse it. A document is never changed again while it holds a pending
+change, so a cell's `seen.<need>` always says whether the need's latest change is in it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from kitflow_distribution.domain.gap_cells import (
+    ITEM_FIGURES,
+    SECTOR_HOUSEHOLDS,
+    CellChange,
+    CellKind,
+    NeedWhere,
+    cell_changes,
+    contribution,
+)
+from kitflow_distribution.domain.gaps import ItemGap, WeekChange
+from kitflow_distribution.handlers.ports import (
+    AreaItemGap,
+    AreaSectorGap,
+    GapFilter,
+    NeedPlace,
+    StoredGap,
+    WeekItemTotals,
+)
+
+SEQUENCE = "sequence"
+VERSION = "version"
+PENDING = "pending"
+DUPLICATE_KEY = 11000
+ITEM_TOTALS = ("needs", *ITEM_FIGURES)
+SECTOR_TOTALS = ("needs", "households", *SECTOR_HOUSEHOLDS)
+WEEK_TOTALS = ("requested", "planned", "delivered")
+PLACE_FIELDS = ("organisation", "status", "admin1_pcode", "admin2_pcode", "households")
+
+Document = dict[str, Any]
+
+
+def _seen(need_id: str) -> str:
+    """The need's field in a cell's `seen` (a field name holds no "." and starts with no "$")."""
+    escaped = need_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+    return f"seen.{escaped}"
+
+
+def _cell_doc(change: CellChange) -> Document:
+    return {"cell": {**asdict(change.cell), "_id": change.cell.id}, "inc": change.inc}
+
+
+def _version_is(version: int) -> Document:
+    return {VERSION: version} if version else {VERSION: {"$exists": False}}
+
+
+def _stored(doc: Document) -> StoredGap:
+    return StoredGap(
+        place=NeedPlace(need_id=doc["_id"], **{k: doc[k] for k in PLACE_FIELDS}),
+        items=[ItemGap(**item) for item in doc["items"]],
+        weeks=[WeekChange(**week) for week in doc.get("weeks", [])],
+        sequence=doc[SEQUENCE],
+        version=doc.get(VERSION, 0),
+    )
+
+
+class MongoGapView:
+    def __init__(
+        self,
+        gaps: AsyncCollection[Document],
+        cells: AsyncCollection[Document],
+    ) -> None:
+        self._gaps = gaps
+        self._cells = cells
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def get(self, need_id: str) -> StoredGap | None:
+        doc = await self._gaps.find_one({"_id": need_id})
+        if doc is None:
+            return None
+        pending = doc.get(PENDING)
+        if pending is not None:
+            await self._settle(need_id, pending["version"], pending["cells"])
+        return _stored(doc)
+
+    async def apply(
+        self,
+        place: NeedPlace,
+        sequence: int,
+        gaps: Sequence[ItemGap],
+        changes: Sequence[WeekChange],
+        cells: Sequence[CellChange],
+        version: int,
+    ) -> bool:
+        place_fields = asdict(place)
+        place_fields.pop("need_id")
+        update: Document = {
+            "$set": {
+                **place_fields,
+                "items": [asdict(g) for g in gaps],
+                SEQUENCE: sequence,
+                **self._next(version, cells),
+            }
+        }
+        if changes:
+            update["$push"] = {"weeks": {"$each": [asdict(c) for c in changes]}}
+        guard = {"_id": place.need_id, SEQUENCE: {"$lt": sequence}, **_version_is(version)}
+        if not await self._write(guard, update):
+            return False
+        await self._settle(place.need_id, version + 1, [_cell_doc(c) for c in cells])
+        return True
+
+    async def refile(
+        self,
+        stored: StoredGap,
+        gaps: Sequence[ItemGap],
+        weeks: Sequence[WeekChange],
+        cells: Sequence[CellChange],
+    ) -> bool:
+        update = {
+            "$set": {
+                "items": [asdict(g) for g in gaps],
+                "weeks": [asdict(w) for w in weeks],
+                **self._next(stored.version, cells),
+            }
+        }
+        need_id = stored.place.need_id
+        guard = {"_id": need_id, SEQUENCE: stored.sequence, **_version_is(stored.version)}
+        result = await self._gaps.update_one(guard, update)
+        if not result.matched_count:
+            return False
+        await self._settle(need_id, stored.version + 1, [_cell_doc(c) for c in cells])
+        return True
+
+    async def needs_filed_elsewhere(self, item_code: str, sector: str) -> list[str]:
+        elsewhere = {"$elemMatch": {"item_code": item_code, "sector": {"$ne": sector}}}
+        query = {"$or": [{"items": elsewhere}, {"weeks": elsewhere}]}
+        return [doc["_id"] async for doc in self._gaps.find(query, {"_id": 1})]
+
+    @staticmethod
+    def _next(version: int, cells: Sequence[CellChange]) -> Document:
+        out: Document = {VERSION: version + 1}
+        if cells:
+            out[PENDING] = {"version": version + 1, "cells": [_cell_doc(c) for c in cells]}
+        return out
+
+    async def _write(self, guard: Document, update: Document) -> bool:
+        try:
+            result = await self._gaps.update_one(guard, update, upsert=True)
+        except DuplicateKeyError:
+            # The document exists and the guard refused, or another writer created it between
+            # our match and our insert: a plain conditional update tells the two apart.
+            result = await self._gaps.update_one(guard, update)
+            return bool(result.matched_count)
+        return bool(result.matched_count or result.upserted_id is not None)
+
+    async def _settle(self, need_id: str, version: int, cells: list[Document]) -> None:
+        """Add the need's change (as of `version`) to each cell that does not hold it yet, in
+        one round trip, then drop the pending mark."""
+        if cells:
+            await self._add_to_cells(need_id, version, cells)
+        await self._gaps.update_one(
+            {"_id": need_id, f"{PENDING}.version": version}, {"$unset": {PENDING: ""}}
+        )
+
+    async def _add_to_cells(self, need_id: str, version: int, cells: list[Document]) -> None:
+        seen = _seen(need_id)
+
+        def update(cell: Document, upsert: bool) -> UpdateOne:
+            return UpdateOne(
+                {"_id": cell["cell"]["_id"], seen: {"$not": {"$gte": version}}},
+                {"$inc": cell["inc"], "$set": {**cell["cell"], seen: version}},
+                upsert=upsert,
+            )
+
+        try:
+            await self._cells.bulk_write([update(c, True) for c in cells], ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            # As in `_write`: the cell refused (done already) or was created meanwhile.
+            retry = [update(cells[e["index"]], False) for e in errors]
+            await self._cells.bulk_write(retry, ordered=False)
+
+    async def rebuild_cells(self) -> int:
+        """The cells anew from every need's document (run with the consumer stopped)."""
+        await self._cells.drop()
+        count = 0
+        async for doc in self._gaps.find({}):
+            stored = _stored(doc)
+            where = NeedWhere(
+                stored.place.admin1_pcode, stored.place.admin2_pcode, stored.place.organisation
+            )
+            cells = cell_changes({}, contribution(where, stored.items, stored.weeks))
+            await self._settle(stored.place.need_id, stored.version, [_cell_doc(c) for c in cells])
+            await self._gaps.update_one({"_id": doc["_id"]}, {"$unset": {PENDING: ""}})
+            count += 1
+        return count
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def _cells_of(self, kind: CellKind, where: GapFilter, present: str) -> list[Document]:
+        query: Document = {"kind": kind.value, present: {"$gt": 0}}
+        for name, value in (
+            ("organisation", where.organisation),
+            ("admin1_pcode", where.admin1_pcode),
+            ("admin2_pcode", where.admin2_pcode),
+        ):
+            if value:
+                query[name] = value
+        if where.sector:
+            query["sector"] = where.sector
+        if where.item_code and kind is not CellKind.SECTOR:
+            query["key"] = where.item_code
+        return [doc async for doc in self._cells.find(query, {"seen": 0})]
+
+    async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]:
+        cells = await self._cells_of(CellKind.ITEM, where, "needs")
+        # An item's cells are under one sector, but for the moment its re-filing takes.
+        sectors = {(c["admin1_pcode"], c["key"]): c["sector"] for c in cells}
+        return [
+            AreaItemGap(
+                admin1_pcode=a1,
+                admin2_pcode=a2,
+                item_code=item,
+                sector=sectors[(a1, item)],
+                **sums,
+            )
+            for (a1, a2, item), sums in _summed(cells, level, ITEM_TOTALS).items()
+        ]
+
+    async def by_sector(self, where: GapFilter, level: str) -> list[AreaSectorGap]:
+        if where.item_code:
+            # One item's households in its sector: each need holds an item once, so the item's
+            # cells are the sector's, narrowed to it.
+            return [
+                AreaSectorGap(
+                    admin1_pcode=r.admin1_pcode,
+                    admin2_pcode=r.admin2_pcode,
+                    sector=r.sector,
+                    **{name: getattr(r, name) for name in SECTOR_TOTALS},
+                )
+                for r in await self.by_item(where, level)
+            ]
+        cells = await self._cells_of(CellKind.SECTOR, where, "needs")
+        return [
+            AreaSectorGap(admin1_pcode=a1, admin2_pcode=a2, sector=sector, **sums)
+            for (a1, a2, sector), sums in _summed(cells, level, SECTOR_TOTALS).items()
+        ]
+
+    async def trend(self, where: GapFilter) -> list[WeekItemTotals]:
+        totals: dict[tuple[str, str], dict[str, int]] = defaultdict(
+            lambda: dict.fromkeys(WEEK_TOTALS, 0)
+        )
+        for doc in await self._cells_of(CellKind.WEEK, where, "entries"):
+            row = totals[(doc["week"], doc["key"])]
+            for name in WEEK_TOTALS:
+                row[name] += doc.get(name, 0)
+        return [
+            WeekItemTotals(week=week, item_code=item, **sums)
+            for (week, item), sums in sorted(totals.items())
+        ]
+
+
+def _summed(
+    cells: list[Document], level: str, names: Sequence[str]
+) -> dict[tuple[str, str | None, str], dict[str, int]]:
+    """The cells added up per region (or cercle) and item or sector: partners together."""
+    totals: dict[tuple[str, str | None, str], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(names, 0)
+    )
+    for doc in cells:
+        admin2 = doc["admin2_pcode"] if level == "admin2" else None
+        row = totals[(doc["admin1_pcode"], admin2, doc["key"])]
+        for name in names:
+            row[name] += doc.get(name, 0)
+    return totals

@@ -1,0 +1,304 @@
+"""The gap cells (ADR 0027) against the real store: every need's change reaches each cell
+exactly once, whatever comes again, late, or after a crash between two cells; and the cells add
+up to what the per-need path groups from the gap documents (ADR 0026)."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from kitflow_distribution.adapters import mongo_gaps
+from kitflow_distribution.adapters.mongo_gaps import MongoItemView, PerNeedGapTotals
+from kitflow_distribution.handlers.ports import GapFilter
+from kitflow_distribution.handlers.projections import GapProjection
+from kitflow_distribution.rebuild import gap_view
+from kitflow_shared.contracts.catalogue import ITEM_UPDATED, ItemCategory, ItemState, item_subject
+from kitflow_shared.contracts.needs import (
+    NEED_COVERAGE_CHANGED,
+    NEED_SUBMITTED,
+    NeedItemState,
+    NeedState,
+    NeedStatus,
+    need_subject,
+)
+from kitflow_shared.events import EventContext
+from kitflow_shared.events.envelope import CloudEvent
+from pymongo.asynchronous.database import AsyncDatabase
+
+from tests.support.saga import validated_need
+
+pytestmark = pytest.mark.infra
+Document = dict[str, Any]
+MONDAY = datetime(2026, 11, 30, 9, tzinfo=UTC)
+FILTERS = [
+    GapFilter(),
+    GapFilter(organisation="NRC"),
+    GapFilter(admin1_pcode="ML06"),
+    GapFilter(admin2_pcode="ML0501"),
+    GapFilter(item_code="TARP"),
+    GapFilter(sector="shelter"),
+    GapFilter(sector="nfi", item_code="KIT-NFI"),
+    GapFilter(sector="nfi", item_code="TARP"),
+    GapFilter(organisation="DRC", admin1_pcode="ML05", sector="water"),
+]
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingCollection:
+    """The collection, except that its next write stops after `keep` of its updates (a crash
+    between two cells' updates, or between a document and its cells)."""
+
+    def __init__(self, inner: Any, keep: int) -> None:
+        self._inner, self._keep = inner, keep
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def bulk_write(self, requests: list[Any], **kwargs: Any) -> Any:
+        if self._keep > 0:
+            await self._inner.bulk_write(requests[: self._keep], **kwargs)
+        raise Crash
+
+    async def update_one(self, *args: Any, **kwargs: Any) -> Any:
+        self._keep -= 1
+        if self._keep < 0:
+            raise Crash
+        return await self._inner.update_one(*args, **kwargs)
+
+
+def _projection(db: AsyncDatabase[Document], crash_cells_after: int | None = None) -> GapProjection:
+    view = gap_view(db)
+    if crash_cells_after is not None:
+        view._cells = CrashingCollection(db[mongo_gaps.CELLS], crash_cells_after)  # type: ignore[assignment]
+    return GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), view)
+
+
+def _item(code: str, category: ItemCategory, sequence: int) -> CloudEvent:
+    state = ItemState(code=code, name_en=code, name_fr=code, category=category, unit="kit")
+    return ITEM_UPDATED.new(
+        state, subject=item_subject(code), sequence=sequence, context=EventContext.new()
+    )
+
+
+def _state(
+    need_id: str,
+    households: int,
+    items: dict[str, tuple[int, int, int, int]],
+    *,
+    cercle: str = "ML0501",
+    partner: str = "NRC",
+    status: NeedStatus = NeedStatus.VALIDATED,
+) -> NeedState:
+    need = validated_need(need_id, cercle[:4], cercle, {}, partner=partner)
+    need.population.households = households
+    need.status = status
+    need.items = [
+        NeedItemState(
+            item_code=code,
+            requested=r,
+            planned=p,
+            reserved=0,
+            dispatched=d,
+            delivered=v,
+            remaining=max(0, r - max(p, v)),
+        )
+        for code, (r, p, d, v) in items.items()
+    ]
+    return need
+
+
+def _event(need: NeedState, sequence: int, at: datetime = MONDAY) -> CloudEvent:
+    spec = NEED_SUBMITTED if sequence == 1 else NEED_COVERAGE_CHANGED
+    event = spec.new(
+        need, subject=need_subject(need.need_id), sequence=sequence, context=EventContext.new()
+    )
+    return event.model_copy(update={"time": at})
+
+
+async def _catalogue(projection: GapProjection) -> None:
+    for code, category in (
+        ("KIT-SHELTER", ItemCategory.SHELTER),
+        ("TARP", ItemCategory.SHELTER),
+        ("KIT-NFI", ItemCategory.NFI),
+        ("WATER", ItemCategory.WATER),
+    ):
+        await projection.item_changed(_item(code, category, 1))
+
+
+async def _both_paths(db: AsyncDatabase[Document]) -> list[Any]:
+    """Every table and trend the API offers, read from the cells and from the per-need path:
+    both must be equal (and the list of them is returned for comparisons over time)."""
+    cells, per_need = gap_view(db), PerNeedGapTotals(db[mongo_gaps.GAPS])
+    seen = []
+    for where in FILTERS:
+        for level in ("admin1", "admin2"):
+            for name in ("by_item", "by_sector"):
+                got = sorted(await getattr(cells, name)(where, level), key=repr)
+                want = sorted(await getattr(per_need, name)(where, level), key=repr)
+                assert got == want, (name, where, level)
+                seen.append(got)
+        got_trend, want_trend = await cells.trend(where), await per_need.trend(where)
+        assert got_trend == want_trend, ("trend", where)
+        seen.append(got_trend)
+    return seen
+
+
+async def test_a_redelivered_event_changes_no_cell(db: AsyncDatabase[Document]) -> None:
+    projection = _projection(db)
+    await _catalogue(projection)
+    first = _event(_state("N1", 30, {"TARP": (60, 0, 0, 0), "KIT-NFI": (30, 0, 0, 0)}), 1)
+    second = _event(_state("N1", 30, {"TARP": (60, 60, 60, 60), "KIT-NFI": (30, 30, 0, 0)}), 2)
+    await projection.need_changed(first)
+    await projection.need_changed(second)
+    before = await _both_paths(db)
+    await projection.need_changed(second)
+    await projection.need_changed(first)
+    assert await _both_paths(db) == before
+    rows = await gap_view(db).by_item(GapFilter(item_code="TARP"), "admin2")
+    assert [(r.requested, r.delivered, r.households_delivered) for r in rows] == [(60, 60, 30)]
+
+
+async def test_an_event_out_of_order_changes_no_cell(db: AsyncDatabase[Document]) -> None:
+    projection = _projection(db)
+    await _catalogue(projection)
+    newer = _event(_state("N1", 20, {"KIT-SHELTER": (20, 20, 0, 0)}, cercle="ML0601"), 3)
+    older = _event(_state("N1", 20, {"KIT-SHELTER": (20, 0, 0, 0)}), 2)
+    await projection.need_changed(newer)
+    await projection.need_changed(older)
+    await _both_paths(db)
+    rows = await gap_view(db).by_sector(GapFilter(), "admin2")
+    assert [(r.admin2_pcode, r.sector, r.households_planned) for r in rows] == [
+        ("ML0601", "shelter", 20)
+    ]
+
+
+@pytest.mark.parametrize("cells_done", [0, 1, 3])
+async def test_a_crash_between_two_cells_is_completed_by_the_redelivery(
+    db: AsyncDatabase[Document], cells_done: int
+) -> None:
+    await _catalogue(_projection(db))
+    submitted = _event(_state("N1", 40, {"TARP": (80, 0, 0, 0), "KIT-NFI": (40, 0, 0, 0)}), 1)
+    await _projection(db).need_changed(submitted)
+    # Moved to another cercle and partly delivered: every cell of the need changes.
+    moved = _state("N1", 40, {"TARP": (80, 80, 80, 80), "KIT-NFI": (40, 40, 0, 0)}, cercle="ML0502")
+    changed = _event(moved, 2, MONDAY + timedelta(days=7))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=cells_done).need_changed(changed)
+    await _projection(db).need_changed(changed)  # delivered again after the restart
+    await _projection(db).need_changed(changed)
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin2")
+    assert {(r.admin2_pcode, r.item_code, r.requested) for r in rows} == {
+        ("ML0502", "TARP", 80),
+        ("ML0502", "KIT-NFI", 40),
+    }
+
+
+async def test_the_need_s_next_event_completes_a_crash_first(db: AsyncDatabase[Document]) -> None:
+    """The crashed event never comes again (parked): the need's next one completes it."""
+    await _catalogue(_projection(db))
+    await _projection(db).need_changed(_event(_state("N1", 10, {"TARP": (10, 0, 0, 0)}), 1))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=1).need_changed(
+            _event(_state("N1", 10, {"TARP": (10, 10, 0, 0), "WATER": (900, 0, 0, 0)}), 2)
+        )
+    await _projection(db).need_changed(
+        _event(_state("N1", 10, {"TARP": (10, 10, 10, 10), "WATER": (900, 0, 0, 0)}), 3)
+    )
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin1")
+    assert {(r.item_code, r.planned, r.delivered) for r in rows} == {
+        ("TARP", 10, 10),
+        ("WATER", 0, 0),
+    }
+
+
+async def test_an_item_changing_sector_is_refiled_even_after_a_crash_mid_way(
+    db: AsyncDatabase[Document],
+) -> None:
+    projection = _projection(db)
+    await projection.item_changed(_item("TARP", ItemCategory.NFI, 1))
+    for n in range(3):
+        await projection.need_changed(_event(_state(f"N{n}", 10, {"TARP": (10, 0, 0, 0)}), 1))
+    crashing = gap_view(db)
+    crashing._gaps = CrashingCollection(db[mongo_gaps.GAPS], 1)  # type: ignore[assignment]
+    moved = _item("TARP", ItemCategory.SHELTER, 2)
+    with pytest.raises(Crash):
+        await GapProjection(projection.items, crashing).item_changed(moved)
+    await projection.item_changed(moved)  # redelivered after the crash
+    rows = await projection.gaps.by_sector(GapFilter(), "admin1")
+    assert {(r.sector, r.needs) for r in rows} == {("shelter", 3)}
+    await _both_paths(db)
+
+
+async def test_the_cells_rebuilt_from_the_gap_documents_are_the_same(
+    db: AsyncDatabase[Document],
+) -> None:
+    projection = _projection(db)
+    await _catalogue(projection)
+    for n, cercle in enumerate(("ML0501", "ML0502", "ML0601")):
+        need = _state(f"N{n}", 10 + n, {"TARP": (10, n, 0, 0), "WATER": (500, 500, 0, 0)})
+        need.admin1_pcode, need.admin2_pcode = cercle[:4], cercle
+        await projection.need_changed(_event(need, 1))
+    before = await _both_paths(db)
+    assert await gap_view(db).rebuild_cells() == 3
+    assert await _both_paths(db) == before
+
+
+async def test_the_cells_equal_the_per_need_grouping_on_a_random_scenario(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Property-style, seeded: needs change place, partner, status and quantities over weeks;
+    events come again and out of order; items change sector; some writes crash mid-way and are
+    delivered again. The cells always add up to what the gap documents say."""
+    rng = random.Random(27)
+    projection = _projection(db)
+    await _catalogue(projection)
+    codes = ["KIT-SHELTER", "TARP", "KIT-NFI", "WATER"]
+    statuses = [
+        NeedStatus.SUBMITTED,
+        NeedStatus.VALIDATED,
+        NeedStatus.PARTIALLY_COVERED,
+        NeedStatus.COVERED,
+        NeedStatus.CANCELLED,
+    ]
+    events: list[CloudEvent] = []
+    for n in range(30):
+        for sequence in range(1, rng.randint(2, 5)):
+            items = {}
+            for code in rng.sample(codes, rng.randint(1, 3)):
+                r = rng.randint(1, 50)
+                p = rng.choice([0, r // 2, r])
+                d = min(p, rng.choice([0, p]))
+                items[code] = (r, p, d, rng.choice([0, d, d // 2]))
+            need = _state(
+                f"R{n}",
+                rng.randint(1, 30),
+                items,
+                cercle=rng.choice(["ML0501", "ML0502", "ML0601"]),
+                partner=rng.choice(["NRC", "DRC"]),
+                status=rng.choice(statuses),
+            )
+            at = MONDAY + timedelta(days=rng.randint(0, 20))
+            events.append(_event(need, sequence, at))
+    rng.shuffle(events)  # out of order across and within needs
+    sector_moves = 1
+    for step, event in enumerate(events):
+        if rng.random() < 0.15:
+            # Crashes unless the event is a duplicate by now, or moves no cell.
+            with contextlib.suppress(Crash):
+                await _projection(db, rng.randint(0, 2)).need_changed(event)
+        await projection.need_changed(event)
+        if rng.random() < 0.2:
+            await projection.need_changed(rng.choice(events[: step + 1]))  # again, late
+        if step % 20 == 10:
+            sector_moves += 1
+            category = rng.choice([ItemCategory.SHELTER, ItemCategory.NFI, ItemCategory.WATER])
+            await projection.item_changed(_item("TARP", category, sector_moves))
+    await _both_paths(db)
