@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from kitflow_distribution.adapters import mongo_gaps
 from kitflow_distribution.adapters.mongo_gaps import MongoItemView, PerNeedGapTotals
+from kitflow_distribution.domain.gap_cells import CellKind
 from kitflow_distribution.handlers.ports import GapFilter
 from kitflow_distribution.handlers.projections import GapProjection
 from kitflow_distribution.rebuild import gap_view
@@ -75,7 +76,9 @@ class CrashingCollection:
 def _projection(db: AsyncDatabase[Document], crash_cells_after: int | None = None) -> GapProjection:
     view = gap_view(db)
     if crash_cells_after is not None:
-        view._cells = CrashingCollection(db[mongo_gaps.CELLS], crash_cells_after)  # type: ignore[assignment]
+        # Item cells are written first: the sector and week cells are not reached.
+        item_cells = CrashingCollection(db[mongo_gaps.CELLS[CellKind.ITEM]], crash_cells_after)
+        view._cells = {**view._cells, CellKind.ITEM: item_cells}  # type: ignore[dict-item]
     return GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), view)
 
 

@@ -48,7 +48,7 @@ def create_app() -> FastAPI:
     item_view = MongoItemView(runtime.collection(mongo_gaps.ITEMS))
     gap_view = MongoGapView(
         runtime.collection(mongo_gaps.GAPS),
-        runtime.collection(mongo_gaps.CELLS),
+        {kind: runtime.collection(name) for kind, name in mongo_gaps.CELLS.items()},
     )
     gaps = GapProjection(item_view, gap_view)
     stock_alerts = MongoStockAlerts(

@@ -50,7 +50,12 @@ from kitflow_distribution.handlers.projections import GapProjection
 
 log = logging.getLogger(__name__)
 # The issue 16 views, built from the same topics.
-REBUILT_TOO = (mongo_gaps.ITEMS, mongo_gaps.GAPS, mongo_gaps.CELLS, mongo_alerts.STOCK_ALERTS)
+REBUILT_TOO = (
+    mongo_gaps.ITEMS,
+    mongo_gaps.GAPS,
+    *mongo_gaps.CELLS.values(),
+    mongo_alerts.STOCK_ALERTS,
+)
 Document = dict[str, object]
 
 
@@ -129,7 +134,9 @@ async def rebuild_views(
 
 
 def gap_view(db: AsyncDatabase[Document]) -> MongoGapView:
-    return MongoGapView(db[mongo_gaps.GAPS], db[mongo_gaps.CELLS])
+    return MongoGapView(
+        db[mongo_gaps.GAPS], {kind: db[name] for kind, name in mongo_gaps.CELLS.items()}
+    )
 
 
 async def _need(event: CloudEvent, needs: MongoNeedsView, gaps: GapProjection) -> Applied:

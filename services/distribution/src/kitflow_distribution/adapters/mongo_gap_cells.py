@@ -15,7 +15,7 @@ change, so a cell's `seen.<need>` always says whether the need's latest change i
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -82,7 +82,7 @@ class MongoGapView:
     def __init__(
         self,
         gaps: AsyncCollection[Document],
-        cells: AsyncCollection[Document],
+        cells: Mapping[CellKind, AsyncCollection[Document]],
     ) -> None:
         self._gaps = gaps
         self._cells = cells
@@ -188,19 +188,24 @@ class MongoGapView:
                 upsert=upsert,
             )
 
-        try:
-            await self._cells.bulk_write([update(c, True) for c in cells], ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            # As in `_write`: the cell refused (done already) or was created meanwhile.
-            retry = [update(cells[e["index"]], False) for e in errors]
-            await self._cells.bulk_write(retry, ordered=False)
+        for kind, collection in self._cells.items():
+            of_kind = [c for c in cells if c["cell"]["kind"] == kind]
+            if not of_kind:
+                continue
+            try:
+                await collection.bulk_write([update(c, True) for c in of_kind], ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                    raise
+                # As in `_write`: the cell refused (done already) or was created meanwhile.
+                retry = [update(of_kind[e["index"]], False) for e in errors]
+                await collection.bulk_write(retry, ordered=False)
 
     async def rebuild_cells(self) -> int:
         """The cells anew from every need's document (run with the consumer stopped)."""
-        await self._cells.drop()
+        for collection in self._cells.values():
+            await collection.drop()
         count = 0
         async for doc in self._gaps.find({}):
             stored = _stored(doc)
@@ -216,7 +221,7 @@ class MongoGapView:
     # -- reads -------------------------------------------------------------------------------
 
     async def _cells_of(self, kind: CellKind, where: GapFilter, present: str) -> list[Document]:
-        query: Document = {"kind": kind.value, present: {"$gt": 0}}
+        query: Document = {present: {"$gt": 0}}
         for name, value in (
             ("organisation", where.organisation),
             ("admin1_pcode", where.admin1_pcode),
@@ -228,7 +233,7 @@ class MongoGapView:
             query["sector"] = where.sector
         if where.item_code and kind is not CellKind.SECTOR:
             query["key"] = where.item_code
-        return [doc async for doc in self._cells.find(query, {"seen": 0})]
+        return [doc async for doc in self._cells[kind].find(query, {"seen": 0})]
 
     async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]:
         cells = await self._cells_of(CellKind.ITEM, where, "needs")

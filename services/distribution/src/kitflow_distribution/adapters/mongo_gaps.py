@@ -11,6 +11,7 @@ from kitflow_shared.messaging.idempotency import Applied, apply_if_newer
 from kitflow_shared.store import IndexSpec
 from pymongo.asynchronous.collection import AsyncCollection
 
+from kitflow_distribution.domain.gap_cells import CellKind
 from kitflow_distribution.handlers.ports import (
     AreaItemGap,
     AreaSectorGap,
@@ -20,11 +21,15 @@ from kitflow_distribution.handlers.ports import (
 
 ITEMS = "item_view"
 GAPS = "gap_view"
-CELLS = "gap_cells"
+# One collection per kind of cell: a table reads only its own kind's cells.
+CELLS = {
+    CellKind.ITEM: "gap_item_cells",
+    CellKind.SECTOR: "gap_sector_cells",
+    CellKind.WEEK: "gap_week_cells",
+}
 INDEXES: list[IndexSpec] = [
     IndexSpec(GAPS, [("admin1_pcode", 1), ("admin2_pcode", 1)], name="by_place"),
     IndexSpec(GAPS, [("items.item_code", 1)], name="by_item"),
-    IndexSpec(CELLS, [("kind", 1), ("admin1_pcode", 1)], name="by_kind_and_region"),
 ]
 HOUSEHOLD_FIELDS = (
     "households_planned",
