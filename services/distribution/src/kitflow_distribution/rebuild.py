@@ -2,12 +2,21 @@
 by replaying the topics.
 
     python -m kitflow_distribution.rebuild [--keep]
+    python -m kitflow_distribution.rebuild --gap-cells-only
 
 Drops the views (unless --keep) and reads the stock and needs topics from their beginning up to
 where they end now, through the same sequence-guarded projections the consumer uses. Because
 every view update is "apply if newer", the replay is safe while the service keeps running: the
-live consumer and the replay can only move a document forward. Event topics keep their events
+live consumer and the replay can only move a document forward. The gap cells (ADR 0027) are
+the exception when dropped: a need the live consumer changes between the drop of the gap
+documents and of the cells would be counted twice or not at all, so drop them (the default)
+with the consumer stopped; `--keep` is safe while it runs. Event topics keep their events
 forever, so the views can always be rebuilt.
+
+`--gap-cells-only` rebuilds only the gap cells (ADR 0027) from the gap documents, the source of
+truth they are summed from (after an upgrade from a version without cells, for one): run it
+with the service's consumer stopped, since a need changed during the rebuild could be counted
+in a cell before the cell is rebuilt.
 """
 
 from __future__ import annotations
@@ -163,6 +172,14 @@ async def _partition_counts(bootstrap_servers: str, names: list[str]) -> dict[st
     return {t["topic"]: len(t["partitions"]) for t in described if not t.get("error_code")}
 
 
+async def _cells(common: CommonSettings) -> int:
+    client = create_client(StoreSettings(), "kitflow-distribution-rebuild")
+    try:
+        return await gap_view(client[common.database_name(SERVICE)]).rebuild_cells()
+    finally:
+        await client.close()
+
+
 def main() -> None:
     import typer
 
@@ -170,10 +187,16 @@ def main() -> None:
         keep: bool = typer.Option(
             False, help="Replay over the views instead of dropping them first"
         ),
+        gap_cells_only: bool = typer.Option(
+            False, help="Only the gap cells, from the gap documents (consumer stopped)"
+        ),
     ) -> None:
         """Rebuild distribution's read models from the stock and needs topics."""
         common = CommonSettings()
         configure_logging(SERVICE, common.log_level, as_json=False)
+        if gap_cells_only:
+            typer.echo(f"gap cells rebuilt from {asyncio.run(_cells(common))} needs")
+            return
 
         async def go() -> RebuildReport:
             client = create_client(StoreSettings(), "kitflow-distribution-rebuild")
