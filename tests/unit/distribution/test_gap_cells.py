@@ -3,6 +3,7 @@
 from dataclasses import replace
 
 from kitflow_distribution.domain.gap_cells import (
+    ROLLED_UP,
     Cell,
     CellKind,
     NeedWhere,
@@ -59,14 +60,17 @@ def test_a_change_moves_only_the_cells_it_touches() -> None:
     after = _gaps(20, KIT_NFI=(20, 20, 0, 0), TARP=(40, 0, 0, 0))
     weeks = week_changes(before, after, "2026-W49")
     changes = cell_changes(contribution(MOPTI, before, []), contribution(MOPTI, after, weeks))
-    assert {(c.cell.kind, c.cell.key): c.inc for c in changes} == {
+    moved = {
         (CellKind.ITEM, "KIT-NFI"): {"planned": 20, "households_planned": 20},
         (CellKind.SECTOR, "nfi"): {"households_planned": 20},
         (CellKind.WEEK, "KIT-NFI"): {"entries": 1, "planned": 20},
     }
+    rolled_up = {(ROLLED_UP[kind], key): inc for (kind, key), inc in moved.items()}
+    assert {(c.cell.kind, c.cell.key): c.inc for c in changes} == {**moved, **rolled_up}
 
 
 def test_a_need_moving_cercle_takes_its_figures_and_its_weeks_along() -> None:
+    """Within its region: the per-region and country cells do not move."""
     gaps = _gaps(10, KIT_NFI=(10, 0, 0, 0))
     weeks = [WeekChange("2026-W49", "KIT-NFI", "nfi", 10, 0, 0)]
     moved = NeedWhere("ML05", "ML0502", "NRC")

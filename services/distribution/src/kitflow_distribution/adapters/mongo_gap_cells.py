@@ -231,12 +231,13 @@ class MongoGapView:
                 query[name] = value
         if where.sector:
             query["sector"] = where.sector
-        if where.item_code and kind is not CellKind.SECTOR:
+        if where.item_code and kind not in (CellKind.SECTOR, CellKind.SECTOR_PER_REGION):
             query["key"] = where.item_code
         return [doc async for doc in self._cells[kind].find(query, {"seen": 0})]
 
     async def by_item(self, where: GapFilter, level: str) -> list[AreaItemGap]:
-        cells = await self._cells_of(CellKind.ITEM, where, "needs")
+        kind = CellKind.ITEM_PER_REGION if _per_region(where, level) else CellKind.ITEM
+        cells = await self._cells_of(kind, where, "needs")
         # An item's cells are under one sector, but for the moment its re-filing takes.
         sectors = {(c["admin1_pcode"], c["key"]): c["sector"] for c in cells}
         return [
@@ -263,7 +264,8 @@ class MongoGapView:
                 )
                 for r in await self.by_item(where, level)
             ]
-        cells = await self._cells_of(CellKind.SECTOR, where, "needs")
+        kind = CellKind.SECTOR_PER_REGION if _per_region(where, level) else CellKind.SECTOR
+        cells = await self._cells_of(kind, where, "needs")
         return [
             AreaSectorGap(admin1_pcode=a1, admin2_pcode=a2, sector=sector, **sums)
             for (a1, a2, sector), sums in _summed(cells, level, SECTOR_TOTALS).items()
@@ -273,7 +275,9 @@ class MongoGapView:
         totals: dict[tuple[str, str], dict[str, int]] = defaultdict(
             lambda: dict.fromkeys(WEEK_TOTALS, 0)
         )
-        for doc in await self._cells_of(CellKind.WEEK, where, "entries"):
+        anywhere = not (where.admin1_pcode or where.admin2_pcode)
+        kind = CellKind.WEEK_COUNTRY if anywhere else CellKind.WEEK
+        for doc in await self._cells_of(kind, where, "entries"):
             row = totals[(doc["week"], doc["key"])]
             for name in WEEK_TOTALS:
                 row[name] += doc.get(name, 0)
@@ -281,6 +285,10 @@ class MongoGapView:
             WeekItemTotals(week=week, item_code=item, **sums)
             for (week, item), sums in sorted(totals.items())
         ]
+
+
+def _per_region(where: GapFilter, level: str) -> bool:
+    return level == "admin1" and not where.admin2_pcode
 
 
 def _summed(

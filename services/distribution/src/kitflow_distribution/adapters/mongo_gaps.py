@@ -26,6 +26,9 @@ CELLS = {
     CellKind.ITEM: "gap_item_cells",
     CellKind.SECTOR: "gap_sector_cells",
     CellKind.WEEK: "gap_week_cells",
+    CellKind.ITEM_PER_REGION: "gap_item_region_cells",
+    CellKind.SECTOR_PER_REGION: "gap_sector_region_cells",
+    CellKind.WEEK_COUNTRY: "gap_week_country_cells",
 }
 INDEXES: list[IndexSpec] = [
     IndexSpec(GAPS, [("admin1_pcode", 1), ("admin2_pcode", 1)], name="by_place"),

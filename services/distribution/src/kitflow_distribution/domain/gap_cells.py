@@ -3,7 +3,8 @@
 A need contributes to three kinds of cell, each per region, cercle and partner:
 - per item: its figures for the item (in the item's unit) and its households;
 - per sector: its households once, covered when every item of the sector is;
-- per ISO week and item: what its events changed in that week (the trend).
+- per ISO week and item: what its events changed in that week (the trend);
+and to the same cells rolled up per region (items, sectors) or for the country (the trend).
 
 The consumer keeps each cell as a running sum. When a need changes, the cells change by the
 difference between its contribution after and before (`cell_changes`): a need that moves place,
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from kitflow_distribution.domain.gaps import ItemGap, WeekChange
@@ -25,6 +26,18 @@ class CellKind(StrEnum):
     ITEM = "item"
     SECTOR = "sector"
     WEEK = "week"
+    # The same sums rolled up, so that the page's widest tables read a few hundred cells: per
+    # region (cercle left blank) for items and sectors, for the whole country for the trend.
+    ITEM_PER_REGION = "item-per-region"
+    SECTOR_PER_REGION = "sector-per-region"
+    WEEK_COUNTRY = "week-country"
+
+
+ROLLED_UP = {
+    CellKind.ITEM: CellKind.ITEM_PER_REGION,
+    CellKind.SECTOR: CellKind.SECTOR_PER_REGION,
+    CellKind.WEEK: CellKind.WEEK_COUNTRY,
+}
 
 
 @dataclass(frozen=True)
@@ -121,7 +134,13 @@ def contribution(
         figures["entries"] += 1
         for name in WEEK_FIGURES:
             figures[name] += getattr(change, name)
-    return out
+    return {**out, **{_rolled_up(c): dict(figures) for c, figures in out.items()}}
+
+
+def _rolled_up(cell: Cell) -> Cell:
+    kind = ROLLED_UP[cell.kind]
+    admin1 = "" if kind is CellKind.WEEK_COUNTRY else cell.admin1_pcode
+    return replace(cell, kind=kind, admin1_pcode=admin1, admin2_pcode="")
 
 
 def cell_changes(before: Mapping[Cell, Mapping[str, int]], after: Counters) -> list[CellChange]:
