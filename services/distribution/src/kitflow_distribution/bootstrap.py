@@ -77,7 +77,10 @@ def create_app() -> FastAPI:
     sources: list[AlertSource] = [stock_alerts, work_alerts]
     if runtime.kafka is not None:
         dead = DeadLetterWatch(runtime.kafka.bootstrap_servers, runtime.common.namespace)
-        runtime.add_periodic("dead-letters", settings.dead_letter_check_interval_s, dead.refresh)
+        # Every replica keeps its own count of dead letters for its alerts: not one owner.
+        runtime.add_periodic(
+            "dead-letters", settings.dead_letter_check_interval_s, dead.refresh, one_owner=False
+        )
         sources.append(dead)
 
     app = runtime.create_app(
