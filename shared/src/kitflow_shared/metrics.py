@@ -63,3 +63,11 @@ PERIODIC_RUNS = Counter(
     "Rounds of a periodic job run by this replica",
     ["service", "job"],
 )
+OFFLOAD_ADMITTED = Gauge(
+    "kitflow_offload_admitted", "Tasks running or waiting in a bounded worker pool", ["pool"]
+)
+OFFLOAD_REFUSED = Counter(
+    "kitflow_offload_refused_total",
+    "Tasks refused because the pool's workers and queue were full (answered 503)",
+    ["pool"],
+)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from kitflow_shared.offload import BoundedPool
 from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.topics import DISTRIBUTION_EVENTS, DISTRIBUTION_GROUP
 from kitflow_shared.web.request_keys import install_request_key_problems
@@ -27,6 +28,7 @@ from kitflow_distribution.api.routes import alerts, plans, views
 from kitflow_distribution.api.routes import gaps as gaps_routes
 from kitflow_distribution.config import DistributionSettings
 from kitflow_distribution.consumers import subscriptions
+from kitflow_distribution.domain.planner import DraftPlan, PlanningProblem, plan_allocation
 from kitflow_distribution.handlers.alerts import AlertQueries
 from kitflow_distribution.handlers.plans import PlanHandlers
 from kitflow_distribution.handlers.ports import AlertSource
@@ -50,6 +52,23 @@ def create_app() -> FastAPI:
     stock_alerts = MongoStockAlerts(
         runtime.collection(mongo_alerts.STOCK_ALERTS), runtime.collection(mongo_views.STOCK)
     )
+    # Threads, not processes: as responsive (HiGHS releases the GIL while it solves; ADR 0028)
+    # without a copy of the service per worker, and the planner's errors need not be pickled.
+    planner = BoundedPool(
+        "planner",
+        workers=settings.planner_workers,
+        queue_limit=settings.planner_queue_limit,
+        kind="thread",
+        retry_after_s=settings.planner_retry_after_s,
+    )
+
+    async def solve(problem: PlanningProblem) -> DraftPlan:
+        return await planner.run(plan_allocation, problem)
+
+    async def close_planner() -> None:
+        planner.close()
+
+    runtime.add_closer(close_planner)
     plan_handlers = PlanHandlers(
         plans=MongoPlanRepository(plans_db, runtime.notify),
         coverage=MongoCoverageRepository(coverage_db, runtime.notify),
@@ -58,6 +77,7 @@ def create_app() -> FastAPI:
         needs=needs_view,
         answer_within=settings.reservation_answer_timeout,
         max_lines=settings.max_plan_lines,
+        solve=solve,
     )
     runtime.consume(
         DISTRIBUTION_GROUP,
