@@ -27,6 +27,10 @@ async def running_app(
         "KITFLOW_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "KITFLOW_STORE_URL": infra.store_url,
         "KITFLOW_OUTBOX_SWEEP_INTERVAL_S": "0.3",
+        # Short job leases (ADR 0028): an app dropped without its lifespan's end hands its
+        # jobs over within 3.5 s.
+        "KITFLOW_JOB_LEASE_S": "3",
+        "KITFLOW_JOB_LEASE_RENEW_S": "0.5",
         "KITFLOW_KAFKA_RETRY_BACKOFF_MS": "20",
         **env,
     }.items():

@@ -44,6 +44,10 @@ def service_env(infra: Infra, namespace: str, **extra: str) -> dict[str, str]:
         "KITFLOW_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap,
         "KITFLOW_STORE_URL": infra.store_url,
         "KITFLOW_OUTBOX_SWEEP_INTERVAL_S": "0.5",
+        # A SIGKILLed replica's jobs and outbox sweep pass to its successor within 3.5 s, not
+        # the production 20 s (ADR 0028).
+        "KITFLOW_JOB_LEASE_S": "3",
+        "KITFLOW_JOB_LEASE_RENEW_S": "0.5",
         "KITFLOW_LOG_JSON": "true",
         **extra,
     }

@@ -43,3 +43,31 @@ CONSUMER_LAG = Gauge(
     "Messages behind the end of the partition",
     ["group", "topic", "partition"],
 )
+JOB_OWNED = Gauge(
+    "kitflow_job_owned",
+    "1 where this replica holds the lease of the periodic job (runs it), else 0",
+    ["service", "job"],
+)
+JOB_TAKEOVERS = Counter(
+    "kitflow_job_takeovers_total",
+    "Times this replica took a periodic job's lease (its first start counts as one)",
+    ["service", "job"],
+)
+JOB_LEASE_TOKEN = Gauge(
+    "kitflow_job_lease_token",
+    "The fencing token of the job's lease this replica last took (goes up on every takeover)",
+    ["service", "job"],
+)
+PERIODIC_RUNS = Counter(
+    "kitflow_periodic_runs_total",
+    "Rounds of a periodic job run by this replica",
+    ["service", "job"],
+)
+OFFLOAD_ADMITTED = Gauge(
+    "kitflow_offload_admitted", "Tasks running or waiting in a bounded worker pool", ["pool"]
+)
+OFFLOAD_REFUSED = Counter(
+    "kitflow_offload_refused_total",
+    "Tasks refused because the pool's workers and queue were full (answered 503)",
+    ["pool"],
+)

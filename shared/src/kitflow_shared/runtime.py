@@ -33,9 +33,18 @@ from tenacity import (
 )
 from tenacity.wait import wait_base
 
+from kitflow_shared.leases import (
+    LEASES,
+    LeaseKeeper,
+    LeaseStore,
+    MongoLeases,
+    replica_id,
+    run_owned,
+)
 from kitflow_shared.messaging.consumer import ConsumerRunner, Handler
 from kitflow_shared.messaging.outbox import Notify, OutboxRelay, no_notify
 from kitflow_shared.messaging.producer import EventProducer
+from kitflow_shared.metrics import PERIODIC_RUNS
 from kitflow_shared.settings import CommonSettings, KafkaSettings, ServiceSettings, StoreSettings
 from kitflow_shared.store import Document, IndexSpec, create_client, ensure_indexes, ping
 from kitflow_shared.topics import ConsumerGroupSpec, TopicSpec, ensure_topics
@@ -78,6 +87,7 @@ class ServiceRuntime:
         store: StoreSettings,
         indexes: list[IndexSpec],
         run_workers: bool = True,
+        leases: LeaseStore | None = None,
     ) -> None:
         self.service = service
         self.common = common
@@ -93,6 +103,10 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[None]] = []
         self._closers: list[Callable[[], Coroutine[Any, Any, Any]]] = []
         self._relay: OutboxRelay | None = None
+        # Who this replica is in the job leases, and where they are (ADR 0028).
+        self.replica = replica_id(service)
+        self._leases = leases or MongoLeases(self.db[LEASES])
+        self.keepers: dict[str, LeaseKeeper] = {}
 
     @classmethod
     def of(
@@ -119,15 +133,21 @@ class ServiceRuntime:
 
     def relay(self, topic: TopicSpec, collections: list[AsyncCollection[Document]]) -> OutboxRelay:
         """The outbox relay of the service's events (ADR 0003), run as the "outbox-relay"
-        worker; the repositories that write to `collections` get `self.notify`."""
+        worker; the repositories that write to `collections` get `self.notify`.
+
+        Every replica publishes what its own writes kick; only the holder of the
+        "outbox-sweep" lease sweeps for what a crash left behind (ADR 0028)."""
+        sweep = self._keeper("outbox-sweep")
         self._relay = OutboxRelay(
             service=self.service,
             publisher=self._producer(),
             topic=topic.qualified(self.common.namespace),
             collections=collections,
             sweep_interval_s=self.common.outbox_sweep_interval_s,
+            sweeps=lambda: sweep.owned,
         )
         self.add_worker("outbox-relay", self._relay.run)
+        self.add_worker("outbox-sweep", self._owned(sweep, _hold))
         return self._relay
 
     @property
@@ -156,13 +176,41 @@ class ServiceRuntime:
         return consumer
 
     def add_periodic(
-        self, name: str, interval_s: float, job: Job, *, wait_first: bool = False
+        self,
+        name: str,
+        interval_s: float,
+        job: Job,
+        *,
+        wait_first: bool = False,
+        one_owner: bool = True,
     ) -> None:
         """Run `job` every `interval_s` seconds (after a first wait if `wait_first`). A failure
         is logged and retried after 1 s, 2 s, 4 s ... up to the interval (with jitter): a
         passing hiccup costs seconds, not a whole round, and a lasting failure is retried about
-        once a round."""
-        self.add_worker(name, lambda: _every(name, interval_s, job, wait_first=wait_first))
+        once a round.
+
+        With `one_owner` (the default) only the replica holding the job's lease runs it; the
+        others stand by and take it over when the owner dies (ADR 0028). `one_owner=False` for
+        a job every replica must run for itself (refreshing an in-process cache)."""
+
+        def rounds() -> Coroutine[Any, Any, None]:
+            return _every(self.service, name, interval_s, job, wait_first=wait_first)
+
+        self.add_worker(name, self._owned(self._keeper(name), rounds) if one_owner else rounds)
+
+    def _keeper(self, job: str) -> LeaseKeeper:
+        keeper = LeaseKeeper(
+            self._leases,
+            service=self.service,
+            job=job,
+            owner=self.replica,
+            lease_s=self.common.job_lease_s,
+        )
+        self.keepers[job] = keeper
+        return keeper
+
+    def _owned(self, keeper: LeaseKeeper, job: Worker) -> Worker:
+        return lambda: run_owned(keeper, self.common.job_lease_renew_s, job)
 
     def _producer(self) -> EventProducer:
         if self.producer is None:
@@ -297,7 +345,7 @@ async def _supervised(name: str, worker: Worker) -> None:
             await worker()
 
 
-async def _every(name: str, interval_s: float, job: Job, *, wait_first: bool) -> None:
+async def _every(service: str, name: str, interval_s: float, job: Job, *, wait_first: bool) -> None:
     def failed(state: RetryCallState) -> None:
         log.error(
             "%s failed; retrying in %.1f s",
@@ -316,7 +364,13 @@ async def _every(name: str, interval_s: float, job: Job, *, wait_first: bool) ->
         ):
             with attempt:
                 await job()
+        PERIODIC_RUNS.labels(service, name).inc()
         await asyncio.sleep(interval_s)
+
+
+async def _hold() -> None:
+    """The work of a lease that only marks its holder (the outbox sweep): wait to be cancelled."""
+    await asyncio.Event().wait()
 
 
 def _failure_of(state: RetryCallState) -> BaseException | None:

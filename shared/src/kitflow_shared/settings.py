@@ -74,6 +74,12 @@ class CommonSettings(BaseSettings):
     log_json: bool = True
     # How often the outbox relay sweeps for entries a crash left behind.
     outbox_sweep_interval_s: float = Field(default=2.0, gt=0)
+    # One replica runs each periodic job (and the outbox sweep) under a lease in the store
+    # (ADR 0028): it renews the lease every `job_lease_renew_s`; when it dies, another replica
+    # takes the job over within `job_lease_s + job_lease_renew_s`. The replicas' clocks must
+    # agree to well within the lease.
+    job_lease_s: float = Field(default=15.0, gt=0)
+    job_lease_renew_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> CommonSettings:
@@ -84,6 +90,15 @@ class CommonSettings(BaseSettings):
             raise ValueError(
                 "KITFLOW_INTERNAL_SECRET must be set to a random value of at least 32 characters "
                 "in production"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _renew_within_the_lease(self) -> CommonSettings:
+        if self.job_lease_renew_s >= self.job_lease_s:
+            raise ValueError(
+                "KITFLOW_JOB_LEASE_RENEW_S must be shorter than KITFLOW_JOB_LEASE_S (an owner "
+                "must renew before its lease runs out)"
             )
         return self
 

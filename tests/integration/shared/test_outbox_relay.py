@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -190,3 +191,44 @@ async def test_an_unreadable_entry_is_parked_whole_instead_of_staying_for_ever(d
     assert (topic, value) == ("t.dlq", b'{"not": "an event"}')
     assert headers["kitflow-dlq-reason"] == b"unreadable outbox entry"
     assert headers["kitflow-dlq-document"] == b"warehouses/BKO"
+
+
+async def test_only_the_holder_of_the_sweep_lease_sweeps_but_every_replica_publishes_its_kicks(
+    db: Db,
+) -> None:
+    """Two replicas' relays would both sweep every outbox (ADR 0028): one sweeps, the holder of
+    the "outbox-sweep" lease; a replica without it still publishes what its own writes kick."""
+    await _write(db, "BKO", _events("BKO", 1, 3))  # left behind by a crash
+    publisher = FakePublisher()
+    holds_sweep = False
+    asked = 0
+
+    def sweeps() -> bool:
+        nonlocal asked
+        asked += 1
+        return holds_sweep
+
+    relay = OutboxRelay(
+        service="test",
+        publisher=publisher,
+        topic="t",
+        collections=[db["warehouses"]],
+        sweep_interval_s=0.05,
+        sweeps=sweeps,
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        await _write(db, "GAO", _events("GAO", 1, 1))
+        relay.notify("warehouses", "GAO")
+        await eventually(lambda: _asked(lambda: asked), lambda n: n >= 3, what="three rounds")
+        assert [e.subject for _, e in publisher.sent] == ["warehouse/GAO"]
+        assert await _pending(db) == 3, "no sweep without the lease"
+        holds_sweep = True
+        await eventually(lambda: _pending(db), lambda n: n == 0, timeout_s=15, what="swept")
+    finally:
+        task.cancel()
+    assert [e.sequence for _, e in publisher.sent if e.subject == "warehouse/BKO"] == [1, 2, 3]
+
+
+async def _asked(count: Callable[[], int]) -> int:
+    return count()

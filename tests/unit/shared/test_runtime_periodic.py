@@ -10,6 +10,8 @@ import pytest
 from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.settings import CommonSettings, StoreSettings
 
+from tests.unit.shared.fakes import FakeLeases
+
 DEADLINE_S = 10.0
 AN_HOUR_S = 3600.0
 
@@ -22,6 +24,8 @@ def _runtime() -> ServiceRuntime:
         kafka=None,
         store=StoreSettings(url="mongodb://127.0.0.1:9/"),
         indexes=[],
+        # The job leases in memory: this replica is the only contender, so it runs the jobs.
+        leases=FakeLeases(),
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from kitflow_shared.offload import BoundedPool
 from kitflow_shared.runtime import ServiceRuntime
 from kitflow_shared.topics import DISTRIBUTION_EVENTS, DISTRIBUTION_GROUP
 from kitflow_shared.web.request_keys import install_request_key_problems
@@ -28,6 +29,7 @@ from kitflow_distribution.api.routes import alerts, plans, views
 from kitflow_distribution.api.routes import gaps as gaps_routes
 from kitflow_distribution.config import DistributionSettings
 from kitflow_distribution.consumers import subscriptions
+from kitflow_distribution.domain.planner import DraftPlan, PlanningProblem, plan_allocation
 from kitflow_distribution.handlers.alerts import AlertQueries
 from kitflow_distribution.handlers.plans import PlanHandlers
 from kitflow_distribution.handlers.ports import AlertSource
@@ -54,6 +56,23 @@ def create_app() -> FastAPI:
     stock_alerts = MongoStockAlerts(
         runtime.collection(mongo_alerts.STOCK_ALERTS), runtime.collection(mongo_views.STOCK)
     )
+    # Threads, not processes: as responsive (HiGHS releases the GIL while it solves; ADR 0028)
+    # without a copy of the service per worker, and the planner's errors need not be pickled.
+    planner = BoundedPool(
+        "planner",
+        workers=settings.planner_workers,
+        queue_limit=settings.planner_queue_limit,
+        kind="thread",
+        retry_after_s=settings.planner_retry_after_s,
+    )
+
+    async def solve(problem: PlanningProblem) -> DraftPlan:
+        return await planner.run(plan_allocation, problem)
+
+    async def close_planner() -> None:
+        planner.close()
+
+    runtime.add_closer(close_planner)
     plan_handlers = PlanHandlers(
         plans=MongoPlanRepository(plans_db, runtime.notify),
         coverage=MongoCoverageRepository(coverage_db, runtime.notify),
@@ -62,6 +81,7 @@ def create_app() -> FastAPI:
         needs=needs_view,
         answer_within=settings.reservation_answer_timeout,
         max_lines=settings.max_plan_lines,
+        solve=solve,
     )
     runtime.consume(
         DISTRIBUTION_GROUP,
@@ -81,7 +101,10 @@ def create_app() -> FastAPI:
     sources: list[AlertSource] = [stock_alerts, work_alerts]
     if runtime.kafka is not None:
         dead = DeadLetterWatch(runtime.kafka.bootstrap_servers, runtime.common.namespace)
-        runtime.add_periodic("dead-letters", settings.dead_letter_check_interval_s, dead.refresh)
+        # Every replica keeps its own count of dead letters for its alerts: not one owner.
+        runtime.add_periodic(
+            "dead-letters", settings.dead_letter_check_interval_s, dead.refresh, one_owner=False
+        )
         sources.append(dead)
 
     app = runtime.create_app(

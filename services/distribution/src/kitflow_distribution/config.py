@@ -18,5 +18,11 @@ class DistributionSettings(ServiceSettings):
     max_plan_lines: int = Field(default=10_000, ge=1, le=10_000)
     # A reservation that lapses within this time is on the alerts list.
     reservation_warning: timedelta = timedelta(hours=24)
+    # The planner solves in a pool of threads off the event loop (ADR 0028): at most this many
+    # plans at once, this many more waiting; past that a draft is refused with 503 and
+    # Retry-After (the planner's own estimate of a large plan's solve).
+    planner_workers: int = Field(default=1, ge=1, le=16)
+    planner_queue_limit: int = Field(default=4, ge=0, le=100)
+    planner_retry_after_s: int = Field(default=30, ge=1)
     # How often the dead-letter topics are read for the alerts list.
     dead_letter_check_interval_s: float = Field(default=60.0, gt=0)

@@ -71,9 +71,14 @@ def create_app(transports: dict[str, httpx.AsyncBaseTransport] | None = None) ->
     runtime.add_periodic("housekeeping", settings.housekeeping_interval_s, housekeeping)
 
     def readiness() -> list[ReadinessCheck]:
+        # Ready while the gateway's own store answers: a service that is down takes only its
+        # own routes off (503 naming it), not the whole API off the load balancer.
         return [
             *runtime.readiness_checks(),
-            *(ReadinessCheck(name, upstream.alive) for name, upstream in upstreams.items()),
+            *(
+                ReadinessCheck(name, upstream.alive, required=False)
+                for name, upstream in upstreams.items()
+            ),
         ]
 
     app = runtime.create_app(

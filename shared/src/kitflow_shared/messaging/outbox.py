@@ -92,6 +92,7 @@ class OutboxRelay:
         batch_size: int = 200,
         after_publish: Callable[[list[CloudEvent]], Awaitable[None]] | None = None,
         dead_letter_topic: str | None = None,
+        sweeps: Callable[[], bool] = lambda: True,
     ) -> None:
         self._service = service
         self._publisher = publisher
@@ -103,6 +104,9 @@ class OutboxRelay:
         # Crash tests hook in here: the moment after the broker acknowledged, before pruning.
         self._after_publish = after_publish
         self._kicks: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        # Whether this replica sweeps now: only the one holding the sweep's lease does (ADR
+        # 0028); every replica publishes what its own writes kick.
+        self._sweeps = sweeps
 
     def notify(self, collection: str, doc_id: Any) -> None:
         """Tell the relay that a document just got outbox entries. Never blocks the writer."""
@@ -117,7 +121,8 @@ class OutboxRelay:
                 first = None
             try:
                 if first is None:
-                    await self.sweep_once()
+                    if self._sweeps():
+                        await self.sweep_once()
                 else:
                     await self._publish_kicked(first)
             except asyncio.CancelledError:

@@ -32,6 +32,10 @@ READINESS_TIMEOUT_S = 3.0
 class ReadinessCheck:
     name: str
     check: Callable[[], Awaitable[None]]
+    # A dependency the process can serve without (the gateway's services: only their own
+    # routes need them). It is checked and listed, and named in "unavailable" when it fails,
+    # but does not take the process off the load balancer.
+    required: bool = True
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -60,12 +64,22 @@ def create_service_app(
 
     @app.get("/readyz", tags=["operations"], response_model=None)
     async def readyz() -> JSONResponse:
-        """Readiness: every dependency (broker, store, ...) answers a real call."""
-        results = await asyncio.gather(*(_run(c) for c in readiness(app)))
-        checks = dict(results)
-        if all(status == "ok" for status in checks.values()):
-            return JSONResponse({"status": "ready", "service": service, "checks": checks})
-        failing = ", ".join(f"{k} ({v})" for k, v in checks.items() if v != "ok")
+        """Readiness: every dependency it cannot serve without (broker, store, ...) answers a
+        real call; the others are listed, and those failing named in "unavailable"."""
+        wanted = list(readiness(app))
+        checks = dict(await asyncio.gather(*(_run(c) for c in wanted)))
+        required = [c.name for c in wanted if c.required]
+        if all(checks[name] == "ok" for name in required):
+            unavailable = [c.name for c in wanted if not c.required and checks[c.name] != "ok"]
+            return JSONResponse(
+                {
+                    "status": "ready",
+                    "service": service,
+                    "checks": checks,
+                    "unavailable": unavailable,
+                }
+            )
+        failing = ", ".join(f"{k} ({checks[k]})" for k in required if checks[k] != "ok")
         return problem_response(
             503,
             "Not ready",

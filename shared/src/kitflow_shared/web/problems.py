@@ -40,6 +40,7 @@ from kitflow_shared.i18n import (
     translate,
 )
 from kitflow_shared.logging import correlation_id_var
+from kitflow_shared.offload import PoolFull
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -140,6 +141,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=exc.errors,
             headers=exc.headers,
             **exc.extensions,
+        )
+
+    @app.exception_handler(PoolFull)
+    async def _busy(request: Request, exc: PoolFull) -> JSONResponse:
+        # The server's own bound (not the caller's rate): 503, and when to come back.
+        return problem_response(
+            503,
+            "Too busy",
+            f"Every {exc.pool} worker is busy and its queue is full; retry in "
+            f"{exc.retry_after_s} s.",
+            instance=request.url.path,
+            slug="busy",
+            headers={"Retry-After": str(exc.retry_after_s)},
+            pool=exc.pool,
         )
 
     @app.exception_handler(RequestValidationError)

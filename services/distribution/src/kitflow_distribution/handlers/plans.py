@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from kitflow_distribution.domain.errors import (
 )
 from kitflow_distribution.domain.planner import (
     Coordinates,
+    DraftPlan,
     PartnerCap,
     PlanningNeed,
     PlanningOptions,
@@ -61,6 +62,8 @@ from kitflow_distribution.handlers.ports import (
 from kitflow_distribution.handlers.reports import FiveWRow, five_w_rows
 
 Clock = Callable[[], datetime]
+# Runs the planner on a problem: off the event loop in the service (ADR 0028).
+Solve = Callable[[PlanningProblem], Awaitable[DraftPlan]]
 MAX_ATTEMPTS = 10
 # A plan is one store document (at most 16 MiB) that also holds, in its outbox, the events of a
 # change until they are published. At 10,000 lines the plan takes 3.9 MB (lines 2.6, the
@@ -111,6 +114,9 @@ class PlanHandlers:
     answer_within: timedelta = timedelta(minutes=10)
     reservations_last: timedelta = timedelta(days=14)
     max_lines: int = MAX_PLAN_LINES
+    # Where the planner runs: off the event loop in the service (bootstrap: a bounded pool),
+    # inline in unit tests.
+    solve: Solve = field(default_factory=lambda: _solve_inline)
 
     def now(self) -> datetime:
         """The clock, to the millisecond the store keeps: the first answer to a command shows
@@ -180,7 +186,7 @@ class PlanHandlers:
         if key is not None and (replay := await self._drafted_with(key)) is not None:
             return replay
         problem = await self.problem(request)
-        result = plan_allocation(problem)
+        result = await self.solve(problem)
         if len(result.lines) > self.max_lines:
             raise InvalidInput.of(
                 "need_ids",
@@ -526,6 +532,11 @@ class PlanHandlers:
                 changed += len(coverage.events)
                 break
         return changed
+
+
+async def _solve_inline(problem: PlanningProblem) -> DraftPlan:
+    """On the caller's loop: for unit tests and tools, never in the service."""
+    return plan_allocation(problem)
 
 
 def _reached_per_line(by_need: Mapping[str, list[dict[str, Any]]]) -> dict[str, tuple[int, int]]:

@@ -45,6 +45,9 @@ PASSED_BACK = (
     "retry-after",
     REPLAYED_HEADER.lower(),
 )
+# What a caller of a service that cannot be reached is told to wait: about what an orchestrator
+# takes to restart it.
+UPSTREAM_RETRY_AFTER_S = 5
 PATH_PARAM = re.compile(r"{(\w+)}")
 
 ALL = frozenset(Role)
@@ -357,6 +360,7 @@ async def _call_service(
             f"The {route.service} service did not answer in time; the request may or may not "
             "have been applied. Retry with the same Idempotency-Key to be safe.",
             slug="upstream-timeout",
+            service=route.service,
         ) from None
     except UpstreamUnavailable as exc:
         log.warning(
@@ -365,9 +369,11 @@ async def _call_service(
         raise Problem(
             503,
             "Service unavailable",
-            f"The {route.service} service cannot be reached; retry later.",
+            f"The {route.service} service cannot be reached; retry later. The routes of the "
+            "other services keep working.",
             slug="upstream-unavailable",
-            headers={"Retry-After": "5"},
+            headers={"Retry-After": str(UPSTREAM_RETRY_AFTER_S)},
+            service=route.service,
         ) from None
     response = Response(upstream.body, status_code=upstream.status)
     for name, value in upstream.headers:
