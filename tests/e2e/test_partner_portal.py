@@ -9,9 +9,10 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from playwright.async_api import BrowserContext, Page, Playwright, expect
+from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
 
 from tests.e2e import test_gateway_dashboard as dashboard
 from tests.e2e.test_gateway_dashboard import (
@@ -20,6 +21,8 @@ from tests.e2e.test_gateway_dashboard import (
     PASSWORD,
     SCREENSHOTS,
     Gateway,
+    _bearer,
+    _ok,
 )
 from tests.support.infra import REPO_ROOT
 
@@ -36,6 +39,7 @@ LAPTOP = {"width": 1280, "height": 800}
 PARTNER = "partner@nrc.org"
 CATALOGUES = REPO_ROOT / "services/gateway/src/kitflow_gateway/web/shared/i18n"
 DOCS = REPO_ROOT / "docs" / "screenshots"
+TIMES = "\N{MULTIPLICATION SIGN}"
 
 SECTIONS = {
     "en": [
@@ -175,4 +179,110 @@ async def test_shell_signs_in_switches_language_and_navigates(
     await page.get_by_role("button", name="Sign in").click()
     await expect(page.get_by_role("alert")).to_be_visible()
     await _no_raw_text(page, "en sign-in")
+    assert errors == []
+
+
+@pytest.fixture
+async def laptop_fr(playwright: Playwright, tmp_path: Path) -> AsyncIterator[BrowserContext]:
+    context = await _browser(playwright, tmp_path / "laptop-fr", "fr", LAPTOP)
+    yield context
+    await context.close()
+
+
+async def _need(gateway: Gateway, need_id: str) -> dict[str, Any]:
+    headers = await _bearer(gateway.client, PARTNER, PASSWORD)
+    need: dict[str, Any] = await _ok(
+        await gateway.client.get(f"/v1/needs/{need_id}", headers=headers), 200
+    )
+    return need
+
+
+def _preview_row(page: Page, item_code: str) -> Locator:
+    return page.locator(f"#preview-table tr[data-item='{item_code}']")
+
+
+async def test_a_need_is_reported_through_the_form_with_its_norms_previewed(
+    gateway: Gateway, laptop_fr: BrowserContext
+) -> None:
+    page, errors = await _page(laptop_fr)
+    await _sign_in(page, gateway.url, "fr")
+    await expect(page.locator("#view-title")).to_have_text("Signaler un besoin")
+
+    # The place: "Menaka" typed without its accent finds the cercle, with its P-code.
+    await page.get_by_label("Rechercher un lieu par son nom").fill("Menaka")
+    await page.get_by_role("button", name="Cercle Ménaka (Gao) — ML0704").click()
+    await expect(page.get_by_label("Région", exact=True)).to_have_value("ML07")
+    await expect(page.get_by_label("Cercle", exact=True)).to_have_value("ML0704")
+    await expect(page.locator("#place-chosen")).to_have_text(
+        "P-codes retenus : région ML07, cercle ML0704"
+    )
+    await page.get_by_label("Site (facultatif)").fill("Site de Ménaka-Est")
+    await page.get_by_label("Ménages").fill("700")
+    await page.get_by_label("Personnes", exact=True).fill("640")
+    await page.get_by_label("Statut de déplacement").select_option("idp")
+    await page.get_by_label("Date de l'évaluation").fill("2026-11-20")
+    await page.get_by_label("Sévérité").select_option("4")
+
+    # Item by item first: the service's refusal is shown next to its field, in French.
+    await page.get_by_label("Saisies article par article").check()
+    await page.get_by_label("Article", exact=True).select_option("KIT-NFI")
+    await page.get_by_label("Quantité", exact=True).fill("120")
+    await page.get_by_role("button", name="Soumettre maintenant").click()
+    households = page.get_by_label("Ménages")
+    await expect(households).to_have_attribute("aria-invalid", "true")
+    await expect(page.locator(".field-error[data-for='population.households']")).to_have_text(
+        "700 ménages ne peuvent compter seulement 640 personnes : un ménage compte au moins "
+        "une personne"
+    )
+    await _no_raw_text(page, "fr field error")
+    await households.fill("120")
+
+    # Then with the Sphere profile, three of its rules and one it cannot compute (no women).
+    await page.get_by_label("Calculées avec un profil de normes").check()
+    await page.get_by_label("Profil de normes", exact=True).select_option("sphere-minimum")
+    chosen = {"KIT-NFI", "JERRYCAN-20L", "SOAP-BATH-250G", "MENSTRUAL-KIT"}
+    for box in await page.locator("#rules input[name=rule]").all():
+        await box.set_checked(await box.get_attribute("value") in chosen)
+    # Saving shows the calculation first; nothing is saved unseen.
+    await page.get_by_role("button", name="Enregistrer comme brouillon").click()
+    await expect(page.locator("#form-status")).to_have_text(
+        "Vérifiez le calcul ci-dessus, puis enregistrez à nouveau."
+    )
+    # One NFI kit and two jerrycans per household, 250 g of soap a person a month (Sphere).
+    expected = {"KIT-NFI": 120, "JERRYCAN-20L": 2 * 120, "SOAP-BATH-250G": 640 * 250 // 250}
+    await expect(page.locator("#preview-table tbody tr")).to_have_count(len(expected))
+    for code, quantity in expected.items():
+        await expect(_preview_row(page, code).locator(".quantity")).to_have_text(str(quantity))
+    await expect(_preview_row(page, "SOAP-BATH-250G").locator(".formula")).to_have_text(
+        f"⌈640 personnes {TIMES} 250 g par unité {TIMES} (30 j ÷ 30 j) ÷ 250 g par article⌉ = 640"
+    )
+    await expect(page.locator(".skipped")).to_contain_text("le nombre de femmes n'est pas connu")
+    await _no_raw_text(page, "fr preview")
+    await _screenshot(page, "report-fr")
+
+    await page.get_by_role("button", name="Enregistrer comme brouillon").click()
+    await expect(page.locator("#form-status")).to_contain_text("Brouillon enregistré")
+    draft = page.locator("#drafts li[data-need]")
+    await expect(draft).to_have_count(1)
+    need_id = await draft.get_attribute("data-need")
+    assert need_id is not None
+    saved = await _need(gateway, need_id)
+    assert saved["status"] == "draft"
+    assert {i["item_code"]: i["requested"] for i in saved["items"]} == expected
+    assert saved["location"]["admin2_pcode"] == "ML0704"
+
+    # Submitted later, from the list of drafts.
+    await expect(draft).to_contain_text("120 ménages, 640 personnes · évalué le 20/11/2026")
+    await draft.get_by_role("button", name="Soumettre").click()
+    await expect(page.locator("#form-status")).to_contain_text("Besoin soumis au cluster")
+    await expect(page.locator("#drafts")).to_have_text("Aucun brouillon.")
+    assert (await _need(gateway, need_id))["status"] == "submitted"
+
+    # The language switch relabels the form without losing what was typed.
+    await page.get_by_label("Langue").select_option("en")
+    await expect(page.get_by_label("Households")).to_have_value("120")
+    await expect(_preview_row(page, "SOAP-BATH-250G").locator(".formula")).to_have_text(
+        f"⌈640 people {TIMES} 250 g each {TIMES} (30 d ÷ 30 d) ÷ 250 g per item⌉ = 640"
+    )
+    await _no_raw_text(page, "en report")
     assert errors == []

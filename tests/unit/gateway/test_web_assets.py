@@ -21,6 +21,8 @@ USES = (
     re.compile(r'data-i18n-attr="([^"]+)"'),
     re.compile(r'\bt\("([^"]+)"'),
     re.compile(r'\blabel: "([^"]+)"'),
+    # The partner portal hands literal keys to its label helpers (labelFor(id, "partner.x")).
+    re.compile(r'"(partner\.[a-z_]+(?:\.[a-z_]+)*)"'),
 )
 # t(...) with something else than a literal: only these, whose keys are literals elsewhere.
 INDIRECT = {
