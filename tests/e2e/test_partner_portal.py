@@ -5,6 +5,9 @@ calculation previewed, and uploads an HXL file with bad rows."""
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 import json
 import re
 from collections.abc import AsyncIterator
@@ -12,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kitflow_shared.spreadsheet import csv_cell
 from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
 
 from tests.e2e import test_gateway_dashboard as dashboard
@@ -285,4 +289,101 @@ async def test_a_need_is_reported_through_the_form_with_its_norms_previewed(
         f"⌈640 people {TIMES} 250 g each {TIMES} (30 d ÷ 30 d) ÷ 250 g per item⌉ = 640"
     )
     await _no_raw_text(page, "en report")
+    assert errors == []
+
+
+HXL_FILE = (
+    "Ref,Région,Cercle,Ménages,Personnes,Statut,Sévérité,Date,Article,Quantité\n"
+    "#meta+id,#adm1+code,#adm2+code,#inneed+hh,#inneed+ind,#beneficiary+type,#severity,"
+    "#date+assessed,#item+code,#item+num\n"
+    "UP-1,ML05,ML0502,40,200,idp,3,2026-11-02,KIT-NFI,40\n"
+    "UP-2,ML05,ML0502,40,200,idp,3,2026-11-02,KIT-NOPE,40\n"
+    "UP-3,ML06,ML0601,700,50,returnee,4,2026-11-03,KIT-NFI,700\n"
+)
+REFUSED = {
+    "en": [
+        ("4", "#item+code", "unknown item or kit code 'KIT-NOPE'; did you mean KIT-NFI?"),
+        (
+            "5",
+            "#inneed+hh",
+            "700 households cannot hold only 50 individuals: a household has at least one member",
+        ),
+    ],
+    "fr": [
+        (
+            "3",
+            "#item+code",
+            "code d'article ou de kit inconnu 'KIT-NOPE' ; vouliez-vous dire KIT-NFI ?",
+        ),
+        (
+            "5",
+            "#inneed+hh",
+            "700 ménages ne peuvent compter seulement 50 personnes : un ménage compte au moins "
+            "une personne",
+        ),
+    ],
+}
+
+
+async def _upload(page: Page, path: Path, import_label: str) -> None:
+    await page.locator("#file").set_input_files(str(path))
+    await page.get_by_role("button", name=import_label, exact=True).click()
+    await expect(page.locator("#import-errors tbody tr")).to_have_count(2)
+
+
+async def _downloaded(page: Page, label: str) -> str:
+    async with page.expect_download() as info:
+        await page.get_by_role("button", name=label).click()
+    download = await info.value
+    path = await download.path()
+    return await asyncio.to_thread(Path(path).read_text, encoding="utf-8")
+
+
+async def test_a_file_with_bad_rows_is_reported_row_by_row_and_the_rows_to_fix_download(
+    gateway: Gateway, phone_en: BrowserContext, tmp_path: Path
+) -> None:
+    sheet = tmp_path / "needs-mopti.csv"
+    sheet.write_text(HXL_FILE, encoding="utf-8")
+    page, errors = await _page(phone_en)
+    await _sign_in(page, gateway.url, "en")
+    await page.get_by_role("link", name="Upload a file").click()
+    await _upload(page, sheet, "Import")
+
+    # The bar followed the upload itself: XMLHttpRequest's progress events, to the file's size.
+    assert await page.locator("#upload-progress").get_attribute("max") == str(sheet.stat().st_size)
+    figures = page.locator("#upload-report .figure dd")
+    await expect(figures).to_have_text(["3", "1", "0", "0", "2"])
+    await expect(page.locator("#import-errors tbody tr")).to_have_text(
+        ["".join(row) for row in REFUSED["en"]]
+    )
+    await _no_raw_text(page, "en upload report")
+
+    # The rows to fix, for Excel: UTF-8 with its byte-order mark, commas for an English Excel.
+    text = await _downloaded(page, "Download the refused rows (CSV)")
+    assert text.startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert rows == [["Row", "Column", "Reason"], *[list(row) for row in REFUSED["en"]]]
+    # OWASP's rule, the same as kitflow_shared.spreadsheet's: every cell stays text in Excel.
+    values = ["=1+1", "+A1", "-2", "@SUM(A1)", "\tx", "Sévaré 2"]
+    cells = await page.evaluate(
+        "async (values) => (await import('/partner/js/upload.js'))"
+        ".errorsCsv(values.map((v) => ({ row: 1, column: '#loc+name', reason: v })))",
+        values,
+    )
+    written = list(csv.reader(io.StringIO(cells.removeprefix("\ufeff"))))[1:]
+    assert [row[2] for row in written] == [csv_cell(v) for v in values]
+    assert written[0][2] == "'=1+1"
+
+    # In French, the same file again: nothing doubled, and each reason in French.
+    await page.get_by_label("Language").select_option("fr")
+    await _upload(page, sheet, "Importer")
+    await expect(figures).to_have_text(["3", "0", "0", "1", "2"])
+    await expect(page.locator("#import-errors tbody tr")).to_have_text(
+        ["".join(row) for row in REFUSED["fr"]]
+    )
+    await _no_raw_text(page, "fr upload report")
+    await _screenshot(page, "upload-fr")
+    text = await _downloaded(page, "Télécharger les lignes refusées (CSV)")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    assert rows == [["Ligne", "Colonne", "Motif"], *[list(row) for row in REFUSED["fr"]]]
     assert errors == []
