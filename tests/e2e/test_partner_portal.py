@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from kitflow_shared.spreadsheet import csv_cell
 from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
@@ -153,6 +154,35 @@ async def _walk(page: Page, language: str) -> None:
         await _no_raw_text(page, f"{language} {name}")
 
 
+async def _developers_key(gateway: Gateway, page: Page) -> None:
+    """The calls shown name this server, and a key created in the page works as shown: with
+    X-API-Key for the API, as the Basic password for Kobo's REST Service."""
+    await page.get_by_role("link", name="For your developers").click()
+    await expect(page.locator("#call-list")).to_have_text(
+        f'curl -H "X-API-Key: $KITFLOW_KEY" \\\n  "{gateway.url}/v1/needs?status=submitted"'
+    )
+    await expect(page.locator("#kobo-url")).to_have_text(
+        f"{gateway.url}/v1/integrations/kobo/submissions"
+    )
+    await expect(page.locator("#call-kobo")).to_contain_text('curl -u "NRC:$KITFLOW_KEY"')
+    await page.get_by_label("What the key is for").fill("Kobo form Mopti")
+    await page.get_by_role("button", name="Create a key").click()
+    shown = await page.locator("#new-key").inner_text()
+    key = shown.removeprefix("export KITFLOW_KEY=")
+    assert key.startswith("kf_")
+    await expect(page.locator("#keys tbody tr")).to_have_count(1)
+    await expect(page.locator("#keys tbody tr")).to_contain_text("Kobo form Mopti")
+    needs = await gateway.client.get("/v1/needs?status=submitted", headers={"X-API-Key": key})
+    assert needs.status_code == 200, needs.text
+    assert {n["organisation"] for n in needs.json()["items"]} <= {"NRC"}
+    kobo = await gateway.client.get(
+        "/v1/integrations/kobo/submissions", auth=httpx.BasicAuth("NRC", key)
+    )
+    assert kobo.status_code == 200, kobo.text
+    await _no_raw_text(page, "en developers")
+    await _screenshot(page, "developers-en")
+
+
 async def test_shell_signs_in_switches_language_and_navigates(
     gateway: Gateway, phone_en: BrowserContext
 ) -> None:
@@ -161,6 +191,7 @@ async def test_shell_signs_in_switches_language_and_navigates(
     await expect(page.locator("#view-title")).to_have_text("Report a need")
     await _no_raw_text(page, "en signed in")
     await _walk(page, "en")
+    await _developers_key(gateway, page)
 
     await page.get_by_label("Language").select_option("fr")
     await expect(page.locator("html")).to_have_attribute("lang", "fr")
@@ -311,7 +342,7 @@ REFUSED = {
     ],
     "fr": [
         (
-            "3",
+            "4",
             "#item+code",
             "code d'article ou de kit inconnu 'KIT-NOPE' ; vouliez-vous dire KIT-NFI ?",
         ),
