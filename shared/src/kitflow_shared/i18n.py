@@ -104,7 +104,10 @@ def render(text: Text, language: Language | None = None) -> str:
     translated (exactly, or as an instance of a known template)."""
     language = language or current_language()
     if isinstance(text, MessageLike):
-        return _fill(text.template, dict(text.params), language)
+        if text.params:
+            return _fill(text.template, dict(text.params), language)
+        # A sentence wrapped already filled in (a domain's f-string): read as plain text.
+        text = text.template
     if language == DEFAULT_LANGUAGE or not text:
         return text
     exact = CATALOGUES[language].get(text)

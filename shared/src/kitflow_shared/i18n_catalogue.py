@@ -162,6 +162,39 @@ DETAILS_FR: Mapping[str, str] = {
     "the file is larger than {size} MB": "le fichier dépasse {size} Mo",
     "missing required HXL columns: {columns}": "colonnes HXL obligatoires manquantes : {columns}",
     "not a readable CSV or XLSX file: {error}": "fichier CSV ou XLSX illisible : {error}",
+    # needs: what a partner's form or file is refused for (the longer template of a sentence
+    # first: templates are matched in this order)
+    "unknown item or kit code {code}; did you mean {codes}?": (
+        "code d'article ou de kit inconnu {code} ; vouliez-vous dire {codes} ?"
+    ),
+    "unknown item or kit code {code}": "code d'article ou de kit inconnu {code}",
+    "{households} households cannot hold only {individuals} individuals: a household has at "
+    "least one member": (
+        "{households} ménages ne peuvent compter seulement {individuals} personnes : un ménage "
+        "compte au moins une personne"
+    ),
+    "a need concerns at least one household": "un besoin concerne au moins un ménage",
+    "a need concerns at least one person": "un besoin concerne au moins une personne",
+    "{value} is more than the {individuals} individuals": (
+        "{value} dépasse le nombre de personnes ({individuals})"
+    ),
+    "must not be negative": "ne doit pas être négatif",
+    "must not be blank when given": "ne doit pas être vide s'il est donné",
+    "must be between 1 and {most}": "doit être compris entre 1 et {most}",
+    "at most {most}": "au plus {most}",
+    "{value} is not between {earliest} and {latest}": (
+        "{value} n'est pas compris entre {earliest} et {latest}"
+    ),
+    "{end} is before the start {start}": "{end} est antérieure au début {start}",
+    "is required": "est obligatoire",
+    "no quantity for {code}": "aucune quantité pour {code}",
+    "{code} is listed twice": "{code} figure deux fois",
+    "give the displacement status (idp, returnee or host-community) in a #beneficiary+type "
+    "column": (
+        "indiquez le statut de déplacement (idp, returnee ou host-community) dans une colonne "
+        "#beneficiary+type"
+    ),
+    "the row could not be read": "la ligne n'a pas pu être lue",
     # needs: KoboToolbox and DTM intake
     "the submission {uuid} is kept as refused; fix the mapping or its values and resubmit it": (
         "la soumission {uuid} est conservée comme refusée ; corrigez la correspondance ou ses "

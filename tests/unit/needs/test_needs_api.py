@@ -189,6 +189,25 @@ async def test_the_bulk_import_lists_bad_rows_and_imports_the_rest(api: Api) -> 
     assert len(repo.rows) == 1
 
 
+async def test_an_imports_bad_rows_are_explained_in_the_callers_language(api: Api) -> None:
+    # The partner portal lists each refused row's reason to a French-speaking officer.
+    client, _ = api
+    text = (
+        "#meta+id,#adm1+code,#adm2+code,#inneed+hh,#inneed+ind,#beneficiary+type,#severity,"
+        "#date+assessed,#item+code,#item+num\n"
+        "A,ML05,ML0501,10,50,idp,3,2025-03-01,KIT-NFI,10\n"
+        "B,ML05,ML0501,10,50,idp,3,2025-03-01,KIT-NOPE,10\n"
+    )
+    headers = {**NRC, "Content-Type": "text/csv", "Accept-Language": "fr-ML, fr;q=0.9"}
+    response = await client.post("/v1/needs/imports", content=text, headers=headers)
+    assert response.status_code == 200, response.text
+    [error] = response.json()["errors"]
+    assert (error["row"], error["column"]) == (3, "#item+code")
+    assert error["reason"] == (
+        "code d'article ou de kit inconnu 'KIT-NOPE' ; vouliez-vous dire KIT-NFI ?"
+    )
+
+
 async def test_a_file_that_is_not_hxl_is_refused_whole(api: Api) -> None:
     client, repo = api
     response = await client.post(

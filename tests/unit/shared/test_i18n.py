@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from kitflow_shared.errors import Message
 from kitflow_shared.i18n import (
     format_date,
     format_number,
@@ -115,6 +116,17 @@ def test_a_filled_in_english_sentence_is_recognised_from_its_template() -> None:
     with speaking("fr"):
         assert render("already taken") == "déjà pris"
     assert render("already taken") == "already taken"
+
+
+def test_a_message_given_already_filled_in_is_recognised_from_its_template() -> None:
+    # The needs service's field problems wrap their finished sentence in a Message without
+    # parameters: it reads in French as the same plain string would.
+    filled = Message("unknown item or kit code 'KIT-NOPE'; did you mean KIT-NFI?")
+    assert render(filled, "fr") == (
+        "code d'article ou de kit inconnu 'KIT-NOPE' ; vouliez-vous dire KIT-NFI ?"
+    )
+    assert render(Message("already taken"), "fr") == "déjà pris"
+    assert render(filled, "en") == filled
 
 
 def test_common_pydantic_errors_have_french() -> None:

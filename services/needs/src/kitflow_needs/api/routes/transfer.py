@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from kitflow_shared.contracts.needs import NeedStatus
+from kitflow_shared.i18n import render
 from kitflow_shared.web.problems import Problem, problem_response
 from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
 
@@ -41,13 +42,19 @@ ACCEPTED_TYPES = (
 
 
 def report_of(report: ImportReport) -> ImportReportPublic:
+    """The report as the caller reads it: each row's reason in the request's language (a
+    retry's stored report too, so the same file reads in French for one caller and English
+    for another)."""
     return ImportReportPublic(
         rows=report.rows,
         imported=report.imported,
         updated=report.updated,
         unchanged=report.unchanged,
         rejected=report.rejected,
-        errors=[RowErrorPublic(row=e.row, column=e.column, reason=e.reason) for e in report.errors],
+        errors=[
+            RowErrorPublic(row=e.row, column=e.column, reason=render(e.reason))
+            for e in report.errors
+        ],
         created=report.created,
     )
 
