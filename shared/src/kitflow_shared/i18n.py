@@ -103,8 +103,11 @@ def render(text: Text, language: Language | None = None) -> str:
     """A sentence for a person: a template translated then filled in, or a plain string
     translated (exactly, or as an instance of a known template)."""
     language = language or current_language()
-    if isinstance(text, MessageLike):
+    if isinstance(text, MessageLike) and (text.params or text.template in CATALOGUES[language]):
         return _fill(text.template, dict(text.params), language)
+    # A Message without parameters is a sentence written whole (an f-string made into a domain
+    # error): read it as plain text, so that the catalogue's templates can still recognise it.
+    text = str(text)
     if language == DEFAULT_LANGUAGE or not text:
         return text
     exact = CATALOGUES[language].get(text)

@@ -162,6 +162,14 @@ DETAILS_FR: Mapping[str, str] = {
     "the file is larger than {size} MB": "le fichier dépasse {size} Mo",
     "missing required HXL columns: {columns}": "colonnes HXL obligatoires manquantes : {columns}",
     "not a readable CSV or XLSX file: {error}": "fichier CSV ou XLSX illisible : {error}",
+    # needs: the gazetteer's commonest refusals (a P-code mistyped in a form or a file)
+    "unknown admin1 P-code {code}; the regions of {vintage} are {codes}": (
+        "P-code de région {code} inconnu ; les régions de {vintage} sont {codes}"
+    ),
+    "unknown admin2 P-code {code} in {region} ({admin1}); its cercles are {cercles}": (
+        "P-code de cercle {code} inconnu dans la région de {region} ({admin1}) ; ses cercles "
+        "sont {cercles}"
+    ),
     # needs: KoboToolbox and DTM intake
     "the submission {uuid} is kept as refused; fix the mapping or its values and resubmit it": (
         "la soumission {uuid} est conservée comme refusée ; corrigez la correspondance ou ses "

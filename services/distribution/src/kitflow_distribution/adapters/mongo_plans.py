@@ -7,7 +7,7 @@ one that drafted it under a unique index (`request_token`), those that changed i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any
@@ -240,12 +240,23 @@ class MongoPlanRepository:
             raise ConcurrentChange(f"plan {plan_id} changed meanwhile")
 
     async def find(
-        self, *, status: str | None, need_id: str | None, limit: int, offset: int
+        self,
+        *,
+        status: str | None,
+        need_id: str | None,
+        limit: int,
+        offset: int,
+        need_ids: Collection[str] | None = None,
     ) -> Page[Plan]:
         query: Document = {}
         if status:
             query["status"] = status
-        if need_id:
+        if need_ids is not None:
+            wanted = sorted(need_ids if not need_id else set(need_ids) & {need_id})
+            if not wanted:
+                return Page(items=[], total=0)
+            query["lines.need_id"] = {"$in": wanted}
+        elif need_id:
             query["lines.need_id"] = need_id
         total = await self._collection.count_documents(query)
         cursor = self._collection.find(query, _READ).sort("created_at", -1)

@@ -289,15 +289,18 @@ async def draft(
 
 @router.get("/v1/plans", response_model=PlanPage)
 async def list_plans(
-    caller: Planner,
+    caller: Reader,
     plans: Plans,
     status_: Annotated[str | None, Query(alias="status")] = None,
     need_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> PlanPage:
-    """Plans, newest first, filtered by status or need."""
-    page = await plans.plans.find(status=status_, need_id=need_id, limit=limit, offset=offset)
+    """Plans, newest first, filtered by status or need. Partners list the plans serving their
+    own needs, each with only those needs' lines."""
+    page = await plans.find_for(
+        actor_of(caller), status=status_, need_id=need_id, limit=limit, offset=offset
+    )
     return PlanPage(
         items=[PlanPublic.of(p) for p in page.items], total=page.total, limit=limit, offset=offset
     )
