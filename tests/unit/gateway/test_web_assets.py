@@ -23,7 +23,13 @@ USES = (
     re.compile(r'\blabel: "([^"]+)"'),
 )
 # t(...) with something else than a literal: only these, whose keys are literals elsewhere.
-INDIRECT = {"t(node.dataset.i18n)", "t(key)", "t(field.label)", "t(key, params = {})"}
+INDIRECT = {
+    "t(node.dataset.i18n)",
+    "t(key)",
+    "t(field.label)",
+    "t(key, params = {})",
+    "t(section.label)",
+}
 
 
 def _catalogue(language: str) -> dict[str, str]:
@@ -123,3 +129,42 @@ def test_unknown_paths_are_problems_and_the_bare_path_redirects(client: TestClie
     bare = client.get("/warehouse", follow_redirects=False)
     assert bare.status_code == 308
     assert bare.headers["location"] == "/warehouse/"
+
+
+def test_the_partner_portal_is_served_like_the_warehouse_app(client: TestClient) -> None:
+    page = client.get("/partner/", headers={"Accept-Encoding": "gzip"})
+    assert page.status_code == 200
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.headers["cache-control"] == "no-cache"
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert '<script type="module" src="/partner/js/app.js">' in page.text
+    for module in ("app", "api", "needs", "plans", "kobo"):
+        script = client.get(f"/partner/js/{module}.js")
+        assert script.status_code == 200, module
+        assert script.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert client.get("/partner/index.html").status_code == 404
+    bare = client.get("/partner", follow_redirects=False)
+    assert bare.status_code == 308
+    assert bare.headers["location"] == "/partner/"
+
+
+def test_the_partner_portal_is_not_in_the_warehouse_apps_offline_shell(
+    client: TestClient,
+) -> None:
+    worker = client.get("/warehouse/sw.js").text
+    assert "/partner/" not in worker
+
+
+# What a partner's phone downloads to open the portal, compressed as served: the page, its
+# style, every module (all are imported at start) and one catalogue. The portal has no offline
+# copy, so a visit after a release downloads it again; over 2G (250 kbit/s) 40 KB is about
+# 1.3 s of transfer.
+PORTAL_BUDGET_BYTES = 40_000
+
+
+def test_the_partner_portal_stays_within_its_weight_budget() -> None:
+    paths = ["/partner/", "/partner/portal.css", "/web/shared/i18n.js", "/web/shared/i18n/fr.json"]
+    paths += [f"/partner/js/{p.name}" for p in sorted((WEB / "partner" / "js").glob("*.js"))]
+    sizes = {path: len(web.ASSETS[path].gzipped or web.ASSETS[path].body) for path in paths}
+    assert sum(sizes.values()) <= PORTAL_BUDGET_BYTES, sizes

@@ -1,5 +1,6 @@
-"""The web pages' static files: the warehouse app at `/warehouse/` and what every page shares
-(the translation module and its catalogues) at `/web/shared/`.
+"""The web pages' static files: the warehouse app at `/warehouse/`, the partner portal at
+`/partner/`, and what every page shares (the translation module and its catalogues) at
+`/web/shared/`.
 
 Like the dashboard, the pages hold no data and load without authentication; they sign in
 themselves. Every file is read, hashed and gzip-compressed once at import and answered from
@@ -27,6 +28,7 @@ router = APIRouter(include_in_schema=False)
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 WAREHOUSE_PREFIX = "/warehouse/"
+PARTNER_PREFIX = "/partner/"
 SHARED_PREFIX = "/web/shared/"
 SERVICE_WORKER = "sw.js"
 MEDIA_TYPES = {
@@ -70,6 +72,9 @@ def _load_assets() -> dict[str, Asset]:
     files = _files(WEB_DIR / "warehouse", WAREHOUSE_PREFIX) | _files(
         WEB_DIR / "shared", SHARED_PREFIX
     )
+    # The portal is used online (it has no service worker): its files are served, not cached
+    # for offline use, so they stay out of the warehouse app's shell.
+    portal = _files(WEB_DIR / "partner", PARTNER_PREFIX)
     worker_path = WAREHOUSE_PREFIX + SERVICE_WORKER
     worker, suffix = files.pop(worker_path)
     # The app's own entry page is `/warehouse/`, not `/warehouse/index.html`.
@@ -77,9 +82,10 @@ def _load_assets() -> dict[str, Asset]:
     version = hashlib.sha256(b"".join(files[p][0] for p in sorted(files))).hexdigest()[:16]
     worker = worker.replace(b'"__SHELL_VERSION__"', json.dumps(version).encode())
     worker = worker.replace(b'["__SHELL_FILES__"]', json.dumps(shell).encode())
-    assets = {path: _asset(body, ext) for path, (body, ext) in files.items()}
+    assets = {path: _asset(body, ext) for path, (body, ext) in (files | portal).items()}
     assets[worker_path] = _asset(worker, suffix)
     assets[WAREHOUSE_PREFIX] = assets.pop(WAREHOUSE_PREFIX + "index.html")
+    assets[PARTNER_PREFIX] = assets.pop(PARTNER_PREFIX + "index.html")
     return assets
 
 
@@ -116,6 +122,18 @@ async def warehouse_without_slash() -> RedirectResponse:
 async def warehouse_asset(request: Request, asset: str) -> Response:
     """The warehouse app's page (at `/warehouse/`), scripts, styles, manifest and icons."""
     return _answer(request, WAREHOUSE_PREFIX + asset)
+
+
+@router.get("/partner")
+async def partner_without_slash() -> RedirectResponse:
+    """The portal's modules are addressed relative to `/partner/`."""
+    return RedirectResponse(PARTNER_PREFIX, status_code=308)
+
+
+@router.get("/partner/{asset:path}")
+async def partner_asset(request: Request, asset: str) -> Response:
+    """The partner portal's page (at `/partner/`), scripts and styles."""
+    return _answer(request, PARTNER_PREFIX + asset)
 
 
 @router.get("/web/shared/{asset:path}")
