@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -26,6 +27,7 @@ from tests.support.kafka import eventually
 pytestmark = pytest.mark.infra
 
 SUBMISSIONS = "/v1/integrations/kobo/submissions"
+YESTERDAY = datetime.now(UTC).date() - timedelta(days=1)
 
 
 @pytest.fixture(scope="module")
@@ -148,6 +150,7 @@ async def delivered(system: System) -> Delivered:
                         "lines": [{"line_id": line["line_id"], "quantity": line["dispatched"]}],
                         "households": 100,
                         "individuals": 480,
+                        "delivered_on": YESTERDAY.isoformat(),
                     }
                 ]
             },
@@ -212,7 +215,9 @@ async def test_a_partner_lists_its_plan_lines_and_no_one_elses(
     [plan] = mine["items"]
     assert {x["need_id"] for x in plan["lines"]} == {delivered.need_id}
     assert plan["lines"][0]["delivered"] == 240
-    assert [r["households"] for r in plan["reached"]] == [100]
+    assert [(r["households"], r["delivered_on"]) for r in plan["reached"]] == [
+        (100, YESTERDAY.isoformat())
+    ]
     assert plan["explanation"] == {}
 
     for_need = await _ok(
@@ -257,6 +262,37 @@ async def test_an_intruder_cannot_record_a_delivery_on_a_partners_plan(
         },
     )
     assert refused.status_code == 404, refused.text
+    after = await _ok(
+        await system.client.get(f"/v1/plans/{delivered.plan_id}", headers=delivered.owner)
+    )
+    assert after["reached"] == plan["reached"]
+
+
+async def test_a_delivery_dated_in_the_future_is_refused_naming_the_field(
+    system: System, delivered: Delivered
+) -> None:
+    plan = await _ok(
+        await system.client.get(f"/v1/plans/{delivered.plan_id}", headers=delivered.owner)
+    )
+    [line] = plan["lines"]
+    tomorrow = (datetime.now(UTC).date() + timedelta(days=2)).isoformat()
+    refused = await system.client.post(
+        f"/v1/plans/{delivered.plan_id}/deliveries",
+        headers=delivered.owner,
+        json={
+            "deliveries": [
+                {
+                    "need_id": delivered.need_id,
+                    "lines": [{"line_id": line["line_id"], "quantity": 1}],
+                    "households": 1,
+                    "individuals": 1,
+                    "delivered_on": tomorrow,
+                }
+            ]
+        },
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["body.deliveries[0].delivered_on"]
     after = await _ok(
         await system.client.get(f"/v1/plans/{delivered.plan_id}", headers=delivered.owner)
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
@@ -87,7 +87,7 @@ def _plan_doc(plan: Plan) -> Document:
         "explanation": plan.explanation,
         "handled_events": plan.handled_events,
         "sequence": plan.sequence,
-        "reach": [{"need_id": need_id, **asdict(r)} for need_id, r in sorted(plan.reach.items())],
+        "reach": [_reach_doc(need_id, r) for need_id, r in sorted(plan.reach.items())],
         "lines": [_line_doc(line) for line in plan.lines],
     }
 
@@ -106,10 +106,21 @@ def _line(doc: Document) -> PlanLine:
     return PlanLine(**{**known, "reservation": LineReservation(doc["reservation"])})
 
 
+def _reach_doc(need_id: str, reach: Reach) -> Document:
+    # BSON has no calendar date: the day is kept as ISO text.
+    day = reach.delivered_on.isoformat() if reach.delivered_on else None
+    return {"need_id": need_id, **asdict(reach), "delivered_on": day}
+
+
 def _reach(doc: Document) -> dict[str, Reach]:
     if "reach" in doc:
         return {
-            r["need_id"]: Reach(r["households"], r["individuals"], r.get("note"))
+            r["need_id"]: Reach(
+                r["households"],
+                r["individuals"],
+                r.get("note"),
+                date.fromisoformat(r["delivered_on"]) if r.get("delivered_on") else None,
+            )
             for r in doc["reach"]
         }
     # A plan stored before reach was recorded per need kept it per item line, where the same

@@ -335,6 +335,13 @@ class PlanHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Answer:
+        today = self.now().date()
+        for index, d in enumerate(deliveries):
+            if d.delivered_on is not None and d.delivered_on > today:
+                raise InvalidInput.of(
+                    f"deliveries[{index}].delivered_on",
+                    f"{d.delivered_on} is in the future (today is {today})",
+                )
         plan = await self.plans.get(plan_id)
         if not actor.plans:
             # A partner confirms deliveries only for its own needs.
