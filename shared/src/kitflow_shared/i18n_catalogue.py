@@ -162,6 +162,14 @@ DETAILS_FR: Mapping[str, str] = {
     "the file is larger than {size} MB": "le fichier dépasse {size} Mo",
     "missing required HXL columns: {columns}": "colonnes HXL obligatoires manquantes : {columns}",
     "not a readable CSV or XLSX file: {error}": "fichier CSV ou XLSX illisible : {error}",
+    # distribution: a delivery beyond what the need's assessment targeted
+    "need {need} would have {households} households and {individuals} people reached (all "
+    "plans), more than the {target_households} and {target_individuals} targeted: say why in a "
+    "note": (
+        "le besoin {need} aurait {households} ménages et {individuals} personnes atteints (tous "
+        "plans confondus), plus que les {target_households} ménages et {target_individuals} "
+        "personnes ciblés : dites pourquoi dans une note"
+    ),
     # needs: the gazetteer's commonest refusals (a P-code mistyped in a form or a file)
     "unknown admin1 P-code {code}; the regions of {vintage} are {codes}": (
         "P-code de région {code} inconnu ; les régions de {vintage} sont {codes}"
