@@ -240,12 +240,18 @@ function deliveryForm(choices, ref, context, reload) {
       });
       key = newKey();
       showFieldErrors(form, {});
+      context.showError(null);
       await reload(t("partner.plans.form.recorded", { site: ref.site(choice.needId) }));
     } catch (error) {
       if (error instanceof ApiError) {
         key = newKey();
         const unclaimed = showFieldErrors(form, dottedFields(error.fields));
-        context.showError(unclaimed.length ? `${error.message} ${unclaimed.join("; ")}` : error.message);
+        // A refusal about the form's fields is said next to them (in the page's language);
+        // the box at the top says what no field claimed.
+        const fields = Object.keys(error.fields).length;
+        context.showError(
+          unclaimed.length || !fields ? [error.message, ...unclaimed].join(" ") : t("partner.plans.form.see_fields"),
+        );
       } else {
         context.showProblem(error);
       }
