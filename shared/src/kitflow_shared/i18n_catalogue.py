@@ -195,6 +195,22 @@ DETAILS_FR: Mapping[str, str] = {
         "#beneficiary+type"
     ),
     "the row could not be read": "la ligne n'a pas pu être lue",
+    # distribution: a delivery beyond what the need's assessment targeted
+    "need {need} would have {households} households and {individuals} people reached (all "
+    "plans), more than the {target_households} and {target_individuals} targeted: say why in a "
+    "note": (
+        "le besoin {need} aurait {households} ménages et {individuals} personnes atteints (tous "
+        "plans confondus), plus que les {target_households} ménages et {target_individuals} "
+        "personnes ciblés : dites pourquoi dans une note"
+    ),
+    # needs: the gazetteer's commonest refusals (a P-code mistyped in a form or a file)
+    "unknown admin1 P-code {code}; the regions of {vintage} are {codes}": (
+        "P-code de région {code} inconnu ; les régions de {vintage} sont {codes}"
+    ),
+    "unknown admin2 P-code {code} in {region} ({admin1}); its cercles are {cercles}": (
+        "P-code de cercle {code} inconnu dans la région de {region} ({admin1}) ; ses cercles "
+        "sont {cercles}"
+    ),
     # needs: KoboToolbox and DTM intake
     "the submission {uuid} is kept as refused; fix the mapping or its values and resubmit it": (
         "la soumission {uuid} est conservée comme refusée ; corrigez la correspondance ou ses "

@@ -129,6 +129,20 @@ def test_a_message_given_already_filled_in_is_recognised_from_its_template() -> 
     assert render(filled, "en") == filled
 
 
+def test_a_sentence_wrapped_as_a_message_without_parameters_is_recognised_too() -> None:
+    # A domain error built from an f-string (FieldProblem, KitflowError) wraps it as a Message
+    # that is its own template: its French comes from the catalogue's templates all the same.
+    refused = Message(
+        "unknown admin2 P-code ML0599 in Mopti (ML05); its cercles are ML0501 Mopti, "
+        "ML0502 Bandiagara"
+    )
+    assert render(refused, "fr") == (
+        "P-code de cercle ML0599 inconnu dans la région de Mopti (ML05) ; ses cercles sont "
+        "ML0501 Mopti, ML0502 Bandiagara"
+    )
+    assert render(refused, "en") == str(refused)
+
+
 def test_common_pydantic_errors_have_french() -> None:
     common = {
         "missing",

@@ -7,9 +7,9 @@ one that drafted it under a unique index (`request_token`), those that changed i
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from kitflow_shared.events.envelope import CloudEvent
@@ -87,7 +87,7 @@ def _plan_doc(plan: Plan) -> Document:
         "explanation": plan.explanation,
         "handled_events": plan.handled_events,
         "sequence": plan.sequence,
-        "reach": [{"need_id": need_id, **asdict(r)} for need_id, r in sorted(plan.reach.items())],
+        "reach": [_reach_doc(need_id, r) for need_id, r in sorted(plan.reach.items())],
         "lines": [_line_doc(line) for line in plan.lines],
     }
 
@@ -106,10 +106,21 @@ def _line(doc: Document) -> PlanLine:
     return PlanLine(**{**known, "reservation": LineReservation(doc["reservation"])})
 
 
+def _reach_doc(need_id: str, reach: Reach) -> Document:
+    # BSON has no calendar date: the day is kept as ISO text.
+    day = reach.delivered_on.isoformat() if reach.delivered_on else None
+    return {"need_id": need_id, **asdict(reach), "delivered_on": day}
+
+
 def _reach(doc: Document) -> dict[str, Reach]:
     if "reach" in doc:
         return {
-            r["need_id"]: Reach(r["households"], r["individuals"], r.get("note"))
+            r["need_id"]: Reach(
+                r["households"],
+                r["individuals"],
+                r.get("note"),
+                date.fromisoformat(r["delivered_on"]) if r.get("delivered_on") else None,
+            )
             for r in doc["reach"]
         }
     # A plan stored before reach was recorded per need kept it per item line, where the same
@@ -240,12 +251,23 @@ class MongoPlanRepository:
             raise ConcurrentChange(f"plan {plan_id} changed meanwhile")
 
     async def find(
-        self, *, status: str | None, need_id: str | None, limit: int, offset: int
+        self,
+        *,
+        status: str | None,
+        need_id: str | None,
+        limit: int,
+        offset: int,
+        need_ids: Collection[str] | None = None,
     ) -> Page[Plan]:
         query: Document = {}
         if status:
             query["status"] = status
-        if need_id:
+        if need_ids is not None:
+            wanted = sorted(need_ids if not need_id else set(need_ids) & {need_id})
+            if not wanted:
+                return Page(items=[], total=0)
+            query["lines.need_id"] = {"$in": wanted}
+        elif need_id:
             query["lines.need_id"] = need_id
         total = await self._collection.count_documents(query)
         cursor = self._collection.find(query, _READ).sort("created_at", -1)

@@ -83,3 +83,7 @@ class MongoNeedsView:
     async def all(self) -> list[NeedState]:
         docs = self._collection.find({}).sort("_id", 1)
         return [NeedState.model_validate(doc["state"]) async for doc in docs]
+
+    async def ids_of(self, organisation: str) -> list[str]:
+        docs = self._collection.find({"state.organisation": organisation}, {"_id": 1})
+        return [doc["_id"] async for doc in docs]

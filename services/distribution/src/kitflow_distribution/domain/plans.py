@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from kitflow_distribution.domain.errors import InvalidInput, InvalidTransition
@@ -149,6 +149,7 @@ class Delivery:
     households: int
     individuals: int
     note: str | None = None  # the partner's remark; required to go beyond what was targeted
+    delivered_on: date | None = None  # the day of the distribution, when the partner gave it
 
 
 @dataclass(frozen=True)
@@ -158,12 +159,15 @@ class Reach:
     households: int = 0
     individuals: int = 0
     note: str | None = None  # the latest remark a delivery gave (why more than targeted, ...)
+    delivered_on: date | None = None  # the latest day a delivery named
 
     def __add__(self, other: Reach) -> Reach:
+        days = [d for d in (self.delivered_on, other.delivered_on) if d is not None]
         return Reach(
             self.households + other.households,
             self.individuals + other.individuals,
             self.note or other.note,
+            max(days) if days else None,
         )
 
 
@@ -311,7 +315,8 @@ class Plan:
                 updated[line.line_id] = line
             if d.households > d.individuals and d.individuals:
                 raise InvalidInput.of(f"{at}.households", "more households than individuals")
-            after = Reach(d.households, d.individuals, d.note) + reach.get(d.need_id, Reach())
+            given = Reach(d.households, d.individuals, d.note, d.delivered_on)
+            after = given + reach.get(d.need_id, Reach())
             target = targets.get(d.need_id)
             if target is not None and target.exceeded_by(after) and not after.note:
                 total = after + target.elsewhere

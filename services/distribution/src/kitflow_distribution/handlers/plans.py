@@ -20,6 +20,7 @@ from typing import Any
 from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
+from kitflow_shared.web.paging import Page
 
 from kitflow_distribution.domain.coverage import ItemProgress, PlanContribution
 from kitflow_distribution.domain.errors import (
@@ -340,6 +341,13 @@ class PlanHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Answer:
+        today = self.now().date()
+        for index, d in enumerate(deliveries):
+            if d.delivered_on is not None and d.delivered_on > today:
+                raise InvalidInput.of(
+                    f"deliveries[{index}].delivered_on",
+                    f"{d.delivered_on} is in the future (today is {today})",
+                )
         plan = await self.plans.get(plan_id)
         if not actor.plans:
             # A partner confirms deliveries only for its own needs.
@@ -387,13 +395,21 @@ class PlanHandlers:
         (UnknownPlan when none does: another organisation's plan, not even its existence)."""
         if actor.plans:
             return plan
-        own = [x for x in plan.lines if await self.owned_by(x.need_id, actor)]
-        if not own:
-            raise UnknownPlan(plan.id)
-        plan.lines = own
-        plan.reach = {k: v for k, v in plan.reach.items() if k in {x.need_id for x in own}}
-        plan.explanation = {}
-        return plan
+        own = {x.need_id for x in plan.lines if await self.owned_by(x.need_id, actor)}
+        return _only_for(plan, own)
+
+    async def find_for(
+        self, actor: Actor, *, status: str | None, need_id: str | None, limit: int, offset: int
+    ) -> Page[Plan]:
+        """Plans, newest first: every plan for coordinators; for a partner, the plans serving
+        one of its needs, each cut down to those needs' lines (as `as_seen_by`)."""
+        if actor.plans:
+            return await self.plans.find(status=status, need_id=need_id, limit=limit, offset=offset)
+        own = set(await self.needs.ids_of(actor.organisation))
+        page = await self.plans.find(
+            status=status, need_id=need_id, limit=limit, offset=offset, need_ids=own
+        )
+        return Page(items=[_only_for(p, own) for p in page.items], total=page.total)
 
     async def five_w(self, actor: Actor) -> list[FiveWRow]:
         """The 5W rows of every plan that dispatched something; a partner's own needs only."""
@@ -549,3 +565,15 @@ def _reached_per_line(by_need: Mapping[str, list[dict[str, Any]]]) -> dict[str, 
         )
         for need_id, lines in by_need.items()
     }
+
+
+def _only_for(plan: Plan, needs: set[str]) -> Plan:
+    """The plan as a partner owning `needs` reads it: their lines and reach, no explanation
+    (it names other organisations' needs). UnknownPlan when it serves none of them."""
+    own = [x for x in plan.lines if x.need_id in needs]
+    if not own:
+        raise UnknownPlan(plan.id)
+    plan.lines = own
+    plan.reach = {k: v for k, v in plan.reach.items() if k in needs}
+    plan.explanation = {}
+    return plan

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -68,6 +68,9 @@ class NeedsView(Protocol):
     async def get(self, need_id: str) -> NeedState | None: ...
 
     async def all(self) -> list[NeedState]: ...
+
+    async def ids_of(self, organisation: str) -> list[str]:
+        """The ids of the organisation's needs the view holds."""
 
 
 class ItemView(Protocol):
@@ -257,8 +260,15 @@ class PlanRepository(Protocol):
         """Remember a request that found the plan already as it asked, on the same condition."""
 
     async def find(
-        self, *, status: str | None, need_id: str | None, limit: int, offset: int
-    ) -> Page[Plan]: ...
+        self,
+        *,
+        status: str | None,
+        need_id: str | None,
+        limit: int,
+        offset: int,
+        need_ids: Collection[str] | None = None,
+    ) -> Page[Plan]:
+        """Plans, newest first; `need_ids`: only those serving one of these needs."""
 
     async def waiting_for_answers(self) -> list[str]: ...
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
@@ -147,6 +147,11 @@ class DeliveryIn(_Strict):
         max_length=500,
         description="Why more were reached than the need targeted (required then), or any remark",
     )
+    delivered_on: date | None = Field(
+        default=None,
+        description="The day of the distribution (not in the future); the plan keeps the "
+        "latest per need",
+    )
 
 
 class DeliveriesCreate(_Strict):
@@ -193,6 +198,7 @@ class NeedReachedPublic(BaseModel):
     households: int = Field(description="Households reached, each counted once")
     individuals: int
     note: str | None = Field(description="The latest remark of a delivery to this need")
+    delivered_on: date | None = Field(description="The latest day a delivery to it named")
 
 
 class PlanPublic(BaseModel):
@@ -243,7 +249,11 @@ class PlanPublic(BaseModel):
             ],
             reached=[
                 NeedReachedPublic(
-                    need_id=need_id, households=r.households, individuals=r.individuals, note=r.note
+                    need_id=need_id,
+                    households=r.households,
+                    individuals=r.individuals,
+                    note=r.note,
+                    delivered_on=r.delivered_on,
                 )
                 for need_id, r in sorted(plan.reach.items())
             ],
@@ -289,15 +299,18 @@ async def draft(
 
 @router.get("/v1/plans", response_model=PlanPage)
 async def list_plans(
-    caller: Planner,
+    caller: Reader,
     plans: Plans,
     status_: Annotated[str | None, Query(alias="status")] = None,
     need_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> PlanPage:
-    """Plans, newest first, filtered by status or need."""
-    page = await plans.plans.find(status=status_, need_id=need_id, limit=limit, offset=offset)
+    """Plans, newest first, filtered by status or need. Partners list the plans serving their
+    own needs, each with only those needs' lines."""
+    page = await plans.find_for(
+        actor_of(caller), status=status_, need_id=need_id, limit=limit, offset=offset
+    )
     return PlanPage(
         items=[PlanPublic.of(p) for p in page.items], total=page.total, limit=limit, offset=offset
     )
@@ -379,6 +392,7 @@ async def deliveries(
             d.households,
             d.individuals,
             d.note,
+            d.delivered_on,
         )
         for d in body.deliveries
     ]

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from kitflow_shared.errors import message
+from kitflow_shared.i18n import render
 from kitflow_shared.web.problems import Problem
 from pydantic import BaseModel, Field
 
@@ -47,7 +48,10 @@ class KoboSubmissionPublic(BaseModel):
             uuid=s.uuid,
             state=s.state,
             need_id=s.need_id,
-            reasons=[RefusalPublic(question=r.question, reason=r.reason) for r in s.reasons],
+            # Kept as the needs API wrote them (English), read in the caller's language.
+            reasons=[
+                RefusalPublic(question=r.question, reason=render(r.reason)) for r in s.reasons
+            ],
             attempts=s.attempts,
             received_at=s.received_at,
             updated_at=s.updated_at,
