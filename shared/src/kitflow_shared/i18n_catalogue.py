@@ -211,6 +211,12 @@ DETAILS_FR: Mapping[str, str] = {
         "P-code de cercle {code} inconnu dans la région de {region} ({admin1}) ; ses cercles "
         "sont {cercles}"
     ),
+    "{code} is not inside {admin2}: an admin3 P-code starts with its admin2 P-code": (
+        "{code} n'est pas dans {admin2} : le P-code d'une commune commence par celui de son cercle"
+    ),
+    "{code} is not an admin3 P-code: ML followed by 6 digits, e.g. ML050101": (
+        "{code} n'est pas un P-code de commune : ML suivi de 6 chiffres, par ex. ML050101"
+    ),
     # needs: KoboToolbox and DTM intake
     "the submission {uuid} is kept as refused; fix the mapping or its values and resubmit it": (
         "la soumission {uuid} est conservée comme refusée ; corrigez la correspondance ou ses "

@@ -126,6 +126,9 @@ def test_a_message_given_already_filled_in_is_recognised_from_its_template() -> 
         "code d'article ou de kit inconnu 'KIT-NOPE' ; vouliez-vous dire KIT-NFI ?"
     )
     assert render(Message("already taken"), "fr") == "déjà pris"
+    assert render(
+        Message("'ML05' is not an admin3 P-code: ML followed by 6 digits, e.g. ML050101"), "fr"
+    ) == ("'ML05' n'est pas un P-code de commune : ML suivi de 6 chiffres, par ex. ML050101")
     assert render(filled, "en") == filled
 
 

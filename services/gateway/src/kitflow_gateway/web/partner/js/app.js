@@ -2,6 +2,16 @@
 // or from a file), follows them to plans and deliveries, sees what KoboToolbox sent, and finds
 // how their developers call the API. Each section is a module exporting
 // render(container, context); the router below opens the one the address names (#report, ...).
+//
+// A section's contract: render(container, context) draws into `container` (an empty <div>
+// under the section's <h1>, which the router titles) each time the section is opened;
+// `context` is { me: /v1/auth/me's answer (username, organisation, roles), showError(text),
+// showProblem(error) } (the page's alert box). On a language change the router calls the
+// module's relabel(container, context) if it exports one (a form that must keep what was
+// typed), else render() again on an emptied container. Calls go through ./api.js (api() for
+// JSON with the token, Accept-Language and an Idempotency-Key on changes; ApiError.fields maps
+// "population.households" to the service's reason) and ./dom.js (el(), showFieldErrors()).
+// Keys of the catalogues start with "partner.", sorted, the same in fr.json and en.json.
 
 import {
   chooseLanguage,
