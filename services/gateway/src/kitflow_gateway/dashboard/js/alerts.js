@@ -18,6 +18,18 @@ const KIND_LABELS = {
   "dead-letter": () => t("alerts.kind.dead_letter"),
 };
 
+// The API's sentence starts with the plan's title or the need's site ("Mopti NFI: stock could
+// not ..."; "NRC: Sévaré 2"): the name a coordinator knows, kept, the rest said here.
+function nameIn(message, fallback) {
+  const end = (message || "").lastIndexOf(": ");
+  return end > 0 ? message.slice(0, end) : fallback;
+}
+
+function siteIn(message, organisation, fallback) {
+  const prefix = `${organisation}: `;
+  return message && message.startsWith(prefix) ? message.slice(prefix.length) : fallback;
+}
+
 function sentence(alert) {
   const data = alert.data || {};
   const [warehouse, item, lot] = alert.subject.split("/");
@@ -38,15 +50,19 @@ function sentence(alert) {
         date: formatDate(data.expiry),
       });
     case "plan-waiting-on-stock":
-      return t("alerts.plan_waiting", { plan: alert.subject });
+      return t("alerts.plan_waiting", {
+        title: nameIn(alert.message, alert.subject),
+        plan: alert.subject,
+      });
     case "reservation-expiring":
       return t("alerts.reservation_expiring", {
+        title: nameIn(alert.message, alert.subject),
         plan: alert.subject,
         time: formatDateTime(data.expires_at),
       });
     case "need-waiting-for-validation":
       return t("alerts.need_waiting", {
-        need: alert.subject,
+        site: siteIn(alert.message, data.organisation, alert.subject),
         organisation: data.organisation || "",
       });
     default:
