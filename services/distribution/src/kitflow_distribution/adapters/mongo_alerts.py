@@ -55,7 +55,14 @@ class MongoStockAlerts:
             self._alerts,
             f"expiry/{signal.warehouse}/{signal.item_code}/{signal.lot}",
             sequence,
-            {"$set": {"kind": AlertKind.NEAR_EXPIRY.value, "at": at, **signal.model_dump()}},
+            # JSON mode: BSON has no plain date, so the expiry is kept as its ISO text.
+            {
+                "$set": {
+                    "kind": AlertKind.NEAR_EXPIRY.value,
+                    "at": at,
+                    **signal.model_dump(mode="json"),
+                }
+            },
         )
 
     async def alerts(self, now: datetime) -> list[Alert]:
