@@ -1,18 +1,26 @@
 """The alerts list through the real broker and store: a reservation nearing its expiry, a need
-waiting for validation and stock's low-stock signal appear in one list, newest first, for
-coordinators only."""
+waiting for validation and stock's low-stock and near-expiry signals appear in one list, newest
+first, for coordinators only."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from kitflow_distribution.bootstrap import create_app as create_distribution
 from kitflow_shared.contracts.needs import NEED_SUBMITTED, NeedStatus, need_subject
-from kitflow_shared.contracts.stock import LOW_STOCK, BalanceState, LowStock, stock_subject
+from kitflow_shared.contracts.stock import (
+    LOW_STOCK,
+    NEAR_EXPIRY,
+    BalanceState,
+    LowStock,
+    NearExpiry,
+    stock_subject,
+)
 from kitflow_shared.events import EventContext
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.topics import NEEDS_EVENTS, STOCK_EVENTS
@@ -56,7 +64,7 @@ async def _alerts(client: httpx.AsyncClient) -> list[dict[str, Any]]:
     return found
 
 
-async def test_a_reservation_near_expiry_a_waiting_need_and_low_stock_are_alerts(
+async def test_a_reservation_near_expiry_a_waiting_need_low_stock_and_a_lot_are_alerts(
     clients: tuple[httpx.AsyncClient, httpx.AsyncClient], producer: EventProducer, topics: str
 ) -> None:
     stock, distribution = clients
@@ -72,6 +80,16 @@ async def test_a_reservation_near_expiry_a_waiting_need_and_low_stock_are_alerts
         [NEED_SUBMITTED.new(waiting, subject=need_subject("ALR-2"), sequence=1, context=context)],
     )
     low = BalanceState(item_code="KIT-ALR", on_hand=3, reserved=0, available=3, in_transit=0)
+    # A lot that expires in 60 days: its date must be stored as well as read back.
+    expiry = (datetime.now(UTC) + timedelta(days=60)).date()
+    lot = NearExpiry(
+        warehouse="KAYES-ALR",
+        item_code="KIT-ALR",
+        lot="LOT-ALR-1",
+        owner="IOM",
+        expiry=expiry,
+        on_hand=12,
+    )
     await producer.publish(
         STOCK_EVENTS.qualified(topics),
         [
@@ -80,7 +98,8 @@ async def test_a_reservation_near_expiry_a_waiting_need_and_low_stock_are_alerts
                 subject=stock_subject("KAYES-ALR"),
                 sequence=1,
                 context=context,
-            )
+            ),
+            NEAR_EXPIRY.new(lot, subject=stock_subject("KAYES-ALR"), sequence=2, context=context),
         ],
     )
     await eventually(
@@ -117,12 +136,15 @@ async def test_a_reservation_near_expiry_a_waiting_need_and_low_stock_are_alerts
         lambda f: (
             plan_id in kinds(f).get("reservation-expiring", set())
             and "KAYES-ALR/KIT-ALR" in kinds(f).get("low-stock", set())
+            and "KAYES-ALR/KIT-ALR/LOT-ALR-1" in kinds(f).get("near-expiry", set())
         ),
-        what="the reservation near expiry and the low stock are alerts",
+        what="the reservation near expiry, the low stock and the lot are alerts",
         timeout_s=90,
     )
     assert "ALR-2" in kinds(found)["need-waiting-for-validation"]
     assert "ALR-1" not in kinds(found)["need-waiting-for-validation"]
+    (near,) = [a for a in found if a["kind"] == "near-expiry"]
+    assert near["data"] == {"expiry": expiry.isoformat(), "on_hand": 12}
     moments = [a["at"] for a in found]
     assert moments == sorted(moments, reverse=True)
 

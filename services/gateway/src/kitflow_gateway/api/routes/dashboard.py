@@ -20,6 +20,7 @@ INDEX = DASHBOARD_DIR / "index.html"
 MEDIA_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
     ".svg": "image/svg+xml",
 }
 # Self only: no inline script or style, no third-party origin, no framing (clickjacking).
@@ -50,7 +51,7 @@ async def dashboard() -> FileResponse:
 
 @router.get("/dashboard/{asset:path}")
 async def dashboard_asset(asset: str) -> Response:
-    """A stylesheet or script module of the dashboard."""
+    """A stylesheet, script module or map data (`map/mali.json`) of the dashboard."""
     path = ASSETS.get(asset)
     if path is None:
         return problem_response(

@@ -1,11 +1,13 @@
 // Calls to the gateway: the bearer token from sessionStorage on every request, and problem+json
 // answers turned into an ApiError carrying the API's own `detail` for the user to read.
 
+import { acceptLanguage } from "/web/shared/i18n.js";
+
 const TOKEN_KEY = "kitflow.accessToken";
 
 export class ApiError extends Error {
   constructor(status, title, detail) {
-    super(detail || title || `The request failed (HTTP ${status}).`);
+    super(detail || title || `HTTP ${status}`);
     this.status = status;
     this.title = title;
   }
@@ -42,7 +44,10 @@ export async function signIn(username, password) {
   const form = new URLSearchParams({ grant_type: "password", username, password });
   const response = await fetch("/v1/auth/token", {
     method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      "Accept-Language": acceptLanguage(),
+    },
     body: form,
   });
   if (!response.ok) {
@@ -81,8 +86,8 @@ export function keyedAction() {
 }
 
 // Every state-changing request carries an Idempotency-Key: `key` (from keyedAction) or a new one.
-export async function api(path, { method = "GET", body, key } = {}) {
-  const headers = { Accept: "application/json" };
+export async function api(path, { method = "GET", body, key, raw = false } = {}) {
+  const headers = { Accept: "application/json", "Accept-Language": acceptLanguage() };
   const bearer = token();
   if (bearer) {
     headers.Authorization = `Bearer ${bearer}`;
@@ -105,6 +110,9 @@ export async function api(path, { method = "GET", body, key } = {}) {
   }
   if (!response.ok) {
     throw await errorOf(response);
+  }
+  if (raw) {
+    return response;
   }
   return response.status === 204 ? null : response.json();
 }

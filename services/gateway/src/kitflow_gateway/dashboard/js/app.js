@@ -1,11 +1,29 @@
-// The dashboard's entry point: sign-in, the three views, errors shown with the API's detail.
+// The dashboard's entry point: the language, sign-in, the views, the alerts badge, and errors
+// shown with the API's detail (in the user's language: api.js sends Accept-Language).
 
+import {
+  chooseLanguage,
+  languageSwitch,
+  onLanguageChange,
+  setLanguage,
+  t,
+} from "/web/shared/i18n.js";
+import { showAlerts, updateAlertsBadge } from "./alerts.js";
 import { api, forgetToken, signIn, token, whenUnauthenticated } from "./api.js";
+import { showGaps } from "./gaps.js";
+import { showMap } from "./map.js";
 import { showNeeds } from "./needs.js";
 import { forgetPlans, setUpPlans, showPlans } from "./plans.js";
 import { showStock } from "./stock.js";
 
-const VIEWS = { needs: showNeeds, stock: showStock, plans: showPlans };
+const VIEWS = {
+  needs: showNeeds,
+  gaps: showGaps,
+  map: showMap,
+  stock: showStock,
+  plans: showPlans,
+  alerts: showAlerts,
+};
 
 const errorBox = document.getElementById("error");
 
@@ -21,6 +39,7 @@ function report(error) {
 }
 
 let currentView = "needs";
+let signedInNow = false;
 
 async function show(view) {
   currentView = view;
@@ -35,18 +54,26 @@ async function show(view) {
     document.getElementById(`view-${name}`).hidden = name !== view;
   }
   try {
-    await VIEWS[view]();
+    await VIEWS[view](report);
     report(null);
   } catch (error) {
     report(error);
   }
+  // The badge follows every view change, so a coordinator sees new alerts without looking.
+  updateAlertsBadge().catch(() => {});
+}
+
+function showSession(visible) {
+  document.getElementById("who").hidden = !visible;
+  document.getElementById("sign-out").hidden = !visible;
 }
 
 function signedOut(message) {
+  signedInNow = false;
   forgetToken();
   forgetPlans();
   document.getElementById("app").hidden = true;
-  document.getElementById("session").hidden = true;
+  showSession(false);
   document.getElementById("login").hidden = false;
   report(message ? new Error(message) : null);
 }
@@ -54,7 +81,8 @@ function signedOut(message) {
 async function signedIn() {
   document.getElementById("login").hidden = true;
   document.getElementById("app").hidden = false;
-  document.getElementById("session").hidden = false;
+  showSession(true);
+  signedInNow = true;
   try {
     const me = await api("/v1/auth/me");
     document.getElementById("who").textContent = `${me.username} (${me.organisation})`;
@@ -65,7 +93,7 @@ async function signedIn() {
   await show(currentView);
 }
 
-whenUnauthenticated((error) => signedOut(`Please sign in again: ${error.message}`));
+whenUnauthenticated((error) => signedOut(t("dash.sign_in_again", { detail: error.message })));
 
 document.getElementById("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
@@ -92,8 +120,20 @@ for (const button of document.querySelectorAll(".tabs button")) {
 for (const button of document.querySelectorAll("[data-refresh]")) {
   button.addEventListener("click", () => show(button.dataset.refresh));
 }
+// Another module (an alert's link) opens a view with a `dashboard:show` event: { view }.
+document.addEventListener("dashboard:show", (event) => show(event.detail.view));
 
 setUpPlans(report);
+
+// What a view drew from data (tables, the chart, the map) is drawn again in the new language.
+onLanguageChange(() => {
+  if (signedInNow) {
+    show(currentView);
+  }
+});
+
+await setLanguage(chooseLanguage(), { save: false });
+languageSwitch(document.getElementById("language"));
 
 if (token()) {
   signedIn();

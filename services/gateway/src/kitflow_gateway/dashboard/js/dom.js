@@ -1,6 +1,8 @@
 // Small DOM helpers. Text goes in with textContent only, never as HTML, so names typed by
 // partners (sites, titles) cannot inject markup.
 
+import { formatNumber, locale } from "/web/shared/i18n.js";
+
 export function el(tag, { text, className, attrs } = {}, children = []) {
   const node = document.createElement(tag);
   if (text !== undefined && text !== null) {
@@ -18,14 +20,18 @@ export function el(tag, { text, className, attrs } = {}, children = []) {
   return node;
 }
 
-const numberFormat = new Intl.NumberFormat("en-GB");
-
+// Numbers follow the page's language (1 234 in French, 1,234 in English).
 export function number(value) {
-  return numberFormat.format(value);
+  return formatNumber(value);
 }
 
 export function percent(part, whole) {
-  return whole > 0 ? `${Math.round((100 * part) / whole)}%` : "—";
+  if (!(whole > 0)) {
+    return "—";
+  }
+  return new Intl.NumberFormat(locale(), { style: "percent" }).format(
+    Math.round((100 * part) / whole) / 100,
+  );
 }
 
 // cells: strings, or numbers (right-aligned and formatted).
