@@ -222,7 +222,13 @@ async def test_households_reached_count_once_per_need_not_once_per_item_line(
         g, partner, plan_id, need_id, 100, {blankets["line_id"]: 100, tarps["line_id"]: 100}
     )
     assert delivered["reached"] == [
-        {"need_id": need_id, "households": 100, "individuals": 500, "note": None}
+        {
+            "need_id": need_id,
+            "households": 100,
+            "individuals": 500,
+            "note": None,
+            "delivered_on": None,
+        }
     ]
 
     need = await eventually(

@@ -278,7 +278,13 @@ async def test_from_assessed_needs_to_households_reached(system: System) -> None
         200,
     )
     assert delivered["reached"] == [
-        {"need_id": nrc_need, "households": 90, "individuals": 450, "note": None}
+        {
+            "need_id": nrc_need,
+            "households": 90,
+            "individuals": 450,
+            "note": None,
+            "delivered_on": None,
+        }
     ]
     # A partner sees its own need's lines in the answer, not the other partner's.
     assert {x["need_id"] for x in delivered["lines"]} == {nrc_need}

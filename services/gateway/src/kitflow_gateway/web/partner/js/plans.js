@@ -92,7 +92,7 @@ function planCard(plan, ref) {
     return el("li", { text });
   });
   return el("article", { className: "card plan", attrs: { "data-plan": plan.plan_id } }, [
-    el("h2", { text: plan.title }),
+    el("h3", { text: plan.title }),
     el("p", { className: "meta" }, [statusBadge(planStatusNames(), plan.status)]),
     foldingTable(t("partner.plans.lines"), columns, rows),
     reached.length ? el("ul", { className: "plain" }, reached) : "",
