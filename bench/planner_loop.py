@@ -5,9 +5,9 @@
 A ticker on the loop wakes every 10 ms and records how late it woke; the longest lateness while
 one plan of a seeded Mali-like instance (bench.planner.make_problem) is solved is the loop's
 longest stall: what a health probe, a consumer's heartbeat or the relay would have waited. Run
-the plan inline (as the draft handler did), in a thread (HiGHS releases the GIL while it solves,
-but building the model and reading the answer are Python) and in a process (kitflow_shared.
-offload.BoundedPool, what the distribution service uses). Prints one line per mode.
+the plan inline (as the draft handler did), in a thread and in a process, both through
+kitflow_shared.offload.BoundedPool (the distribution service uses threads: HiGHS releases the
+GIL while it solves; ADR 0028 quotes the figures). Prints one line per mode.
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ TITLES_FR: Mapping[str, str] = {
     "Service unavailable": "Service indisponible",
     "Sign-in refused": "Connexion refusée",
     "Submission not turned into a need": "Soumission non transformée en besoin",
+    "Too busy": "Service surchargé",
     "Too many requests": "Trop de requêtes",
     "Too many sign-in attempts": "Trop de tentatives de connexion",
     "Unauthenticated": "Non authentifié",

@@ -77,3 +77,39 @@ async def test_a_job_that_succeeds_runs_once_per_round_and_stops_cleanly(
         await runtime.stop(timeout_s=5)
     assert all(task.cancelled() for task in tasks)
     assert caplog.text == ""
+
+
+def _replica(leases: FakeLeases) -> ServiceRuntime:
+    return ServiceRuntime(
+        "tests",
+        common=CommonSettings(job_lease_s=2, job_lease_renew_s=0.01),
+        kafka=None,
+        store=StoreSettings(url="mongodb://127.0.0.1:9/"),
+        indexes=[],
+        leases=leases,
+    )
+
+
+async def test_of_two_replicas_one_runs_a_leased_job_and_both_run_one_of_their_own() -> None:
+    leases = FakeLeases()  # one store for both replicas
+    replicas = [_replica(leases), _replica(leases)]
+    leased: list[int] = []
+    own: list[int] = []
+    for n, runtime in enumerate(replicas):
+        runtime.add_periodic("tidy", 0.01, lambda n=n: _record(leased, n))
+        runtime.add_periodic("cache", 0.01, lambda n=n: _record(own, n), one_owner=False)
+        _run_workers(runtime)
+    deadline = asyncio.get_running_loop().time() + DEADLINE_S
+    while len(leased) < 20 or set(own) != {0, 1}:
+        assert asyncio.get_running_loop().time() < deadline, (leased, own)
+        await asyncio.sleep(0.01)
+    assert len(set(leased)) == 1, "one replica ran the leased job"
+    owner = leased[0]
+    assert replicas[owner].keepers["tidy"].owned
+    assert not replicas[1 - owner].keepers["tidy"].owned
+    for runtime in replicas:
+        await runtime.stop(timeout_s=5)
+
+
+async def _record(runs: list[int], replica: int) -> None:
+    runs.append(replica)

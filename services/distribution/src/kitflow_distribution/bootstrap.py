@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from fastapi import FastAPI
 from kitflow_shared.offload import BoundedPool
 from kitflow_shared.runtime import ServiceRuntime
@@ -56,23 +58,6 @@ def create_app() -> FastAPI:
     stock_alerts = MongoStockAlerts(
         runtime.collection(mongo_alerts.STOCK_ALERTS), runtime.collection(mongo_views.STOCK)
     )
-    # Threads, not processes: as responsive (HiGHS releases the GIL while it solves; ADR 0028)
-    # without a copy of the service per worker, and the planner's errors need not be pickled.
-    planner = BoundedPool(
-        "planner",
-        workers=settings.planner_workers,
-        queue_limit=settings.planner_queue_limit,
-        kind="thread",
-        retry_after_s=settings.planner_retry_after_s,
-    )
-
-    async def solve(problem: PlanningProblem) -> DraftPlan:
-        return await planner.run(plan_allocation, problem)
-
-    async def close_planner() -> None:
-        planner.close()
-
-    runtime.add_closer(close_planner)
     plan_handlers = PlanHandlers(
         plans=MongoPlanRepository(plans_db, runtime.notify),
         coverage=MongoCoverageRepository(coverage_db, runtime.notify),
@@ -81,7 +66,7 @@ def create_app() -> FastAPI:
         needs=needs_view,
         answer_within=settings.reservation_answer_timeout,
         max_lines=settings.max_plan_lines,
-        solve=solve,
+        solve=_planner(runtime, settings),
     )
     runtime.consume(
         DISTRIBUTION_GROUP,
@@ -127,3 +112,27 @@ def create_app() -> FastAPI:
     app.include_router(gaps_routes.router)
     app.include_router(alerts.router)
     return app
+
+
+def _planner(
+    runtime: ServiceRuntime, settings: DistributionSettings
+) -> Callable[[PlanningProblem], Awaitable[DraftPlan]]:
+    """The planner off the event loop, in a bounded pool (ADR 0028). Threads, not processes:
+    as responsive (HiGHS releases the GIL while it solves) without a copy of the service per
+    worker, and the planner's errors need not be pickled."""
+    pool = BoundedPool(
+        "planner",
+        workers=settings.planner_workers,
+        queue_limit=settings.planner_queue_limit,
+        kind="thread",
+        retry_after_s=settings.planner_retry_after_s,
+    )
+
+    async def solve(problem: PlanningProblem) -> DraftPlan:
+        return await pool.run(plan_allocation, problem)
+
+    async def close() -> None:
+        pool.close()
+
+    runtime.add_closer(close)
+    return solve
