@@ -222,6 +222,21 @@ async def test_the_need_s_next_event_completes_a_crash_first(db: AsyncDatabase[D
     }
 
 
+async def test_a_crash_whose_event_is_parked_is_completed_by_the_periodic_job(
+    db: AsyncDatabase[Document],
+) -> None:
+    await _catalogue(_projection(db))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=0).need_changed(
+            _event(_state("N1", 10, {"TARP": (10, 0, 0, 0)}), 1)
+        )
+    assert await gap_view(db).by_item(GapFilter(), "admin1") == []
+    await gap_view(db).settle_pending()
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin1")
+    assert [(r.item_code, r.requested, r.households) for r in rows] == [("TARP", 10, 10)]
+
+
 async def test_an_item_changing_sector_is_refiled_even_after_a_crash_mid_way(
     db: AsyncDatabase[Document],
 ) -> None:

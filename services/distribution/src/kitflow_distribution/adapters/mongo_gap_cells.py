@@ -202,6 +202,15 @@ class MongoGapView:
                 retry = [update(of_kind[e["index"]], False) for e in errors]
                 await collection.bulk_write(retry, ordered=False)
 
+    async def settle_pending(self) -> None:
+        """Complete every change a crash left half done (a periodic job): the need's own next
+        read would too, but a need whose crashed event was parked may never have one. Safe
+        beside the consumer: each cell refuses what it holds, and a newer change completed
+        this one first."""
+        async for doc in self._gaps.find({PENDING: {"$exists": True}}, {PENDING: 1}):
+            pending = doc[PENDING]
+            await self._settle(doc["_id"], pending["version"], pending["cells"])
+
     async def rebuild_cells(self) -> int:
         """The cells anew from every need's document (run with the consumer stopped)."""
         for collection in self._cells.values():
