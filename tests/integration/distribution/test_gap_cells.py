@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from kitflow_distribution.adapters import mongo_gaps
 from kitflow_distribution.adapters.mongo_gaps import MongoItemView, PerNeedGapTotals
-from kitflow_distribution.domain.gap_cells import CellKind
 from kitflow_distribution.handlers.ports import GapFilter
 from kitflow_distribution.handlers.projections import GapProjection
 from kitflow_distribution.rebuild import gap_view
@@ -76,9 +75,11 @@ class CrashingCollection:
 def _projection(db: AsyncDatabase[Document], crash_cells_after: int | None = None) -> GapProjection:
     view = gap_view(db)
     if crash_cells_after is not None:
-        # Item cells are written first: the sector and week cells are not reached.
-        item_cells = CrashingCollection(db[mongo_gaps.CELLS[CellKind.ITEM]], crash_cells_after)
-        view._cells = {**view._cells, CellKind.ITEM: item_cells}  # type: ignore[dict-item]
+        # Each kind of cell stops after `crash_cells_after` of its updates.
+        view._cells = {
+            kind: CrashingCollection(db[name], crash_cells_after)  # type: ignore[misc]
+            for kind, name in mongo_gaps.CELLS.items()
+        }
     return GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), view)
 
 
