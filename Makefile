@@ -97,6 +97,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.store_durability
 	$(UV) run --frozen python -m bench.warehouse_2g
 	$(UV) run --frozen python -m bench.gaps
+	$(UV) run --frozen python -m bench.gap_catch_up
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from kitflow_distribution.adapters import mongo_gaps
 from kitflow_distribution.adapters.mongo_gaps import MongoItemView, PerNeedGapTotals
-from kitflow_distribution.domain.gap_cells import CellKind
 from kitflow_distribution.handlers.ports import GapFilter
 from kitflow_distribution.handlers.projections import GapProjection
 from kitflow_distribution.rebuild import gap_view
@@ -76,9 +75,11 @@ class CrashingCollection:
 def _projection(db: AsyncDatabase[Document], crash_cells_after: int | None = None) -> GapProjection:
     view = gap_view(db)
     if crash_cells_after is not None:
-        # Item cells are written first: the sector and week cells are not reached.
-        item_cells = CrashingCollection(db[mongo_gaps.CELLS[CellKind.ITEM]], crash_cells_after)
-        view._cells = {**view._cells, CellKind.ITEM: item_cells}  # type: ignore[dict-item]
+        # Each kind of cell stops after `crash_cells_after` of its updates.
+        view._cells = {
+            kind: CrashingCollection(db[name], crash_cells_after)  # type: ignore[misc]
+            for kind, name in mongo_gaps.CELLS.items()
+        }
     return GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), view)
 
 
@@ -220,6 +221,21 @@ async def test_the_need_s_next_event_completes_a_crash_first(db: AsyncDatabase[D
         ("TARP", 10, 10),
         ("WATER", 0, 0),
     }
+
+
+async def test_a_crash_whose_event_is_parked_is_completed_by_the_periodic_job(
+    db: AsyncDatabase[Document],
+) -> None:
+    await _catalogue(_projection(db))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=0).need_changed(
+            _event(_state("N1", 10, {"TARP": (10, 0, 0, 0)}), 1)
+        )
+    assert await gap_view(db).by_item(GapFilter(), "admin1") == []
+    await gap_view(db).settle_pending()
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin1")
+    assert [(r.item_code, r.requested, r.households) for r in rows] == [("TARP", 10, 10)]
 
 
 async def test_an_item_changing_sector_is_refiled_even_after_a_crash_mid_way(

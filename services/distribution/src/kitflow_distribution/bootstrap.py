@@ -80,6 +80,13 @@ def create_app() -> FastAPI:
         wait_first=True,
     )
 
+    runtime.add_periodic(
+        "gap-cells-pending",
+        settings.gap_settle_interval_s,
+        gap_view.settle_pending,
+        wait_first=True,
+    )
+
     work_alerts = MongoWorkAlerts(
         plans_db, runtime.collection(mongo_views.NEEDS), settings.reservation_warning
     )

@@ -26,3 +26,6 @@ class DistributionSettings(ServiceSettings):
     planner_retry_after_s: int = Field(default=30, ge=1)
     # How often the dead-letter topics are read for the alerts list.
     dead_letter_check_interval_s: float = Field(default=60.0, gt=0)
+    # How often gap documents left with cell changes half done (a crash, then the event
+    # parked) are completed (ADR 0027).
+    gap_settle_interval_s: float = Field(default=60.0, gt=0)

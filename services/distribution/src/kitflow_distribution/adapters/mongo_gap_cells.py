@@ -14,6 +14,7 @@ change, so a cell's `seen.<need>` always says whether the need's latest change i
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict
@@ -188,10 +189,10 @@ class MongoGapView:
                 upsert=upsert,
             )
 
-        for kind, collection in self._cells.items():
+        async def add(kind: CellKind, collection: AsyncCollection[Document]) -> None:
             of_kind = [c for c in cells if c["cell"]["kind"] == kind]
             if not of_kind:
-                continue
+                return
             try:
                 await collection.bulk_write([update(c, True) for c in of_kind], ordered=False)
             except BulkWriteError as exc:
@@ -201,6 +202,19 @@ class MongoGapView:
                 # As in `_write`: the cell refused (done already) or was created meanwhile.
                 retry = [update(of_kind[e["index"]], False) for e in errors]
                 await collection.bulk_write(retry, ordered=False)
+
+        # The kinds side by side (one round trip's wait): each cell is guarded on its own, so
+        # their order does not matter, and `pending` is cleared only once all are done.
+        await asyncio.gather(*(add(kind, coll) for kind, coll in self._cells.items()))
+
+    async def settle_pending(self) -> None:
+        """Complete every change a crash left half done (a periodic job): the need's own next
+        read would too, but a need whose crashed event was parked may never have one. Safe
+        beside the consumer: each cell refuses what it holds, and a newer change completed
+        this one first."""
+        async for doc in self._gaps.find({PENDING: {"$exists": True}}, {PENDING: 1}):
+            pending = doc[PENDING]
+            await self._settle(doc["_id"], pending["version"], pending["cells"])
 
     async def rebuild_cells(self) -> int:
         """The cells anew from every need's document (run with the consumer stopped)."""
