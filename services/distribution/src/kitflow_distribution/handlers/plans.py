@@ -30,14 +30,17 @@ from kitflow_distribution.domain.errors import (
 )
 from kitflow_distribution.domain.planner import (
     Coordinates,
+    DraftPlan,
     PartnerCap,
     PlanningNeed,
     PlanningOptions,
     PlanningProblem,
     PlanningWarehouse,
     StockLevel,
+    greedy_allocation,
     plan_allocation,
 )
+from kitflow_distribution.domain.planner.compare import compare_with_greedy
 from kitflow_distribution.domain.plans import (
     Delivery,
     LineAnswer,
@@ -181,6 +184,10 @@ class PlanHandlers:
             return replay
         problem = await self.problem(request)
         result = plan_allocation(problem)
+        # The baseline a coordinator compares with before approving (same problem, no solver).
+        baseline = greedy_allocation(problem)
+        in_plan = await self._needs_in(result)
+        households = {need_id: int(n["households"]) for need_id, n in in_plan.items()}
         if len(result.lines) > self.max_lines:
             raise InvalidInput.of(
                 "need_ids",
@@ -208,6 +215,8 @@ class PlanHandlers:
                 "shortfalls": _jsonable(result.shortfalls),
                 "distances_km": {f"{x.warehouse}>{x.need_id}": x.distance_km for x in result.lines},
                 "solver": _jsonable(result.stats) if result.stats else None,
+                "needs": in_plan,
+                "greedy_comparison": compare_with_greedy(result, baseline, households),
             },
         )
         plan.sequence = 1
@@ -222,6 +231,23 @@ class PlanHandlers:
                 raise
             return replay
         return Answer(plan)
+
+    async def _needs_in(self, result: DraftPlan) -> dict[str, dict[str, Any]]:
+        """Where each need of the draft is and whose it is, so that the plan reads by site and
+        partner rather than by need id."""
+        in_plan = {c.need_id for c in result.coverage}
+        return {
+            n.need_id: {
+                "partner": n.organisation,
+                "site": n.site_name,
+                "admin1_pcode": n.admin1_pcode,
+                "admin2_pcode": n.admin2_pcode,
+                "households": n.population.households,
+                "severity": n.severity,
+            }
+            for n in await self.needs.all()
+            if n.need_id in in_plan
+        }
 
     async def _drafted_with(self, key: RequestKey) -> Answer | None:
         """The plan a request with this key drafted, if it did (IdempotencyKeyReused if the key
