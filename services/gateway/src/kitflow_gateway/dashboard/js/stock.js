@@ -119,7 +119,13 @@ function attention(shown) {
   return [el("h3", { text: t("stock.attention") }), list];
 }
 
-function groups(shown) {
+// Folded, unless a filter narrowed the list: then what matched is shown open.
+function groups(shown, open) {
+  const fold = (className, attrs, children) => {
+    const node = el("details", { className, attrs }, children);
+    node.open = open;
+    return node;
+  };
   const out = [];
   const warehouses = [...new Map(shown.map((r) => [r.warehouse.code, r.warehouse])).values()];
   for (const warehouse of warehouses) {
@@ -129,15 +135,14 @@ function groups(shown) {
         const group = mine.filter((r) => r.sector === sector)
           .sort((a, b) => urgency(a) - urgency(b) || a.item.localeCompare(b.item));
         const urgent = group.filter((r) => urgency(r) < 3).length;
-        return el("details", { className: "fold sector", attrs: { "data-sector": sector } }, [
+        return fold("fold sector", { "data-sector": sector }, [
           el("summary", { text: t("stock.sector_summary", { sector: t(`stock.sector.${sector}`),
             count: group.length, urgent }) }),
           itemsTable(group),
         ]);
       });
     const urgent = mine.filter((r) => urgency(r) < 3).length;
-    out.push(el("details", { className: "fold warehouse card",
-      attrs: { "data-warehouse": warehouse.code } }, [
+    out.push(fold("fold warehouse card", { "data-warehouse": warehouse.code }, [
       el("summary", {}, [
         el("span", { className: "warehouse-name", text: warehouse.name }),
         " ",
@@ -153,8 +158,9 @@ function groups(shown) {
 
 function render() {
   const shown = filtered();
+  const narrowed = shown.length < rows.length;
   byId("stock-attention-box").replaceChildren(...attention(shown));
-  byId("stock-groups").replaceChildren(...groups(shown));
+  byId("stock-groups").replaceChildren(...groups(shown, narrowed));
 }
 
 function select(name, options) {
