@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from kitflow_gateway.api.routes import web
+from kitflow_gateway.api.routes import dashboard, web
 
 WEB = web.WEB_DIR
+# The coordinator dashboard translates through the same module and catalogues.
+PAGES = (WEB, dashboard.DASHBOARD_DIR)
 LANGUAGES = ("fr", "en")
 # data-i18n="key", data-i18n-attr="attr:key;attr:key", t("key"), and the form fields' labels.
 USES = (
@@ -34,7 +36,7 @@ def _catalogue(language: str) -> dict[str, str]:
 
 
 def _sources() -> list[Path]:
-    return [p for p in sorted(WEB.rglob("*")) if p.suffix in {".html", ".js"}]
+    return [p for root in PAGES for p in sorted(root.rglob("*")) if p.suffix in {".html", ".js"}]
 
 
 def _code(path: Path) -> str:

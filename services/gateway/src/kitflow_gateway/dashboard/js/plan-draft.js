@@ -20,10 +20,10 @@ let root = null;
 let onDrafted = () => {};
 let report = () => {};
 
-function field(id, labelKey, control) {
+function field(id, label, control) {
   control.id = id;
   return el("div", { className: "field" }, [
-    el("label", { text: t(labelKey), attrs: { for: id } }),
+    el("label", { text: label, attrs: { for: id } }),
     control,
   ]);
 }
@@ -37,28 +37,28 @@ function select(name, options) {
 function filtersForm(ref) {
   const any = ["", t("needs.filter.any")];
   const form = el("form", { className: "filters", attrs: { id: "need-filters" } }, [
-    field("need-region", "needs.filter.region",
+    field("need-region", t("needs.filter.region"),
       select("admin1_pcode", [any, ...ref.regions.map((r) => [r.pcode, r.name])])),
-    field("need-cercle", "needs.filter.cercle", select("admin2_pcode", [any])),
-    field("need-severity", "needs.filter.severity", select("min_severity", [
+    field("need-cercle", t("needs.filter.cercle"), select("admin2_pcode", [any])),
+    field("need-severity", t("needs.filter.severity"), select("min_severity", [
       any, ...[5, 4, 3, 2].map((s) => [String(s), t("needs.severity_at_least", { severity: s })]),
     ])),
-    field("need-partner", "needs.filter.partner",
+    field("need-partner", t("needs.filter.partner"),
       el("input", { attrs: { name: "partner", type: "text", list: "need-partners",
         maxlength: "64", autocomplete: "off" } })),
     el("datalist", { attrs: { id: "need-partners" } }),
-    field("need-status", "needs.filter.status", select("status", [
+    field("need-status", t("needs.filter.status"), select("status", [
       ["", t("needs.status.plannable")],
       ["validated", t("needs.status.validated")],
       ["partially-covered", t("needs.status.partially-covered")],
     ])),
-    field("need-item", "needs.filter.item", select("item_code", [
+    field("need-item", t("needs.filter.item"), select("item_code", [
       any,
       ...[...ref.items.values()]
         .map((x) => [x.code, nameOfItem(ref, x.code)])
         .sort((a, b) => a[1].localeCompare(b[1])),
     ])),
-    field("need-age", "needs.filter.age", select("age", [
+    field("need-age", t("needs.filter.age"), select("age", [
       ["", t("needs.age.any")], ["week", t("needs.age.week")], ["month", t("needs.age.month")],
       ["older", t("needs.age.older")],
     ])),
@@ -187,7 +187,7 @@ async function selectAllFiltered(checked) {
 function draftForm() {
   const drafting = keyedAction();
   const form = el("form", { className: "draft", attrs: { id: "draft-form" } }, [
-    field("plan-title", "plan.draft.title",
+    field("plan-title", t("plan.draft.title"),
       el("input", { attrs: { name: "title", type: "text", maxlength: "200", required: "" } })),
     el("p", { attrs: { id: "need-selected", "aria-live": "polite" } }),
     el("button", { text: t("plan.draft.submit"), attrs: { id: "draft-submit", type: "submit" } }),
@@ -219,14 +219,14 @@ function table() {
   const all = el("input", { attrs: { type: "checkbox", id: "need-select-all",
     "aria-label": t("needs.select_all") } });
   all.addEventListener("change", () => selectAllFiltered(all.checked).catch(report));
-  const heads = ["needs.col.site", "needs.col.place", "needs.col.partner", "needs.col.severity",
-    "needs.col.remaining", "needs.col.reported"];
+  const heads = [t("needs.col.site"), t("needs.col.place"), t("needs.col.partner"), t("needs.col.severity"),
+    t("needs.col.remaining"), t("needs.col.reported")];
   return el("div", { className: "table-wrap" }, [
     el("table", { attrs: { id: "need-list" } }, [
       el("caption", { text: t("needs.caption") }),
       el("thead", {}, [el("tr", {}, [
         el("th", { attrs: { scope: "col" } }, [all]),
-        ...heads.map((key) => el("th", { text: t(key), attrs: { scope: "col" } })),
+        ...heads.map((text) => el("th", { text, attrs: { scope: "col" } })),
       ])]),
       el("tbody"),
     ]),

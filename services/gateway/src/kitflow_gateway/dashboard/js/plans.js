@@ -17,6 +17,34 @@ const POLL_ATTEMPTS = 120;
 const DISPATCHABLE = new Set(["reserved", "partly-reserved"]);
 const DELIVERABLE = new Set(["dispatching", "dispatched", "delivered"]);
 
+// Labels by the API's names, each key looked up where it is named (no key built at run time).
+const FIGURES = {
+  planned: () => t("plan.figure.planned"),
+  dispatched: () => t("plan.figure.dispatched"),
+  delivered: () => t("plan.figure.delivered"),
+  households: () => t("plan.figure.households"),
+};
+const MEASURES = {
+  units_allocated: () => t("plan.compare.units_allocated"),
+  needs_fully_covered: () => t("plan.compare.needs_fully_covered"),
+  households_covered: () => t("plan.compare.households_covered"),
+};
+const STATUSES = {
+  draft: () => t("plan.status.draft"),
+  reserving: () => t("plan.status.reserving"),
+  reserved: () => t("plan.status.reserved"),
+  "partly-reserved": () => t("plan.status.partly-reserved"),
+  dispatching: () => t("plan.status.dispatching"),
+  dispatched: () => t("plan.status.dispatched"),
+  delivered: () => t("plan.status.delivered"),
+  closed: () => t("plan.status.closed"),
+  cancelled: () => t("plan.status.cancelled"),
+};
+
+function statusName(status) {
+  return STATUSES[status] ? STATUSES[status]() : status;
+}
+
 let shownPlan = null;
 let pollTimer = null;
 let report = () => {};
@@ -30,25 +58,26 @@ function cell(value, className) {
     : el("td", { text: value ?? "", className });
 }
 
-function tableOf(id, captionKey, headKeys, rows, emptyKey) {
+// Texts come translated: every key is looked up where it is named.
+function tableOf(id, caption, heads, rows, empty) {
   const body = el("tbody", {}, rows);
   if (!rows.length) {
-    body.append(el("tr", {}, [el("td", { text: t(emptyKey), className: "empty",
-      attrs: { colspan: String(headKeys.length) } })]));
+    body.append(el("tr", {}, [el("td", { text: empty, className: "empty",
+      attrs: { colspan: String(heads.length) } })]));
   }
   return el("div", { className: "table-wrap" }, [
     el("table", { attrs: { id } }, [
-      el("caption", { text: t(captionKey) }),
-      el("thead", {}, [el("tr", {}, headKeys.map((key) =>
-        el("th", { text: t(key), attrs: { scope: "col" } })))]),
+      el("caption", { text: caption }),
+      el("thead", {}, [el("tr", {}, heads.map((text) =>
+        el("th", { text, attrs: { scope: "col" } })))]),
       body,
     ]),
   ]);
 }
 
-function folded(id, summaryKey, children) {
+function folded(id, summary, children) {
   return el("details", { className: "fold", attrs: { id } }, [
-    el("summary", { text: t(summaryKey) }), ...children,
+    el("summary", { text: summary }), ...children,
   ]);
 }
 
@@ -128,9 +157,9 @@ function figures(plan) {
   const sum = totals(plan);
   const figure = (key, value) => el("div", { className: "figure", attrs: { "data-figure": key } },
     [el("span", { className: "figure-value", text: formatNumber(value) }),
-      el("span", { className: "figure-label", text: t(`plan.figure.${key}`) })]);
+      el("span", { className: "figure-label", text: FIGURES[key]() })]);
   return el("div", { className: "figures", attrs: { id: "plan-figures" } },
-    ["planned", "dispatched", "delivered", "households"].map((key) => figure(key, sum[key])));
+    Object.keys(FIGURES).map((key) => figure(key, sum[key])));
 }
 
 function summaryRows(ref, plan, needs) {
@@ -162,50 +191,50 @@ function summaryRows(ref, plan, needs) {
 }
 
 function summaryTable(ref, plan, needs) {
-  const heads = ["plan.summary.site", "plan.summary.partner", "plan.summary.gets",
-    "plan.summary.lacks"];
-  if (plan.status === "draft") heads.push("plan.summary.greedy");
-  else heads.push("plan.summary.dispatched", "plan.summary.delivered");
-  return tableOf("plan-summary", "plan.summary.caption", heads, summaryRows(ref, plan, needs),
-    "plan.summary.empty");
+  const heads = [t("plan.summary.site"), t("plan.summary.partner"), t("plan.summary.gets"),
+    t("plan.summary.lacks")];
+  if (plan.status === "draft") heads.push(t("plan.summary.greedy"));
+  else heads.push(t("plan.summary.dispatched"), t("plan.summary.delivered"));
+  return tableOf("plan-summary", t("plan.summary.caption"), heads, summaryRows(ref, plan, needs),
+    t("plan.summary.empty"));
 }
 
 function comparison(plan) {
   const compared = (plan.explanation || {}).greedy_comparison;
   if (!compared) return null;
-  const rows = ["units_allocated", "needs_fully_covered", "households_covered"].map((key) =>
+  const rows = Object.keys(MEASURES).map((key) =>
     el("tr", { attrs: { "data-measure": key } }, [
-      el("th", { text: t(`plan.compare.${key}`), attrs: { scope: "row" } }),
+      el("th", { text: MEASURES[key](), attrs: { scope: "row" } }),
       cell(compared.optimal[key]), cell(compared.greedy[key]),
     ]));
-  return tableOf("plan-comparison", "plan.compare.caption",
-    ["plan.compare.measure", "plan.compare.optimal", "plan.compare.greedy"], rows,
-    "plan.summary.empty");
+  return tableOf("plan-comparison", t("plan.compare.caption"),
+    [t("plan.compare.measure"), t("plan.compare.optimal"), t("plan.compare.greedy")], rows,
+    t("plan.summary.empty"));
 }
 
 function linesTable(ref, plan, needs) {
   const siteById = new Map(needs.map((n) => [n.id, `${siteOf(n)} (${n.partner || ""})`]));
-  return tableOf("plan-lines", "plan.lines.caption",
-    ["plan.lines.warehouse", "plan.lines.site", "plan.lines.item", "plan.figure.planned",
-      "plan.lines.reserved", "plan.figure.dispatched", "plan.figure.delivered",
-      "plan.lines.returned"],
+  return tableOf("plan-lines", t("plan.lines.caption"),
+    [t("plan.lines.warehouse"), t("plan.lines.site"), t("plan.lines.item"), t("plan.figure.planned"),
+      t("plan.lines.reserved"), t("plan.figure.dispatched"), t("plan.figure.delivered"),
+      t("plan.lines.returned")],
     plan.lines.map((x) => el("tr", {}, [
       cell(nameOfWarehouse(ref, x.warehouse)), cell(siteById.get(x.need_id) || x.need_id),
       cell(nameOfItem(ref, x.item_code)), cell(x.quantity), cell(x.reserved), cell(x.dispatched),
       cell(x.delivered), cell(x.returned),
     ])),
-    "plan.lines.empty");
+    t("plan.lines.empty"));
 }
 
 function reachTable(plan, needs) {
   const siteById = new Map(needs.map((n) => [n.id, `${siteOf(n)} (${n.partner || ""})`]));
-  return tableOf("plan-reach", "plan.reach.caption",
-    ["plan.summary.site", "plan.reach.households", "plan.reach.people", "plan.reach.note"],
+  return tableOf("plan-reach", t("plan.reach.caption"),
+    [t("plan.summary.site"), t("plan.reach.households"), t("plan.reach.people"), t("plan.reach.note")],
     (plan.reached || []).map((x) => el("tr", {}, [
       cell(siteById.get(x.need_id) || x.need_id), cell(x.households), cell(x.individuals),
       cell(x.note),
     ])),
-    "plan.reach.empty");
+    t("plan.reach.empty"));
 }
 
 function objectivesText(plan) {
@@ -244,16 +273,16 @@ async function act(button, action, body, done = () => {}) {
   }
 }
 
-function labelled(id, key, control) {
+function labelled(id, text, control) {
   control.id = id;
-  return [el("label", { text: t(key), attrs: { for: id } }), control];
+  return [el("label", { text, attrs: { for: id } }), control];
 }
 
 function dispatchForm() {
   const form = el("form", { className: "inline-form", attrs: { id: "dispatch-form" } }, [
-    ...labelled("dispatch-waybill", "plan.dispatch.waybill", el("input",
+    ...labelled("dispatch-waybill", t("plan.dispatch.waybill"), el("input",
       { attrs: { name: "waybill_number", type: "text", required: "", maxlength: "64" } })),
-    ...labelled("dispatch-destination", "plan.dispatch.destination", el("input",
+    ...labelled("dispatch-destination", t("plan.dispatch.destination"), el("input",
       { attrs: { name: "destination", type: "text", required: "", maxlength: "200" } })),
     el("button", { text: t("plan.dispatch.submit"), attrs: { type: "submit" } }),
   ]);
@@ -264,7 +293,7 @@ function dispatchForm() {
       destination: form.elements.destination.value.trim(),
     }, () => form.reset());
   });
-  return folded("dispatch-fold", "plan.dispatch.heading", [form]);
+  return folded("dispatch-fold", t("plan.dispatch.heading"), [form]);
 }
 
 // One delivery is one distribution at one need's site: a quantity per line of that need, and
@@ -283,26 +312,21 @@ function deliveryForm(ref, plan, needs) {
     lines.replaceChildren(el("legend", { text: t("plan.delivery.lines") }),
       ...open.filter((x) => x.need_id === choice.value).flatMap((x, n) => labelled(
         `delivery-line-${n}`,
-        "plan.delivery.line",
+        t("plan.delivery.line", { item: nameOfItem(ref, x.item_code),
+          warehouse: nameOfWarehouse(ref, x.warehouse),
+          left: formatNumber(x.dispatched - x.delivered) }),
         el("input", { attrs: { type: "number", min: "0", "data-line-id": x.line_id } }),
-      ).map((node, i) => {
-        if (i === 0) {
-          node.textContent = t("plan.delivery.line", { item: nameOfItem(ref, x.item_code),
-            warehouse: nameOfWarehouse(ref, x.warehouse),
-            left: formatNumber(x.dispatched - x.delivered) });
-        }
-        return node;
-      })));
+      )));
   };
   choice.addEventListener("change", showLines);
   const number = (name) => el("input", { attrs: { name, type: "number", min: "0", required: "" } });
   const form = el("form", { className: "inline-form", attrs: { id: "delivery-form" } }, [
-    ...labelled("delivery-need", "plan.delivery.need", choice),
+    ...labelled("delivery-need", t("plan.delivery.need"), choice),
     lines,
-    ...labelled("delivery-households", "plan.delivery.households", number("households")),
+    ...labelled("delivery-households", t("plan.delivery.households"), number("households")),
     el("p", { className: "hint", text: t("plan.delivery.households_hint") }),
-    ...labelled("delivery-individuals", "plan.delivery.people", number("individuals")),
-    ...labelled("delivery-note", "plan.delivery.note",
+    ...labelled("delivery-individuals", t("plan.delivery.people"), number("individuals")),
+    ...labelled("delivery-note", t("plan.delivery.note"),
       el("input", { attrs: { name: "note", type: "text", maxlength: "500" } })),
     el("button", { text: t("plan.delivery.submit"), attrs: { type: "submit" } }),
   ]);
@@ -323,7 +347,7 @@ function deliveryForm(ref, plan, needs) {
     act(form.querySelector("button[type=submit]"), "deliveries", { deliveries: [delivery] },
       () => form.reset());
   });
-  return folded("delivery-fold", "plan.delivery.heading", [form]);
+  return folded("delivery-fold", t("plan.delivery.heading"), [form]);
 }
 
 function actionsOf(ref, plan, needs) {
@@ -353,7 +377,7 @@ function comparisonBlock(plan, compared) {
   if (plan.status === "draft") {
     return [el("h4", { text: t("plan.compare.heading") }), compared, hint];
   }
-  return [folded("plan-comparison-fold", "plan.compare.heading", [compared, hint])];
+  return [folded("plan-comparison-fold", t("plan.compare.heading"), [compared, hint])];
 }
 
 // ---- showing a plan ----------------------------------------------------------------------------
@@ -362,7 +386,7 @@ async function showPlan(plan) {
   shownPlan = plan;
   const ref = await reference();
   const needs = perNeed(plan);
-  const status = el("strong", { className: "status", text: t(`plan.status.${plan.status}`),
+  const status = el("strong", { className: "status", text: statusName(plan.status),
     attrs: { id: "plan-status", "data-status": plan.status } });
   const compared = comparison(plan);
   const detail = byId("plan-detail");
@@ -376,9 +400,9 @@ async function showPlan(plan) {
     el("h4", { text: t("plan.summary.heading") }),
     summaryTable(ref, plan, needs),
     ...comparisonBlock(plan, compared),
-    folded("plan-lines-fold", "plan.lines.heading", [linesTable(ref, plan, needs)]),
-    folded("plan-reach-fold", "plan.reach.heading", [reachTable(plan, needs)]),
-    folded("plan-objectives-fold", "plan.objectives_heading",
+    folded("plan-lines-fold", t("plan.lines.heading"), [linesTable(ref, plan, needs)]),
+    folded("plan-reach-fold", t("plan.reach.heading"), [reachTable(plan, needs)]),
+    folded("plan-objectives-fold", t("plan.objectives_heading"),
       [el("p", { className: "hint", text: objectivesText(plan),
         attrs: { id: "plan-objectives" } })]),
   );
@@ -429,13 +453,13 @@ async function listPlans() {
     open.addEventListener("click", () => openPlan(plan.plan_id).catch(report));
     return el("tr", { attrs: { "data-plan-id": plan.plan_id } }, [
       el("th", { attrs: { scope: "row" } }, [open]),
-      cell(t(`plan.status.${plan.status}`)), cell(sum.planned), cell(sum.dispatched),
+      cell(statusName(plan.status)), cell(sum.planned), cell(sum.dispatched),
       cell(sum.delivered), cell(formatDateTime(plan.created_at)),
     ]);
   });
-  byId("plans-list").replaceChildren(tableOf("plans-table", "plan.list.caption",
-    ["plan.list.plan", "plan.list.status", "plan.figure.planned", "plan.figure.dispatched",
-      "plan.figure.delivered", "plan.list.created"], rows, "plan.list.empty"));
+  byId("plans-list").replaceChildren(tableOf("plans-table", t("plan.list.caption"),
+    [t("plan.list.plan"), t("plan.list.status"), t("plan.figure.planned"), t("plan.figure.dispatched"),
+      t("plan.figure.delivered"), t("plan.list.created")], rows, t("plan.list.empty")));
 }
 
 // The view's own layout, drawn in its section (the shell holds only the section).

@@ -11,7 +11,18 @@ import { nameOfItem, reference } from "./reference.js";
 // uses the same order of magnitude).
 const EXPIRING_WITHIN_DAYS = 90;
 const DAY_MS = 86_400_000;
-const SECTORS = ["shelter", "nfi", "wash-hygiene", "water"];
+// The catalogue's categories, in the order the cluster reads them.
+const SECTOR_NAMES = {
+  shelter: () => t("stock.sector.shelter"),
+  nfi: () => t("stock.sector.nfi"),
+  "wash-hygiene": () => t("stock.sector.wash-hygiene"),
+  water: () => t("stock.sector.water"),
+};
+const SECTORS = Object.keys(SECTOR_NAMES);
+
+function sectorName(sector) {
+  return SECTOR_NAMES[sector] ? SECTOR_NAMES[sector]() : sector;
+}
 
 let rows = [];
 let built = false;
@@ -88,9 +99,9 @@ function itemRow(row) {
 function itemsTable(group) {
   return el("div", { className: "table-wrap" }, [
     el("table", { className: "stock-items" }, [
-      el("thead", {}, [el("tr", {}, ["stock.item", "stock.available", "stock.reserved",
-        "stock.on_hand", "stock.in_transit"].map((key) =>
-        el("th", { text: t(key), attrs: { scope: "col" } })))]),
+      el("thead", {}, [el("tr", {}, [t("stock.item"), t("stock.available"), t("stock.reserved"),
+        t("stock.on_hand"), t("stock.in_transit")].map((text) =>
+        el("th", { text, attrs: { scope: "col" } })))]),
       el("tbody", {}, group.map(itemRow)),
     ]),
   ]);
@@ -136,7 +147,7 @@ function groups(shown, open) {
           .sort((a, b) => urgency(a) - urgency(b) || a.item.localeCompare(b.item));
         const urgent = group.filter((r) => urgency(r) < 3).length;
         return fold("fold sector", { "data-sector": sector }, [
-          el("summary", { text: t("stock.sector_summary", { sector: t(`stock.sector.${sector}`),
+          el("summary", { text: t("stock.sector_summary", { sector: sectorName(sector),
             count: group.length, urgent }) }),
           itemsTable(group),
         ]);
@@ -169,19 +180,19 @@ function select(name, options) {
 }
 
 function build(ref) {
-  const field = (id, key, control) => {
+  const field = (id, label, control) => {
     control.id = id;
-    return el("div", { className: "field" }, [el("label", { text: t(key), attrs: { for: id } }),
+    return el("div", { className: "field" }, [el("label", { text: label, attrs: { for: id } }),
       control]);
   };
   const any = ["", t("stock.filter_any")];
   const form = el("form", { className: "filters", attrs: { id: "stock-filters",
     role: "search" } }, [
-    field("stock-warehouse", "stock.filter_warehouse", select("warehouse", [any,
+    field("stock-warehouse", t("stock.filter_warehouse"), select("warehouse", [any,
       ...[...ref.warehouses.values()].map((w) => [w.code, w.name])])),
-    field("stock-sector", "stock.filter_sector", select("sector",
-      [any, ...SECTORS.map((s) => [s, t(`stock.sector.${s}`)])])),
-    field("stock-search", "stock.filter_item", el("input", { attrs: { name: "search",
+    field("stock-sector", t("stock.filter_sector"), select("sector",
+      [any, ...SECTORS.map((s) => [s, sectorName(s)])])),
+    field("stock-search", t("stock.filter_item"), el("input", { attrs: { name: "search",
       type: "search", maxlength: "64" } })),
   ]);
   form.addEventListener("input", render);
