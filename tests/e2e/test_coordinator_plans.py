@@ -267,6 +267,16 @@ async def test_a_plan_from_filtered_needs_in_french_then_read_in_english(
     french = await _browser(playwright, tmp_path / "fr", "fr")
     try:
         page = french.pages[0] if french.pages else await french.new_page()
+        # Every state-changing request the page sends, with its Idempotency-Key.
+        changes: list[tuple[str, str | None]] = []
+        page.on(
+            "request",
+            lambda r: (
+                changes.append((r.url, r.headers.get("idempotency-key")))
+                if r.method != "GET" and "/v1/plans" in r.url
+                else None
+            ),
+        )
         await _sign_in(page, gateway.url, "fr")
         words = WORDS["fr"]
         await _draft_from_filtered_needs(page, "fr", title)
@@ -323,6 +333,11 @@ async def test_a_plan_from_filtered_needs_in_french_then_read_in_english(
         await expect(socoura.locator("td").nth(4)).to_have_text(f"20 {words['kit']}")
         await expect(page.get_by_role("alert")).to_be_hidden()
         await _no_missing_keys(page, "fr delivery")
+        # Draft, approval, dispatch and delivery: each carried its own key (a retry of the
+        # delivery must not count its households twice).
+        assert len(changes) == 4, changes
+        assert all(key for _, key in changes), changes
+        assert len({key for _, key in changes}) == 4, changes
         await _screenshot(page, "plan-summary-fr")
 
         # Stock: grouped by warehouse and sector; the kits below their minimum come first.
