@@ -78,6 +78,9 @@ async def test_a_bad_filter_is_a_422_naming_the_field(needs: NeedsApp) -> None:
     assert refused.status_code == 422, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert [e["field"] for e in refused.json()["errors"]] == ["query.severity.0"]
+    refused = await needs.client.get("/v1/needs?partner=%00", headers=COORDINATOR)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["query.partner.0"]
     refused = await needs.client.get("/v1/needs?created_after=yesterday", headers=COORDINATOR)
     assert refused.status_code == 422, refused.text
     assert [e["field"] for e in refused.json()["errors"]] == ["query.created_after"]

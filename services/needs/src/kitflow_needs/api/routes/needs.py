@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
+from kitflow_shared.contracts.catalogue import ItemCode
+from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.web.identity import Caller
 from kitflow_shared.web.paging import MAX_OFFSET
@@ -47,16 +49,14 @@ class NeedPicker:
     """The coordinator's need picker: more filters, each narrowing the list."""
 
     partner: Annotated[
-        list[str] | None,
+        list[OrganisationId] | None,
         Query(max_length=100, description="Reporting organisations (any of them)"),
     ] = None
     severity: Annotated[
         list[Annotated[int, Field(ge=1, le=5)]] | None,
         Query(max_length=5, description="Severities 1-5 (any of them)"),
     ] = None
-    item_code: Annotated[
-        str | None, Query(min_length=1, max_length=64, description="Needs requesting this item")
-    ] = None
+    item_code: Annotated[ItemCode | None, Query(description="Needs requesting this item")] = None
     created_after: Annotated[
         datetime | None, Query(description="Reported after this time (ISO 8601)")
     ] = None
