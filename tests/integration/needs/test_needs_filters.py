@@ -81,6 +81,7 @@ async def test_a_bad_filter_is_a_422_naming_the_field(needs: NeedsApp) -> None:
     refused = await needs.client.get("/v1/needs?partner=%00", headers=COORDINATOR)
     assert refused.status_code == 422, refused.text
     assert [e["field"] for e in refused.json()["errors"]] == ["query.partner.0"]
-    refused = await needs.client.get("/v1/needs?created_after=yesterday", headers=COORDINATOR)
-    assert refused.status_code == 422, refused.text
-    assert [e["field"] for e in refused.json()["errors"]] == ["query.created_after"]
+    for bad in ("yesterday", "0001-01-01T00:00:00%2B01:00"):  # the second: before year 1 in UTC
+        refused = await needs.client.get(f"/v1/needs?created_after={bad}", headers=COORDINATOR)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["query.created_after"]

@@ -8,7 +8,7 @@ nothing."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response, status
@@ -18,7 +18,7 @@ from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.web.identity import Caller
 from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Services, actor_of
 from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
@@ -44,6 +44,18 @@ def _answer(answer: Answer, caller: Caller, svc: NeedsServices, response: Respon
     return _public(answer.need, caller, svc)
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC (a time without an offset read as UTC), as the store compares it; a
+    moment that has no UTC date (before year 1 or after 9999) is refused as the bad input it is."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("out of range once in UTC (years 1 to 9999)") from None
+
+
+Moment = Annotated[datetime, AfterValidator(_in_utc)]
+
+
 @dataclass
 class NeedPicker:
     """The coordinator's need picker: more filters, each narrowing the list."""
@@ -58,10 +70,10 @@ class NeedPicker:
     ] = None
     item_code: Annotated[ItemCode | None, Query(description="Needs requesting this item")] = None
     created_after: Annotated[
-        datetime | None, Query(description="Reported after this time (ISO 8601)")
+        Moment | None, Query(description="Reported after this time (ISO 8601)")
     ] = None
     created_before: Annotated[
-        datetime | None, Query(description="Reported before this time (ISO 8601)")
+        Moment | None, Query(description="Reported before this time (ISO 8601)")
     ] = None
 
 
