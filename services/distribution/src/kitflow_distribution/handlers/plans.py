@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from kitflow_shared.contracts.needs import NeedStatus
+from kitflow_shared.contracts.needs import NeedState, NeedStatus
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
@@ -123,8 +123,11 @@ class PlanHandlers:
 
     # ---- planning
 
-    async def problem(self, request: DraftRequest) -> PlanningProblem:
-        """The planner's input, from the read models only."""
+    async def problem(
+        self, request: DraftRequest, states: list[NeedState] | None = None
+    ) -> PlanningProblem:
+        """The planner's input, from the read models only (`states`: the needs view, when the
+        caller has read it already)."""
         warehouses = tuple(
             PlanningWarehouse(
                 s.code,
@@ -150,7 +153,7 @@ class PlanHandlers:
                 coordinates=Coordinates(n.location.lat, n.location.lon) if n.location else None,
                 severity=n.severity,
             )
-            for n in await self.needs.all()
+            for n in (states if states is not None else await self.needs.all())
             if n.status in PLANNABLE and any(i.remaining > 0 for i in n.items)
         )
         if request.need_ids is not None:
@@ -182,12 +185,10 @@ class PlanHandlers:
             raise NotPermitted("only coordinators draft plans")
         if key is not None and (replay := await self._drafted_with(key)) is not None:
             return replay
-        problem = await self.problem(request)
+        # The needs view read once: for the planner, then for where the plan's needs are.
+        states = await self.needs.all()
+        problem = await self.problem(request, states)
         result = plan_allocation(problem)
-        # The baseline a coordinator compares with before approving (same problem, no solver).
-        baseline = greedy_allocation(problem)
-        in_plan = await self._needs_in(result)
-        households = {need_id: int(n["households"]) for need_id, n in in_plan.items()}
         if len(result.lines) > self.max_lines:
             raise InvalidInput.of(
                 "need_ids",
@@ -195,6 +196,10 @@ class PlanHandlers:
                 f"{self.max_lines:,} a plan may hold: plan fewer needs (need_ids), items "
                 "(item_codes) or warehouses (allowed_warehouses) at a time",
             )
+        # The baseline a coordinator compares with before approving (same problem, no solver).
+        baseline = greedy_allocation(problem)
+        in_plan = self._needs_in(result, states)
+        households = {need_id: int(n["households"]) for need_id, n in in_plan.items()}
         plan_id = f"PLN-{uuid.uuid4().hex[:12].upper()}"
         lines = [
             PlanLine(f"{plan_id}:L{n:03d}", x.warehouse, x.need_id, x.item, x.quantity)
@@ -232,7 +237,8 @@ class PlanHandlers:
             return replay
         return Answer(plan)
 
-    async def _needs_in(self, result: DraftPlan) -> dict[str, dict[str, Any]]:
+    @staticmethod
+    def _needs_in(result: DraftPlan, states: list[NeedState]) -> dict[str, dict[str, Any]]:
         """Where each need of the draft is and whose it is, so that the plan reads by site and
         partner rather than by need id."""
         in_plan = {c.need_id for c in result.coverage}
@@ -245,7 +251,7 @@ class PlanHandlers:
                 "households": n.population.households,
                 "severity": n.severity,
             }
-            for n in await self.needs.all()
+            for n in states
             if n.need_id in in_plan
         }
 
