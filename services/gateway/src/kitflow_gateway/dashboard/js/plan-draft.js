@@ -124,7 +124,8 @@ function needRow(ref, need) {
   return el("tr", { attrs: { "data-need-id": need.id } }, [
     el("td", {}, [checkbox(need)]),
     el("td", { text: place.site_name || "—" }),
-    el("td", { text: `${nameOfPlace(ref, place.admin2_pcode)}, ${nameOfPlace(ref, place.admin1_pcode)}` }),
+    el("td", { text:
+      `${nameOfPlace(ref, place.admin2_pcode)}, ${nameOfPlace(ref, place.admin1_pcode)}` }),
     el("td", { text: need.organisation }),
     el("td", { text: String(need.severity), className: "number" }),
     el("td", { text: itemsText(ref, need) }),
@@ -219,7 +220,8 @@ function table() {
   const all = el("input", { attrs: { type: "checkbox", id: "need-select-all",
     "aria-label": t("needs.select_all") } });
   all.addEventListener("change", () => selectAllFiltered(all.checked).catch(report));
-  const heads = [t("needs.col.site"), t("needs.col.place"), t("needs.col.partner"), t("needs.col.severity"),
+  const heads = [t("needs.col.site"), t("needs.col.place"), t("needs.col.partner"),
+    t("needs.col.severity"),
     t("needs.col.remaining"), t("needs.col.reported")];
   return el("div", { className: "table-wrap" }, [
     el("table", { attrs: { id: "need-list" } }, [

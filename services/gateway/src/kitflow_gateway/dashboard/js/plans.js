@@ -215,7 +215,8 @@ function comparison(plan) {
 function linesTable(ref, plan, needs) {
   const siteById = new Map(needs.map((n) => [n.id, `${siteOf(n)} (${n.partner || ""})`]));
   return tableOf("plan-lines", t("plan.lines.caption"),
-    [t("plan.lines.warehouse"), t("plan.lines.site"), t("plan.lines.item"), t("plan.figure.planned"),
+    [t("plan.lines.warehouse"), t("plan.lines.site"), t("plan.lines.item"),
+      t("plan.figure.planned"),
       t("plan.lines.reserved"), t("plan.figure.dispatched"), t("plan.figure.delivered"),
       t("plan.lines.returned")],
     plan.lines.map((x) => el("tr", {}, [
@@ -229,7 +230,8 @@ function linesTable(ref, plan, needs) {
 function reachTable(plan, needs) {
   const siteById = new Map(needs.map((n) => [n.id, `${siteOf(n)} (${n.partner || ""})`]));
   return tableOf("plan-reach", t("plan.reach.caption"),
-    [t("plan.summary.site"), t("plan.reach.households"), t("plan.reach.people"), t("plan.reach.note")],
+    [t("plan.summary.site"), t("plan.reach.households"), t("plan.reach.people"),
+      t("plan.reach.note")],
     (plan.reached || []).map((x) => el("tr", {}, [
       cell(siteById.get(x.need_id) || x.need_id), cell(x.households), cell(x.individuals),
       cell(x.note),
@@ -458,7 +460,8 @@ async function listPlans() {
     ]);
   });
   byId("plans-list").replaceChildren(tableOf("plans-table", t("plan.list.caption"),
-    [t("plan.list.plan"), t("plan.list.status"), t("plan.figure.planned"), t("plan.figure.dispatched"),
+    [t("plan.list.plan"), t("plan.list.status"), t("plan.figure.planned"),
+      t("plan.figure.dispatched"),
       t("plan.figure.delivered"), t("plan.list.created")], rows, t("plan.list.empty")));
 }
 

@@ -124,7 +124,9 @@ function attention(shown) {
   const list = el("ul", { className: "sentences", attrs: { id: "stock-attention" } },
     urgent.map((row) => el("li", { attrs: { "data-item": row.balance.item_code,
       "data-warehouse": row.warehouse.code } }, [
-      el("strong", { text: `${row.warehouse.name}: ${row.item}` }), " ", ...flags(row),
+      el("strong", { text: t("stock.attention_item",
+        { warehouse: row.warehouse.name, item: row.item }) }),
+      " ", ...flags(row),
     ])));
   if (!urgent.length) list.append(el("li", { text: t("stock.attention_none") }));
   return [el("h3", { text: t("stock.attention") }), list];
