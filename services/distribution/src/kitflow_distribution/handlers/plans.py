@@ -246,10 +246,8 @@ class PlanHandlers:
             n.need_id: {
                 "partner": n.organisation,
                 "site": n.site_name,
-                "admin1_pcode": n.admin1_pcode,
                 "admin2_pcode": n.admin2_pcode,
                 "households": n.population.households,
-                "severity": n.severity,
             }
             for n in states
             if n.need_id in in_plan

@@ -124,9 +124,13 @@ function perNeed(plan) {
     add(need.lacks, shortfall.item, shortfall.quantity);
     need.why.push(shortfall.explanation);
   }
-  const greedy = (explanation.greedy_comparison || {}).by_need || {};
-  for (const [needId, both] of Object.entries(greedy)) {
-    of(needId).greedy = both.greedy;
+  const compared = explanation.greedy_comparison;
+  if (compared) {
+    // The baseline's quantities per need; a need it leaves out gets nothing from it.
+    for (const need of needs.values()) need.greedy = {};
+    for (const [needId, items] of Object.entries(compared.greedy_by_need || {})) {
+      of(needId).greedy = items;
+    }
   }
   return [...needs.values()].sort((a, b) => siteOf(a).localeCompare(siteOf(b)));
 }
@@ -182,7 +186,7 @@ function summaryRows(ref, plan, needs) {
       lacks,
     ];
     if (draft) {
-      cells.push(cell(need.greedy ? quantities(ref, need.greedy.items) : "—"));
+      cells.push(cell(need.greedy ? quantities(ref, need.greedy) : "—"));
     } else {
       cells.push(cell(quantities(ref, need.dispatched)), cell(quantities(ref, need.delivered)));
     }
