@@ -152,6 +152,11 @@ class FakeNeedRepository:
                 or s.need.details.location.admin2_pcode == query.admin2_pcode
             )
             and (query.min_severity is None or s.need.details.severity >= query.min_severity)
+            and (query.partners is None or s.need.organisation in query.partners)
+            and (query.severities is None or s.need.details.severity in query.severities)
+            and (query.item_code is None or query.item_code in s.need.details.requested())
+            and (query.created_after is None or s.need.created_at > query.created_after)
+            and (query.created_before is None or s.need.created_at < query.created_before)
             and (
                 not query.with_open_duplicates
                 or any(d.decision is DuplicateDecision.OPEN for d in s.need.duplicates)

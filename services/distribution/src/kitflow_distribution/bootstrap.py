@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from fastapi import FastAPI
 from kitflow_shared.offload import BoundedPool
 from kitflow_shared.runtime import ServiceRuntime
@@ -33,7 +31,7 @@ from kitflow_distribution.config import DistributionSettings
 from kitflow_distribution.consumers import subscriptions
 from kitflow_distribution.domain.planner import DraftPlan, PlanningProblem, plan_allocation
 from kitflow_distribution.handlers.alerts import AlertQueries
-from kitflow_distribution.handlers.plans import PlanHandlers
+from kitflow_distribution.handlers.plans import PlanHandlers, Planner, Solve
 from kitflow_distribution.handlers.ports import AlertSource
 from kitflow_distribution.handlers.projections import GapProjection
 
@@ -121,9 +119,7 @@ def create_app() -> FastAPI:
     return app
 
 
-def _planner(
-    runtime: ServiceRuntime, settings: DistributionSettings
-) -> Callable[[PlanningProblem], Awaitable[DraftPlan]]:
+def _planner(runtime: ServiceRuntime, settings: DistributionSettings) -> Solve:
     """The planner off the event loop, in a bounded pool (ADR 0028). Threads, not processes:
     as responsive (HiGHS releases the GIL while it solves) without a copy of the service per
     worker, and the planner's errors need not be pickled."""
@@ -135,8 +131,8 @@ def _planner(
         retry_after_s=settings.planner_retry_after_s,
     )
 
-    async def solve(problem: PlanningProblem) -> DraftPlan:
-        return await pool.run(plan_allocation, problem)
+    async def solve(problem: PlanningProblem, planner: Planner = plan_allocation, /) -> DraftPlan:
+        return await pool.run(planner, problem)
 
     async def close() -> None:
         pool.close()

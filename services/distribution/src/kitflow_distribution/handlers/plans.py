@@ -15,9 +15,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from kitflow_shared.contracts.needs import NeedStatus
+from kitflow_shared.contracts.needs import NeedState, NeedStatus
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 from kitflow_shared.web.paging import Page
@@ -38,8 +38,10 @@ from kitflow_distribution.domain.planner import (
     PlanningProblem,
     PlanningWarehouse,
     StockLevel,
+    greedy_allocation,
     plan_allocation,
 )
+from kitflow_distribution.domain.planner.compare import compare_with_greedy
 from kitflow_distribution.domain.plans import (
     Delivery,
     LineAnswer,
@@ -64,7 +66,17 @@ from kitflow_distribution.handlers.reports import FiveWRow, five_w_rows
 
 Clock = Callable[[], datetime]
 # Runs the planner on a problem: off the event loop in the service (ADR 0028).
-Solve = Callable[[PlanningProblem], Awaitable[DraftPlan]]
+Planner = Callable[[PlanningProblem], DraftPlan]
+
+
+class Solve(Protocol):
+    """Runs a planner (the solver by default, or the greedy baseline) on a problem."""
+
+    def __call__(
+        self, problem: PlanningProblem, planner: Planner = ..., /
+    ) -> Awaitable[DraftPlan]: ...
+
+
 MAX_ATTEMPTS = 10
 # A plan is one store document (at most 16 MiB) that also holds, in its outbox, the events of a
 # change until they are published. At 10,000 lines the plan takes 3.9 MB (lines 2.6, the
@@ -127,8 +139,11 @@ class PlanHandlers:
 
     # ---- planning
 
-    async def problem(self, request: DraftRequest) -> PlanningProblem:
-        """The planner's input, from the read models only."""
+    async def problem(
+        self, request: DraftRequest, states: list[NeedState] | None = None
+    ) -> PlanningProblem:
+        """The planner's input, from the read models only (`states`: the needs view, when the
+        caller has read it already)."""
         warehouses = tuple(
             PlanningWarehouse(
                 s.code,
@@ -154,7 +169,7 @@ class PlanHandlers:
                 coordinates=Coordinates(n.location.lat, n.location.lon) if n.location else None,
                 severity=n.severity,
             )
-            for n in await self.needs.all()
+            for n in (states if states is not None else await self.needs.all())
             if n.status in PLANNABLE and any(i.remaining > 0 for i in n.items)
         )
         if request.need_ids is not None:
@@ -186,7 +201,9 @@ class PlanHandlers:
             raise NotPermitted("only coordinators draft plans")
         if key is not None and (replay := await self._drafted_with(key)) is not None:
             return replay
-        problem = await self.problem(request)
+        # The needs view read once: for the planner, then for where the plan's needs are.
+        states = await self.needs.all()
+        problem = await self.problem(request, states)
         result = await self.solve(problem)
         if len(result.lines) > self.max_lines:
             raise InvalidInput.of(
@@ -195,6 +212,11 @@ class PlanHandlers:
                 f"{self.max_lines:,} a plan may hold: plan fewer needs (need_ids), items "
                 "(item_codes) or warehouses (allowed_warehouses) at a time",
             )
+        # The baseline a coordinator compares with before approving (same problem, no solver;
+        # seconds at thousands of needs, so off the event loop too).
+        baseline = await self.solve(problem, greedy_allocation)
+        in_plan = self._needs_in(result, states)
+        households = {need_id: int(n["households"]) for need_id, n in in_plan.items()}
         plan_id = f"PLN-{uuid.uuid4().hex[:12].upper()}"
         lines = [
             PlanLine(f"{plan_id}:L{n:03d}", x.warehouse, x.need_id, x.item, x.quantity)
@@ -215,6 +237,8 @@ class PlanHandlers:
                 "shortfalls": _jsonable(result.shortfalls),
                 "distances_km": {f"{x.warehouse}>{x.need_id}": x.distance_km for x in result.lines},
                 "solver": _jsonable(result.stats) if result.stats else None,
+                "needs": in_plan,
+                "greedy_comparison": compare_with_greedy(result, baseline, households),
             },
         )
         plan.sequence = 1
@@ -229,6 +253,22 @@ class PlanHandlers:
                 raise
             return replay
         return Answer(plan)
+
+    @staticmethod
+    def _needs_in(result: DraftPlan, states: list[NeedState]) -> dict[str, dict[str, Any]]:
+        """Where each need of the draft is and whose it is, so that the plan reads by site and
+        partner rather than by need id."""
+        in_plan = {c.need_id for c in result.coverage}
+        return {
+            n.need_id: {
+                "partner": n.organisation,
+                "site": n.site_name,
+                "admin2_pcode": n.admin2_pcode,
+                "households": n.population.households,
+            }
+            for n in states
+            if n.need_id in in_plan
+        }
 
     async def _drafted_with(self, key: RequestKey) -> Answer | None:
         """The plan a request with this key drafted, if it did (IdempotencyKeyReused if the key
@@ -550,9 +590,11 @@ class PlanHandlers:
         return changed
 
 
-async def _solve_inline(problem: PlanningProblem) -> DraftPlan:
+async def _solve_inline(
+    problem: PlanningProblem, planner: Planner = plan_allocation, /
+) -> DraftPlan:
     """On the caller's loop: for unit tests and tools, never in the service."""
-    return plan_allocation(problem)
+    return planner(problem)
 
 
 def _reached_per_line(by_need: Mapping[str, list[dict[str, Any]]]) -> dict[str, tuple[int, int]]:

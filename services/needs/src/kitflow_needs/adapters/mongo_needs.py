@@ -71,6 +71,26 @@ CREATED_WITH_FINGERPRINT = "request_hash"
 # ---------------------------------------------------------------------- mapping
 
 
+def _picker_selector(query: NeedQuery) -> Document:
+    """The need picker's filters. A partner's own organisation is already in the selector:
+    partners given here narrow it further ($and), never widen it."""
+    clauses: list[Document] = []
+    if query.partners is not None:
+        clauses.append({"organisation": {"$in": sorted(query.partners)}})
+    if query.severities is not None:
+        clauses.append({"severity": {"$in": sorted(query.severities)}})
+    if query.item_code is not None:
+        clauses.append({"items.item_code": query.item_code})
+    created: Document = {}
+    if query.created_after is not None:
+        created["$gt"] = query.created_after
+    if query.created_before is not None:
+        created["$lt"] = query.created_before
+    if created:
+        clauses.append({"created_at": created})
+    return {"$and": clauses} if clauses else {}
+
+
 def _coords(c: Coordinates | None) -> Document | None:
     return {"lat": c.lat, "lon": c.lon} if c else None
 
@@ -430,6 +450,7 @@ class MongoNeedRepository:
             selector["severity"] = {"$gte": query.min_severity}
         if query.with_open_duplicates:
             selector["open_duplicates"] = True
+        selector.update(_picker_selector(query))
         total = await self._collection.count_documents(selector)
         cursor = (
             self._collection.find(selector, HIDDEN)

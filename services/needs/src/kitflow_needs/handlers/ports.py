@@ -41,6 +41,12 @@ class NeedQuery:
     admin2_pcode: str | None = None
     min_severity: int | None = None
     with_open_duplicates: bool = False
+    # The coordinator's need picker: which partners, severities and item, reported when.
+    partners: frozenset[str] | None = None
+    severities: frozenset[int] | None = None
+    item_code: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
     limit: int = 100
     offset: int = 0
 

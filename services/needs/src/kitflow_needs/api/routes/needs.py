@@ -7,13 +7,18 @@ nothing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
+from kitflow_shared.contracts.catalogue import ItemCode
+from kitflow_shared.contracts.common import OrganisationId
 from kitflow_shared.contracts.needs import NeedStatus
 from kitflow_shared.web.identity import Caller
 from kitflow_shared.web.paging import MAX_OFFSET
 from kitflow_shared.web.request_keys import RequestKeyDep, mark_replayed
+from pydantic import AfterValidator, Field
 
 from kitflow_needs.api.deps import Context, Coordinator, Reader, Reporter, Services, actor_of
 from kitflow_needs.api.schemas import NeedCreate, NeedPage, NeedPublic, NeedUpdate, ReasonIn
@@ -39,6 +44,39 @@ def _answer(answer: Answer, caller: Caller, svc: NeedsServices, response: Respon
     return _public(answer.need, caller, svc)
 
 
+def _in_utc(moment: datetime) -> datetime:
+    """The moment in UTC (a time without an offset read as UTC), as the store compares it; a
+    moment that has no UTC date (before year 1 or after 9999) is refused as the bad input it is."""
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ValueError("out of range once in UTC (years 1 to 9999)") from None
+
+
+Moment = Annotated[datetime, AfterValidator(_in_utc)]
+
+
+@dataclass
+class NeedPicker:
+    """The coordinator's need picker: more filters, each narrowing the list."""
+
+    partner: Annotated[
+        list[OrganisationId] | None,
+        Query(max_length=100, description="Reporting organisations (any of them)"),
+    ] = None
+    severity: Annotated[
+        list[Annotated[int, Field(ge=1, le=5)]] | None,
+        Query(max_length=5, description="Severities 1-5 (any of them)"),
+    ] = None
+    item_code: Annotated[ItemCode | None, Query(description="Needs requesting this item")] = None
+    created_after: Annotated[
+        Moment | None, Query(description="Reported after this time (ISO 8601)")
+    ] = None
+    created_before: Annotated[
+        Moment | None, Query(description="Reported before this time (ISO 8601)")
+    ] = None
+
+
 def query_of(
     status_: list[NeedStatus] | None,
     admin1_pcode: str | None,
@@ -47,8 +85,15 @@ def query_of(
     duplicates: bool,
     limit: int,
     offset: int,
+    picker: NeedPicker | None = None,
 ) -> NeedQuery:
+    picker = picker or NeedPicker()
     return NeedQuery(
+        partners=frozenset(picker.partner) if picker.partner else None,
+        severities=frozenset(picker.severity) if picker.severity else None,
+        item_code=picker.item_code,
+        created_after=picker.created_after,
+        created_before=picker.created_before,
         statuses=frozenset(DomainStatus(s.value) for s in status_) if status_ else None,
         admin1_pcode=admin1_pcode,
         admin2_pcode=admin2_pcode,
@@ -87,11 +132,14 @@ async def list_needs(
     duplicates: Annotated[
         bool, Query(description="Only needs with undecided possible duplicates")
     ] = False,
+    picker: Annotated[NeedPicker, Depends()] = NeedPicker(),
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> NeedPage:
     """List needs: a partner sees its own organisation's, coordinators and admins all."""
-    query = query_of(status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset)
+    query = query_of(
+        status_, admin1_pcode, admin2_pcode, min_severity, duplicates, limit, offset, picker
+    )
     page = await NeedHandlers(svc).list_needs(query, actor_of(caller))
     return NeedPage(
         items=[_public(n, caller, svc) for n in page.items],
