@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from fastapi import FastAPI
 from kitflow_shared.offload import BoundedPool
 from kitflow_shared.runtime import ServiceRuntime
@@ -10,6 +12,9 @@ from kitflow_shared.topics import DISTRIBUTION_EVENTS, DISTRIBUTION_GROUP
 from kitflow_shared.web.request_keys import install_request_key_problems
 
 from kitflow_distribution import SERVICE, __version__
+
+if TYPE_CHECKING:
+    from pymongo.asynchronous.collection import AsyncCollection
 from kitflow_distribution.adapters import mongo_alerts, mongo_gaps, mongo_plans, mongo_views
 from kitflow_distribution.adapters.mongo_alerts import (
     DeadLetterWatch,
@@ -77,25 +82,14 @@ def create_app() -> FastAPI:
         plan_handlers.ask_again_where_unanswered,
         wait_first=True,
     )
-
+    # Gap cell changes a crash left half done, when the need has no later event (ADR 0027).
     runtime.add_periodic(
         "gap-cells-pending",
         settings.gap_settle_interval_s,
         gap_view.settle_pending,
         wait_first=True,
     )
-
-    work_alerts = MongoWorkAlerts(
-        plans_db, runtime.collection(mongo_views.NEEDS), settings.reservation_warning
-    )
-    sources: list[AlertSource] = [stock_alerts, work_alerts]
-    if runtime.kafka is not None:
-        dead = DeadLetterWatch(runtime.kafka.bootstrap_servers, runtime.common.namespace)
-        # Every replica keeps its own count of dead letters for its alerts: not one owner.
-        runtime.add_periodic(
-            "dead-letters", settings.dead_letter_check_interval_s, dead.refresh, one_owner=False
-        )
-        sources.append(dead)
+    sources = _alert_sources(runtime, settings, plans_db, stock_alerts)
 
     app = runtime.create_app(
         title="kitflow distribution",
@@ -117,6 +111,28 @@ def create_app() -> FastAPI:
     app.include_router(gaps_routes.router)
     app.include_router(alerts.router)
     return app
+
+
+def _alert_sources(
+    runtime: ServiceRuntime,
+    settings: DistributionSettings,
+    plans_db: AsyncCollection[dict[str, Any]],
+    stock_alerts: MongoStockAlerts,
+) -> list[AlertSource]:
+    """What `GET /v1/alerts` reads: stock's signals, the plans and needs waiting, and the
+    dead letters (when there is a broker to read them from)."""
+    work_alerts = MongoWorkAlerts(
+        plans_db, runtime.collection(mongo_views.NEEDS), settings.reservation_warning
+    )
+    sources: list[AlertSource] = [stock_alerts, work_alerts]
+    if runtime.kafka is not None:
+        dead = DeadLetterWatch(runtime.kafka.bootstrap_servers, runtime.common.namespace)
+        # Every replica keeps its own count of dead letters for its alerts: not one owner.
+        runtime.add_periodic(
+            "dead-letters", settings.dead_letter_check_interval_s, dead.refresh, one_owner=False
+        )
+        sources.append(dead)
+    return sources
 
 
 def _planner(runtime: ServiceRuntime, settings: DistributionSettings) -> Solve:

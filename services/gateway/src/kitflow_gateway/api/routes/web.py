@@ -86,7 +86,20 @@ def _load_assets() -> dict[str, Asset]:
     assets[worker_path] = _asset(worker, suffix)
     assets[WAREHOUSE_PREFIX] = assets.pop(WAREHOUSE_PREFIX + "index.html")
     assets[PARTNER_PREFIX] = assets.pop(PARTNER_PREFIX + "index.html")
+    assets |= _own_catalogues(PARTNER_PREFIX, "partner.")
     return assets
+
+
+def _own_catalogues(prefix: str, key_prefix: str) -> dict[str, Asset]:
+    """A page's own catalogues (`<prefix>i18n/<lang>.json`): the shared ones cut to the keys
+    that page uses, so that its first load does not carry every other page's strings."""
+    own = {}
+    for source in sorted((WEB_DIR / "shared" / "i18n").glob("*.json")):
+        keys = json.loads(source.read_text(encoding="utf-8"))
+        kept = {key: text for key, text in keys.items() if key.startswith(key_prefix)}
+        body = json.dumps(kept, ensure_ascii=False, indent=1).encode() + b"\n"
+        own[f"{prefix}i18n/{source.name}"] = _asset(body, ".json")
+    return own
 
 
 ASSETS = _load_assets()

@@ -11,7 +11,13 @@
 export const LANGUAGES = ["fr", "en"];
 const LOCALES = { fr: "fr-ML", en: "en-GB" };
 const STORAGE_KEY = "kitflow.language";
-const CATALOGUE_URL = new URL("./i18n/", import.meta.url);
+// A page may name a smaller catalogue of its own (`<meta name="kitflow-catalogue"
+// content="/partner/i18n/">`, served by the gateway with that page's keys only): every page's
+// strings in one file would grow each page's first load with every other page's.
+const OWN_CATALOGUE = document.querySelector('meta[name="kitflow-catalogue"]')?.content;
+const CATALOGUE_URL = OWN_CATALOGUE
+  ? new URL(OWN_CATALOGUE, document.baseURI)
+  : new URL("./i18n/", import.meta.url);
 
 let language = "en";
 let catalogue = {};
