@@ -215,10 +215,12 @@ async def _filter_mopti_severe(page: Page, language: str) -> None:
     """Cercle of Mopti, severity 4 or more: Sévaré 2 and Socoura (not Fatoma, severity 2, nor
     Gao camp)."""
     words = WORDS[language]
-    await page.get_by_label(words["region"], exact=True).select_option(label="Mopti")
-    await page.get_by_label(words["cercle"], exact=True).select_option(label="Mopti")
-    await page.get_by_label(words["severity"], exact=True).select_option(label=words["at_least_4"])
-    await page.get_by_role("button", name=words["filter"], exact=True).click()
+    # The gaps view has its own region and cercle filters (hidden here): look in this view.
+    view = page.locator("#view-plans")
+    await view.get_by_label(words["region"], exact=True).select_option(label="Mopti")
+    await view.get_by_label(words["cercle"], exact=True).select_option(label="Mopti")
+    await view.get_by_label(words["severity"], exact=True).select_option(label=words["at_least_4"])
+    await view.get_by_role("button", name=words["filter"], exact=True).click()
     rows = page.locator("#need-list tbody tr")
     await expect(page.locator("#need-range")).to_have_text(words["range"])
     await expect(rows).to_have_count(2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +23,21 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from kitflow_shared.web.problems import problem_response
 
-from kitflow_gateway.api.routes.dashboard import SECURITY_HEADERS
-
 router = APIRouter(include_in_schema=False)
+
+# Self only: no inline script or style, no third-party origin, no framing (clickjacking).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    # Revalidate every time: a new release must not run against a cached old script.
+    "Cache-Control": "no-cache",
+}
 
 WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 WAREHOUSE_PREFIX = "/warehouse/"
@@ -52,7 +65,7 @@ class Asset:
     etag: str
 
 
-def _asset(body: bytes, suffix: str) -> Asset:
+def make_asset(body: bytes, suffix: str) -> Asset:
     packed = None if suffix in UNCOMPRESSED else gzip.compress(body, 9, mtime=0)
     if packed is not None and len(packed) >= len(body):
         packed = None
@@ -82,8 +95,8 @@ def _load_assets() -> dict[str, Asset]:
     version = hashlib.sha256(b"".join(files[p][0] for p in sorted(files))).hexdigest()[:16]
     worker = worker.replace(b'"__SHELL_VERSION__"', json.dumps(version).encode())
     worker = worker.replace(b'["__SHELL_FILES__"]', json.dumps(shell).encode())
-    assets = {path: _asset(body, ext) for path, (body, ext) in (files | portal).items()}
-    assets[worker_path] = _asset(worker, suffix)
+    assets = {path: make_asset(body, ext) for path, (body, ext) in (files | portal).items()}
+    assets[worker_path] = make_asset(worker, suffix)
     assets[WAREHOUSE_PREFIX] = assets.pop(WAREHOUSE_PREFIX + "index.html")
     assets[PARTNER_PREFIX] = assets.pop(PARTNER_PREFIX + "index.html")
     assets |= _own_catalogues(PARTNER_PREFIX, "partner.")
@@ -98,7 +111,7 @@ def _own_catalogues(prefix: str, key_prefix: str) -> dict[str, Asset]:
         keys = json.loads(source.read_text(encoding="utf-8"))
         kept = {key: text for key, text in keys.items() if key.startswith(key_prefix)}
         body = json.dumps(kept, ensure_ascii=False, indent=1).encode() + b"\n"
-        own[f"{prefix}i18n/{source.name}"] = _asset(body, ".json")
+        own[f"{prefix}i18n/{source.name}"] = make_asset(body, ".json")
     return own
 
 
@@ -110,7 +123,13 @@ def _accepts_gzip(request: Request) -> bool:
 
 
 def _answer(request: Request, path: str) -> Response:
-    asset = ASSETS.get(path)
+    return answer_from(request, ASSETS, path)
+
+
+def answer_from(request: Request, assets: Mapping[str, Asset], path: str) -> Response:
+    """The asset at `path`, gzipped when the client takes it, with its ETag (a 304 when the
+    client has it already): the field's links are slow, every byte saved counts."""
+    asset = assets.get(path)
     if asset is None:
         return problem_response(404, "Not found", f"no web asset at {path!r}", slug="not-found")
     compressed = asset.gzipped is not None and _accepts_gzip(request)
