@@ -174,7 +174,14 @@ def _gateway_intake(r: Result) -> Summary:
     return Summary(
         "a bare FastAPI endpoint validating the same body and inserting one document",
         _rates(
-            r, [("gateway needs/s", "gateway_median_per_s"), ("bare needs/s", "bare_median_per_s")]
+            r,
+            [
+                ("gateway needs/s", "gateway_median_per_s"),
+                ("bare needs/s", "bare_median_per_s"),
+                ("needs per round and path", "needs_per_round"),
+                ("rounds", "rounds"),
+                ("concurrency", "concurrency"),
+            ],
         ),
         ("gateway / bare", _get(r, "ratio_median")),
         _ratio_aim(r, "ratio_median", True, 0.5),
@@ -342,10 +349,16 @@ def render(results: Path) -> str:
         "`bench/results/`. Every ratio compares the path with a reference measured in the same "
         "run on the same machine; read it with the load average beside it.",
         "",
-        f"{len(rows)} benches; aims missed: {missed}.",
+        f"{len(rows)} benches; aims missed: {missed}. {_not_run(found)}",
+        "",
         "",
     ]
     return "\n".join(head) + overview(rows) + "\n" + "\n".join(sections)
+
+
+def _not_run(found: dict[str, Path]) -> str:
+    missing = sorted(set(SUMMARIES) - set(found))
+    return f"No result yet from: {', '.join(missing)}." if missing else "Every bench has a result."
 
 
 def write(results: Path = RESULTS) -> Path:
