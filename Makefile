@@ -87,17 +87,19 @@ snapshots: ## rewrite the event contracts' JSON Schema snapshots, the services' 
 	$(UV) run --frozen python -m tests.contract.service_openapi
 	$(UV) run --frozen python -m kitflow_shared.asyncapi > docs/asyncapi.json
 
-bench: install ## run every benchmark (ratios against references measured in the same run)
-	$(UV) run --frozen python -m bench.stock_reservations
-	$(UV) run --frozen python -m bench.needs_hxl_import
-	$(UV) run --frozen python -m bench.needs_import_levers
-	$(UV) run --frozen python -m bench.kobo_burst
-	$(UV) run --frozen python -m bench.planner
-	$(UV) run --frozen python -m bench.gateway_needs
-	$(UV) run --frozen python -m bench.store_durability
-	$(UV) run --frozen python -m bench.warehouse_2g
-	$(UV) run --frozen python -m bench.gaps
-	$(UV) run --frozen python -m bench.gap_catch_up
+bench: install ## run every benchmark (ratios against references measured in the same run), then bench/results/report.md
+	$(UV) run --frozen python -m bench.run stock_reservations
+	$(UV) run --frozen python -m bench.run needs_hxl_import
+	$(UV) run --frozen python -m bench.run needs_import_levers
+	$(UV) run --frozen python -m bench.run kobo_burst
+	$(UV) run --frozen python -m bench.run planner
+	$(UV) run --frozen python -m bench.run gateway_needs
+	$(UV) run --frozen python -m bench.run gateway_intake
+	$(UV) run --frozen python -m bench.run store_durability
+	$(UV) run --frozen python -m bench.run warehouse_2g
+	$(UV) run --frozen python -m bench.run gaps
+	$(UV) run --frozen python -m bench.run gap_catch_up
+	$(UV) run --frozen python -m bench.report
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
 	rm -rf .pytest_cache .mypy_cache .ruff_cache test-artifacts .coverage .coverage.*
