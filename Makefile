@@ -31,7 +31,6 @@ run-cluster: install ## the same on a three-broker Kafka cluster, two instances 
 SERVICE_PROCESSES := python -m kitflow_(stock|needs|distribution|gateway)|deploy/local/front\.py
 LOCAL_DIR := $(or $(KITFLOW_LOCAL_DIR),$(CURDIR)/.local)
 RUN_SYSTEM_PIDS := $(LOCAL_DIR)/run_system.pid $(LOCAL_DIR)/run_cluster.pid
-CLUSTER_KAFKA_PORT := $(or $(KITFLOW_CLUSTER_KAFKA_PORT),19101)
 # This checkout's service processes (their working directory is the checkout; other checkouts'
 # and their tests' are left alone). Without /proc (macOS), every kitflow service process.
 SERVICE_PIDS = for p in $$(pgrep -f '$(SERVICE_PROCESSES)'); do \
@@ -51,8 +50,7 @@ stop: ## stop whatever `make run` or `make run-cluster` left running (services a
 	@for _ in $$(seq 1 60); do [ -n "$$($(SERVICE_PIDS))" ] || break; sleep 0.5; done
 	-@pids=$$($(SERVICE_PIDS)); [ -z "$$pids" ] || kill -KILL $$pids 2>/dev/null || true
 	$(LOCAL) stop all
-	@for i in 0 1 2; do KITFLOW_KAFKA_PORT=$$(($(CLUSTER_KAFKA_PORT) + i)) $(LOCAL) stop kafka; done
-	@KITFLOW_STORE_PORT=$(or $(KITFLOW_CLUSTER_STORE_PORT),27018) $(LOCAL) stop store
+	$(PYTHON) deploy/local/cluster.py stop
 
 status: ## show the local infrastructure
 	$(LOCAL) status

@@ -218,3 +218,11 @@ def describe(cluster: Cluster) -> str:
         f"{cluster.store_port}. The front (round robin over gateway-1 and gateway-2): "
         f"http://127.0.0.1:{cluster.front_port}"
     )
+
+
+if __name__ == "__main__":
+    # `make stop`: whatever is left of the cluster's brokers and store (`python cluster.py stop`).
+    if sys.argv[1:] != ["stop"]:
+        sys.exit("usage: cluster.py stop")
+    repo = HERE.parents[1]
+    infra(Cluster.from_env(Path(os.environ.get("KITFLOW_LOCAL_DIR", repo / ".local"))), "stop")
