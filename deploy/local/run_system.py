@@ -264,7 +264,7 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
         settings = GatewaySettings()
         for s in SERVICES:
             console.print(
-                f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
+                f"  {s.name:<15} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
                 soft_wrap=True,
             )
         if CLUSTER is not None:
