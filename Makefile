@@ -10,7 +10,7 @@ LOCAL := deploy/local/kitflow-local
 PYTHON := $(CURDIR)/.venv/bin/python
 export PYTHON
 
-.PHONY: help install browser run stop status test test-unit test-infra lint format snapshots bench clean
+.PHONY: help install browser run run-cluster stop status test test-unit test-infra lint format snapshots bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -25,8 +25,12 @@ install: $(UV) ## install Python dependencies (locked) and the local Kafka + sto
 run: install ## start Kafka, the store, the four services and demo data; Ctrl-C stops all
 	$(UV) run --frozen python deploy/local/run_system.py
 
-SERVICE_PROCESSES := python -m kitflow_(stock|needs|distribution|gateway)
-RUN_SYSTEM_PID := $(or $(KITFLOW_LOCAL_DIR),$(CURDIR)/.local)/run_system.pid
+run-cluster: install ## the same on a three-broker Kafka cluster, two instances of each service and a front (ports beside make run's)
+	$(UV) run --frozen python deploy/local/run_system.py --cluster
+
+SERVICE_PROCESSES := python -m kitflow_(stock|needs|distribution|gateway)|deploy/local/front\.py
+LOCAL_DIR := $(or $(KITFLOW_LOCAL_DIR),$(CURDIR)/.local)
+RUN_SYSTEM_PIDS := $(LOCAL_DIR)/run_system.pid $(LOCAL_DIR)/run_cluster.pid
 # This checkout's service processes (their working directory is the checkout; other checkouts'
 # and their tests' are left alone). Without /proc (macOS), every kitflow service process.
 SERVICE_PIDS = for p in $$(pgrep -f '$(SERVICE_PROCESSES)'); do \
@@ -36,16 +40,17 @@ SERVICE_PIDS = for p in $$(pgrep -f '$(SERVICE_PROCESSES)'); do \
 # the services in order, then the broker and store), then whatever is left: the services, and
 # only once they are gone the broker and store (a service still shutting down would otherwise
 # wait on a broker that is no longer there).
-stop: ## stop whatever `make run` left running (services and infrastructure)
-	-@pid=$$(cat '$(RUN_SYSTEM_PID)' 2>/dev/null); \
+stop: ## stop whatever `make run` or `make run-cluster` left running (services and infrastructure)
+	-@for f in $(RUN_SYSTEM_PIDS); do pid=$$(cat "$$f" 2>/dev/null); \
 	if [[ "$$pid" =~ ^[0-9]+$$ ]] && ps -o args= -p "$$pid" 2>/dev/null | grep -q run_system.py; then \
-	  echo "stopping make run (pid $$pid) ..."; kill -TERM "$$pid"; \
+	  echo "stopping $$(basename "$$f" .pid) (pid $$pid) ..."; kill -TERM "$$pid"; \
 	  for _ in $$(seq 1 120); do kill -0 "$$pid" 2>/dev/null || break; sleep 0.5; done; \
-	fi
+	fi; done
 	-@pids=$$($(SERVICE_PIDS)); [ -z "$$pids" ] || kill -TERM $$pids 2>/dev/null || true
 	@for _ in $$(seq 1 60); do [ -n "$$($(SERVICE_PIDS))" ] || break; sleep 0.5; done
 	-@pids=$$($(SERVICE_PIDS)); [ -z "$$pids" ] || kill -KILL $$pids 2>/dev/null || true
 	$(LOCAL) stop all
+	$(PYTHON) deploy/local/cluster.py stop
 
 status: ## show the local infrastructure
 	$(LOCAL) status

@@ -7,6 +7,10 @@ restarted with backoff while the rest goes on (supervision.py).
 
 `KITFLOW_RUN_INFRA=0` starts no broker or store: the services use the ones named by
 `KITFLOW_KAFKA_BOOTSTRAP_SERVERS` and `KITFLOW_STORE_URL`, and they are left running at the end.
+
+`--cluster` (`make run-cluster`, cluster.py) starts a three-node Kafka cluster instead, a store
+of its own, two instances of each service and a round-robin front before the two gateways, all
+on ports of their own so that it can run beside `make run`.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import cluster
 import demo_operation
 import httpx
 from kitflow_gateway.config import DEV_ADMIN_PASSWORD, GatewaySettings
@@ -47,9 +52,18 @@ console = Console()
 class Service:
     name: str
     port: int
+    # The package (kitflow_<kind>) when the name is one instance's (`gateway-2`).
+    kind: str = ""
+    # This instance's own settings, over the shared ones.
+    env: dict[str, str] = field(default_factory=dict)
+    # Instead of `python -m kitflow_<kind>` (the cluster's front).
+    command: list[str] = field(default_factory=list)
     supervised: SupervisedProcess | None = None
     # After a restart: not yet said to be ready again.
     awaiting_ready: bool = False
+
+    def __post_init__(self) -> None:
+        self.kind = self.kind or self.name
 
     @property
     def url(self) -> str:
@@ -93,6 +107,9 @@ def _runs_infra() -> bool:
 
 
 def _infra(action: str) -> None:
+    if CLUSTER is not None:
+        cluster.infra(CLUSTER, action)
+        return
     env = {**os.environ, "PYTHON": sys.executable}
     subprocess.run([str(LOCAL_TOOL), action, "all"], check=True, env=env)
 
@@ -140,8 +157,8 @@ def _spawn_services(env: dict[str, str], policy: RestartPolicy) -> None:
     for service in SERVICES:
         service.supervised = SupervisedProcess(
             name=service.name,
-            command=[sys.executable, "-m", f"kitflow_{service.name}"],
-            env=env,
+            command=service.command or [sys.executable, "-m", f"kitflow_{service.kind}"],
+            env={**env, **service.env},
             cwd=REPO,
             log=service.log,
             policy=policy,
@@ -229,21 +246,29 @@ def main() -> None:
 def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
     if stopping():
         return
-    env = _service_env()
-    asyncio.run(ensure_topics(env["KITFLOW_KAFKA_BOOTSTRAP_SERVERS"], CommonSettings().namespace))
+    env = cluster.service_env(CLUSTER) if CLUSTER is not None else _service_env()
+    replication = int(env.get("KITFLOW_KAFKA_TOPIC_REPLICATION_FACTOR", "1"))
+    asyncio.run(
+        ensure_topics(
+            env["KITFLOW_KAFKA_BOOTSTRAP_SERVERS"], CommonSettings().namespace, replication
+        )
+    )
     _spawn_services(env, policy)
     with httpx.Client(timeout=1) as client:
         _wait_all_ready(client, stopping)
         if stopping():
             return
-        _seed_demo_operation(SERVICES[-1])
+        # The gateway, or in the cluster the front before the two gateways: the last started.
         gateway = SERVICES[-1]
+        _seed_demo_operation(gateway)
         settings = GatewaySettings()
         for s in SERVICES:
             console.print(
-                f"  {s.name:<13} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
+                f"  {s.name:<15} {s.url:<24} docs {s.url}/docs   log {s.shown_log()}",
                 soft_wrap=True,
             )
+        if CLUSTER is not None:
+            console.print(cluster.describe(CLUSTER), soft_wrap=True)
         console.print(
             f"[bold green]kitflow is up.[/bold green] Public API: {gateway.url}/docs",
             soft_wrap=True,
@@ -272,5 +297,15 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
             time.sleep(TICK_S)
 
 
+CLUSTER: cluster.Cluster | None = None
+
 if __name__ == "__main__":
+    if "--cluster" in sys.argv[1:]:
+        CLUSTER = cluster.Cluster.from_env(LOCAL_DIR)
+        SERVICES[:] = [
+            Service(i.name, i.port, kind=i.kind, env=i.env, command=i.command)
+            for i in cluster.instances(CLUSTER, sys.executable)
+        ]
+        READY_TIMEOUT_S = 240  # eight services and three brokers on a small machine
+        PID_FILE = LOCAL_DIR / "run_cluster.pid"
     main()

@@ -1,0 +1,93 @@
+"""`make run-cluster`'s front: round robin over the gateways, the client's address passed on,
+the next gateway tried when one cannot be reached, 502 problem+json when none can."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+
+FRONT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "front.py"
+
+
+def _load() -> ModuleType:
+    # deploy/local is a folder of scripts, not a package: load the module by its path.
+    spec = importlib.util.spec_from_file_location("kitflow_local_front", FRONT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+front = _load()
+GATEWAYS = ["http://gw-a", "http://gw-b"]
+
+
+class FakeGateways:
+    """Answers as each gateway would, records what it got; `down` refuses connections."""
+
+    def __init__(self, down: frozenset[str] = frozenset()) -> None:
+        self.down = down
+        self.seen: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host in self.down:
+            raise httpx.ConnectError("refused", request=request)
+        self.seen.append(request)
+        return httpx.Response(201, json={"by": request.url.host}, headers={"x-trace": "t"})
+
+
+def _front(gateways: FakeGateways) -> httpx.AsyncClient:
+    upstream = httpx.AsyncClient(transport=httpx.MockTransport(gateways))
+    app = front.create_front(GATEWAYS, upstream)
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5000))
+    return httpx.AsyncClient(transport=transport, base_url="http://front")
+
+
+async def test_requests_take_turns_and_carry_path_query_body_and_client_address() -> None:
+    gateways = FakeGateways()
+    async with _front(gateways) as client:
+        answers = [
+            await client.post("/v1/things?x=1", json={"n": i}, headers={"Authorization": "B t"})
+            for i in range(4)
+        ]
+
+    assert [a.json()["by"] for a in answers] == ["gw-a", "gw-b", "gw-a", "gw-b"]
+    assert {a.status_code for a in answers} == {201}
+    assert answers[0].headers["x-trace"] == "t"
+    sent = gateways.seen[0]
+    assert str(sent.url) == "http://gw-a/v1/things?x=1"
+    assert sent.content == b'{"n":0}'
+    assert sent.headers["authorization"] == "B t"
+    assert sent.headers["x-forwarded-for"] == "203.0.113.7"
+
+
+async def test_an_earlier_proxys_forwarded_for_is_kept_and_ours_appended() -> None:
+    gateways = FakeGateways()
+    async with _front(gateways) as client:
+        await client.get("/healthz", headers={"X-Forwarded-For": "198.51.100.1"})
+
+    assert gateways.seen[0].headers["x-forwarded-for"] == "198.51.100.1, 203.0.113.7"
+
+
+async def test_a_gateway_that_cannot_be_reached_is_passed_over() -> None:
+    gateways = FakeGateways(down=frozenset({"gw-a"}))
+    async with _front(gateways) as client:
+        answers = [await client.get("/v1/warehouses") for _ in range(3)]
+
+    assert [a.json()["by"] for a in answers] == ["gw-b", "gw-b", "gw-b"]
+
+
+async def test_no_gateway_reachable_answers_502_problem_json() -> None:
+    gateways = FakeGateways(down=frozenset({"gw-a", "gw-b"}))
+    async with _front(gateways) as client:
+        answer = await client.get("/v1/warehouses")
+
+    assert answer.status_code == 502
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.json()["detail"] == "no gateway instance can be reached"
