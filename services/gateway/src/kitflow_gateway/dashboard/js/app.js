@@ -12,12 +12,10 @@ import { showAlerts, updateAlertsBadge } from "./alerts.js";
 import { api, forgetToken, signIn, token, whenUnauthenticated } from "./api.js";
 import { showGaps } from "./gaps.js";
 import { showMap } from "./map.js";
-import { showNeeds } from "./needs.js";
 import { forgetPlans, setUpPlans, showPlans } from "./plans.js";
 import { showStock } from "./stock.js";
 
 const VIEWS = {
-  needs: showNeeds,
   gaps: showGaps,
   map: showMap,
   stock: showStock,
@@ -38,7 +36,7 @@ function report(error) {
   errorBox.hidden = false;
 }
 
-let currentView = "needs";
+let currentView = "gaps";
 let signedInNow = false;
 
 async function show(view) {
