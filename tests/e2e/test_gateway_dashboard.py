@@ -362,7 +362,7 @@ async def test_coordinator_follows_needs_stock_and_a_plan_in_the_dashboard(
 
         # The gaps per item open first (the first dashboard's "needs gap" added every item's
         # quantities together): nothing planned yet.
-        await expect(page.get_by_role("heading", name="Gaps", exact=True)).to_be_visible()
+        await expect(page.get_by_role("heading", name="Gaps per item and sector")).to_be_visible()
         await _refresh_until(page, "Mopti (ML05)", "120", REQUESTED_COLUMN)
         await _refresh_until(page, "Gao (ML07)", "80", REQUESTED_COLUMN)
         await _expect_gap(page, "Mopti (ML05)", "120", "0", "0")
