@@ -10,6 +10,7 @@ the plan in between: a delivery repeated after a timeout does not count its hous
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
@@ -130,6 +131,8 @@ class PlanHandlers:
     # Where the planner runs: off the event loop in the service (bootstrap: a bounded pool),
     # inline in unit tests.
     solve: Solve = field(default_factory=lambda: _solve_inline)
+    # Keyed drafts being planned on this replica, by key: their copies wait instead.
+    _drafting: dict[str, asyncio.Future[None]] = field(default_factory=dict, init=False, repr=False)
 
     def now(self) -> datetime:
         """The clock, to the millisecond the store keeps: the first answer to a command shows
@@ -196,11 +199,30 @@ class PlanHandlers:
         context: EventContext,
         key: RequestKey | None = None,
     ) -> Answer:
-        """Run the planner on what distribution knows now and keep the result as a draft."""
+        """Run the planner on what distribution knows now and keep the result as a draft.
+
+        Copies of one keyed request arriving together on this replica are planned once: the
+        others wait for it and answer as its replay. Each copy would otherwise take a slot of
+        the planner's bounded pool, and the pool refuses (503) what it cannot hold."""
         if not actor.plans:
             raise NotPermitted("only coordinators draft plans")
-        if key is not None and (replay := await self._drafted_with(key)) is not None:
-            return replay
+        if key is None:
+            return await self._draft(actor, request, None)
+        while (running := self._drafting.get(key.token)) is not None:
+            await asyncio.wait([running])
+        # Claimed before the next await, so that a copy arriving meanwhile waits for this one.
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._drafting[key.token] = done
+        try:
+            if (replay := await self._drafted_with(key)) is not None:
+                return replay
+            return await self._draft(actor, request, key)
+        finally:
+            done.set_result(None)
+            if self._drafting.get(key.token) is done:
+                del self._drafting[key.token]
+
+    async def _draft(self, actor: Actor, request: DraftRequest, key: RequestKey | None) -> Answer:
         # The needs view read once: for the planner, then for where the plan's needs are.
         states = await self.needs.all()
         problem = await self.problem(request, states)
