@@ -110,11 +110,17 @@ async def test_a_consumer_killed_mid_batch_resumes_without_losing_or_doubling_an
         "distribution", infra, topics, KITFLOW_KAFKA_MAX_POLL_RECORDS="1000"
     )
     processes.append(distribution.start())
+
+    # Kill while a batch is applied but not yet committed: at a batch boundary (applied equal
+    # to committed) there would be nothing to redeliver, and the test would prove nothing.
+    async def progress() -> tuple[int, int]:
+        return await _applied(store_client, topics), await _committed(infra, topics)
+
     await eventually(
-        lambda: _applied(store_client, topics),
-        lambda n: n > 0,
+        progress,
+        lambda p: 0 < p[0] < total and p[0] > p[1],
         timeout_s=60,
-        what="distribution started applying",
+        what="distribution applying a batch it has not committed",
     )
     distribution.kill()
     applied_at_kill = await _applied(store_client, topics)
