@@ -19,7 +19,13 @@ The documented aiokafka pattern (manual commit after processing, plus a rebalanc
 - when the store is unreachable the record is NOT parked (the message is fine, the store is not):
   the runner waits and retries until the store is back, holding the partition's order;
 - event types the service does not subscribe to are skipped: each service lists its handlers in
-  one place, and a newer producer's additional event types must not break older consumers.
+  one place, and a newer producer's additional event types must not break older consumers;
+- a type with a batch handler (ADR 0033) has the poll's consecutive records of one partition
+  that share it handled together (one bulk write of a view instead of one write per record);
+  when the batch handler fails, for any reason, its records are handled again one by one by
+  their single handlers, with the retries and parking above: a poison record in a batch is
+  parked and the others applied. Batch handlers must be idempotent record by record (guarded
+  by each record's sequence), since a batch that failed half way is redone.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
@@ -48,6 +54,8 @@ from kitflow_shared.topics import ConsumerGroupSpec, qualify
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent], Awaitable[Applied | None]]
+# Consecutive records of one partition in one poll; one outcome per event, in order.
+BatchHandler = Callable[[Sequence[CloudEvent]], Awaitable[Sequence[Applied]]]
 # aiokafka ships no type information: a ConsumerRecord[bytes, bytes].
 Record: TypeAlias = Any
 
@@ -82,6 +90,7 @@ class ConsumerRunner:
         dead_letters: EventProducer,
         client_id: str,
         batch_budget_s: float = BATCH_BUDGET_S,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         self._kafka = kafka
         self._group = group.qualified(namespace)
@@ -93,6 +102,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._batch_budget_s = batch_budget_s
+        self._batch_handlers = dict(batch_handlers or {})
 
     async def run(self) -> None:
         """Consume until cancelled; restart the consumer after an unexpected failure."""
@@ -145,15 +155,52 @@ class ConsumerRunner:
     ) -> None:
         deadline = time.monotonic() + self._batch_budget_s
         for tp, records in batch.items():
-            for record in records:
+            for run in self._runs(records):
                 if time.monotonic() > deadline:
                     # The rest of this partition's records (and of the partitions after it)
                     # come again with the next poll.
-                    consumer.seek(tp, record.offset)
+                    consumer.seek(tp, run[0][0].offset)
                     break
-                await self._handle(record)
-                self._processed[tp] = record.offset + 1
+                await self._handle_run(run)
+                self._processed[tp] = run[-1][0].offset + 1
             await self.commit_processed({tp})
+
+    def _runs(self, records: list[Record]) -> list[list[tuple[Record, CloudEvent | None]]]:
+        """The records in order, consecutive ones with the same batch handler grouped."""
+        runs: list[list[tuple[Record, CloudEvent | None]]] = []
+        previous: BatchHandler | None = None
+        for record in records:
+            try:
+                event: CloudEvent | None = CloudEvent.from_bytes(record.value or b"")
+            except (ValidationError, ValueError):
+                event = None  # parked by `_handle`, alone
+            batch_handler = self._batch_handlers.get(event.type) if event else None
+            if batch_handler is None or batch_handler is not previous:
+                runs.append([])
+            runs[-1].append((record, event))
+            previous = batch_handler
+        return runs
+
+    async def _handle_run(self, run: list[tuple[Record, CloudEvent | None]]) -> None:
+        first = run[0][1]
+        batch_handler = self._batch_handlers.get(first.type) if first else None
+        if first is not None and batch_handler is not None and len(run) > 1:
+            events = [event for _, event in run if event is not None]
+            try:
+                outcomes = await batch_handler(events)
+            except Exception as exc:
+                log.warning(
+                    "batch of %d %s failed (%s); handling them one by one",
+                    len(run),
+                    first.type,
+                    exc,
+                )
+            else:
+                for (record, _), outcome in zip(run, outcomes, strict=True):
+                    EVENTS_CONSUMED.labels(self._group, record.topic, outcome.value).inc()
+                return
+        for record, _ in run:
+            await self._handle(record)
 
     async def commit_processed(self, partitions: set[TopicPartition] | None) -> None:
         """Commit what is fully processed (for the given partitions, or all we own)."""
