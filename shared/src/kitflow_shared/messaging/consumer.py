@@ -39,7 +39,6 @@ from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from kitflow_shared.events.envelope import CloudEvent
@@ -54,6 +53,8 @@ from kitflow_shared.topics import ConsumerGroupSpec, qualify
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent], Awaitable[Applied | None]]
+# A record read: its event, or why it is not a readable CloudEvent.
+Read: TypeAlias = CloudEvent | ValueError
 # Consecutive records of one partition in one poll; one outcome per event, in order.
 BatchHandler = Callable[[Sequence[CloudEvent]], Awaitable[Sequence[Applied]]]
 # aiokafka ships no type information: a ConsumerRecord[bytes, bytes].
@@ -165,27 +166,29 @@ class ConsumerRunner:
                 self._processed[tp] = run[-1][0].offset + 1
             await self.commit_processed({tp})
 
-    def _runs(self, records: list[Record]) -> list[list[tuple[Record, CloudEvent | None]]]:
+    def _runs(self, records: list[Record]) -> list[list[tuple[Record, Read]]]:
         """The records in order, consecutive ones with the same batch handler grouped."""
-        runs: list[list[tuple[Record, CloudEvent | None]]] = []
+        runs: list[list[tuple[Record, Read]]] = []
         previous: BatchHandler | None = None
         for record in records:
-            try:
-                event: CloudEvent | None = CloudEvent.from_bytes(record.value or b"")
-            except (ValidationError, ValueError):
-                event = None  # parked by `_handle`, alone
-            batch_handler = self._batch_handlers.get(event.type) if event else None
+            event = _read(record)
+            batch_handler = (
+                self._batch_handlers.get(event.type) if isinstance(event, CloudEvent) else None
+            )
             if batch_handler is None or batch_handler is not previous:
                 runs.append([])
             runs[-1].append((record, event))
             previous = batch_handler
         return runs
 
-    async def _handle_run(self, run: list[tuple[Record, CloudEvent | None]]) -> None:
+    async def _handle_run(self, run: list[tuple[Record, Read]]) -> None:
         first = run[0][1]
-        batch_handler = self._batch_handlers.get(first.type) if first else None
-        if first is not None and batch_handler is not None and len(run) > 1:
-            events = [event for _, event in run if event is not None]
+        batch_handler = (
+            self._batch_handlers.get(first.type) if isinstance(first, CloudEvent) else None
+        )
+        if isinstance(first, CloudEvent) and batch_handler is not None and len(run) > 1:
+            # Only readable events share a batch handler (see `_runs`).
+            events = [event for _, event in run if isinstance(event, CloudEvent)]
             try:
                 outcomes = await batch_handler(events)
             except Exception as exc:
@@ -199,8 +202,8 @@ class ConsumerRunner:
                 for (record, _), outcome in zip(run, outcomes, strict=True):
                     EVENTS_CONSUMED.labels(self._group, record.topic, outcome.value).inc()
                 return
-        for record, _ in run:
-            await self._handle(record)
+        for record, event in run:
+            await self._handle(record, event)
 
     async def commit_processed(self, partitions: set[TopicPartition] | None) -> None:
         """Commit what is fully processed (for the given partitions, or all we own)."""
@@ -230,11 +233,9 @@ class ConsumerRunner:
                     max(0, highwater - processed)
                 )
 
-    async def _handle(self, record: Record) -> None:
-        try:
-            event = CloudEvent.from_bytes(record.value or b"")
-        except (ValidationError, ValueError) as exc:
-            await self._park(record, exc, attempts=1, reason="not a readable CloudEvent")
+    async def _handle(self, record: Record, event: Read) -> None:
+        if isinstance(event, ValueError):
+            await self._park(record, event, attempts=1, reason="not a readable CloudEvent")
             return
         handler = self._handlers.get(event.type)
         if handler is None:
@@ -303,6 +304,14 @@ class ConsumerRunner:
             reason,
             error,
         )
+
+
+def _read(record: Record) -> Read:
+    """The record's event, or why it is not a readable CloudEvent (it is then parked)."""
+    try:
+        return CloudEvent.from_bytes(record.value or b"")
+    except ValueError as exc:  # pydantic's ValidationError included
+        return exc
 
 
 def dead_letter_headers(headers: Any) -> dict[str, str]:
