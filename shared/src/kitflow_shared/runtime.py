@@ -41,7 +41,7 @@ from kitflow_shared.leases import (
     replica_id,
     run_owned,
 )
-from kitflow_shared.messaging.consumer import ConsumerRunner, Handler
+from kitflow_shared.messaging.consumer import BatchHandler, ConsumerRunner, Handler
 from kitflow_shared.messaging.outbox import Notify, OutboxRelay, no_notify
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.metrics import PERIODIC_RUNS
@@ -159,9 +159,14 @@ class ServiceRuntime:
             return no_notify
         return self._relay.notify
 
-    def consume(self, group: ConsumerGroupSpec, handlers: dict[str, Handler]) -> ConsumerRunner:
+    def consume(
+        self,
+        group: ConsumerGroupSpec,
+        handlers: dict[str, Handler],
+        batch_handlers: dict[str, BatchHandler] | None = None,
+    ) -> ConsumerRunner:
         """The consumer of `group`, run as the "consumer" worker; a record that keeps failing
-        is parked on the group's dead-letter topic."""
+        is parked on the group's dead-letter topic. `batch_handlers`: see `ConsumerRunner`."""
         if self.kafka is None:
             raise RuntimeError(f"{self.service} has no broker settings to consume with")
         consumer = ConsumerRunner(
@@ -171,6 +176,7 @@ class ServiceRuntime:
             handlers=handlers,
             dead_letters=self._producer(),
             client_id=f"kitflow-{self.service}",
+            batch_handlers=batch_handlers,
         )
         self.add_worker("consumer", consumer.run)
         return consumer

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from kitflow_shared.contracts.stock import WarehouseState
 from kitflow_shared.messaging.idempotency import Applied
 
@@ -16,6 +18,9 @@ class FakeWarehouseView:
             return Applied.DUPLICATE
         self.rows[state.code] = (state, sequence)
         return Applied.APPLIED
+
+    async def apply_many(self, changes: Sequence[tuple[WarehouseState, int]]) -> list[Applied]:
+        return [await self.apply(state, sequence) for state, sequence in changes]
 
     async def all(self) -> list[tuple[WarehouseState, int]]:
         return [self.rows[k] for k in sorted(self.rows)]

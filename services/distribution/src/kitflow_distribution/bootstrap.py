@@ -33,7 +33,7 @@ from kitflow_distribution.api.errors import install_domain_error_handlers
 from kitflow_distribution.api.routes import alerts, plans, views
 from kitflow_distribution.api.routes import gaps as gaps_routes
 from kitflow_distribution.config import DistributionSettings
-from kitflow_distribution.consumers import subscriptions
+from kitflow_distribution.consumers import batch_subscriptions, subscriptions
 from kitflow_distribution.domain.planner import DraftPlan, PlanningProblem, plan_allocation
 from kitflow_distribution.handlers.alerts import AlertQueries
 from kitflow_distribution.handlers.plans import PlanHandlers, Planner, Solve
@@ -71,9 +71,9 @@ def create_app() -> FastAPI:
         max_lines=settings.max_plan_lines,
         solve=_planner(runtime, settings),
     )
+    ports = (warehouse_view, stock_view, needs_view, plan_handlers, gaps, stock_alerts)
     runtime.consume(
-        DISTRIBUTION_GROUP,
-        subscriptions(warehouse_view, stock_view, needs_view, plan_handlers, gaps, stock_alerts),
+        DISTRIBUTION_GROUP, subscriptions(*ports), batch_handlers=batch_subscriptions(*ports)
     )
     # Lines whose answer from stock is overdue are asked again (stock answers again).
     runtime.add_periodic(

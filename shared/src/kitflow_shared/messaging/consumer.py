@@ -19,7 +19,13 @@ The documented aiokafka pattern (manual commit after processing, plus a rebalanc
 - when the store is unreachable the record is NOT parked (the message is fine, the store is not):
   the runner waits and retries until the store is back, holding the partition's order;
 - event types the service does not subscribe to are skipped: each service lists its handlers in
-  one place, and a newer producer's additional event types must not break older consumers.
+  one place, and a newer producer's additional event types must not break older consumers;
+- a type with a batch handler (ADR 0033) has the poll's consecutive records of one partition
+  that share it handled together (one bulk write of a view instead of one write per record);
+  when the batch handler fails, for any reason, its records are handled again one by one by
+  their single handlers, with the retries and parking above: a poison record in a batch is
+  parked and the others applied. Batch handlers must be idempotent record by record (guarded
+  by each record's sequence), since a batch that failed half way is redone.
 """
 
 from __future__ import annotations
@@ -28,12 +34,11 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure
 
 from kitflow_shared.events.envelope import CloudEvent
@@ -48,6 +53,10 @@ from kitflow_shared.topics import ConsumerGroupSpec, qualify
 log = logging.getLogger(__name__)
 
 Handler = Callable[[CloudEvent], Awaitable[Applied | None]]
+# A record read: its event, or why it is not a readable CloudEvent.
+Read: TypeAlias = CloudEvent | ValueError
+# Consecutive records of one partition in one poll; one outcome per event, in order.
+BatchHandler = Callable[[Sequence[CloudEvent]], Awaitable[Sequence[Applied]]]
 # aiokafka ships no type information: a ConsumerRecord[bytes, bytes].
 Record: TypeAlias = Any
 
@@ -82,6 +91,7 @@ class ConsumerRunner:
         dead_letters: EventProducer,
         client_id: str,
         batch_budget_s: float = BATCH_BUDGET_S,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
     ) -> None:
         self._kafka = kafka
         self._group = group.qualified(namespace)
@@ -93,6 +103,7 @@ class ConsumerRunner:
         self._consumer: AIOKafkaConsumer | None = None
         self._processed: dict[TopicPartition, int] = {}
         self._batch_budget_s = batch_budget_s
+        self._batch_handlers = dict(batch_handlers or {})
 
     async def run(self) -> None:
         """Consume until cancelled; restart the consumer after an unexpected failure."""
@@ -145,15 +156,54 @@ class ConsumerRunner:
     ) -> None:
         deadline = time.monotonic() + self._batch_budget_s
         for tp, records in batch.items():
-            for record in records:
+            for run in self._runs(records):
                 if time.monotonic() > deadline:
                     # The rest of this partition's records (and of the partitions after it)
                     # come again with the next poll.
-                    consumer.seek(tp, record.offset)
+                    consumer.seek(tp, run[0][0].offset)
                     break
-                await self._handle(record)
-                self._processed[tp] = record.offset + 1
+                await self._handle_run(run)
+                self._processed[tp] = run[-1][0].offset + 1
             await self.commit_processed({tp})
+
+    def _runs(self, records: list[Record]) -> list[list[tuple[Record, Read]]]:
+        """The records in order, consecutive ones with the same batch handler grouped."""
+        runs: list[list[tuple[Record, Read]]] = []
+        previous: BatchHandler | None = None
+        for record in records:
+            event = _read(record)
+            batch_handler = (
+                self._batch_handlers.get(event.type) if isinstance(event, CloudEvent) else None
+            )
+            if batch_handler is None or batch_handler is not previous:
+                runs.append([])
+            runs[-1].append((record, event))
+            previous = batch_handler
+        return runs
+
+    async def _handle_run(self, run: list[tuple[Record, Read]]) -> None:
+        first = run[0][1]
+        batch_handler = (
+            self._batch_handlers.get(first.type) if isinstance(first, CloudEvent) else None
+        )
+        if isinstance(first, CloudEvent) and batch_handler is not None and len(run) > 1:
+            # Only readable events share a batch handler (see `_runs`).
+            events = [event for _, event in run if isinstance(event, CloudEvent)]
+            try:
+                outcomes = await batch_handler(events)
+            except Exception as exc:
+                log.warning(
+                    "batch of %d %s failed (%s); handling them one by one",
+                    len(run),
+                    first.type,
+                    exc,
+                )
+            else:
+                for (record, _), outcome in zip(run, outcomes, strict=True):
+                    EVENTS_CONSUMED.labels(self._group, record.topic, outcome.value).inc()
+                return
+        for record, event in run:
+            await self._handle(record, event)
 
     async def commit_processed(self, partitions: set[TopicPartition] | None) -> None:
         """Commit what is fully processed (for the given partitions, or all we own)."""
@@ -183,11 +233,9 @@ class ConsumerRunner:
                     max(0, highwater - processed)
                 )
 
-    async def _handle(self, record: Record) -> None:
-        try:
-            event = CloudEvent.from_bytes(record.value or b"")
-        except (ValidationError, ValueError) as exc:
-            await self._park(record, exc, attempts=1, reason="not a readable CloudEvent")
+    async def _handle(self, record: Record, event: Read) -> None:
+        if isinstance(event, ValueError):
+            await self._park(record, event, attempts=1, reason="not a readable CloudEvent")
             return
         handler = self._handlers.get(event.type)
         if handler is None:
@@ -256,6 +304,14 @@ class ConsumerRunner:
             reason,
             error,
         )
+
+
+def _read(record: Record) -> Read:
+    """The record's event, or why it is not a readable CloudEvent (it is then parked)."""
+    try:
+        return CloudEvent.from_bytes(record.value or b"")
+    except ValueError as exc:  # pydantic's ValidationError included
+        return exc
 
 
 def dead_letter_headers(headers: Any) -> dict[str, str]:

@@ -7,13 +7,17 @@
 - stock's catalogue: each item's sector and unit (the gap view files items by sector);
 - needs: the needs' states (read model, and the gap view);
 - its own plans' states: folded into each need's coverage, published to the needs service.
+
+`batch_subscriptions`: the types whose poll's records are applied together (ADR 0033): the
+warehouse and needs views in one bulk write per poll and partition. Balances stay one by one
+(their events also move plans, in order with the answers).
 """
 
 from __future__ import annotations
 
 from kitflow_shared.contracts import distribution as plans_contract
 from kitflow_shared.contracts import stock as stock_contract
-from kitflow_shared.messaging.consumer import Handler
+from kitflow_shared.messaging.consumer import BatchHandler, Handler
 
 from kitflow_distribution.handlers import projections
 from kitflow_distribution.handlers.events import DistributionEvents
@@ -40,4 +44,21 @@ def subscriptions(
     handlers.update({spec.type: events.on_balances for spec in projections.BALANCE_EVENTS})
     handlers.update({spec.type: events.on_need for spec in projections.NEED_EVENTS})
     handlers.update({spec.type: events.on_item for spec in projections.ITEM_EVENTS})
+    return handlers
+
+
+def batch_subscriptions(
+    warehouses: WarehouseView,
+    stock: StockView,
+    needs: NeedsView,
+    plans: PlanHandlers,
+    gaps: projections.GapProjection,
+    stock_alerts: StockAlerts,
+) -> dict[str, BatchHandler]:
+    events = DistributionEvents(warehouses, stock, needs, plans, gaps, stock_alerts)
+    handlers: dict[str, BatchHandler] = {
+        stock_contract.WAREHOUSE_REGISTERED.type: events.on_warehouses,
+        stock_contract.WAREHOUSE_UPDATED.type: events.on_warehouses,
+    }
+    handlers.update({spec.type: events.on_needs for spec in projections.NEED_EVENTS})
     return handlers

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from kitflow_shared.contracts import distribution as plans_contract
@@ -61,6 +62,18 @@ class DistributionEvents:
 
     async def on_warehouse(self, event: CloudEvent) -> Applied:
         return await projections.warehouse_changed(event, self.warehouses)
+
+    async def on_warehouses(self, events: Sequence[CloudEvent]) -> list[Applied]:
+        return await projections.warehouses_changed(events, self.warehouses)
+
+    async def on_needs(self, events: Sequence[CloudEvent]) -> list[Applied]:
+        """`on_need` for one poll's events: the needs view in one batch of writes, the gap view
+        event by event after it (its cells' exactly-once protocol, ADR 0027, is per event)."""
+        outcomes = await projections.needs_changed(events, self.needs)
+        for n, event in enumerate(events):
+            if await self.gap_view.need_changed(event) is Applied.APPLIED:
+                outcomes[n] = Applied.APPLIED
+        return outcomes
 
     async def on_need(self, event: CloudEvent) -> Applied:
         # Two views, each guarded by the need's sequence: a redelivery completes the one a

@@ -46,6 +46,9 @@ class WarehouseView(Protocol):
     async def apply(self, state: WarehouseState, sequence: int) -> Applied:
         """Store `state` if `sequence` is newer than what the view holds; else change nothing."""
 
+    async def apply_many(self, changes: Sequence[tuple[WarehouseState, int]]) -> list[Applied]:
+        """`apply` for each (state, sequence) in order, in few writes; one outcome each."""
+
     async def all(self) -> list[tuple[WarehouseState, int]]:
         """Every warehouse with the sequence the view holds for it."""
 
@@ -64,6 +67,11 @@ class NeedsView(Protocol):
     async def apply(
         self, state: NeedState, sequence: int, at: datetime | None = None
     ) -> Applied: ...
+
+    async def apply_many(
+        self, changes: Sequence[tuple[NeedState, int, datetime | None]]
+    ) -> list[Applied]:
+        """`apply` for each (state, sequence, at) in order, in few writes; one outcome each."""
 
     async def get(self, need_id: str) -> NeedState | None: ...
 

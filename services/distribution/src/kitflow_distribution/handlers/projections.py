@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
 
@@ -28,12 +29,21 @@ from kitflow_distribution.handlers.ports import (
 
 async def warehouse_changed(event: CloudEvent, view: WarehouseView) -> Applied:
     """Registered and updated both carry the full state: keep the newest."""
+    return await view.apply(_warehouse_state(event), event.sequence)
+
+
+async def warehouses_changed(events: Sequence[CloudEvent], view: WarehouseView) -> list[Applied]:
+    """`warehouse_changed` for one poll's events, in one batch of writes (ADR 0033)."""
+    return await view.apply_many([(_warehouse_state(e), e.sequence) for e in events])
+
+
+def _warehouse_state(event: CloudEvent) -> stock_contract.WarehouseState:
     spec = (
         stock_contract.WAREHOUSE_REGISTERED
         if (event.type == stock_contract.WAREHOUSE_REGISTERED.type)
         else stock_contract.WAREHOUSE_UPDATED
     )
-    return await view.apply(spec.parse(event), event.sequence)
+    return spec.parse(event)
 
 
 def _warehouse_of(subject: str) -> str:
@@ -60,6 +70,12 @@ async def need_changed(event: CloudEvent, view: NeedsView) -> Applied:
     spec = registry.get(event.type)
     state: needs_contract.NeedState = spec.parse(event)
     return await view.apply(state, event.sequence, event.time)
+
+
+async def needs_changed(events: Sequence[CloudEvent], view: NeedsView) -> list[Applied]:
+    """`need_changed` for one poll's events, in one batch of writes (ADR 0033)."""
+    changes = [(registry.get(e.type).parse(e), e.sequence, e.time) for e in events]
+    return await view.apply_many(changes)
 
 
 # Tries before a need's event gives up to the consumer's retry: another writer (an item filed
