@@ -5,7 +5,7 @@
 
 import { formatDate, formatDateTime, formatNumber, t } from "/web/shared/i18n.js";
 import { api } from "./api.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 
 const LIMIT = 200;
 

@@ -1,51 +1,6 @@
-// Small DOM helpers. Text goes in with textContent only, never as HTML, so names typed by
-// partners (sites, titles) cannot inject markup.
+// The dashboard's table helper (el() is the pages' shared one).
 
-import { formatNumber, locale } from "/web/shared/i18n.js";
-
-export function el(tag, { text, className, attrs } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) {
-    node.textContent = String(text);
-  }
-  if (className) {
-    node.className = className;
-  }
-  for (const [name, value] of Object.entries(attrs || {})) {
-    node.setAttribute(name, value);
-  }
-  for (const child of children) {
-    node.append(child);
-  }
-  return node;
-}
-
-// Numbers follow the page's language (1 234 in French, 1,234 in English).
-export function number(value) {
-  return formatNumber(value);
-}
-
-export function percent(part, whole) {
-  if (!(whole > 0)) {
-    return "—";
-  }
-  return new Intl.NumberFormat(locale(), { style: "percent" }).format(
-    Math.round((100 * part) / whole) / 100,
-  );
-}
-
-// cells: strings, or numbers (right-aligned and formatted).
-export function row(cells) {
-  return el(
-    "tr",
-    {},
-    cells.map((cell) =>
-      typeof cell === "number"
-        ? el("td", { text: number(cell), className: "number" })
-        : el("td", { text: cell ?? "" }),
-    ),
-  );
-}
+import { el } from "/web/shared/dom.js";
 
 export function fillTable(table, rows, emptyMessage) {
   const body = table.tBodies[0];

@@ -5,7 +5,8 @@
 
 import { formatNumber, t } from "/web/shared/i18n.js";
 import { api } from "./api.js";
-import { el, fillTable } from "./dom.js";
+import { el } from "/web/shared/dom.js";
+import { fillTable } from "./dom.js";
 import {
   SECTORS,
   fillSelect,

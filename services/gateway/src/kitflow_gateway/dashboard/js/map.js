@@ -6,7 +6,7 @@
 
 import { formatNumber, locale, t } from "/web/shared/i18n.js";
 import { api } from "./api.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 import { SECTORS, itemLabel, placeName, reference, sectorLabel } from "./reference.js";
 
 const SVG = "http://www.w3.org/2000/svg";

@@ -4,8 +4,8 @@
 
 import { formatDate, formatNumber, t } from "/web/shared/i18n.js";
 import { api, keyedAction } from "./api.js";
-import { el } from "./dom.js";
-import { nameOfItem, nameOfPlace, reference } from "./plan-reference.js";
+import { el } from "/web/shared/dom.js";
+import { nameOfItem, nameOfPlace, reference } from "./reference.js";
 
 const PAGE_SIZE = 20;
 const FETCH_SIZE = 500;
@@ -38,7 +38,7 @@ function filtersForm(ref) {
   const any = ["", t("needs.filter.any")];
   const form = el("form", { className: "filters", attrs: { id: "need-filters" } }, [
     field("need-region", t("needs.filter.region"),
-      select("admin1_pcode", [any, ...ref.regions.map((r) => [r.pcode, r.name])])),
+      select("admin1_pcode", [any, ...ref.regions])),
     field("need-cercle", t("needs.filter.cercle"), select("admin2_pcode", [any])),
     field("need-severity", t("needs.filter.severity"), select("min_severity", [
       any, ...[5, 4, 3, 2].map((s) => [String(s), t("needs.severity_at_least", { severity: s })]),
@@ -66,10 +66,10 @@ function filtersForm(ref) {
   ]);
   const region = form.elements.admin1_pcode;
   region.addEventListener("change", () => {
-    const cercles = ref.cercles.filter((c) => c.parent === region.value);
+    const cercles = [...ref.cercles].filter(([, c]) => c.admin1 === region.value);
     form.elements.admin2_pcode.replaceChildren(
       el("option", { text: t("needs.filter.any"), attrs: { value: "" } }),
-      ...cercles.map((c) => el("option", { text: c.name, attrs: { value: c.pcode } })),
+      ...cercles.map(([pcode, c]) => el("option", { text: c.name, attrs: { value: pcode } })),
     );
   });
   form.addEventListener("submit", (event) => {

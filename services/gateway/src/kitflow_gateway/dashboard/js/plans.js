@@ -5,9 +5,9 @@
 
 import { formatDateTime, formatNumber, onLanguageChange, t } from "/web/shared/i18n.js";
 import { api, keyedAction } from "./api.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 import { showNeedPicker } from "./plan-draft.js";
-import { nameOfItem, nameOfPlace, nameOfWarehouse, reference } from "./plan-reference.js";
+import { nameOfItem, nameOfPlace, nameOfWarehouse, reference } from "./reference.js";
 
 // Statuses the plan leaves on its own once stock answers: worth polling for.
 const IN_PROGRESS = new Set(["reserving", "dispatching"]);

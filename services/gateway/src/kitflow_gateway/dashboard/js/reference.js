@@ -1,5 +1,6 @@
-// What the gap, map and alerts views name things by: the gazetteer's regions and cercles (the
-// needs service's reporting vintage) and the catalogue's items, fetched once per sign-in.
+// What every view names things by: the gazetteer's regions and cercles (the needs service's
+// reporting vintage), the catalogue's items (names in the user's language, sectors) and the
+// warehouses. Read once per sign-in: they change rarely, and every view needs them.
 
 import { itemName, t } from "/web/shared/i18n.js";
 import { api } from "./api.js";
@@ -23,15 +24,29 @@ export function forgetReference() {
   loaded = null;
 }
 
+async function everyPage(path) {
+  const items = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await api(`${path}?limit=500&offset=${offset}`);
+    items.push(...page.items);
+    if (items.length >= page.total || page.items.length === 0) {
+      return items;
+    }
+  }
+}
+
 async function load() {
-  const [gazetteer, catalogue] = await Promise.all([
+  const [gazetteer, items, warehouses] = await Promise.all([
     api("/v1/reference/gazetteer"),
-    api("/v1/items?limit=500"),
+    everyPage("/v1/items"),
+    everyPage("/v1/warehouses"),
   ]);
   return {
+    // pcode -> name, and pcode -> { name, admin1 }, in the gazetteer's order.
     regions: new Map(gazetteer.admin1.map((a) => [a.pcode, a.name])),
     cercles: new Map(gazetteer.admin2.map((a) => [a.pcode, { name: a.name, admin1: a.parent }])),
-    items: new Map(catalogue.items.map((item) => [item.code, item])),
+    items: new Map(items.map((item) => [item.code, item])),
+    warehouses: new Map(warehouses.map((w) => [w.code, w])),
   };
 }
 
@@ -52,6 +67,20 @@ export function placeName(ref, pcode) {
   }
   const name = ref.regions.get(pcode) ?? ref.cercles.get(pcode)?.name;
   return name ? `${name} (${pcode})` : pcode;
+}
+
+// The bare name, for where the code is shown beside it.
+export function nameOfPlace(ref, pcode) {
+  return ref.regions.get(pcode) ?? ref.cercles.get(pcode)?.name ?? (pcode || "");
+}
+
+export function nameOfItem(ref, code) {
+  const item = ref.items.get(code);
+  return item ? itemName(item) : code;
+}
+
+export function nameOfWarehouse(ref, code) {
+  return ref.warehouses.get(code)?.name || code;
 }
 
 export function itemLabel(ref, code) {

@@ -4,8 +4,8 @@
 
 import { formatDate, formatNumber, onLanguageChange, t } from "/web/shared/i18n.js";
 import { api } from "./api.js";
-import { el } from "./dom.js";
-import { nameOfItem, reference } from "./plan-reference.js";
+import { el } from "/web/shared/dom.js";
+import { nameOfItem, reference } from "./reference.js";
 
 // A lot expiring within this many days is "expiring" (the stock service's near-expiry signal
 // uses the same order of magnitude).

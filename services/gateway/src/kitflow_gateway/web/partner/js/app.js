@@ -10,7 +10,8 @@
 // module's relabel(container, context) if it exports one (a form that must keep what was
 // typed), else render() again on an emptied container. Calls go through ./api.js (api() for
 // JSON with the token, Accept-Language and an Idempotency-Key on changes; ApiError.fields maps
-// "population.households" to the service's reason) and ./dom.js (el(), showFieldErrors()).
+// "population.households" to the service's reason), /web/shared/dom.js (el(), byId()) and
+// ./field-errors.js (showFieldErrors()).
 // Keys of the catalogues start with "partner.", sorted, the same in fr.json and en.json.
 
 import {
@@ -21,7 +22,7 @@ import {
   t,
 } from "/web/shared/i18n.js";
 import { api, ApiError, forgetToken, NetworkError, signIn, token, whenUnauthenticated } from "./api.js";
-import { byId } from "./dom.js";
+import { byId } from "/web/shared/dom.js";
 import * as developers from "./developers.js";
 import * as kobo from "./kobo.js";
 import * as needs from "./needs.js";

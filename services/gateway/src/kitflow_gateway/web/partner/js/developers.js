@@ -5,7 +5,8 @@
 
 import { formatDateTime, t } from "/web/shared/i18n.js";
 import { ApiError, api, newKey } from "./api.js";
-import { el, showFieldErrors } from "./dom.js";
+import { el } from "/web/shared/dom.js";
+import { showFieldErrors } from "./field-errors.js";
 
 const state = { keys: [], created: null, me: null };
 

@@ -5,7 +5,8 @@
 
 import { formatDateTime, t } from "/web/shared/i18n.js";
 import { api, ApiError } from "./api.js";
-import { el, showFieldErrors } from "./dom.js";
+import { el } from "/web/shared/dom.js";
+import { showFieldErrors } from "./field-errors.js";
 import { statusBadge, useStyles } from "./track.js";
 
 const SUBMISSIONS = "/v1/integrations/kobo/submissions";

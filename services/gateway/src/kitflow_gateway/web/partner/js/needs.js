@@ -3,7 +3,7 @@
 // each apart; filterable by region, cercle and status. Cards, so that a phone reads them.
 
 import { t } from "/web/shared/i18n.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 import {
   foldingTable,
   gazetteer,

@@ -5,7 +5,8 @@
 
 import { formatDate, t } from "/web/shared/i18n.js";
 import { api, ApiError, newKey } from "./api.js";
-import { el, showFieldErrors } from "./dom.js";
+import { el } from "/web/shared/dom.js";
+import { showFieldErrors } from "./field-errors.js";
 import {
   dottedFields,
   foldingTable,

@@ -4,7 +4,7 @@
 
 import { formatNumber, itemName } from "/web/shared/i18n.js";
 import { api } from "./api.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 
 const loaded = {};
 

@@ -5,7 +5,7 @@
 
 import { currentLanguage, formatNumber, t } from "/web/shared/i18n.js";
 import { ApiError, api, newKey, upload } from "./api.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 
 const TYPES = {
   csv: "text/csv",

@@ -13,7 +13,7 @@ import {
 } from "/web/shared/i18n.js";
 import { ApiError, NetworkError, call, getJson, problemOf, signIn, useToken } from "./api.js";
 import { forget, keep, kept } from "./db.js";
-import { el, byId } from "./dom.js";
+import { el, byId } from "/web/shared/dom.js";
 import { actionOptions, KINDS, kindLabel, reasonOptions, summary } from "./movements.js";
 import { correct, discard, onQueue, queued, save, syncNow } from "./queue.js";
 import { renderCard, renderIncoming, renderStock } from "./stock.js";

@@ -2,7 +2,7 @@
 // the plan lines waiting to leave this warehouse, and the transfers on their way in.
 
 import { formatDate, formatDateTime, formatNumber, itemName, t } from "/web/shared/i18n.js";
-import { el } from "./dom.js";
+import { el } from "/web/shared/dom.js";
 
 // Flagged when a lot expires within six months, as the stock service's lot.near-expiry.v1.
 const NEAR_EXPIRY_DAYS = 183;

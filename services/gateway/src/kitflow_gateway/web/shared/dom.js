@@ -1,5 +1,6 @@
-// Text goes in with textContent only, never as HTML: names and document numbers typed by people
-// cannot inject markup.
+// DOM helpers shared by every page. Text goes in with textContent only, never as HTML: names,
+// sites and document numbers typed by people cannot inject markup. An attribute whose value is
+// undefined, null or false is left out; true sets it empty (hidden, required, ...).
 
 export function el(tag, { text, className, attrs } = {}, children = []) {
   const node = document.createElement(tag);

@@ -1,26 +1,7 @@
-// Text goes in with textContent only, never as HTML: names typed by partners cannot inject
-// markup. A form field's error is a <p> next to it, tied to it by aria-describedby.
+// A form field's error is a <p> next to it, tied to it by aria-describedby, so a screen reader
+// reads the reason with the field.
 
-export function el(tag, { text, className, attrs } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) {
-    node.textContent = String(text);
-  }
-  if (className) {
-    node.className = className;
-  }
-  for (const [name, value] of Object.entries(attrs || {})) {
-    if (value !== undefined && value !== null && value !== false) {
-      node.setAttribute(name, value === true ? "" : String(value));
-    }
-  }
-  node.append(...children);
-  return node;
-}
-
-export function byId(id) {
-  return document.getElementById(id);
-}
+import { el } from "/web/shared/dom.js";
 
 // Clears what a previous answer marked, then shows `fields` (name -> reason) next to the
 // elements carrying data-field="name"; returns the reasons no field of the form claimed.
