@@ -19,25 +19,26 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright, expect
+from playwright.async_api import BrowserContext, Page, Playwright, expect
 
-from tests.e2e.test_gateway_dashboard import (
+from tests.support.browser import (
     ADMIN_PASSWORD,
     ADMIN_USER,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
+    SCREENSHOTS,
     Gateway,
-    _bearer,
-    _ok,
+    bearer,
+    launch,
+    new_user,
+    ok,
+    start_services,
 )
-from tests.support.infra import REPO_ROOT, Infra
+from tests.support.infra import Infra
 from tests.support.kafka import eventually
-from tests.support.services import ServiceProcess, service_process
+from tests.support.services import ServiceProcess
 
 pytestmark = pytest.mark.infra
 
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
 COORDINATOR = "coordinator@iom.org"
@@ -61,25 +62,6 @@ NEEDS = (
 )
 
 
-async def _user(
-    client: httpx.AsyncClient, admin: dict[str, str], username: str, organisation: str, role: str
-) -> dict[str, str]:
-    await _ok(
-        await client.post(
-            "/v1/users",
-            headers=admin,
-            json={
-                "username": username,
-                "password": PASSWORD,
-                "organisation": organisation,
-                "roles": [role],
-                "warehouses": [],
-            },
-        )
-    )
-    return await _bearer(client, username, PASSWORD)
-
-
 def _need(cercle: str, site: str, households: int, items: tuple[str, ...]) -> dict[str, Any]:
     return {
         "location": {"admin1_pcode": cercle[:4], "admin2_pcode": cercle, "site_name": site},
@@ -95,7 +77,7 @@ async def _post(
     client: httpx.AsyncClient, path: str, headers: dict[str, str], body: Any, status: int = 201
 ) -> dict[str, Any]:
     keyed = {**headers, "Idempotency-Key": str(uuid.uuid4())}
-    return await _ok(await client.post(path, headers=keyed, json=body), status)
+    return await ok(await client.post(path, headers=keyed, json=body), status)
 
 
 async def _plan_status(
@@ -113,8 +95,8 @@ async def _plan_status(
 
 async def _seed(client: httpx.AsyncClient) -> dict[str, Any]:
     """The scenario above; returns the coordinator's headers, the need ids and Mopti's draft."""
-    admin = await _bearer(client, ADMIN_USER, ADMIN_PASSWORD)
-    await _ok(
+    admin = await bearer(client, ADMIN_USER, ADMIN_PASSWORD)
+    await ok(
         await client.post(
             "/v1/warehouses",
             headers=admin,
@@ -130,7 +112,7 @@ async def _seed(client: httpx.AsyncClient) -> dict[str, Any]:
         )
     )
     for code, name_en, name_fr, category in ITEMS:
-        await _ok(
+        await ok(
             await client.post(
                 "/v1/items",
                 headers=admin,
@@ -143,7 +125,7 @@ async def _seed(client: httpx.AsyncClient) -> dict[str, Any]:
                 },
             )
         )
-    await _ok(
+    await ok(
         await client.post(
             "/v1/warehouses/MOP-SUB/receipts",
             headers=admin,
@@ -154,25 +136,25 @@ async def _seed(client: httpx.AsyncClient) -> dict[str, Any]:
             },
         )
     )
-    coordinator = await _user(client, admin, COORDINATOR, "IOM", "coordinator")
+    coordinator = await new_user(client, admin, COORDINATOR, "IOM", "coordinator")
     ids: dict[str, str] = {}
     for partner, cercle, site, households, items, validated in NEEDS:
-        await _ok(
+        await ok(
             await client.post(
                 "/v1/organisations",
                 headers=admin,
                 json={"organisation_id": partner, "name": partner, "kind": "ngo"},
             )
         )
-        reporter = await _user(client, admin, f"needs@{partner.lower()}.org", partner, "partner")
-        created = await _ok(
+        reporter = await new_user(client, admin, f"needs@{partner.lower()}.org", partner, "partner")
+        created = await ok(
             await client.post(
                 "/v1/needs", headers=reporter, json=_need(cercle, site, households, items)
             )
         )
         ids[cercle] = created["id"]
         if validated:
-            await _ok(
+            await ok(
                 await client.post(f"/v1/needs/{created['id']}/validate", headers=coordinator),
                 200,
             )
@@ -235,55 +217,21 @@ async def _seed(client: httpx.AsyncClient) -> dict[str, Any]:
 async def seeded(
     infra: Infra, topics: str, processes: list[ServiceProcess]
 ) -> AsyncIterator[tuple[Gateway, dict[str, Any]]]:
-    backends = {
-        "stock": service_process("stock", infra, topics),
-        "needs": service_process("needs", infra, topics),
-        "distribution": service_process(
-            "distribution",
-            infra,
-            topics,
-            KITFLOW_DISTRIBUTION_RESERVATION_WARNING=RESERVATION_WARNING,
-        ),
-    }
-    front = service_process(
-        "gateway",
+    url = await start_services(
         infra,
         topics,
-        KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_USERNAME=ADMIN_USER,
-        KITFLOW_GATEWAY_BOOTSTRAP_ADMIN_PASSWORD=ADMIN_PASSWORD,
-        **{f"KITFLOW_GATEWAY_{name.upper()}_URL": p.url for name, p in backends.items()},
+        processes,
+        distribution_env={"KITFLOW_DISTRIBUTION_RESERVATION_WARNING": RESERVATION_WARNING},
     )
-    for process in [*backends.values(), front]:
-        processes.append(process.start())
-    for process in processes:
-        await process.wait_ready()
-    async with httpx.AsyncClient(base_url=front.url, timeout=30) as client:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         scenario = await _seed(client)
-        yield Gateway(front.url, client), scenario
-
-
-@pytest.fixture
-async def playwright() -> AsyncIterator[Playwright]:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium package")
-    async with async_playwright() as running:
-        yield running
+        yield Gateway(url, client), scenario
 
 
 async def _browser(
-    playwright: Playwright, profile: Path, viewport: dict[str, int], locale: str
+    playwright: Playwright, profile: Path, viewport: dict[str, int], language: str
 ) -> BrowserContext:
-    context: BrowserContext = await playwright.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=viewport,  # type: ignore[arg-type]
-        locale=locale,
-        accept_downloads=True,
-    )
-    context.set_default_timeout(15_000)
-    return context
+    return await launch(playwright, profile, viewport, language, accept_downloads=True)
 
 
 async def _page(context: BrowserContext) -> Page:
@@ -426,7 +374,7 @@ async def test_gaps_map_and_alerts_follow_the_api_in_english_and_french(
         timeout_s=SAGA_TIMEOUT_S,
     )
 
-    english = await _browser(playwright, tmp_path / "en", DESKTOP, "en-GB")
+    english = await _browser(playwright, tmp_path / "en", DESKTOP, "en")
     try:
         page = await _page(english)
         own_files: list[int] = []
@@ -540,7 +488,7 @@ async def test_gaps_map_and_alerts_follow_the_api_in_english_and_french(
     finally:
         await english.close()
 
-    french = await _browser(playwright, tmp_path / "fr", PHONE, "fr-FR")
+    french = await _browser(playwright, tmp_path / "fr", PHONE, "fr")
     try:
         page = await _page(french)
         await _sign_in(page, gateway.url, ("Nom d'utilisateur", "Mot de passe", "Se connecter"))

@@ -14,32 +14,24 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Page, Playwright, expect
 
-from tests.e2e import test_gateway_dashboard as dashboard
-from tests.e2e.test_gateway_dashboard import (
+from tests.support.browser import (
     ADMIN_PASSWORD,
     ADMIN_USER,
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    PASSWORD,
     SAGA_TIMEOUT_MS,
     SCREENSHOTS,
     Gateway,
-    _bearer,
-    _ok,
+    bearer,
+    launch,
+    need_body,
+    ok,
 )
 from tests.support.kafka import eventually
-
-# The dashboard test's fixtures, used by name: the four services as processes with its seeded
-# warehouses (150 NFI kits: 100 in Mopti, 50 in Bamako) and two needs (Sévaré 2, NRC, cercle
-# of Mopti; Gao camp, DRC), Debian's Chromium, Playwright.
-gateway = dashboard.gateway
-chromium = dashboard.chromium
-playwright = dashboard.playwright
 
 pytestmark = pytest.mark.infra
 
 LAPTOP = {"width": 1366, "height": 768}
 PHONE = {"width": 360, "height": 740}
-LOCALES = {"fr": "fr-FR", "en": "en-GB"}
 WORDS = {
     "fr": {
         "user": "Nom d'utilisateur",
@@ -107,7 +99,7 @@ WORDS = {
 
 
 def _need(admin2: str, site: str, households: int, severity: int) -> dict[str, Any]:
-    body: dict[str, Any] = dashboard._need("ML05", admin2, site, households, 14.5, -4.1)
+    body: dict[str, Any] = need_body("ML05", admin2, site, households, 14.5, -4.1)
     body["severity"] = severity
     return body
 
@@ -117,18 +109,16 @@ async def _seed_more(gateway: Gateway) -> None:
     Fatoma (NRC, severity 2); blankets in Bamako (no minimum) and a minimum of 60 NFI kits there,
     where 50 are: the kits are low, the blankets are not."""
     client = gateway.client
-    admin = await _bearer(client, ADMIN_USER, ADMIN_PASSWORD)
-    coordinator = await _bearer(client, "coordinator@iom.org", dashboard.PASSWORD)
+    admin = await bearer(client, ADMIN_USER, ADMIN_PASSWORD)
+    coordinator = await bearer(client, "coordinator@iom.org", PASSWORD)
     for partner, body in (
         ("DRC", _need("ML0501", "Socoura", 140, 5)),
         ("NRC", _need("ML0501", "Fatoma", 30, 2)),
     ):
-        reporter = await _bearer(client, f"partner@{partner.lower()}.org", dashboard.PASSWORD)
-        created = await _ok(await client.post("/v1/needs", headers=reporter, json=body))
-        await _ok(
-            await client.post(f"/v1/needs/{created['id']}/validate", headers=coordinator), 200
-        )
-    await _ok(
+        reporter = await bearer(client, f"partner@{partner.lower()}.org", PASSWORD)
+        created = await ok(await client.post("/v1/needs", headers=reporter, json=body))
+        await ok(await client.post(f"/v1/needs/{created['id']}/validate", headers=coordinator), 200)
+    await ok(
         await client.post(
             "/v1/items",
             headers=admin,
@@ -141,7 +131,7 @@ async def _seed_more(gateway: Gateway) -> None:
             },
         )
     )
-    await _ok(
+    await ok(
         await client.post(
             "/v1/warehouses/BKO-MAIN/receipts",
             headers=admin,
@@ -165,16 +155,7 @@ async def _seed_more(gateway: Gateway) -> None:
 
 
 async def _browser(playwright: Playwright, profile: Path, language: str) -> BrowserContext:
-    context: BrowserContext = await playwright.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=LAPTOP,  # type: ignore[arg-type]
-        locale=LOCALES[language],
-    )
-    context.set_default_timeout(15_000)
-    return context
+    return await launch(playwright, profile, LAPTOP, language)
 
 
 async def _sign_in(page: Page, url: str, language: str) -> None:
@@ -242,8 +223,8 @@ async def _draft_from_filtered_needs(page: Page, language: str, title: str) -> N
 
 async def _summary_matches_the_api(page: Page, gateway: Gateway, plan_id: str) -> None:
     """The summary's planned quantity per site is the plan's, as the API gives it."""
-    admin = await _bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
-    plan = await _ok(await gateway.client.get(f"/v1/plans/{plan_id}", headers=admin), 200)
+    admin = await bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
+    plan = await ok(await gateway.client.get(f"/v1/plans/{plan_id}", headers=admin), 200)
     sites = plan["explanation"]["needs"]
     for need_id, where in sites.items():
         planned = sum(x["quantity"] for x in plan["lines"] if x["need_id"] == need_id)
@@ -254,8 +235,8 @@ async def _summary_matches_the_api(page: Page, gateway: Gateway, plan_id: str) -
 
 
 async def _plan_id(gateway: Gateway, title: str) -> str:
-    admin = await _bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
-    page = await _ok(await gateway.client.get("/v1/plans?limit=50", headers=admin), 200)
+    admin = await bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
+    page = await ok(await gateway.client.get("/v1/plans?limit=50", headers=admin), 200)
     [plan] = [p for p in page["items"] if p["title"] == title]
     return str(plan["plan_id"])
 

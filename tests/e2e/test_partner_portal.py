@@ -9,6 +9,7 @@ import asyncio
 import csv
 import io
 import json
+import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,30 +20,22 @@ import pytest
 from kitflow_shared.spreadsheet import csv_cell
 from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
 
-from tests.e2e import test_gateway_dashboard as dashboard
-from tests.e2e.test_gateway_dashboard import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
+from tests.support.browser import (
+    CATALOGUES,
     PASSWORD,
     SCREENSHOTS,
     Gateway,
-    _bearer,
-    _ok,
+    bearer,
+    launch,
+    ok,
 )
 from tests.support.infra import REPO_ROOT
-
-# The dashboard test's fixtures, used by name: the four services as processes, seeded with
-# NRC's and DRC's partner users, Debian's Chromium, Playwright.
-gateway = dashboard.gateway
-chromium = dashboard.chromium
-playwright = dashboard.playwright
 
 pytestmark = pytest.mark.infra
 
 PHONE = {"width": 360, "height": 740}
 LAPTOP = {"width": 1280, "height": 800}
 PARTNER = "partner@nrc.org"
-CATALOGUES = REPO_ROOT / "services/gateway/src/kitflow_gateway/web/shared/i18n"
 DOCS = REPO_ROOT / "docs" / "screenshots"
 TIMES = "\N{MULTIPLICATION SIGN}"
 
@@ -73,17 +66,7 @@ WORDS = {
 async def _browser(
     playwright: Playwright, profile: Path, language: str, viewport: dict[str, int]
 ) -> BrowserContext:
-    context: BrowserContext = await playwright.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=viewport,  # type: ignore[arg-type]
-        locale={"fr": "fr-FR", "en": "en-GB"}[language],
-        accept_downloads=True,
-    )
-    context.set_default_timeout(15_000)
-    return context
+    return await launch(playwright, profile, viewport, language, accept_downloads=True)
 
 
 @pytest.fixture
@@ -134,10 +117,11 @@ async def _no_raw_text(page: Page, where: str) -> None:
 
 
 async def _screenshot(page: Page, name: str, full_page: bool = True) -> None:
-    """Into test-artifacts, and the README's French pictures into docs/screenshots."""
+    """Into test-artifacts; the README's French pictures into docs/screenshots as well when
+    KITFLOW_UPDATE_SCREENSHOTS=1 (a plain test run leaves the checkout as it found it)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SCREENSHOTS / f"partner-{name}.png"), full_page=full_page)
-    if name.endswith("-fr"):
+    if name.endswith("-fr") and os.environ.get("KITFLOW_UPDATE_SCREENSHOTS") == "1":
         DOCS.mkdir(parents=True, exist_ok=True)
         await page.screenshot(path=str(DOCS / f"partner-{name}.png"), full_page=full_page)
 
@@ -227,8 +211,8 @@ async def laptop_fr(playwright: Playwright, tmp_path: Path) -> AsyncIterator[Bro
 
 
 async def _need(gateway: Gateway, need_id: str) -> dict[str, Any]:
-    headers = await _bearer(gateway.client, PARTNER, PASSWORD)
-    need: dict[str, Any] = await _ok(
+    headers = await bearer(gateway.client, PARTNER, PASSWORD)
+    need: dict[str, Any] = await ok(
         await gateway.client.get(f"/v1/needs/{need_id}", headers=headers), 200
     )
     return need

@@ -16,16 +16,16 @@ import httpx
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, Playwright, expect
 
-from tests.e2e import test_gateway_dashboard as dashboard
 from tests.e2e import test_partner_portal as portal
-from tests.e2e.test_gateway_dashboard import ADMIN_PASSWORD, ADMIN_USER, PASSWORD, Gateway
+from tests.support.browser import (
+    ADMIN_PASSWORD,
+    ADMIN_USER,
+    PASSWORD,
+    Gateway,
+    bearer,
+    need_body,
+)
 from tests.support.kafka import eventually
-
-# The dashboard test's fixtures, used by name: the four services as processes, seeded with two
-# validated needs (NRC at Sévaré 2: 120 households, 120 NFI kits; DRC at Gao) and 150 kits.
-gateway = dashboard.gateway
-chromium = dashboard.chromium
-playwright = dashboard.playwright
 
 pytestmark = pytest.mark.infra
 
@@ -56,10 +56,10 @@ async def _ok(response: httpx.Response, status: int = 200) -> Any:
 async def _dispatched_plan(client: httpx.AsyncClient) -> tuple[str, str]:
     """NRC's need planned, approved (stock reserves) and dispatched, through the APIs; a DRC
     need at the same site makes it a possible duplicate."""
-    admin = await dashboard._bearer(client, ADMIN_USER, ADMIN_PASSWORD)
-    coordinator = await dashboard._bearer(client, "coordinator@iom.org", PASSWORD)
-    drc = await dashboard._bearer(client, "partner@drc.org", PASSWORD)
-    same_site = dashboard._need("ML05", "ML0501", "Sévaré 2", 40, 14.5, -4.1)
+    admin = await bearer(client, ADMIN_USER, ADMIN_PASSWORD)
+    coordinator = await bearer(client, "coordinator@iom.org", PASSWORD)
+    drc = await bearer(client, "partner@drc.org", PASSWORD)
+    same_site = need_body("ML05", "ML0501", "Sévaré 2", 40, 14.5, -4.1)
     await _ok(await client.post("/v1/needs", headers=drc, json=same_site), 201)
     needs = await _ok(await client.get("/v1/needs", headers=coordinator))
     [need_id] = [n["id"] for n in needs["items"] if n["organisation"] == "NRC"]
@@ -227,7 +227,7 @@ def _submission(cercle: str) -> dict[str, str]:
 async def test_a_refused_kobo_submission_is_fixed_and_resubmitted_from_the_page(
     gateway: Gateway, phone_en: BrowserContext
 ) -> None:
-    nrc = await dashboard._bearer(gateway.client, portal.PARTNER, PASSWORD)
+    nrc = await bearer(gateway.client, portal.PARTNER, PASSWORD)
     first, second = _submission("ML0599"), _submission("ML0598")
     for sent in (first, second):
         refused = await gateway.client.post(SUBMISSIONS, headers=nrc, json=sent)

@@ -19,32 +19,23 @@ from playwright.async_api import BrowserContext, Page, Playwright, Route, expect
 from playwright.async_api import Error as PlaywrightError
 from pypdf import PdfReader
 
-from tests.e2e import test_gateway_dashboard as dashboard
-from tests.e2e.test_gateway_dashboard import (
+from tests.support.browser import (
     ADMIN_PASSWORD,
     ADMIN_USER,
-    CHROMIUM,
-    CHROMIUM_ARGS,
+    CATALOGUES,
     PASSWORD,
     SCREENSHOTS,
     Gateway,
-    _bearer,
-    _ok,
+    bearer,
+    launch,
+    ok,
 )
-from tests.support.infra import REPO_ROOT
-
-# The dashboard test's fixtures, used by name: the four services as processes with the seeded
-# warehouses and needs, Debian's Chromium, Playwright.
-gateway = dashboard.gateway
-chromium = dashboard.chromium
-playwright = dashboard.playwright
 
 pytestmark = pytest.mark.infra
 
 PHONE = {"width": 360, "height": 740}
 WAREHOUSE = "MOP-SUB"
 STOREKEEPER = "magasinier@iom.org"
-CATALOGUES = REPO_ROOT / "services/gateway/src/kitflow_gateway/web/shared/i18n"
 # What a translation key looks like: shown on the page, it means a string was not translated.
 RAW_KEY = re.compile(r"\b[a-z]+\.[a-z_]+(\.[a-z_]+)*\b")
 SYNC_TIMEOUT_MS = 45_000
@@ -88,8 +79,8 @@ LABELS = {
 @pytest.fixture
 async def storekeeper(gateway: Gateway) -> dict[str, str]:
     """A storekeeper of the Mopti warehouse (IOM), signed in: their Authorization header."""
-    admin = await _bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
-    await _ok(
+    admin = await bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
+    await ok(
         await gateway.client.post(
             "/v1/users",
             headers=admin,
@@ -102,21 +93,11 @@ async def storekeeper(gateway: Gateway) -> dict[str, str]:
             },
         )
     )
-    return await _bearer(gateway.client, STOREKEEPER, PASSWORD)
+    return await bearer(gateway.client, STOREKEEPER, PASSWORD)
 
 
 async def _phone(playwright: Playwright, profile: Path, language: str) -> BrowserContext:
-    context: BrowserContext = await playwright.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=str(CHROMIUM),
-        headless=True,
-        args=CHROMIUM_ARGS,
-        viewport=PHONE,  # type: ignore[arg-type]
-        locale={"fr": "fr-FR", "en": "en-GB"}[language],
-        has_touch=True,
-    )
-    context.set_default_timeout(15_000)
-    return context
+    return await launch(playwright, profile, PHONE, language, has_touch=True)
 
 
 @pytest.fixture
@@ -192,7 +173,7 @@ EXPIRE_TOKEN = """() => new Promise((resolve, reject) => {
 
 
 async def _card(gateway: Gateway, headers: dict[str, str]) -> list[dict[str, Any]]:
-    page = await _ok(
+    page = await ok(
         await gateway.client.get(
             f"/v1/warehouses/{WAREHOUSE}/stock/KIT-NFI/card?limit=1000", headers=headers
         ),
@@ -483,9 +464,9 @@ async def test_lost_answers_and_a_refusal_on_a_french_phone(
 
 async def _arrange_incoming(gateway: Gateway) -> None:
     """1 234 more kits in Mopti, a transfer on its way from Bamako, and a plan line reserved."""
-    admin = await _bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
+    admin = await bearer(gateway.client, ADMIN_USER, ADMIN_PASSWORD)
     base = f"/v1/warehouses/{WAREHOUSE}"
-    await _ok(
+    await ok(
         await gateway.client.post(
             f"{base}/receipts",
             headers=admin,
@@ -496,7 +477,7 @@ async def _arrange_incoming(gateway: Gateway) -> None:
             },
         )
     )
-    await _ok(
+    await ok(
         await gateway.client.post(
             "/v1/warehouses/BKO-MAIN/transfers",
             headers=admin,
@@ -507,7 +488,7 @@ async def _arrange_incoming(gateway: Gateway) -> None:
             },
         )
     )
-    await _ok(
+    await ok(
         await gateway.client.post(
             f"{base}/reservations",
             headers=admin,
