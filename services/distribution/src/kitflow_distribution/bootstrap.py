@@ -68,6 +68,7 @@ def create_app() -> FastAPI:
         stock=stock_view,
         needs=needs_view,
         answer_within=settings.reservation_answer_timeout,
+        reservations_last=settings.reservation_life,
         max_lines=settings.max_plan_lines,
         solve=_planner(runtime, settings),
     )

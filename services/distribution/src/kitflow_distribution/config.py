@@ -16,6 +16,11 @@ class DistributionSettings(ServiceSettings):
     timeout_check_interval_s: float = 60.0
     # A draft with more lines is refused (422): the plan must fit in one store document.
     max_plan_lines: int = Field(default=10_000, ge=1, le=10_000)
+    # How long an approved plan holds its stock before the reservation lapses (stock refuses
+    # to hold stock more than 90 days ahead: it would sit idle).
+    reservation_life: timedelta = Field(
+        default=timedelta(days=14), ge=timedelta(hours=1), le=timedelta(days=90)
+    )
     # A reservation that lapses within this time is on the alerts list.
     reservation_warning: timedelta = timedelta(hours=24)
     # The planner solves in a pool of threads off the event loop (ADR 0028): at most this many
