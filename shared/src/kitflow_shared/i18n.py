@@ -123,10 +123,7 @@ def render(text: Text, language: Language | None = None) -> str:
 
 def _fill(template: str, params: dict[str, Any], language: Language) -> str:
     translated = translate(template, language)
-    values = {
-        name: _localised(value, language) if language != DEFAULT_LANGUAGE else value
-        for name, value in params.items()
-    }
+    values = {name: _value(value, language) for name, value in params.items()}
     try:
         return translated.format(**values)
     except (KeyError, IndexError, ValueError):
@@ -136,6 +133,14 @@ def _fill(template: str, params: dict[str, Any], language: Language) -> str:
             return template.format(**params)
         except (KeyError, IndexError, ValueError):
             return template
+
+
+def _value(value: Any, language: Language) -> Any:
+    """A parameter as the sentence shows it: a piece of sentence (a hint added to a refusal,
+    a noun such as "API key") in the language too, numbers and dates in its forms."""
+    if isinstance(value, MessageLike):
+        return render(value, language)
+    return _localised(value, language) if language != DEFAULT_LANGUAGE else value
 
 
 def _localised(value: Any, language: Language) -> Any:

@@ -231,6 +231,434 @@ DETAILS_FR: Mapping[str, str] = {
     ),
 }
 
+# Refusals of commands and fields, by service: what a storekeeper, partner or coordinator
+# reads when the API says no (tests/unit/shared/test_i18n.py finds every one in the code).
+# A piece added to a sentence (a hint, a suggestion) has its own entry and is translated on
+# its own; in French it stays where the English put it.
+REFUSALS_FR: Mapping[str, str] = {
+    # shared words of many refusals
+    "must be in the future": "doit être dans le futur",
+    "cannot be in the future": "ne peut pas être dans le futur",
+    "must not be 0": "ne doit pas être 0",
+    "must be > 0": "doit être > 0",
+    "must be >= 0": "doit être >= 0",
+    "must be 1 to 5": "doit être entre 1 et 5",
+    "quantities must not be negative": "les quantités ne doivent pas être négatives",
+    "at least one line is needed": "il faut au moins une ligne",
+    "the change cannot be stored: {exc}": "la modification ne peut pas être enregistrée : {exc}",
+    # stock
+    "only the warehouse's staff (or an admin) record its movements": (
+        "seul le personnel de l'entrepôt (ou un administrateur) enregistre ses mouvements"
+    ),
+    "{code} is not active": "{code} n'est pas actif",
+    "a receipt needs its goods-received-note number": (
+        "une réception demande son numéro de bon de réception (GRN)"
+    ),
+    "a dispatch needs its waybill number": (
+        "une expédition demande son numéro de lettre de transport"
+    ),
+    "a transfer needs its waybill number": "un transfert demande son numéro de lettre de transport",
+    "{kit} is an item, not a kit": "{kit} est un article, pas un kit",
+    "only coordinators of {organisation} (or an admin) reserve or release the stock of {code}": (
+        "seuls les coordinateurs de {organisation} (ou un administrateur) réservent ou libèrent "
+        "le stock de {code}"
+    ),
+    "must be within {days} days (by {date})": (
+        "doit être dans les {days} jours (au plus tard le {date})"
+    ),
+    "only an admin registers a warehouse for another organisation": (
+        "seul un administrateur enregistre un entrepôt pour une autre organisation"
+    ),
+    "only the owning organisation or an admin changes a warehouse": (
+        "seuls l'organisation propriétaire ou un administrateur modifient un entrepôt"
+    ),
+    "only an admin transfers a warehouse to another organisation": (
+        "seul un administrateur cède un entrepôt à une autre organisation"
+    ),
+    "only an admin changes the catalogue": "seul un administrateur modifie le catalogue",
+    "item {code} kept changing; try again": "l'article {code} changeait sans cesse ; réessayez",
+    "warehouse {code} kept changing; try again": (
+        "l'entrepôt {code} changeait sans cesse ; réessayez"
+    ),
+    "the stock of {warehouse} kept changing; try again": (
+        "le stock de {warehouse} changeait sans cesse ; réessayez"
+    ),
+    "item {code} changed meanwhile": "l'article {code} a changé entre-temps",
+    "warehouse {code} changed meanwhile": "l'entrepôt {code} a changé entre-temps",
+    "the stock of {warehouse} changed meanwhile": "le stock de {warehouse} a changé entre-temps",
+    "a count was started by this request meanwhile": (
+        "un inventaire a été commencé entre-temps par cette requête"
+    ),
+    "count {count_id} is no draft any more: it is (being) submitted": (
+        "l'inventaire {count_id} n'est plus un brouillon : il est (en cours d'être) soumis"
+    ),
+    "{admin2} is not inside {admin1}: an admin2 P-code starts with its admin1 P-code": (
+        "{admin2} n'est pas dans {admin1} : le P-code d'un cercle commence par celui de sa région"
+    ),
+    "{code} is a component of {kits}; a component cannot become a kit": (
+        "{code} est un composant de {kits} ; un composant ne peut pas devenir un kit"
+    ),
+    "use capital letters, digits and hyphens (max 64)": (
+        "utilisez des majuscules, des chiffres et des tirets (64 au plus)"
+    ),
+    "{item} is a kit; a kit's components must be plain items": (
+        "{item} est un kit ; les composants d'un kit doivent être des articles simples"
+    ),
+    "a kit cannot contain itself": "un kit ne peut pas se contenir lui-même",
+    "a {reason} adjustment must be {direction}": "un ajustement « {reason} » doit être {direction}",
+    "a transfer goes to another warehouse": "un transfert va vers un autre entrepôt",
+    "no transfer {transfer_id} is on its way to {warehouse}": (
+        "aucun transfert {transfer_id} n'est en route vers {warehouse}"
+    ),
+    "transfer {transfer_id} was already received": "le transfert {transfer_id} a déjà été reçu",
+    "movement {movement} was already reversed by {documents}": (
+        "le mouvement {movement} a déjà été annulé par {documents}"
+    ),
+    "a {kind} movement cannot be reversed: record a new movement instead": (
+        "un mouvement de type {kind} ne s'annule pas : enregistrez plutôt un nouveau mouvement"
+    ),
+    "reservation {line_id} is {state}, not active": (
+        "la réservation {line_id} est {state}, pas active"
+    ),
+    "only {quantity} are reserved": "seulement {quantity} sont réservés",
+    "{kit} has no bill of materials": "{kit} n'a pas de nomenclature",
+    "{item} lot {lot} counted twice": "{item} lot {lot} compté deux fois",
+    "{item} lot {lot} was not sent": "{item} lot {lot} n'a pas été envoyé",
+    "{item} lot {lot} listed twice": "{item} lot {lot} figure deux fois",
+    "{value} received and damaged, but only {quantity} {item} were sent": (
+        "{value} reçus et endommagés, mais seulement {quantity} {item} ont été envoyés"
+    ),
+    "{count} {kit} hold {value} {item}: more than the {most} one movement line may carry": (
+        "{count} {kit} contiennent {value} {item} : plus que les {most} qu'une ligne de "
+        "mouvement peut porter"
+    ),
+    # needs
+    "only {organisation} {what} this need": "seule l'organisation {organisation} {what} ce besoin",
+    "only a coordinator {what}": "seul un coordinateur {what}",
+    "changes": "modifie",
+    "submits": "soumet",
+    "cancels": "annule",
+    "validates needs": "valide les besoins",
+    "rejects needs": "rejette les besoins",
+    "decides on duplicates": "tranche sur les doublons",
+    "merges duplicates": "fusionne les doublons",
+    "need {need_id} kept changing; try again": (
+        "le besoin {need_id} changeait sans cesse ; réessayez"
+    ),
+    "need {need_id} kept changing": "le besoin {need_id} changeait sans cesse",
+    "need {need_id} kept changing while applying coverage": (
+        "le besoin {need_id} changeait sans cesse pendant la mise à jour de sa couverture"
+    ),
+    "need {need_id} changed meanwhile": "le besoin {need_id} a changé entre-temps",
+    "coverage of need {need_id} names {organisation}, but the need belongs to {owner}": (
+        "la couverture du besoin {need_id} nomme {organisation}, mais le besoin appartient à "
+        "{owner}"
+    ),
+    "only an admin manages norms profiles": "seul un administrateur gère les profils de normes",
+    "unknown norms profile {profile_id}; known: {known}": (
+        "profil de normes inconnu {profile_id} ; profils connus : {known}"
+    ),
+    "only meaningful with a profile": "n'a de sens qu'avec un profil",
+    "only meaningful with a norms profile": "n'a de sens qu'avec un profil de normes",
+    "must be {profile_id}, the profile in the path": "doit être {profile_id}, le profil du chemin",
+    "no items to import: add #item+code and #item+num columns, a #meta+norms column, or name a "
+    "norms profile with ?profile=": (
+        "aucun article à importer : ajoutez des colonnes #item+code et #item+num, une colonne "
+        "#meta+norms, ou nommez un profil de normes avec ?profile="
+    ),
+    "could not be resolved": "n'a pas pu être résolu",
+    "it was delivered": "il a été livré",
+    "need {need_id} is not flagged as a duplicate of {other_id}": (
+        "le besoin {need_id} n'est pas signalé comme doublon de {other_id}"
+    ),
+    "merged into another need": "fusionné dans un autre besoin",
+    "coverage has started on it; merge the other way round": (
+        "sa couverture a commencé ; fusionnez dans l'autre sens"
+    ),
+    "women, men, girls and boys add up to {total}, more than the {individuals} individuals": (
+        "femmes, hommes, filles et garçons font {total}, plus que les {individuals} personnes"
+    ),
+    "an empty need: give items with quantities, or a norms profile that computes some from the "
+    "population": (
+        "un besoin vide : donnez des articles avec leurs quantités, ou un profil de normes qui "
+        "les calcule à partir de la population"
+    ),
+    "choose at least one rule, or leave rules out to apply them all": (
+        "choisissez au moins une règle, ou n'en donnez aucune pour les appliquer toutes"
+    ),
+    "{profile_id} has no rule for {code}; its rules: {rules}": (
+        "{profile_id} n'a pas de règle pour {code} ; ses règles : {rules}"
+    ),
+    "for {count} {basis}, the rule for {item_code} gives {quantity} items, more than the {most} a "
+    "need may ask for": (
+        "pour {count} {basis}, la règle de {item_code} donne {quantity} articles, plus que les "
+        "{most} qu'un besoin peut demander"
+    ),
+    "households": "ménages",
+    "individuals": "personnes",
+    "2-64 lower-case letters, digits and hyphens (e.g. sphere-minimum)": (
+        "2 à 64 minuscules, chiffres et tirets (par ex. sphere-minimum)"
+    ),
+    "a profile needs at least one rule": "un profil demande au moins une règle",
+    "{item_code} has two rules": "{item_code} a deux règles",
+    "between 1 and {most}, or null for once": "entre 1 et {most}, ou null pour une seule fois",
+    "norms profile {profile_id} is no longer at version {version}": (
+        "le profil de normes {profile_id} n'est plus à la version {version}"
+    ),
+    "an HXL hashtag starts with '#', not {tag}": "un hashtag HXL commence par « # », pas {tag}",
+    "a KoboToolbox submission carries its `_uuid` (a string)": (
+        "une soumission KoboToolbox porte son `_uuid` (un texte)"
+    ),
+    "the submission gives no need": "la soumission ne donne aucun besoin",
+    "{reason}: map the form's questions to HXL hashtags (PUT /v1/integrations/kobo/mapping) or "
+    "name them by their hashtags": (
+        "{reason} : faites correspondre les questions du formulaire à des hashtags HXL "
+        "(PUT /v1/integrations/kobo/mapping) ou nommez-les par leurs hashtags"
+    ),
+    "a DTM dataset needs #adm1+code, #adm2+code, #date+reported and, for IDPs or returnees, "
+    "households and individuals (#affected+idps+hh and #affected+idps+ind, or "
+    "#affected+returnees+hh and #affected+returnees+ind)": (
+        "un jeu de données DTM demande #adm1+code, #adm2+code, #date+reported et, pour les PDI "
+        "ou les retournés, les ménages et les personnes (#affected+idps+hh et "
+        "#affected+idps+ind, ou #affected+returnees+hh et #affected+returnees+ind)"
+    ),
+    "the DTM dataset has no row with IDP or returnee figures": (
+        "le jeu de données DTM n'a aucune ligne de chiffres de PDI ou de retournés"
+    ),
+    "not an HXL file: expected a DTM dataset with HXL hashtags (#adm2+code, #affected+idps+hh, "
+    "...)": (
+        "pas un fichier HXL : un jeu de données DTM avec des hashtags HXL est attendu "
+        "(#adm2+code, #affected+idps+hh, ...)"
+    ),
+    "{codes} #item+code columns but {quantities} #item+num columns: each item code needs its "
+    "quantity column": (
+        "{codes} colonnes #item+code mais {quantities} colonnes #item+num : chaque code "
+        "d'article demande sa colonne de quantité"
+    ),
+    "not an HXL file: no row of HXL hashtags (such as #adm1+code) in its first 25 rows": (
+        "pas un fichier HXL : aucune ligne de hashtags HXL (comme #adm1+code) dans ses 25 "
+        "premières lignes"
+    ),
+    "give both #geo+lat and #geo+lon": "donnez à la fois #geo+lat et #geo+lon",
+    "this row is for {org}; an import is for the caller's own organisation ({organisation})": (
+        "cette ligne est pour {org} ; un import concerne l'organisation de l'appelant "
+        "({organisation})"
+    ),
+    "a quantity without an item code": "une quantité sans code d'article",
+    "{lat}, {lon} are not coordinates": "{lat}, {lon} ne sont pas des coordonnées",
+    "the #meta+id {ref} is used by row {row} too, with other values: one #meta+id is one need": (
+        "le #meta+id {ref} sert aussi à la ligne {row}, avec d'autres valeurs : un #meta+id est "
+        "un besoin"
+    ),
+    # needs: the gazetteer (a sentence, then the hints added to it)
+    "unknown P-code vintage {vintage}; known: {known}": (
+        "millésime de P-codes inconnu {vintage} ; connus : {known}"
+    ),
+    "{code} is an ISO 3166-2 code{what}, not an OCHA P-code: ISO ML-9 is Ménaka while the "
+    "P-code ML09 is Bamako{hint}": (
+        "{code} est un code ISO 3166-2{what}, pas un P-code OCHA : ISO ML-9 est Ménaka alors "
+        "que le P-code ML09 est Bamako{hint}"
+    ),
+    " (ISO's code for {name})": " (le code ISO de {name})",
+    "{code} is written in the ISO3 style (MLI..); this service uses the COD-AB form ML + 2 "
+    "digits{hint}": (
+        "{code} est écrit à la manière ISO3 (MLI..) ; ce service utilise la forme COD-AB ML + "
+        "2 chiffres{hint}"
+    ),
+    ", e.g. {code}": ", par ex. {code}",
+    "{code} is not an admin1 P-code: ML followed by 2 digits, e.g. ML05 for Mopti{hint}": (
+        "{code} n'est pas un P-code de région : ML suivi de 2 chiffres, par ex. ML05 pour "
+        "Mopti{hint}"
+    ),
+    "{code} ({name}) is a region of {other}, not of this gazetteer's vintage ({vintage}){hint}"
+    "{declare}": (
+        "{code} ({name}) est une région de {other}, pas du millésime de ce gazetteer "
+        "({vintage}){hint}{declare}"
+    ),
+    "{code} is {name}, not {given}{suggestion}{other}": (
+        "{code} est {name}, pas {given}{suggestion}{other}"
+    ),
+    " (no region called {name} in the gazetteer)": (
+        " (aucune région nommée {name} dans le gazetteer)"
+    ),
+    " (no cercle called {name} in the gazetteer)": " (aucun cercle nommé {name} dans le gazetteer)",
+    "{code} ({name}) is a P-code of {other}{where}{declare}": (
+        "{code} ({name}) est un P-code de {other}{where}{declare}"
+    ),
+    "; in this gazetteer's vintage ({vintage}) {name} is {pcode}": (
+        " ; dans le millésime de ce gazetteer ({vintage}), {name} est {pcode}"
+    ),
+    "{code} is not an admin2 P-code of {vintage}: ML followed by 4 digits, e.g. ML0501 for "
+    "Mopti{hint}": (
+        "{code} n'est pas un P-code de cercle de {vintage} : ML suivi de 4 chiffres, par ex. "
+        "ML0501 pour Mopti{hint}"
+    ),
+    "{code} is not an admin2 P-code: ML followed by 4 digits, e.g. ML0501 for the cercle of "
+    "Mopti{hint}": (
+        "{code} n'est pas un P-code de cercle : ML suivi de 4 chiffres, par ex. ML0501 pour le "
+        "cercle de Mopti{hint}"
+    ),
+    "{code}{known} is not inside {pcode} ({name}): an admin2 P-code starts with its admin1 "
+    "P-code{hint}": (
+        "{code}{known} n'est pas dans {pcode} ({name}) : le P-code d'un cercle commence par "
+        "celui de sa région{hint}"
+    ),
+    " ({name}, in {region})": " ({name}, dans {region})",
+    "; the P-code of {name} is {pcode}": " ; le P-code de {name} est {pcode}",
+    "; in {vintage} {name} is the cercle {pcode} in {region}": (
+        " ; dans {vintage}, {name} est le cercle {pcode} de {region}"
+    ),
+    " ({code} would be {name} in {vintage}: check which vintage your source uses){declare}": (
+        " ({code} serait {name} dans {vintage} : vérifiez le millésime de votre source){declare}"
+    ),
+    " (to give codes of another vintage, declare it in location.vintage: {vintage})": (
+        " (pour donner des codes d'un autre millésime, déclarez-le dans location.vintage : "
+        "{vintage})"
+    ),
+    # distribution
+    "only coordinators draft plans": "seuls les coordinateurs préparent des plans",
+    "only coordinators approve plans": "seuls les coordinateurs approuvent des plans",
+    "only coordinators cancel plans": "seuls les coordinateurs annulent des plans",
+    "only coordinators order dispatches": "seuls les coordinateurs ordonnent des expéditions",
+    "only coordinators close plans": "seuls les coordinateurs clôturent des plans",
+    "plan {plan_id} kept changing; try again": "le plan {plan_id} changeait sans cesse ; réessayez",
+    "plan {plan_id} changed meanwhile": "le plan {plan_id} a changé entre-temps",
+    "coverage of {need_id} changed meanwhile": "la couverture de {need_id} a changé entre-temps",
+    "the plan would have {lines} lines, more than the {most} a plan may hold: plan fewer needs "
+    "(need_ids), items (item_codes) or warehouses (allowed_warehouses) at a time": (
+        "le plan aurait {lines} lignes, plus que les {most} qu'un plan peut contenir : planifiez "
+        "moins de besoins (need_ids), d'articles (item_codes) ou d'entrepôts "
+        "(allowed_warehouses) à la fois"
+    ),
+    "not open for planning (unknown, not validated or covered): {needs}": (
+        "non ouverts à la planification (inconnus, non validés ou couverts) : {needs}"
+    ),
+    "{date} is in the future (today is {today})": (
+        "{date} est dans le futur (nous sommes le {today})"
+    ),
+    "partners confirm deliveries to their own needs only": (
+        "les partenaires ne confirment les livraisons que pour leurs propres besoins"
+    ),
+    "plan {plan_id} has no line {line_id}": "le plan {plan_id} n'a pas de ligne {line_id}",
+    "plan {plan_id} is {status}; only a draft can be approved": (
+        "le plan {plan_id} est {status} ; seul un brouillon peut être approuvé"
+    ),
+    "plan {plan_id} has nothing to distribute": "le plan {plan_id} n'a rien à distribuer",
+    "plan {plan_id} is {status}: only a plan not yet dispatched is cancelled": (
+        "le plan {plan_id} est {status} : seul un plan pas encore expédié peut être annulé"
+    ),
+    "plan {plan_id} has lines stock already issued: close it with a reason instead": (
+        "le plan {plan_id} a des lignes déjà sorties du stock : clôturez-le plutôt avec un motif"
+    ),
+    "plan {plan_id} is {status}: dispatch follows the reservation answers": (
+        "le plan {plan_id} est {status} : l'expédition suit les réponses aux réservations"
+    ),
+    "plan {plan_id} has no reserved stock to dispatch": (
+        "le plan {plan_id} n'a pas de stock réservé à expédier"
+    ),
+    "plan {plan_id} is {status}: nothing was dispatched yet": (
+        "le plan {plan_id} est {status} : rien n'a encore été expédié"
+    ),
+    "line {line_id} serves need {need_id}, not {other}": (
+        "la ligne {line_id} sert le besoin {need_id}, pas {other}"
+    ),
+    "{value} delivered on line {line_id}, but only {dispatched} were dispatched": (
+        "{value} livrés sur la ligne {line_id}, mais seulement {dispatched} ont été expédiés"
+    ),
+    "plan {plan_id} serves no need {need_id}": "le plan {plan_id} ne sert aucun besoin {need_id}",
+    "more households than individuals": "plus de ménages que de personnes",
+    "closing a plan still waiting for stock's answer needs a reason": (
+        "clôturer un plan qui attend encore la réponse du stock demande un motif"
+    ),
+    "plan {plan_id} is {status}: close after dispatch (or cancel it)": (
+        "le plan {plan_id} est {status} : clôturez après l'expédition (ou annulez-le)"
+    ),
+    "warehouse codes must be unique": "les codes d'entrepôt doivent être uniques",
+    "need ids must be unique": "les identifiants de besoin doivent être uniques",
+    "max_units must be >= 0": "max_units doit être >= 0",
+    "two caps for {partner} and {item}": "deux plafonds pour {partner} et {item}",
+    "unknown warehouses {codes}": "entrepôts inconnus {codes}",
+    # gateway
+    "the access token has expired": "le jeton d'accès a expiré",
+    "the access token is not valid: {reason}": "le jeton d'accès n'est pas valide : {reason}",
+    "the access token was revoked": "le jeton d'accès a été révoqué",
+    "only administrators manage organisations and users": (
+        "seuls les administrateurs gèrent les organisations et les utilisateurs"
+    ),
+    "user {user_id} is being changed by someone else; retry": (
+        "l'utilisateur {user_id} est modifié par quelqu'un d'autre ; réessayez"
+    ),
+    "administrators cannot deactivate their own organisation": (
+        "les administrateurs ne peuvent pas désactiver leur propre organisation"
+    ),
+    "no organisation {organisation}": "aucune organisation {organisation}",
+    "organisation {organisation} is deactivated": "l'organisation {organisation} est désactivée",
+    "administrators cannot demote or deactivate themselves": (
+        "les administrateurs ne peuvent ni se rétrograder ni se désactiver eux-mêmes"
+    ),
+    "API keys are issued from a dashboard login, not from another key": (
+        "les clés d'API s'obtiennent en se connectant au tableau de bord, pas avec une autre clé"
+    ),
+    "the user is deactivated": "l'utilisateur est désactivé",
+    "the API key is malformed": "la clé d'API est mal formée",
+    "the API key is not known": "la clé d'API est inconnue",
+    "the API key is revoked or expired": "la clé d'API est révoquée ou expirée",
+    "only administrators read the audit log": "seuls les administrateurs lisent le journal d'audit",
+    "at least one role is needed": "il faut au moins un rôle",
+    "only a user with the warehouse role has warehouses": (
+        "seul un utilisateur ayant le rôle warehouse a des entrepôts"
+    ),
+    "the key's owner does not have the role(s) {roles}": (
+        "le propriétaire de la clé n'a pas le(s) rôle(s) {roles}"
+    ),
+    "the key's owner is not assigned to {warehouses}": (
+        "le propriétaire de la clé n'est pas affecté à {warehouses}"
+    ),
+    # the templates of the services' errors (kitflow_*.domain.errors), as they are written
+    "no plan {plan_id!r}": "aucun plan {plan_id!r}",
+    # gateway: "no user x", "no API key k": French puts the noun first, whatever its gender
+    "no {kind} {identifier}": "{kind} {identifier} introuvable",
+    "{kind} {identifier} already exists": "{kind} {identifier} existe déjà",
+    "API key": "clé d'API",
+    "user": "utilisateur",
+    "organisation": "organisation",
+    "no need with id {need_id!r}": "aucun besoin d'identifiant {need_id!r}",
+    "no norms profile with id {profile_id!r}": (
+        "aucun profil de normes d'identifiant {profile_id!r}"
+    ),
+    "a norms profile with id {profile_id!r} already exists": (
+        "un profil de normes d'identifiant {profile_id!r} existe déjà"
+    ),
+    "a need was already created with the Idempotency-Key {key!r}": (
+        "un besoin a déjà été créé avec l'Idempotency-Key {key!r}"
+    ),
+    "a request with the Idempotency-Key {key!r} is still being processed; retry in "
+    "{retry_after_s} s for its answer": (
+        "une requête avec l'Idempotency-Key {key!r} est encore en cours ; réessayez dans "
+        "{retry_after_s} s pour obtenir sa réponse"
+    ),
+    "no warehouse with code {code!r}": "aucun entrepôt avec le code {code!r}",
+    "a warehouse with code {code!r} already exists": (
+        "un entrepôt avec le code {code!r} existe déjà"
+    ),
+    "document number {document_number!r} is already recorded (movement {movement_id})": (
+        "le numéro de document {document_number!r} est déjà enregistré (mouvement {movement_id})"
+    ),
+    "count {count_id} was already submitted": "l'inventaire {count_id} a déjà été soumis",
+    "no count {count_id} in {warehouse}": "aucun inventaire {count_id} à {warehouse}",
+    "no reservation {line_id} in {warehouse}": "aucune réservation {line_id} à {warehouse}",
+    "an item with code {code!r} is already in the catalogue": (
+        "un article avec le code {code!r} est déjà au catalogue"
+    ),
+    "unknown admin1 P-code {code}; the regions of {vintage} are {codes}{hint}": (
+        "P-code de région {code} inconnu ; les régions de {vintage} sont {codes}{hint}"
+    ),
+    "unknown admin2 P-code {code} in {region} ({admin1}); its cercles are {cercles}{hint}{other}": (
+        "P-code de cercle {code} inconnu dans la région de {region} ({admin1}) ; ses cercles "
+        "sont {cercles}{hint}{other}"
+    ),
+}
+
 # Pydantic's validation errors by their `type`, filled in from the error's `ctx`. Pydantic's
 # English templates carry plural endings computed at run time; French says "(s)".
 PYDANTIC_FR: Mapping[str, str] = {
@@ -325,4 +753,4 @@ DOCUMENTS_FR: Mapping[str, str] = {
     "count-correction": "correction d'inventaire",
 }
 
-FR: Mapping[str, str] = {**TITLES_FR, **DETAILS_FR, **DOCUMENTS_FR}
+FR: Mapping[str, str] = {**TITLES_FR, **DETAILS_FR, **REFUSALS_FR, **DOCUMENTS_FR}

@@ -23,7 +23,10 @@ class NotFound(GatewayError, kinds.NotFound):
     """No such object, or one the caller may not see (the two are never told apart)."""
 
     def __init__(self, kind: str, identifier: str) -> None:
-        super().__init__(message("no {kind} {identifier}", kind=kind, identifier=identifier))
+        # The kind is a noun of the sentence ("API key"), translated with it.
+        super().__init__(
+            message("no {kind} {identifier}", kind=message(kind), identifier=identifier)
+        )
         self.kind = kind
         self.identifier = identifier
 
@@ -31,7 +34,7 @@ class NotFound(GatewayError, kinds.NotFound):
 class AlreadyExists(GatewayError, kinds.Conflict):
     def __init__(self, kind: str, identifier: str, field: str) -> None:
         super().__init__(
-            message("{kind} {identifier} already exists", kind=kind, identifier=identifier)
+            message("{kind} {identifier} already exists", kind=message(kind), identifier=identifier)
         )
         self.kind = kind
         self.identifier = identifier

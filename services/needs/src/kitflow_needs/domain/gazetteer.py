@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from kitflow_shared.errors import Text, message
+
 from kitflow_needs.domain.errors import FieldProblem, InvalidInput
 from kitflow_needs.domain.text import name_key
 from kitflow_needs.domain.vintages import Crosswalk, CrosswalkMatch
@@ -268,77 +270,82 @@ class Gazetteer:
     def _written_ml(self, code: str) -> str:
         return f"ML{code[3:]}" if self.accepts_iso3_style and ISO3_STYLE.match(code) else code
 
-    def _declare_hint(self) -> str:
+    def _declare_hint(self) -> Text:
         others = [v for v in self.input_vintages if v != self.vintage]
         if not others:
             return ""
-        return f" (to give codes of another vintage, declare it in location.vintage: {others[0]})"
+        return message(
+            " (to give codes of another vintage, declare it in location.vintage: {vintage})",
+            vintage=others[0],
+        )
 
     def _check_admin1(
         self, code: str, name: str | None, problems: list[FieldProblem]
     ) -> AdminArea | None:
         named = self.region_named(name) if name else None
-        hint = f"; the P-code of {named.name} is {named.pcode}" if named else ""
-        if ISO_3166_2.match(code):
-            iso_name = self.iso_names.get(code)
-            what = f" (ISO's code for {iso_name})" if iso_name else ""
-            if not hint and iso_name:
-                hint = self._where_is(iso_name)
-            problems.append(
-                FieldProblem(
-                    "admin1_pcode",
-                    f"{code} is an ISO 3166-2 code{what}, not an OCHA P-code: ISO ML-9 is Ménaka "
-                    f"while the P-code ML09 is Bamako{hint}",
-                )
-            )
-            return None
-        if ISO3_STYLE.match(code):
-            problems.append(
-                FieldProblem(
-                    "admin1_pcode",
-                    f"{code} is written in the ISO3 style (MLI..); this service uses the COD-AB "
-                    f"form ML + 2 digits{hint or f', e.g. ML{code[3:5]}'}",
-                )
-            )
-            return None
-        if not ADMIN1_FORMAT.match(code):
-            problems.append(
-                FieldProblem(
-                    "admin1_pcode",
-                    f"{code!r} is not an admin1 P-code: ML followed by 2 digits, e.g. ML05 for "
-                    f"Mopti{hint}",
-                )
-            )
-            return None
+        hint = _pcode_of(named) if named else ""
         region = self._admin1.get(code)
-        if region is None:
-            other = self._other1.get(code)
-            if other is not None:
-                problems.append(
-                    FieldProblem(
-                        "admin1_pcode",
-                        f"{code} ({other.name}) is a region of {self.other_vintage_label}, not of "
-                        f"this gazetteer's vintage ({self.vintage_label})"
-                        f"{hint or self._where_is(other.name)}{self._declare_hint()}",
-                    )
-                )
-            else:
-                codes = ", ".join(sorted(self._admin1))
-                problems.append(
-                    FieldProblem(
-                        "admin1_pcode",
-                        f"unknown admin1 P-code {code}; the regions of {self.vintage_label} are "
-                        f"{codes}{hint}",
-                    )
-                )
-            return None
-        if name and not region.is_called(name):
-            suggestion = hint or f" (no region called {name!r} in the gazetteer)"
-            problems.append(
-                FieldProblem("admin1_pcode", f"{code} is {region.name}, not {name}{suggestion}")
+        refusal = self._admin1_form_refusal(code, hint) or (
+            self._unknown_admin1(code, hint) if region is None else None
+        )
+        if refusal is None and region is not None and name and not region.is_called(name):
+            suggestion = hint or message(
+                " (no region called {name} in the gazetteer)", name=repr(name)
             )
+            refusal = _not_called(code, region, name, suggestion, "")
+        if refusal is not None:
+            problems.append(FieldProblem("admin1_pcode", refusal))
             return None
         return region
+
+    def _admin1_form_refusal(self, code: str, hint: Text) -> Text | None:
+        """Why `code` is not written as an admin1 P-code (ISO codes, ISO3 style), if it is not."""
+        if ISO_3166_2.match(code):
+            iso_name = self.iso_names.get(code)
+            what = message(" (ISO's code for {name})", name=iso_name) if iso_name else ""
+            return message(
+                "{code} is an ISO 3166-2 code{what}, not an OCHA P-code: ISO ML-9 is Ménaka "
+                "while the P-code ML09 is Bamako{hint}",
+                code=code,
+                what=what,
+                hint=hint or (self._where_is(iso_name) if iso_name else ""),
+            )
+        if ISO3_STYLE.match(code):
+            return message(
+                "{code} is written in the ISO3 style (MLI..); this service uses the COD-AB form "
+                "ML + 2 digits{hint}",
+                code=code,
+                hint=hint or message(", e.g. {code}", code=f"ML{code[3:5]}"),
+            )
+        if not ADMIN1_FORMAT.match(code):
+            return message(
+                "{code} is not an admin1 P-code: ML followed by 2 digits, e.g. ML05 for "
+                "Mopti{hint}",
+                code=repr(code),
+                hint=hint,
+            )
+        return None
+
+    def _unknown_admin1(self, code: str, hint: Text) -> Text:
+        other = self._other1.get(code)
+        if other is not None:
+            return message(
+                "{code} ({name}) is a region of {other}, not of this gazetteer's vintage "
+                "({vintage}){hint}{declare}",
+                code=code,
+                name=other.name,
+                other=self.other_vintage_label,
+                vintage=self.vintage_label,
+                hint=hint or self._where_is(other.name),
+                declare=self._declare_hint(),
+            )
+        return message(
+            "unknown admin1 P-code {code}; the regions of {vintage} are {codes}{hint}",
+            code=code,
+            vintage=self.vintage_label,
+            codes=", ".join(sorted(self._admin1)),
+            hint=hint,
+        )
 
     def _check_admin2(
         self,
@@ -347,78 +354,108 @@ class Gazetteer:
         name: str | None,
         problems: list[FieldProblem],
     ) -> tuple[AdminArea | None, bool]:
+        """The cercle, and whether the code is acceptable (a region whose cercles the
+        gazetteer does not list accepts any well-formed code, unverified)."""
         within = region.pcode if region else None
         named = self.cercle_named(name, within) if name else None
-        hint = f"; the P-code of {named.name} is {named.pcode}" if named else ""
-        if ISO3_STYLE.match(code) or ISO_3166_2.match(code):
-            other = self._other2.get(code)
-            if other is not None:
-                current = self.cercle_named(other.name)
-                where = (
-                    f"; in this gazetteer's vintage ({self.vintage_label}) {current.name} is "
-                    f"{current.pcode}"
-                    if current
-                    else ""
-                )
-                reason = (
-                    f"{code} ({other.name}) is a P-code of {self.other_vintage_label}{where}"
-                    f"{self._declare_hint()}"
-                )
-            else:
-                reason = (
-                    f"{code} is not an admin2 P-code of {self.vintage_label}: ML followed by 4 "
-                    f"digits, e.g. ML0501 for Mopti{hint}"
-                )
-            problems.append(FieldProblem("admin2_pcode", reason))
-            return None, False
-        if not ADMIN2_FORMAT.match(code):
-            problems.append(
-                FieldProblem(
-                    "admin2_pcode",
-                    f"{code!r} is not an admin2 P-code: ML followed by 4 digits, e.g. ML0501 for "
-                    f"the cercle of Mopti{hint}",
-                )
-            )
-            return None, False
-        if region is None:
+        hint = _pcode_of(named) if named else ""
+        refusal = self._admin2_form_refusal(code, hint)
+        if refusal is None and region is None:
             return None, False  # the admin1 problem is already reported
         cercle = self._admin2.get(code)
-        if not code.startswith(region.pcode):
-            known = f" ({cercle.name}, in {cercle.parent})" if cercle else ""
-            problems.append(
-                FieldProblem(
-                    "admin2_pcode",
-                    f"{code}{known} is not inside {region.pcode} ({region.name}): an admin2 "
-                    f"P-code starts with its admin1 P-code{hint}",
-                )
-            )
-            return None, False
-        other_hint = self._other_vintage_hint(code)
-        if cercle is None:
-            if region.pcode in self.complete_admin1:
-                listed = ", ".join(
-                    f"{a.pcode} {a.name}" for a in self.admin2 if a.parent == region.pcode
-                )
-                problems.append(
-                    FieldProblem(
-                        "admin2_pcode",
-                        f"unknown admin2 P-code {code} in {region.name} ({region.pcode}); its "
-                        f"cercles are {listed}{hint}{other_hint}",
-                    )
-                )
-                return None, False
-            # The gazetteer does not list this region's cercles: accepted on its form, unverified.
-            return None, True
-        if name and not cercle.is_called(name):
-            suggestion = hint or f" (no cercle called {name!r} in the gazetteer)"
-            problems.append(
-                FieldProblem(
-                    "admin2_pcode",
-                    f"{code} is {cercle.name}, not {name}{suggestion}{other_hint}",
-                )
-            )
+        if refusal is None and region is not None:
+            refusal = self._admin2_place_refusal(code, cercle, region, name, hint)
+        if refusal is not None:
+            problems.append(FieldProblem("admin2_pcode", refusal))
             return None, False
         return cercle, True
+
+    def _admin2_form_refusal(self, code: str, hint: Text) -> Text | None:
+        """Why `code` is not written as an admin2 P-code of this vintage, if it is not."""
+        if ISO3_STYLE.match(code) or ISO_3166_2.match(code):
+            other = self._other2.get(code)
+            if other is None:
+                return message(
+                    "{code} is not an admin2 P-code of {vintage}: ML followed by 4 digits, e.g. "
+                    "ML0501 for Mopti{hint}",
+                    code=code,
+                    vintage=self.vintage_label,
+                    hint=hint,
+                )
+            current = self.cercle_named(other.name)
+            where: Text = (
+                message(
+                    "; in this gazetteer's vintage ({vintage}) {name} is {pcode}",
+                    vintage=self.vintage_label,
+                    name=current.name,
+                    pcode=current.pcode,
+                )
+                if current
+                else ""
+            )
+            return message(
+                "{code} ({name}) is a P-code of {other}{where}{declare}",
+                code=code,
+                name=other.name,
+                other=self.other_vintage_label,
+                where=where,
+                declare=self._declare_hint(),
+            )
+        if not ADMIN2_FORMAT.match(code):
+            return message(
+                "{code} is not an admin2 P-code: ML followed by 4 digits, e.g. ML0501 for the "
+                "cercle of Mopti{hint}",
+                code=repr(code),
+                hint=hint,
+            )
+        return None
+
+    def _admin2_place_refusal(
+        self,
+        code: str,
+        cercle: AdminArea | None,
+        region: AdminArea,
+        name: str | None,
+        hint: Text,
+    ) -> Text | None:
+        """Why a well-formed `code` is not a cercle of `region` called `name`, if it is not."""
+        if not code.startswith(region.pcode):
+            known = (
+                message(" ({name}, in {region})", name=cercle.name, region=cercle.parent)
+                if cercle
+                else ""
+            )
+            return message(
+                "{code}{known} is not inside {pcode} ({name}): an admin2 P-code starts with its "
+                "admin1 P-code{hint}",
+                code=code,
+                known=known,
+                pcode=region.pcode,
+                name=region.name,
+                hint=hint,
+            )
+        other_hint = self._other_vintage_hint(code)
+        if cercle is None:
+            if region.pcode not in self.complete_admin1:
+                return None  # the gazetteer does not list this region's cercles
+            return message(
+                "unknown admin2 P-code {code} in {region} ({admin1}); its cercles are "
+                "{cercles}{hint}{other}",
+                code=code,
+                region=region.name,
+                admin1=region.pcode,
+                cercles=", ".join(
+                    f"{a.pcode} {a.name}" for a in self.admin2 if a.parent == region.pcode
+                ),
+                hint=hint,
+                other=other_hint,
+            )
+        if name and not cercle.is_called(name):
+            suggestion = hint or message(
+                " (no cercle called {name} in the gazetteer)", name=repr(name)
+            )
+            return _not_called(code, cercle, name, suggestion, other_hint)
+        return None
 
     def _check_admin3(self, code: str, admin2: str, problems: list[FieldProblem]) -> None:
         if not ADMIN3_FORMAT.match(code):
@@ -432,27 +469,48 @@ class Gazetteer:
                 )
             )
 
-    def _where_is(self, name: str) -> str:
+    def _where_is(self, name: str) -> Text:
         region = self.region_named(name)
         if region is not None:
-            return f"; the P-code of {region.name} is {region.pcode}"
+            return _pcode_of(region)
         cercle = self.cercle_named(name)
         if cercle is not None:
-            return (
-                f"; in {self.vintage_label} {cercle.name} is the cercle {cercle.pcode} in "
-                f"{cercle.parent}"
+            return message(
+                "; in {vintage} {name} is the cercle {pcode} in {region}",
+                vintage=self.vintage_label,
+                name=cercle.name,
+                pcode=cercle.pcode,
+                region=cercle.parent,
             )
         return ""
 
-    def _other_vintage_hint(self, code: str) -> str:
+    def _other_vintage_hint(self, code: str) -> Text:
         """ML0506 is Douentza here but Mopti in the newer vintage: say so."""
         other = self._other2.get(f"MLI{code[2:]}")
         if other is None:
             return ""
-        return (
-            f" ({code} would be {other.name} in {self.other_vintage_label}: check which vintage "
-            f"your source uses){self._declare_hint()}"
+        return message(
+            " ({code} would be {name} in {vintage}: check which vintage your source uses){declare}",
+            code=code,
+            name=other.name,
+            vintage=self.other_vintage_label,
+            declare=self._declare_hint(),
         )
+
+
+def _not_called(code: str, area: AdminArea, name: str, suggestion: Text, other: Text) -> Text:
+    return message(
+        "{code} is {name}, not {given}{suggestion}{other}",
+        code=code,
+        name=area.name,
+        given=name,
+        suggestion=suggestion,
+        other=other,
+    )
+
+
+def _pcode_of(area: AdminArea) -> Text:
+    return message("; the P-code of {name} is {pcode}", name=area.name, pcode=area.pcode)
 
 
 def _by_name(areas: Iterable[AdminArea]) -> dict[str, AdminArea]:

@@ -18,6 +18,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from kitflow_shared.errors import message
 from kitflow_shared.events.envelope import EventContext
 from kitflow_shared.request_keys import RememberedRequest, RequestKey, replayed_result
 
@@ -69,12 +70,18 @@ SYSTEM = Actor(user="needs-service", organisation="", coordinator=True)
 def _own(need: Need, actor: Actor, what: str) -> None:
     if need.organisation != actor.organisation:
         # Coordinators of another organisation see the need but do not edit it for the partner.
-        raise NotPermitted(f"only {need.organisation} {what} this need")
+        raise NotPermitted(
+            message(
+                "only {organisation} {what} this need",
+                organisation=need.organisation,
+                what=message(what),
+            )
+        )
 
 
 def _coordinator(actor: Actor, what: str) -> None:
     if not actor.coordinator:
-        raise NotPermitted(f"only a coordinator {what}")
+        raise NotPermitted(message("only a coordinator {what}", what=message(what)))
 
 
 @dataclass
