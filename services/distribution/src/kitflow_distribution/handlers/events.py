@@ -67,13 +67,14 @@ class DistributionEvents:
         return await projections.warehouses_changed(events, self.warehouses)
 
     async def on_needs(self, events: Sequence[CloudEvent]) -> list[Applied]:
-        """`on_need` for one poll's events: the needs view in one batch of writes, the gap view
-        event by event after it (its cells' exactly-once protocol, ADR 0027, is per event)."""
+        """`on_need` for one poll's events: the needs view in one batch of writes, then the gap
+        view's documents in one more and their cells in one per kind (ADR 0033, 0034)."""
         outcomes = await projections.needs_changed(events, self.needs)
-        for n, event in enumerate(events):
-            if await self.gap_view.need_changed(event) is Applied.APPLIED:
-                outcomes[n] = Applied.APPLIED
-        return outcomes
+        gaps = await self.gap_view.needs_changed(events)
+        return [
+            Applied.APPLIED if Applied.APPLIED in pair else Applied.DUPLICATE
+            for pair in zip(outcomes, gaps, strict=True)
+        ]
 
     async def on_need(self, event: CloudEvent) -> Applied:
         # Two views, each guarded by the need's sequence: a redelivery completes the one a
