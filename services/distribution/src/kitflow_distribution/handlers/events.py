@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -69,8 +70,11 @@ class DistributionEvents:
     async def on_needs(self, events: Sequence[CloudEvent]) -> list[Applied]:
         """`on_need` for one poll's events: the needs view in one batch of writes, then the gap
         view's documents in one more and their cells in one per kind (ADR 0033, 0034)."""
-        outcomes = await projections.needs_changed(events, self.needs)
-        gaps = await self.gap_view.needs_changed(events)
+        # Side by side: two views, each write guarded on its own (a batch that fails is done
+        # again one by one, and the part already written refuses).
+        outcomes, gaps = await asyncio.gather(
+            projections.needs_changed(events, self.needs), self.gap_view.needs_changed(events)
+        )
         return [
             Applied.APPLIED if Applied.APPLIED in pair else Applied.DUPLICATE
             for pair in zip(outcomes, gaps, strict=True)

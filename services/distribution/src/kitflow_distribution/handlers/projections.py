@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -159,8 +160,9 @@ class GapProjection:
         week changes of each event), the writes and their cells in one batch each. A need
         changed meanwhile by another writer has its events applied again one by one."""
         states: list[needs_contract.NeedState] = [registry.get(e.type).parse(e) for e in events]
-        sectors = await self.items.sectors()
-        stored = await self.gaps.get_many({s.need_id for s in states})
+        sectors, stored = await asyncio.gather(
+            self.items.sectors(), self.gaps.get_many({s.need_id for s in states})
+        )
         folds: dict[str, _NeedFold] = {}
         outcomes = [Applied.DUPLICATE] * len(events)
         for n, (event, state) in enumerate(zip(events, states, strict=True)):
