@@ -104,6 +104,8 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run warehouse_2g
 	$(UV) run --frozen python -m bench.run gaps
 	$(UV) run --frozen python -m bench.run gap_catch_up
+	$(UV) run --frozen python -m bench.run catch_up
+	$(UV) run --frozen python -m bench.run rebuild
 	$(UV) run --frozen python -m bench.report
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)

@@ -8,8 +8,8 @@ the needs topic; then, from the beginning of the topic, with the same Kafka cons
 - the views: every record through `DistributionEvents.on_need` (the needs view, then the gap
   document and its cells), one event at a time, as before ADR 0033;
 - the views batched: each poll's records of a partition through `DistributionEvents.on_needs`,
-  the batch handler the service's consumer runs since ADR 0033 (the needs view in one bulk
-  write, then the gap document and its cells event by event);
+  the batch handler the service's consumer runs (ADR 0033, 0034: the needs view in one bulk
+  write, the poll's gap documents in one more, their cells in one per kind);
 - the needs view alone, one by one and batched: what batching gives where it applies whole;
 - the reference: a bare loop that upserts one document per event (its id and sequence).
 Each mode writes into a database of its own (a later mode must not find the work done). The
@@ -152,8 +152,7 @@ async def _rates(
 
     async def views_batched(events: Sequence[CloudEvent]) -> None:  # `.on_needs`
         await projections.needs_changed(events, batched_needs)
-        for event in events:
-            await batched_gaps.need_changed(event)
+        await batched_gaps.needs_changed(events)
 
     alone = MongoNeedsView(db_of("alone")[mongo_views.NEEDS])
     alone_batched = MongoNeedsView(db_of("alone_batched")[mongo_views.NEEDS])

@@ -11,20 +11,38 @@ from typing import Any
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
-from kitflow_distribution.adapters.mongo_views import MongoWarehouseView
+from kitflow_distribution.adapters import mongo_gaps, mongo_views
+from kitflow_distribution.adapters.mongo_gaps import MongoItemView
+from kitflow_distribution.adapters.mongo_views import MongoNeedsView, MongoWarehouseView
+from kitflow_distribution.consumers import batch_subscriptions, subscriptions
 from kitflow_distribution.handlers import projections
+from kitflow_distribution.handlers.ports import GapFilter
+from kitflow_distribution.handlers.projections import GapProjection
+from kitflow_distribution.rebuild import gap_view
+from kitflow_shared.contracts.needs import (
+    NEED_COVERAGE_CHANGED,
+    NEED_SUBMITTED,
+    NEED_VALIDATED,
+    need_subject,
+)
 from kitflow_shared.contracts.stock import WAREHOUSE_UPDATED, WarehouseState
 from kitflow_shared.events import CloudEvent, EventContext
-from kitflow_shared.messaging.consumer import ConsumerRunner, dead_letter_headers
+from kitflow_shared.messaging.consumer import (
+    BatchHandler,
+    ConsumerRunner,
+    Handler,
+    dead_letter_headers,
+)
 from kitflow_shared.messaging.idempotency import Applied
 from kitflow_shared.messaging.producer import EventProducer
 from kitflow_shared.settings import KafkaSettings
-from kitflow_shared.topics import DISTRIBUTION_GROUP, STOCK_EVENTS
+from kitflow_shared.topics import DISTRIBUTION_GROUP, NEEDS_EVENTS, STOCK_EVENTS
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.infra import Infra
 from tests.support.kafka import eventually, read_topic
+from tests.support.saga import validated_need
 
 pytestmark = pytest.mark.infra
 Document = dict[str, Any]
@@ -97,12 +115,29 @@ async def _run_until_committed(
     async def many(events: Sequence[CloudEvent]) -> list[Applied]:
         return await projections.warehouses_changed(events, view)
 
+    types = [WAREHOUSE_UPDATED.type]
+    await _consume_until_committed(
+        (dict.fromkeys(types, one), dict.fromkeys(types, many)),
+        kafka,
+        namespace,
+        producer,
+        published,
+    )
+
+
+async def _consume_until_committed(
+    handlers: tuple[dict[str, Handler], dict[str, BatchHandler]],
+    kafka: KafkaSettings,
+    namespace: str,
+    producer: EventProducer,
+    published: int,
+) -> None:
     runner = ConsumerRunner(
         kafka=kafka,
         group=DISTRIBUTION_GROUP,
         namespace=namespace,
-        handlers={WAREHOUSE_UPDATED.type: one},
-        batch_handlers={WAREHOUSE_UPDATED.type: many},
+        handlers=handlers[0],
+        batch_handlers=handlers[1],
         dead_letters=producer,
         client_id="test",
     )
@@ -186,6 +221,88 @@ async def test_a_poison_record_in_a_batch_is_parked_and_the_others_applied(
     docs = await _documents(db)
     assert sorted(docs) == ["WA", "WB", "WC", "WD"]
     assert {doc["events_applied"] for doc in docs.values()} == {1}
+    dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
+    parked = await read_topic(infra.kafka_bootstrap, dlq, expect=1)
+    assert [dead_letter_headers(r.headers)["kitflow-dlq-reason"] for r in parked] == [
+        "payload breaks its contract"
+    ]
+    assert parked[0].value == breaks_contract.to_bytes()
+
+
+# -- the needs path: the needs view, the gap documents and their cells (ADR 0034) -------------
+
+
+NEED_TYPES = {1: NEED_SUBMITTED, 2: NEED_VALIDATED}
+
+
+def _need_event(need_id: str, seq: int, households: int) -> CloudEvent:
+    need = validated_need(need_id, "ML05", "ML0501", {"TARP": households * 2})
+    need.population.households = households
+    return NEED_TYPES.get(seq, NEED_COVERAGE_CHANGED).new(
+        need, subject=need_subject(need_id), sequence=seq, context=EventContext.new()
+    )
+
+
+def _needs_handlers(db: Db) -> tuple[dict[str, Handler], dict[str, BatchHandler]]:
+    """Distribution's own subscriptions (`on_need`, `on_needs`), over this database (the
+    ports needs events do not touch left out)."""
+    ports = (
+        MongoWarehouseView(db["warehouse_view"]),
+        None,
+        MongoNeedsView(db[mongo_views.NEEDS]),
+        None,
+        GapProjection(MongoItemView(db[mongo_gaps.ITEMS]), gap_view(db)),
+        None,
+    )
+    return subscriptions(*ports), batch_subscriptions(*ports)  # type: ignore[arg-type]
+
+
+async def _tarp_requested(db: Db) -> int:
+    rows = await gap_view(db).by_item(GapFilter(item_code="TARP"), "admin1")
+    return sum(r.requested for r in rows)
+
+
+async def test_a_poll_of_needs_events_reaches_the_cells_in_fewer_writes_than_events(
+    infra: Infra, producer: EventProducer, topics: str, kafka_settings: KafkaSettings, db: Db
+) -> None:
+    updates = _Updates()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        infra.store_url, event_listeners=[updates], tz_aware=True
+    )
+    # Twenty needs, each submitted, validated, then covered: 60 events of three types, each
+    # after one of another type (all of them batched together all the same).
+    events = [_need_event(f"N{n:02d}", seq, 10 * seq) for n in range(20) for seq in (1, 2, 3)]
+    try:
+        await _publish(producer, NEEDS_EVENTS.qualified(topics), events)
+        await _consume_until_committed(
+            _needs_handlers(client[db.name]), kafka_settings, topics, producer, len(events)
+        )
+    finally:
+        await client.close()
+
+    assert await _tarp_requested(db) == 20 * 60
+    # One by one, each event cost a needs view write, a gap document write and one per kind
+    # of cell it moves (8 or more); a poll costs about as many for all its events.
+    assert updates.count < len(events), f"{updates.count} update commands for 60 events"
+
+
+async def test_a_poison_need_event_in_a_batch_is_parked_and_the_others_applied(
+    infra: Infra, producer: EventProducer, topics: str, kafka_settings: KafkaSettings, db: Db
+) -> None:
+    topic = NEEDS_EVENTS.qualified(topics)
+    breaks_contract = _need_event("BAD", 1, 5).model_copy(update={"data": {"need_id": "BAD"}})
+    records = [_need_event(n, 1, 10) for n in ("NA", "NB")] + [breaks_contract]
+    records += [_need_event(n, 1, 10) for n in ("NC", "ND")]
+    await _publish(producer, topic, records)
+    await _consume_until_committed(_needs_handlers(db), kafka_settings, topics, producer, 5)
+
+    assert await _tarp_requested(db) == 4 * 20
+    assert sorted([d["_id"] async for d in db[mongo_gaps.GAPS].find({})]) == [
+        "NA",
+        "NB",
+        "NC",
+        "ND",
+    ]
     dlq = DISTRIBUTION_GROUP.dead_letter.qualified(topics)
     parked = await read_topic(infra.kafka_bootstrap, dlq, expect=1)
     assert [dead_letter_headers(r.headers)["kitflow-dlq-reason"] for r in parked] == [

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from kitflow_distribution.adapters import mongo_views
-from kitflow_distribution.rebuild import rebuild_views
+from kitflow_distribution.adapters import mongo_gaps, mongo_views
+from kitflow_distribution.adapters.mongo_gaps import MongoItemView
+from kitflow_distribution.handlers.ports import GapFilter
+from kitflow_distribution.handlers.projections import GapProjection
+from kitflow_distribution.rebuild import gap_view, rebuild_views
+from kitflow_shared.contracts.needs import NEED_COVERAGE_CHANGED, NEED_SUBMITTED, need_subject
 from kitflow_shared.contracts.stock import (
     MOVEMENT_RECORDED,
     WAREHOUSE_REGISTERED,
@@ -21,10 +25,12 @@ from kitflow_shared.contracts.stock import (
 )
 from kitflow_shared.events import EventContext
 from kitflow_shared.messaging.producer import EventProducer
-from kitflow_shared.topics import STOCK_EVENTS
+from kitflow_shared.topics import NEEDS_EVENTS, STOCK_EVENTS
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.infra import Infra
+from tests.support.saga import validated_need
 
 pytestmark = pytest.mark.infra
 
@@ -102,3 +108,42 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+async def test_the_needs_views_rebuilt_in_batches_are_the_events_one_by_one(
+    infra: Infra,
+    producer: EventProducer,
+    topics: str,
+    db: AsyncDatabase[Any],
+    store_client: AsyncMongoClient[Any],
+) -> None:
+    """Each poll's needs events are replayed in one batch (ADR 0034): the same needs view,
+    gap documents and cells as the events one by one, and an unreadable one skipped."""
+    events = []
+    for n in range(6):
+        for seq in (1, 2, 3):
+            need = validated_need(f"N{n}", "ML05", f"ML050{seq}", {"TARP": 10 * seq + n})
+            spec = NEED_SUBMITTED if seq == 1 else NEED_COVERAGE_CHANGED
+            subject = need_subject(need.need_id)
+            events.append(spec.new(need, subject=subject, sequence=seq, context=EventContext.new()))
+    poison = events[4].model_copy(update={"data": {"need_id": "N1"}})
+    published = [*events[:5], poison, *events[5:], events[7]]  # and a duplicate late
+    await producer.publish(NEEDS_EVENTS.qualified(topics), published)
+
+    report = await rebuild_views(db, infra.kafka_bootstrap, topics)
+
+    assert (report.records, report.skipped) == (len(published), 1)
+    reference = store_client[f"{db.name}_ref"]
+    try:
+        one_by_one = GapProjection(MongoItemView(reference[mongo_gaps.ITEMS]), gap_view(reference))
+        for event in events:
+            await one_by_one.need_changed(event)
+        for name in ("by_item", "by_sector"):
+            got = await getattr(gap_view(db), name)(GapFilter(), "admin2")
+            want = await getattr(gap_view(reference), name)(GapFilter(), "admin2")
+            assert sorted(got, key=repr) == sorted(want, key=repr)
+        assert await gap_view(db).trend(GapFilter()) == await gap_view(reference).trend(GapFilter())
+    finally:
+        await store_client.drop_database(reference.name)
+    needs = [doc["state"]["admin2_pcode"] async for doc in db[mongo_views.NEEDS].find({})]
+    assert needs == ["ML0503"] * 6

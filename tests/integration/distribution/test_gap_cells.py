@@ -26,6 +26,7 @@ from kitflow_shared.contracts.needs import (
 )
 from kitflow_shared.events import EventContext
 from kitflow_shared.events.envelope import CloudEvent
+from kitflow_shared.messaging.idempotency import Applied
 from pymongo.asynchronous.database import AsyncDatabase
 
 from tests.support.saga import validated_need
@@ -321,3 +322,110 @@ async def test_the_cells_equal_the_per_need_grouping_on_a_random_scenario(
             category = rng.choice([ItemCategory.SHELTER, ItemCategory.NFI, ItemCategory.WATER])
             await projection.item_changed(_item("TARP", category, sector_moves))
     await _both_paths(db)
+
+
+# -- a poll's events in one batch (ADR 0034) -------------------------------------------------
+
+
+def _poll(rng: random.Random, needs: int = 12) -> list[CloudEvent]:
+    """A poll of needs events: each need's in order, the needs interleaved, some events twice,
+    with needs moving cercle, partner, status and quantities over the weeks."""
+    queues = []
+    for n in range(needs):
+        queue = []
+        for sequence in range(1, rng.randint(2, 5)):
+            items = {}
+            for code in rng.sample(["KIT-SHELTER", "TARP", "KIT-NFI", "WATER"], rng.randint(1, 3)):
+                r = rng.randint(1, 50)
+                p = rng.choice([0, r // 2, r])
+                d = min(p, rng.choice([0, p]))
+                items[code] = (r, p, d, rng.choice([0, d, d // 2]))
+            need = _state(
+                f"B{n}",
+                rng.randint(1, 30),
+                items,
+                cercle=rng.choice(["ML0501", "ML0502", "ML0601"]),
+                partner=rng.choice(["NRC", "DRC"]),
+                status=rng.choice([NeedStatus.SUBMITTED, NeedStatus.COVERED, NeedStatus.CANCELLED]),
+            )
+            queue.append(_event(need, sequence, MONDAY + timedelta(days=7 * sequence)))
+        queues.append(queue)
+    events: list[CloudEvent] = []
+    while any(queues):
+        events.append(rng.choice([q for q in queues if q]).pop(0))
+        if rng.random() < 0.15:
+            events.append(rng.choice(events))
+    return events
+
+
+@pytest.fixture
+async def reference_db(store_client: Any) -> Any:
+    """A second database: the same events one by one, to compare a batch with."""
+    name = f"test_ref_{random.randrange(16**12):012x}"
+    yield store_client[name]
+    await store_client.drop_database(name)
+
+
+async def _one_by_one(db: AsyncDatabase[Document], events: list[CloudEvent]) -> list[Any]:
+    projection = _projection(db)
+    await _catalogue(projection)
+    for event in events:
+        await projection.need_changed(event)
+    return await _both_paths(db)
+
+
+async def test_a_poll_in_one_batch_leaves_the_cells_one_by_one_leaves(
+    db: AsyncDatabase[Document], reference_db: AsyncDatabase[Document]
+) -> None:
+    rng = random.Random(34)
+    polls = [_poll(rng), _poll(rng)]
+    projection = _projection(db)
+    await _catalogue(projection)
+    for poll in polls:
+        await projection.needs_changed(poll)
+    assert await _both_paths(db) == await _one_by_one(reference_db, polls[0] + polls[1])
+    assert await db[mongo_gaps.GAPS].count_documents({"pending": {"$exists": True}}) == 0
+
+
+async def test_a_redelivered_poll_changes_no_cell(db: AsyncDatabase[Document]) -> None:
+    projection = _projection(db)
+    await _catalogue(projection)
+    poll = _poll(random.Random(8))
+    await projection.needs_changed(poll)
+    before = await _both_paths(db)
+    documents = [doc async for doc in db[mongo_gaps.GAPS].find({}).sort("_id", 1)]
+
+    assert set(await projection.needs_changed(poll)) == {Applied.DUPLICATE}
+    assert await _both_paths(db) == before
+    assert [doc async for doc in db[mongo_gaps.GAPS].find({}).sort("_id", 1)] == documents
+
+
+@pytest.mark.parametrize("cells_done", [0, 1, 4])
+async def test_a_crash_between_a_poll_s_documents_and_its_cells_is_completed_by_the_redelivery(
+    db: AsyncDatabase[Document], reference_db: AsyncDatabase[Document], cells_done: int
+) -> None:
+    """The documents are written (each with its pending change), then the process dies after
+    `cells_done` cell updates of each kind: the poll delivered again completes every cell once."""
+    rng = random.Random(55)
+    first, second = _poll(rng), _poll(rng)
+    await _catalogue(_projection(db))
+    await _projection(db).needs_changed(first)
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=cells_done).needs_changed(second)
+    assert await db[mongo_gaps.GAPS].count_documents({"pending": {"$exists": True}}) > 0
+
+    await _projection(db).needs_changed(second)  # delivered again after the restart
+    await _projection(db).needs_changed(second)
+    assert await _both_paths(db) == await _one_by_one(reference_db, first + second)
+    assert await db[mongo_gaps.GAPS].count_documents({"pending": {"$exists": True}}) == 0
+
+
+async def test_a_crashed_poll_parked_for_good_is_completed_by_the_periodic_job(
+    db: AsyncDatabase[Document], reference_db: AsyncDatabase[Document]
+) -> None:
+    poll = _poll(random.Random(89))
+    await _catalogue(_projection(db))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=2).needs_changed(poll)
+    await gap_view(db).settle_pending()
+    assert await _both_paths(db) == await _one_by_one(reference_db, poll)

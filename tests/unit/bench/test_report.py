@@ -38,17 +38,17 @@ def _results(tmp_path: Path) -> Path:
     )
     # An older and a newer run of one bench: the report takes the newer.
     old = {
-        "views_events_per_s": 1.0,
+        "consumer_events_per_s": 1.0,
         "reference_events_per_s": 2.0,
-        "ratio_views_to_reference": 0.5,
+        "ratio_consumer_to_reference": 0.5,
     }
-    _put(tmp_path, "gap_catch_up-20261201T100000.json", old, mtime=1.0e9)
+    _put(tmp_path, "catch_up-20261201T100000.json", old, mtime=1.0e9)
     new = {
-        "views_events_per_s": 3.0,
+        "consumer_events_per_s": 3.0,
         "reference_events_per_s": 1.2,
-        "ratio_views_to_reference": 2.5,
+        "ratio_consumer_to_reference": 2.5,
     }
-    _put(tmp_path, "gap_catch_up-20261206T100000.json", new, mtime=1.0e9 + 60)
+    _put(tmp_path, "catch_up-20261206T100000.json", new, mtime=1.0e9 + 60)
     _put(
         tmp_path,
         "gateway_intake.machine.json",
@@ -76,11 +76,11 @@ def test_each_bench_has_its_ratio_and_aim_and_a_missed_aim_is_marked(tmp_path: P
     assert "gateway / direct): 0.75" in needs
     assert "ratio >= 0.6: met" in needs
 
-    catch_up = _section(report, "gap_catch_up")
-    assert "views / reference): 2.5" in catch_up
+    catch_up = _section(report, "catch_up")
+    assert "consumer / reference): 2.5" in catch_up
     assert "ratio >= 2: met" in catch_up
     assert "aims missed: 1." in report
-    assert "No result yet from: gaps, kobo_burst," in report
+    assert "No result yet from: gap_catch_up, gaps, kobo_burst," in report
 
 
 def test_an_unknown_bench_still_shows_its_numbers(tmp_path: Path) -> None:

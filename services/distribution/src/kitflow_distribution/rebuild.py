@@ -11,7 +11,8 @@ live consumer and the replay can only move a document forward. The gap cells (AD
 the exception when dropped: a need the live consumer changes between the drop of the gap
 documents and of the cells would be counted twice or not at all, so drop them (the default)
 with the consumer stopped; `--keep` is safe while it runs. Event topics keep their events
-forever, so the views can always be rebuilt.
+forever, so the views can always be rebuilt. Each poll's consecutive needs events are replayed
+in one batch, as the consumer applies them (ADR 0034).
 
 `--gap-cells-only` rebuilds only the gap cells (ADR 0027) from the gap documents, the source of
 truth they are summed from (after an upgrade from a version without cells, for one): run it
@@ -23,7 +24,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -58,6 +61,7 @@ from kitflow_distribution.handlers import projections
 from kitflow_distribution.handlers.projections import GapProjection
 
 log = logging.getLogger(__name__)
+NEED_TYPES = frozenset(spec.type for spec in projections.NEED_EVENTS)
 # The issue 16 views, built from the same topics.
 REBUILT_TOO = (
     mongo_gaps.ITEMS,
@@ -119,22 +123,7 @@ async def rebuild_views(
         while remaining:
             batch = await consumer.getmany(*remaining, timeout_ms=1000)
             for tp, records in batch.items():
-                for record in records:
-                    report.records += 1
-                    try:
-                        event = CloudEvent.from_bytes(record.value)
-                    except (ValidationError, ValueError):
-                        report.skipped += 1  # the live consumer parked it already
-                        continue
-                    handler = handlers.get(event.type)
-                    if handler is None:
-                        continue
-                    try:
-                        outcome = await handler(event)
-                    except UnreadablePayload:
-                        report.skipped += 1
-                        continue
-                    report.applied += outcome is Applied.APPLIED
+                await _replay(records, handlers, lambda e: _needs(e, needs, gaps), report)
                 if await consumer.position(tp) >= ends[tp]:
                     remaining.discard(tp)
     finally:
@@ -146,6 +135,67 @@ def gap_view(db: AsyncDatabase[Document]) -> MongoGapView:
     return MongoGapView(
         db[mongo_gaps.GAPS], {kind: db[name] for kind, name in mongo_gaps.CELLS.items()}
     )
+
+
+async def _replay(
+    records: list[Any],
+    handlers: dict[str, Handler],
+    needs_batch: Callable[[list[CloudEvent]], Awaitable[list[Applied]]],
+    report: RebuildReport,
+) -> None:
+    """One poll's records of a partition: the consecutive needs events in one batch (ADR
+    0034), as the consumer does; a batch that fails (an unreadable payload in it) is replayed
+    one by one, skipping what cannot be read."""
+    run: list[CloudEvent] = []
+
+    async def flush() -> None:
+        if not run:
+            return
+        try:
+            outcomes = await needs_batch(run)
+        except UnreadablePayload:
+            for event in run:
+                await _one(event, handlers, report)
+        else:
+            report.applied += sum(o is Applied.APPLIED for o in outcomes)
+        run.clear()
+
+    for record in records:
+        report.records += 1
+        try:
+            event = CloudEvent.from_bytes(record.value)
+        except (ValidationError, ValueError):
+            report.skipped += 1  # the live consumer parked it already
+            continue
+        if event.type in NEED_TYPES:
+            run.append(event)
+            continue
+        await flush()
+        await _one(event, handlers, report)
+    await flush()
+
+
+async def _one(event: CloudEvent, handlers: dict[str, Handler], report: RebuildReport) -> None:
+    handler = handlers.get(event.type)
+    if handler is None:
+        return
+    try:
+        outcome = await handler(event)
+    except UnreadablePayload:
+        report.skipped += 1
+        return
+    report.applied += outcome is Applied.APPLIED
+
+
+async def _needs(
+    events: list[CloudEvent], needs: MongoNeedsView, gaps: GapProjection
+) -> list[Applied]:
+    outcomes = await projections.needs_changed(events, needs)
+    gap_outcomes = await gaps.needs_changed(events)
+    return [
+        Applied.APPLIED if Applied.APPLIED in pair else Applied.DUPLICATE
+        for pair in zip(outcomes, gap_outcomes, strict=True)
+    ]
 
 
 async def _need(event: CloudEvent, needs: MongoNeedsView, gaps: GapProjection) -> Applied:

@@ -175,7 +175,9 @@ class ConsumerRunner:
             batch_handler = (
                 self._batch_handlers.get(event.type) if isinstance(event, CloudEvent) else None
             )
-            if batch_handler is None or batch_handler is not previous:
+            # Equal, not the same object: each look-up of a bound method (`events.on_needs`)
+            # makes a new one, and types mapped that way must still share their runs.
+            if batch_handler is None or batch_handler != previous:
                 runs.append([])
             runs[-1].append((record, event))
             previous = batch_handler

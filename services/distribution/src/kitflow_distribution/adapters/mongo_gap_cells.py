@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -38,6 +38,7 @@ from kitflow_distribution.handlers.ports import (
     AreaItemGap,
     AreaSectorGap,
     GapFilter,
+    GapWrite,
     NeedPlace,
     StoredGap,
     WeekItemTotals,
@@ -99,6 +100,17 @@ class MongoGapView:
             await self._settle(need_id, pending["version"], pending["cells"])
         return _stored(doc)
 
+    async def get_many(self, need_ids: Collection[str]) -> dict[str, StoredGap]:
+        docs = [doc async for doc in self._gaps.find({"_id": {"$in": list(need_ids)}})]
+        await self._settle_many(
+            [
+                (doc["_id"], doc[PENDING]["version"], doc[PENDING]["cells"])
+                for doc in docs
+                if doc.get(PENDING) is not None
+            ]
+        )
+        return {doc["_id"]: _stored(doc) for doc in docs}
+
     async def apply(
         self,
         place: NeedPlace,
@@ -108,23 +120,57 @@ class MongoGapView:
         cells: Sequence[CellChange],
         version: int,
     ) -> bool:
-        place_fields = asdict(place)
+        write = GapWrite(place, sequence, gaps, changes, cells, version)
+        if not await self._write(_guard(write), self._update(write)):
+            return False
+        await self._settle(place.need_id, version + 1, [_cell_doc(c) for c in cells])
+        return True
+
+    async def apply_many(self, writes: Sequence[GapWrite]) -> list[bool]:
+        """Step 1 for every need in one unordered `bulk_write` (one document each), then step 2
+        for all of them together (`_settle_many`)."""
+        if not writes:
+            return []
+        refused: set[int] = set()
+        try:
+            await self._gaps.bulk_write(
+                [UpdateOne(_guard(w), self._update(w), upsert=True) for w in writes],
+                ordered=False,
+            )
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            # As in `_write`: the guard refused, or the document was created meanwhile.
+            for error in errors:
+                write = writes[error["index"]]
+                result = await self._gaps.update_one(_guard(write), self._update(write))
+                if not result.matched_count:
+                    refused.add(error["index"])
+        applied = [n not in refused for n in range(len(writes))]
+        await self._settle_many(
+            [
+                (w.place.need_id, w.version + 1, [_cell_doc(c) for c in w.cells])
+                for w, ok in zip(writes, applied, strict=True)
+                if ok
+            ]
+        )
+        return applied
+
+    def _update(self, write: GapWrite) -> Document:
+        place_fields = asdict(write.place)
         place_fields.pop("need_id")
         update: Document = {
             "$set": {
                 **place_fields,
-                "items": [asdict(g) for g in gaps],
-                SEQUENCE: sequence,
-                **self._next(version, cells),
+                "items": [asdict(g) for g in write.gaps],
+                SEQUENCE: write.sequence,
+                **self._next(write.version, write.cells),
             }
         }
-        if changes:
-            update["$push"] = {"weeks": {"$each": [asdict(c) for c in changes]}}
-        guard = {"_id": place.need_id, SEQUENCE: {"$lt": sequence}, **_version_is(version)}
-        if not await self._write(guard, update):
-            return False
-        await self._settle(place.need_id, version + 1, [_cell_doc(c) for c in cells])
-        return True
+        if write.changes:
+            update["$push"] = {"weeks": {"$each": [asdict(c) for c in write.changes]}}
+        return update
 
     async def refile(
         self,
@@ -180,32 +226,33 @@ class MongoGapView:
         )
 
     async def _add_to_cells(self, need_id: str, version: int, cells: list[Document]) -> None:
-        seen = _seen(need_id)
-
-        def update(cell: Document, upsert: bool) -> UpdateOne:
-            return UpdateOne(
-                {"_id": cell["cell"]["_id"], seen: {"$not": {"$gte": version}}},
-                {"$inc": cell["inc"], "$set": {**cell["cell"], seen: version}},
-                upsert=upsert,
-            )
-
-        async def add(kind: CellKind, collection: AsyncCollection[Document]) -> None:
-            of_kind = [c for c in cells if c["cell"]["kind"] == kind]
-            if not of_kind:
-                return
-            try:
-                await collection.bulk_write([update(c, True) for c in of_kind], ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
-                # As in `_write`: the cell refused (done already) or was created meanwhile.
-                retry = [update(of_kind[e["index"]], False) for e in errors]
-                await collection.bulk_write(retry, ordered=False)
-
         # The kinds side by side (one round trip's wait): each cell is guarded on its own, so
         # their order does not matter, and `pending` is cleared only once all are done.
-        await asyncio.gather(*(add(kind, coll) for kind, coll in self._cells.items()))
+        await asyncio.gather(
+            *(
+                _add_one_need(collection, need_id, version, _of_kind(cells, kind))
+                for kind, collection in self._cells.items()
+            )
+        )
+
+    async def _settle_many(self, pending: Sequence[tuple[str, int, list[Document]]]) -> None:
+        """`_settle` for many needs (each need once): a cell that several of them move gets
+        one update, the sum of their changes, guarded by each need's `seen` at once (so it
+        takes all of them or none); then every `pending` mark is dropped in one more write."""
+        pending = [p for p in pending if p[2]]
+        if not pending:
+            return
+        await asyncio.gather(
+            *(
+                _add_many_needs(collection, kind, pending)
+                for kind, collection in self._cells.items()
+            )
+        )
+        done = [
+            UpdateOne({"_id": need_id, f"{PENDING}.version": version}, {"$unset": {PENDING: ""}})
+            for need_id, version, _ in pending
+        ]
+        await self._gaps.bulk_write(done, ordered=False)
 
     async def settle_pending(self) -> None:
         """Complete every change a crash left half done (a periodic job): the need's own next
@@ -299,6 +346,88 @@ class MongoGapView:
             WeekItemTotals(week=week, item_code=item, **sums)
             for (week, item), sums in sorted(totals.items())
         ]
+
+
+def _guard(write: GapWrite) -> Document:
+    return {
+        "_id": write.place.need_id,
+        SEQUENCE: {"$lt": write.sequence},
+        **_version_is(write.version),
+    }
+
+
+def _of_kind(cells: list[Document], kind: CellKind) -> list[Document]:
+    return [c for c in cells if c["cell"]["kind"] == kind]
+
+
+def _cell_update(
+    cell_id: str, changes: Sequence[tuple[str, int, Document]], upsert: bool
+) -> UpdateOne:
+    """One cell moved by the changes of one or more needs (`need`, `version`, change): only
+    if it holds none of them yet, marking it as holding all of them."""
+    guard: Document = {"_id": cell_id}
+    seen: Document = {}
+    inc: dict[str, int] = defaultdict(int)
+    for need_id, version, change in changes:
+        guard[_seen(need_id)] = {"$not": {"$gte": version}}
+        seen[_seen(need_id)] = version
+        for name, amount in change["inc"].items():
+            inc[name] += amount
+    update: Document = {"$set": {**changes[0][2]["cell"], **seen}}
+    moved = {name: amount for name, amount in inc.items() if amount}
+    if moved:
+        update["$inc"] = moved
+    return UpdateOne(guard, update, upsert=upsert)
+
+
+def _refusals(exc: BulkWriteError) -> list[int]:
+    """The writes of a bulk write whose guard refused (a duplicate key on the upsert's insert),
+    or re-raised if anything else failed."""
+    errors = exc.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return [e["index"] for e in errors]
+
+
+async def _add_one_need(
+    collection: AsyncCollection[Document], need_id: str, version: int, cells: list[Document]
+) -> None:
+    if not cells:
+        return
+    changes = [(c["cell"]["_id"], [(need_id, version, c)]) for c in cells]
+    try:
+        await collection.bulk_write(
+            [_cell_update(cell_id, one, True) for cell_id, one in changes], ordered=False
+        )
+    except BulkWriteError as exc:
+        # As in `_write`: the cell refused (done already) or was created meanwhile.
+        retry = [_cell_update(*changes[n], False) for n in _refusals(exc)]
+        await collection.bulk_write(retry, ordered=False)
+
+
+async def _add_many_needs(
+    collection: AsyncCollection[Document],
+    kind: CellKind,
+    pending: Sequence[tuple[str, int, list[Document]]],
+) -> None:
+    per_cell: dict[str, list[tuple[str, int, Document]]] = defaultdict(list)
+    for need_id, version, cells in pending:
+        for cell in _of_kind(cells, kind):
+            per_cell[cell["cell"]["_id"]].append((need_id, version, cell))
+    if not per_cell:
+        return
+    cell_ids = list(per_cell)
+    try:
+        await collection.bulk_write(
+            [_cell_update(cell_id, per_cell[cell_id], True) for cell_id in cell_ids],
+            ordered=False,
+        )
+    except BulkWriteError as exc:
+        # A cell that holds some of these changes already (settled before a crash, or by the
+        # periodic job), or that was created meanwhile: each need's change on its own guard.
+        for n in _refusals(exc):
+            for need_id, version, cell in per_cell[cell_ids[n]]:
+                await _add_one_need(collection, need_id, version, [cell])
 
 
 def _per_region(where: GapFilter, level: str) -> bool:

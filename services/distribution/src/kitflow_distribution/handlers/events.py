@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,13 +68,17 @@ class DistributionEvents:
         return await projections.warehouses_changed(events, self.warehouses)
 
     async def on_needs(self, events: Sequence[CloudEvent]) -> list[Applied]:
-        """`on_need` for one poll's events: the needs view in one batch of writes, the gap view
-        event by event after it (its cells' exactly-once protocol, ADR 0027, is per event)."""
-        outcomes = await projections.needs_changed(events, self.needs)
-        for n, event in enumerate(events):
-            if await self.gap_view.need_changed(event) is Applied.APPLIED:
-                outcomes[n] = Applied.APPLIED
-        return outcomes
+        """`on_need` for one poll's events: the needs view in one batch of writes, then the gap
+        view's documents in one more and their cells in one per kind (ADR 0033, 0034)."""
+        # Side by side: two views, each write guarded on its own (a batch that fails is done
+        # again one by one, and the part already written refuses).
+        outcomes, gaps = await asyncio.gather(
+            projections.needs_changed(events, self.needs), self.gap_view.needs_changed(events)
+        )
+        return [
+            Applied.APPLIED if Applied.APPLIED in pair else Applied.DUPLICATE
+            for pair in zip(outcomes, gaps, strict=True)
+        ]
 
     async def on_need(self, event: CloudEvent) -> Applied:
         # Two views, each guarded by the need's sequence: a redelivery completes the one a

@@ -168,6 +168,19 @@ class StoredGap:
     version: int
 
 
+@dataclass(frozen=True)
+class GapWrite:
+    """One need's new state in the gap view: its items, the week changes to add to its weeks,
+    the cell changes they imply, and the version of the document it was computed from."""
+
+    place: NeedPlace
+    sequence: int
+    gaps: Sequence[ItemGap]
+    changes: Sequence[WeekChange]
+    cells: Sequence[CellChange]
+    version: int
+
+
 class GapTotals(Protocol):
     """The totals a coordinator reads, per area and item or sector, and per week and item."""
 
@@ -199,6 +212,14 @@ class GapView(GapTotals, Protocol):
         """Store the need's items, add `changes` to its weeks and `cells` to the cells, if
         `sequence` is newer than what the view holds and its version is still `version`;
         False (nothing changed) otherwise."""
+
+    async def get_many(self, need_ids: Collection[str]) -> dict[str, StoredGap]:
+        """`get` for many needs in one read (those the view does not hold are left out)."""
+
+    async def apply_many(self, writes: Sequence[GapWrite]) -> list[bool]:
+        """`apply` for many needs (one write each) in one batch of writes, and their cells in
+        one more: for each write, whether it was applied (False: its guard refused, nothing
+        of it changed)."""
 
     async def refile(
         self,

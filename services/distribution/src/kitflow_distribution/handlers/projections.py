@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -17,6 +18,7 @@ from kitflow_distribution.domain.gap_cells import Counters, NeedWhere, cell_chan
 from kitflow_distribution.domain.gaps import ItemGap, WeekChange, iso_week, item_gaps, week_changes
 from kitflow_distribution.handlers.ports import (
     GapView,
+    GapWrite,
     ItemView,
     NeedPlace,
     NeedsView,
@@ -143,26 +145,92 @@ class GapProjection:
         """The need's items as the gap counts them, what changed since its previous state
         booked to the ISO week of the event, and the cells moved by the difference."""
         state: needs_contract.NeedState = registry.get(event.type).parse(event)
-        place = NeedPlace(
-            need_id=state.need_id,
-            organisation=state.organisation,
-            status=state.status.value,
-            admin1_pcode=state.admin1_pcode,
-            admin2_pcode=state.admin2_pcode,
-            households=state.population.households,
-        )
         for _ in range(GAP_WRITE_ATTEMPTS):
-            stored = await self.gaps.get(state.need_id)
-            if stored is not None and stored.sequence >= event.sequence:
+            fold = _NeedFold(await self.gaps.get(state.need_id))
+            if not fold.take(state, event, await self.items.sectors()):
                 return Applied.DUPLICATE
-            gaps = item_gaps(state, await self.items.sectors())
-            changes = week_changes(stored.items if stored else [], gaps, iso_week(event.time))
-            weeks = [*(stored.weeks if stored else []), *changes]
-            cells = cell_changes(_contribution(stored), contribution(_where(place), gaps, weeks))
-            version = stored.version if stored else 0
-            if await self.gaps.apply(place, event.sequence, gaps, changes, cells, version):
+            w = fold.write()
+            if await self.gaps.apply(w.place, w.sequence, w.gaps, w.changes, w.cells, w.version):
                 return Applied.APPLIED
         raise GapChangedMeanwhile(state.need_id)
+
+    async def needs_changed(self, events: Sequence[CloudEvent]) -> list[Applied]:
+        """`need_changed` for one poll's events (ADR 0034): the sectors and the needs' gap
+        documents read once, each need's events folded into one write (its last state, the
+        week changes of each event), the writes and their cells in one batch each. A need
+        changed meanwhile by another writer has its events applied again one by one."""
+        states: list[needs_contract.NeedState] = [registry.get(e.type).parse(e) for e in events]
+        sectors, stored = await asyncio.gather(
+            self.items.sectors(), self.gaps.get_many({s.need_id for s in states})
+        )
+        folds: dict[str, _NeedFold] = {}
+        outcomes = [Applied.DUPLICATE] * len(events)
+        for n, (event, state) in enumerate(zip(events, states, strict=True)):
+            fold = folds.setdefault(state.need_id, _NeedFold(stored.get(state.need_id)))
+            if fold.take(state, event, sectors):
+                outcomes[n] = Applied.APPLIED
+        writes = [fold.write() for fold in folds.values() if fold.taken]
+        for write, applied in zip(writes, await self.gaps.apply_many(writes), strict=True):
+            if applied:
+                continue
+            for n, (event, state) in enumerate(zip(events, states, strict=True)):
+                if state.need_id == write.place.need_id:
+                    outcomes[n] = await self.need_changed(event)
+        return outcomes
+
+
+class _NeedFold:
+    """One need's events folded, in order, onto its stored gap document: what one write of
+    the document (and its cells) must hold. An event no newer than what is held or folded
+    already changes nothing."""
+
+    def __init__(self, stored: StoredGap | None) -> None:
+        self.stored = stored
+        self.sequence = stored.sequence if stored else None
+        self.place = stored.place if stored else None
+        self.items = stored.items if stored else []
+        self.weeks = list(stored.weeks) if stored else []
+        self.changes: list[WeekChange] = []
+        self.taken = False
+
+    def take(
+        self, state: needs_contract.NeedState, event: CloudEvent, sectors: dict[str, str]
+    ) -> bool:
+        if self.sequence is not None and self.sequence >= event.sequence:
+            return False
+        gaps = item_gaps(state, sectors)
+        changes = week_changes(self.items, gaps, iso_week(event.time))
+        self.place = _place(state)
+        self.sequence = event.sequence
+        self.items = gaps
+        self.weeks.extend(changes)
+        self.changes.extend(changes)
+        self.taken = True
+        return True
+
+    def write(self) -> GapWrite:
+        if self.place is None or self.sequence is None:
+            raise ValueError("no event taken: nothing to write")
+        after = contribution(_where(self.place), self.items, self.weeks)
+        return GapWrite(
+            place=self.place,
+            sequence=self.sequence,
+            gaps=self.items,
+            changes=self.changes,
+            cells=cell_changes(_contribution(self.stored), after),
+            version=self.stored.version if self.stored else 0,
+        )
+
+
+def _place(state: needs_contract.NeedState) -> NeedPlace:
+    return NeedPlace(
+        need_id=state.need_id,
+        organisation=state.organisation,
+        status=state.status.value,
+        admin1_pcode=state.admin1_pcode,
+        admin2_pcode=state.admin2_pcode,
+        households=state.population.households,
+    )
 
 
 async def stock_signal(event: CloudEvent, alerts: StockAlerts) -> Applied:
