@@ -24,12 +24,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tests.support.infra import start_infra
 from tests.support.services import service_process
 from tests.support.stock_contention import contend, opening_stock, set_up_warehouse
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SPREADS = (1, 2, 3)
+
+
+async def lost_writes(urls: list[str]) -> float:
+    """Writes lost to another replica and re-applied, summed over the replicas' /metrics."""
+    total = 0.0
+    async with httpx.AsyncClient(timeout=30) as client:
+        for url in urls:
+            for line in (await client.get(f"{url}/metrics")).text.splitlines():
+                if line.startswith("kitflow_write_conflicts_total{") and "retried" in line:
+                    total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 async def main(requests: int, in_flight: int, rounds: int) -> dict[str, Any]:
@@ -41,6 +54,7 @@ async def main(requests: int, in_flight: int, rounds: int) -> dict[str, Any]:
     rates: dict[int, list[float]] = {n: [] for n in SPREADS}
     statuses: dict[int, Counter[int]] = {n: Counter() for n in SPREADS}
     resent: dict[int, int] = dict.fromkeys(SPREADS, 0)
+    lost: dict[int, float] = dict.fromkeys(SPREADS, 0.0)
     try:
         for replica in replicas:
             replica.start()
@@ -50,7 +64,9 @@ async def main(requests: int, in_flight: int, rounds: int) -> dict[str, Any]:
             for n in SPREADS:
                 code = f"WH-{n}-{r}"
                 await set_up_warehouse(urls[0], code, opening_stock(requests))
+                before = await lost_writes(urls)
                 run = await contend(urls[:n], code, requests, in_flight)
+                lost[n] += await lost_writes(urls) - before
                 rates[n].append(run.requests_per_s)
                 statuses[n] += run.statuses
                 resent[n] += run.resent
@@ -76,6 +92,7 @@ async def main(requests: int, in_flight: int, rounds: int) -> dict[str, Any]:
         },
         "statuses": {str(n): dict(statuses[n]) for n in SPREADS},
         "resent_after_a_broken_connection": {str(n): resent[n] for n in SPREADS},
+        "writes_lost_to_another_replica_and_retried": {str(n): lost[n] for n in SPREADS},
     }
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "stock_replicas.json").write_text(json.dumps(report, indent=2))

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from kitflow_shared.web.identity import Role
+from kitflow_shared.settings import DEV_INTERNAL_SECRET
+from kitflow_shared.web.identity import IDENTITY_HEADER, Role, issue_internal_token
 
 from tests.support.services import identity, signed_by
 
@@ -132,6 +133,13 @@ async def _post(client: httpx.AsyncClient, sent: Sent, run: ContentionRun) -> ht
     return await client.post(f"{sent.url}{sent.path}", json=sent.body, headers={KEY: sent.key})
 
 
+def signed_now(request: httpx.Request) -> httpx.Request:
+    """A token signed for this request: on a loaded machine a request may wait longer than
+    half the 60 s token life that a reused one would have left."""
+    request.headers[IDENTITY_HEADER] = issue_internal_token(ADMIN.caller, DEV_INTERNAL_SECRET)
+    return request
+
+
 async def contend(urls: Sequence[str], code: str, requests: int, in_flight: int) -> ContentionRun:
     """Send `requests` receipts and dispatches, `in_flight` at a time, over the replicas."""
     run = ContentionRun()
@@ -139,7 +147,7 @@ async def contend(urls: Sequence[str], code: str, requests: int, in_flight: int)
     # Idle connections are given up before the services' 5 s keep-alive ends (serve.py), so a
     # request never goes out on a connection the server is closing.
     limits = httpx.Limits(max_connections=in_flight * 2, keepalive_expiry=2)
-    async with httpx.AsyncClient(auth=signed_by(ADMIN), timeout=180, limits=limits) as client:
+    async with httpx.AsyncClient(auth=signed_now, timeout=180, limits=limits) as client:
 
         async def send(i: int) -> None:
             sent = request(urls, code, i)

@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kitflow_shared.events.envelope import CloudEvent, EventContext
+from kitflow_shared.metrics import WRITE_CONFLICTS
 from kitflow_shared.request_keys import (
     IdempotencyKeyReused,
     RememberedRequest,
@@ -103,7 +104,7 @@ class StockWriter:
         self._conflict_deadline_s = conflict_deadline_s
         self._backoff_cap_s = backoff_cap_s
         self._sleep = sleep
-        # Writes this process lost to another replica, for /metrics and the benchmark.
+        # Writes this process lost to another replica (also in /metrics).
         self.conflicts = 0
         self._queues: dict[str, list[_Queued]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
@@ -193,7 +194,9 @@ class StockWriter:
         while True:
             if losses:
                 if time.monotonic() >= deadline:
+                    WRITE_CONFLICTS.labels("stock", "warehouse-stock", "refused").inc()
                     raise ConcurrentChange(f"the stock of {warehouse} kept changing; try again")
+                WRITE_CONFLICTS.labels("stock", "warehouse-stock", "retried").inc()
                 await self._sleep(self._backoff(losses))
             try:
                 stock, remembered = await self._repository.load_remembered(warehouse, parts, tokens)
