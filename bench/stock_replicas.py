@@ -58,7 +58,7 @@ async def main(requests: int, in_flight: int, rounds: int) -> dict[str, Any]:
     try:
         for replica in replicas:
             replica.start()
-        await asyncio.gather(*(replica.wait_ready() for replica in replicas))
+        await asyncio.gather(*(replica.wait_ready(timeout_s=300) for replica in replicas))
         urls = [replica.url for replica in replicas]
         for r in range(rounds):
             for n in SPREADS:
