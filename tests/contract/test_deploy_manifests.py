@@ -661,6 +661,52 @@ def deployment_problems(name: str, kinds: dict[str, dict[str, Doc]]) -> list[str
     pdb_selector = (pdb or {}).get("spec", {}).get("selector", {}).get("matchLabels") or {}
     if not pdb_selector or any(labels.get(k) != v for k, v in pdb_selector.items()):
         problems.append(f"PodDisruptionBudget {name} is missing or selects other pods")
+    elif hpa is not None:
+        problems.extend(_budget_problems(name, pdb or {}, hpa["spec"].get("minReplicas", 1)))
+    return problems
+
+
+def _budget_problems(name: str, pdb: Doc, replicas: int) -> list[str]:
+    """A drain must leave one replica serving, and must be able to proceed at all."""
+    spec = pdb.get("spec", {})
+    if "minAvailable" in spec:
+        kept = spec["minAvailable"]
+    else:
+        kept = replicas - spec.get("maxUnavailable", replicas)
+    if not isinstance(kept, int) or not 1 <= kept < replicas:
+        return [
+            f"PodDisruptionBudget/{name}: keeps {kept!r} of {replicas} replicas "
+            "(one at least, and fewer than all, or no node could be drained)"
+        ]
+    return []
+
+
+# Three copies of every event on three brokers, two of which must have a write (the producers
+# send with acks=all) before it is acknowledged: one broker can be lost without losing an event.
+MIN_REPLICATION = 3
+
+
+def cluster_config_problems(config_maps: dict[str, Doc]) -> list[str]:
+    """What two replicas of every service on a broker cluster need from the shared settings: the
+    topics replicated, and one owner per periodic job through a lease in the store."""
+    data: dict[str, str] = {}
+    for config_map in config_maps.values():
+        data.update(config_map.get("data") or {})
+    problems: list[str] = []
+    replication = data.get("KITFLOW_KAFKA_TOPIC_REPLICATION_FACTOR", "1")
+    if not replication.isdigit() or int(replication) < MIN_REPLICATION:
+        problems.append(
+            f"KITFLOW_KAFKA_TOPIC_REPLICATION_FACTOR is {replication!r}: topics need "
+            f"{MIN_REPLICATION} replicas on the cluster"
+        )
+    try:
+        lease = float(data["KITFLOW_JOB_LEASE_S"])
+        renew = float(data["KITFLOW_JOB_LEASE_RENEW_S"])
+    except (KeyError, ValueError):
+        problems.append("the job lease (KITFLOW_JOB_LEASE_S, _RENEW_S) is not configured")
+    else:
+        if not 0 < renew < lease:
+            problems.append(f"the job lease is renewed every {renew} s but lasts {lease} s")
     return problems
 
 
@@ -723,6 +769,7 @@ def k8s_problems(manifests: list[tuple[str, Doc]], kustomization: Doc) -> list[s
     if "kitflow" not in [image.get("name") for image in kustomization.get("images") or []]:
         problems.append("kustomization.yaml: no `images` entry for kitflow")
     problems.extend(client_address_problems(kinds))
+    problems.extend(cluster_config_problems(kinds.get("ConfigMap", {})))
     return problems
 
 
@@ -878,9 +925,49 @@ def _gateway_open_to_all(m: list[tuple[str, Doc]]) -> None:
     policy["spec"]["ingress"] = [{}]
 
 
+def _config(m: list[tuple[str, Doc]]) -> dict[str, str]:
+    data: dict[str, str] = _find(m, "ConfigMap", "kitflow-config")["data"]
+    return data
+
+
+def _topics_on_one_broker(m: list[tuple[str, Doc]]) -> None:
+    _config(m)["KITFLOW_KAFKA_TOPIC_REPLICATION_FACTOR"] = "1"
+
+
+def _no_job_lease(m: list[tuple[str, Doc]]) -> None:
+    del _config(m)["KITFLOW_JOB_LEASE_S"]
+
+
+def _lease_shorter_than_renewal(m: list[tuple[str, Doc]]) -> None:
+    _config(m)["KITFLOW_JOB_LEASE_S"] = "3"
+
+
+def _one_replica(m: list[tuple[str, Doc]]) -> None:
+    _find(m, "HorizontalPodAutoscaler", "kitflow-needs")["spec"]["minReplicas"] = 1
+
+
+def _budget_blocks_drains(m: list[tuple[str, Doc]]) -> None:
+    _find(m, "PodDisruptionBudget", "kitflow-stock")["spec"]["minAvailable"] = 2
+
+
+def _no_budget(m: list[tuple[str, Doc]]) -> None:
+    m.remove(next(i for i in m if i[1]["kind"] == "PodDisruptionBudget"))
+
+
+def _no_liveness(m: list[tuple[str, Doc]]) -> None:
+    del _pod(m, "kitflow-gateway")["containers"][0]["livenessProbe"]
+
+
 @pytest.mark.parametrize(
     ("mutate", "expected"),
     [
+        (_topics_on_one_broker, "KITFLOW_KAFKA_TOPIC_REPLICATION_FACTOR is '1'"),
+        (_no_job_lease, "the job lease (KITFLOW_JOB_LEASE_S, _RENEW_S) is not configured"),
+        (_lease_shorter_than_renewal, "renewed every 5.0 s but lasts 3.0 s"),
+        (_one_replica, "HorizontalPodAutoscaler/kitflow-needs: replicas 1.."),
+        (_budget_blocks_drains, "PodDisruptionBudget/kitflow-stock: keeps 2 of 2"),
+        (_no_budget, "PodDisruptionBudget kitflow-"),
+        (_no_liveness, "no livenessProbe"),
         (_no_ingress, "no Ingress routes to the gateway"),
         (_trusts_every_proxy, "the gateway trusts no proxy"),
         (_gateway_open_to_all, "no NetworkPolicy lets only the ingress"),

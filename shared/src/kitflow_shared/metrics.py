@@ -71,3 +71,9 @@ OFFLOAD_REFUSED = Counter(
     "Tasks refused because the pool's workers and queue were full (answered 503)",
     ["pool"],
 )
+WRITE_CONFLICTS = Counter(
+    "kitflow_write_conflicts_total",
+    "Conditional writes of an aggregate lost to another replica's write, by outcome: retried "
+    "(re-applied after a pause) or refused (the deadline passed: the callers got 409)",
+    ["service", "aggregate", "outcome"],
+)

@@ -127,6 +127,19 @@ DEAD_LETTER_TOPICS: tuple[TopicSpec, ...] = (
 ALL_TOPICS: tuple[TopicSpec, ...] = EVENT_TOPICS + DEAD_LETTER_TOPICS
 
 
+# With three replicas or more, a write (the producers send acks=all) is acknowledged once two of
+# them hold it: one broker can be lost without losing an acknowledged event or stopping writes.
+MIN_INSYNC_REPLICAS = 2
+
+
+def topic_config(spec: TopicSpec, replication_factor: int) -> dict[str, str]:
+    """The settings a topic is created with, for `replication_factor` replicas."""
+    config = spec.config()
+    if replication_factor > MIN_INSYNC_REPLICAS:
+        config["min.insync.replicas"] = str(MIN_INSYNC_REPLICAS)
+    return config
+
+
 async def ensure_topics(
     bootstrap_servers: str, namespace: str = "", replication_factor: int = 1
 ) -> list[str]:
@@ -142,7 +155,7 @@ async def ensure_topics(
                 name=spec.qualified(namespace),
                 num_partitions=spec.partitions,
                 replication_factor=replication_factor,
-                topic_configs=spec.config(),
+                topic_configs=topic_config(spec, replication_factor),
             )
             try:
                 await admin.create_topics([topic])

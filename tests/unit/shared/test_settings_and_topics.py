@@ -1,6 +1,6 @@
 import pytest
 from kitflow_shared.settings import CommonSettings
-from kitflow_shared.topics import ALL_TOPICS, CONSUMER_GROUPS, EVENT_TOPICS, qualify
+from kitflow_shared.topics import ALL_TOPICS, CONSUMER_GROUPS, EVENT_TOPICS, qualify, topic_config
 from pydantic import ValidationError
 
 
@@ -35,3 +35,13 @@ def test_every_consumer_group_has_its_own_dead_letter_topic_and_subscribes_to_de
 
 def test_event_topics_keep_events_forever_so_read_models_can_be_rebuilt() -> None:
     assert all(t.retention_ms == -1 for t in EVENT_TOPICS)
+
+
+@pytest.mark.parametrize(("replicas", "in_sync"), [(1, None), (2, None), (3, "2"), (5, "2")])
+def test_replicated_topics_need_two_copies_of_a_write(replicas: int, in_sync: str | None) -> None:
+    # The producers send with acks=all: on three replicas, a write is acknowledged once two hold
+    # it, so one broker can be lost without losing it and without stopping the writes.
+    for spec in ALL_TOPICS:
+        config = topic_config(spec, replicas)
+        assert config.get("min.insync.replicas") == in_sync
+        assert config["retention.ms"] == str(spec.retention_ms)

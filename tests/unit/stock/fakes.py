@@ -20,8 +20,9 @@ from kitflow_stock.domain.errors import (
     UnknownItem,
     UnknownWarehouse,
 )
+from kitflow_stock.domain.stock import WarehouseStock
 from kitflow_stock.domain.warehouses import Warehouse
-from kitflow_stock.handlers.ports import Page
+from kitflow_stock.handlers.ports import ALL_PARTS, Page, StockParts
 
 
 class _Outboxed(Protocol):
@@ -138,3 +139,40 @@ class FakeCatalogueRepository(_FakeOutboxedDocuments[CatalogueItem]):
             )
         ]
         return Page(items=rows[offset : offset + limit], total=len(rows))
+
+
+class RivalledStockRepository:
+    """One warehouse's stock in memory, written by another replica too: the next
+    `rival_writes` saves (every save, if None) miss because the rival wrote first, as the
+    conditional update on the sequence would; the rival's own change is left out."""
+
+    def __init__(self, warehouse: str, rival_writes: int | None) -> None:
+        self.stock = WarehouseStock(warehouse)
+        self.rival_writes = rival_writes
+        self.misses = 0
+        self.saves = 0
+
+    async def load(self, warehouse: str, parts: StockParts = ALL_PARTS) -> WarehouseStock:
+        return copy.deepcopy(self.stock)
+
+    async def load_remembered(
+        self, warehouse: str, parts: StockParts, tokens: Collection[str]
+    ) -> tuple[WarehouseStock, dict[str, RememberedRequest]]:
+        return copy.deepcopy(self.stock), {}
+
+    async def save(
+        self,
+        stock: WarehouseStock,
+        expected_sequence: int,
+        events: Sequence[CloudEvent],
+        journal: Sequence[dict[str, object]],
+        remembered: Sequence[RememberedRequest] = (),
+    ) -> None:
+        if self.rival_writes is None or self.misses < self.rival_writes:
+            self.misses += 1
+            raise ConcurrentChange(f"the stock of {stock.warehouse} changed meanwhile")
+        assert expected_sequence == self.stock.sequence
+        stock.changed_items.clear()
+        stock.changed_entries.clear()
+        self.stock = copy.deepcopy(stock)
+        self.saves += 1

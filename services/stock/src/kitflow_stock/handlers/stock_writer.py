@@ -6,7 +6,11 @@ queue up; the next round loads the stock once, applies each queued command in ar
 their events in ONE conditional update. Under load this turns N contending writers into one
 write per round (group commit) instead of N optimistic retries; alone, a command costs one read
 and one write. Another process writing the same warehouse meanwhile makes the conditional update
-miss: the round reloads and applies the commands again.
+miss: the round reloads and applies the commands again, after a short random pause (so that
+replicas that collided do not collide again in step), for as long as `conflict_deadline_s`
+allows rather than a fixed number of rounds (ADR 0035). Under bounded contention the loser
+always gets its turn: callers wait a little, they are not refused; only a warehouse that keeps
+changing for the whole deadline answers ConcurrentChange (409).
 
 A command may carry an Idempotency-Key (ADR 0011). The round loads the requests the stock
 remembers for the batch's keys: a remembered one is not applied again, its first result is
@@ -22,12 +26,15 @@ so that only that command fails.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import random
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from kitflow_shared.events.envelope import CloudEvent, EventContext
+from kitflow_shared.metrics import WRITE_CONFLICTS
 from kitflow_shared.request_keys import (
     IdempotencyKeyReused,
     RememberedRequest,
@@ -45,7 +52,12 @@ StockCommand = Callable[[WarehouseStock], T]
 Clock = Callable[[], datetime]
 
 MAX_BATCH = 256
-MAX_ROUNDS = 20
+# How long a batch keeps re-applying itself while other replicas win the write; past that, its
+# callers hear ConcurrentChange. Under the gateway's 30 s upstream timeout.
+CONFLICT_DEADLINE_S = 15.0
+# The pause after a lost write: random in [0, min(cap, base * 2**losses)] ("full jitter").
+BACKOFF_BASE_S = 0.005
+BACKOFF_CAP_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -79,10 +91,21 @@ class _Isolate(Exception):
 
 class StockWriter:
     def __init__(
-        self, repository: WarehouseStockRepository, clock: Clock = lambda: datetime.now(UTC)
+        self,
+        repository: WarehouseStockRepository,
+        clock: Clock = lambda: datetime.now(UTC),
+        *,
+        conflict_deadline_s: float = CONFLICT_DEADLINE_S,
+        backoff_cap_s: float = BACKOFF_CAP_S,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._repository = repository
         self._clock = clock
+        self._conflict_deadline_s = conflict_deadline_s
+        self._backoff_cap_s = backoff_cap_s
+        self._sleep = sleep
+        # Writes this process lost to another replica (also in /metrics).
+        self.conflicts = 0
         self._queues: dict[str, list[_Queued]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
 
@@ -166,7 +189,15 @@ class StockWriter:
         for queued in batch[1:]:
             parts = parts | queued.parts
         tokens = {queued.key.token for queued in batch if queued.key is not None}
-        for _ in range(MAX_ROUNDS):
+        deadline = time.monotonic() + self._conflict_deadline_s
+        losses = 0
+        while True:
+            if losses:
+                if time.monotonic() >= deadline:
+                    WRITE_CONFLICTS.labels("stock", "warehouse-stock", "refused").inc()
+                    raise ConcurrentChange(f"the stock of {warehouse} kept changing; try again")
+                WRITE_CONFLICTS.labels("stock", "warehouse-stock", "retried").inc()
+                await self._sleep(self._backoff(losses))
             try:
                 stock, remembered = await self._repository.load_remembered(warehouse, parts, tokens)
             except Unstorable as exc:  # e.g. a name the store cannot take, in one command
@@ -205,6 +236,8 @@ class StockWriter:
                 try:
                     await self._repository.save(stock, expected, events, journal, to_remember)
                 except ConcurrentChange:
+                    losses += 1
+                    self.conflicts += 1
                     continue
                 except Unstorable as exc:
                     raise _Isolate(exc) from exc
@@ -214,7 +247,10 @@ class StockWriter:
                 else:
                     queued.future.set_exception(value)
             return
-        raise ConcurrentChange(f"the stock of {warehouse} kept changing; try again")
+
+    def _backoff(self, losses: int) -> float:
+        ceiling = min(self._backoff_cap_s, BACKOFF_BASE_S * 2 ** min(losses, 16))
+        return random.uniform(0, ceiling)
 
     @staticmethod
     def _replay(queued: _Queued, entry: RememberedRequest) -> tuple[_Queued, bool, Any]:
