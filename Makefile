@@ -102,6 +102,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run gateway_intake
 	$(UV) run --frozen python -m bench.run store_durability
 	$(UV) run --frozen python -m bench.run warehouse_2g
+	$(UV) run --frozen python -m bench.run propagation
 	$(UV) run --frozen python -m bench.run gaps
 	$(UV) run --frozen python -m bench.run gap_catch_up
 	$(UV) run --frozen python -m bench.report

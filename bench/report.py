@@ -247,6 +247,31 @@ def _gap_catch_up(r: Result) -> Summary:
     )
 
 
+def _propagation(r: Result) -> Summary:
+    return Summary(
+        "a raw produce-consume round trip (aiokafka, acks=all) on the same broker, same size",
+        _rates(
+            r,
+            [
+                ("propagation p50 ms", "propagation_p50_ms"),
+                ("propagation p99 ms", "propagation_p99_ms"),
+                ("round trip p50 ms", "raw_p50_ms"),
+                ("round trip p99 ms", "raw_p99_ms"),
+                ("gateway answered p50 ms", "answered_p50_ms"),
+                ("gateway answered p99 ms", "answered_p99_ms"),
+                ("receipts", "receipts"),
+                ("message bytes", "message_bytes"),
+            ],
+        ),
+        ("propagation / round trip (p50)", r.get("ratio_p50")),
+        # Issue 17's aims: p50 at most 2.5 times the round trip's, p99 at most 5 times.
+        [
+            Aim("p50 ratio", False, 2.5, r.get("ratio_p50")),
+            Aim("p99 ratio", False, 5.0, r.get("ratio_p99")),
+        ],
+    )
+
+
 def _unknown(r: Result) -> Summary:
     return Summary("(not described by bench.report)", _flat(r))
 
@@ -263,6 +288,7 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "warehouse_2g": _warehouse_2g,
     "gaps": _gaps,
     "gap_catch_up": _gap_catch_up,
+    "propagation": _propagation,
 }
 
 
