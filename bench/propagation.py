@@ -12,8 +12,8 @@ through its front). Measured in the same run, one after the other, taking turns:
 - reference: an aiokafka producer (acks=all) sends a message of the size of a stock event to a
   topic of the same broker, and a consumer already waiting on it receives it.
 p50 and p99 of each, and of the gateway's answer to the receipt (the part of the propagation
-before the event leaves stock), the first tenth of each is a warm-up and not counted); issue 17's aims:
-propagation p50 at most 2.5 times the round trip's, p99 at most 5 times. Written as JSON to
+before the event leaves stock); the first tenth of each is a warm-up, not counted. Issue 17's
+aims: propagation p50 at most 2.5 times the round trip's, p99 at most 5 times. Written as JSON to
 bench/results/propagation.json.
 """
 
@@ -66,7 +66,8 @@ class RoundTrip:
         try:
             # As the system's topics: in the cluster three replicas, two in sync to acknowledge.
             config = {"min.insync.replicas": "2"} if self.replicas > 1 else {}
-            await admin.create_topics([NewTopic(self.topic, 1, self.replicas, topic_configs=config)])
+            topic = NewTopic(self.topic, 1, self.replicas, topic_configs=config)
+            await admin.create_topics([topic])
         finally:
             await admin.close()
         await self.producer.start()

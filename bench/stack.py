@@ -33,6 +33,7 @@ RUN_SYSTEM = REPO_ROOT / "deploy" / "local" / "run_system.py"
 DEMO_PASSWORD = "kitflow-demo-passphrase"  # deploy/local/demo_operation.py's demo users
 ADMIN = ("admin@iom.int", DEV_ADMIN_PASSWORD)
 COORDINATOR = ("coordinator@iom.int", DEMO_PASSWORD)
+PARTNER = ("needs@nrc.no", DEMO_PASSWORD)
 Mode = Literal["one-process", "cluster"]
 # Port offsets from the bases (deploy/local/cluster.py's layout; make run's four services).
 CLUSTER_BROKERS = (0, 1, 2, 10, 11, 12)
@@ -120,6 +121,8 @@ class Stack:
             "KITFLOW_LOG_LEVEL": "WARNING",
             # The benches measure the system's throughput, not the gateway's per-caller limit.
             "KITFLOW_GATEWAY_RATE_LIMIT_REQUESTS": "1000000",
+            # A soak outlasts the 15-minute default; a bench signs in once.
+            "KITFLOW_GATEWAY_ACCESS_TOKEN_TTL_S": "86400",
         }
         if self.mode == "cluster":
             self.kafka_port = _free_base(CLUSTER_BROKERS)
