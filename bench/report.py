@@ -272,6 +272,72 @@ def _propagation(r: Result) -> Summary:
     )
 
 
+def _stack_memory(r: Result) -> Summary:
+    figures: list[tuple[str, Any]] = [
+        ("needs imported and validated", r.get("imported")),
+        ("plan lines", r.get("plan_lines")),
+    ]
+    for moment in ("at_rest", "after_import_and_plan", "peak"):
+        label = moment.replace("_", " ")
+        figures.append((f"{label}: services MiB", _get(r, moment, "services_total_mib")))
+        for group in ("services_mib", "infrastructure_mib"):
+            per_process = _get(r, moment, group) or {}
+            figures += [(f"{label}: {name} MiB", v) for name, v in per_process.items()]
+    return Summary(
+        "issue 17's budget: 1 GiB for the four services together",
+        figures,
+        ("services after / 1 GiB", r.get("ratio_services_after_to_aim")),
+        [Aim("services after, MiB", False, 1024, r.get("services_after_mib"))],
+    )
+
+
+def _cluster_intake(r: Result) -> Summary:
+    return Summary(
+        "the one-process stack's gateway (`make run`), same load, same run",
+        _rates(
+            r,
+            [
+                ("cluster needs/s", "cluster_median_per_s"),
+                ("one-process needs/s", "one_process_median_per_s"),
+                ("cores", "cpus"),
+                ("needs per round and stack", "needs_per_round"),
+                ("concurrency", "concurrency"),
+            ],
+        ),
+        ("cluster / one-process", r.get("ratio_median")),
+        # Issue 17's aim holds on a machine with the cores for two of everything.
+        _ratio_aim(r, "ratio_median", True, 1.6),
+    )
+
+
+def _soak(r: Result) -> Summary:
+    return Summary(
+        "the first minutes of the same run; per minute in [soak.md](soak.md)",
+        _rates(
+            r,
+            [
+                ("minutes", "minutes"),
+                ("ops/s sent", "rate_ops_per_s"),
+                ("max ops/s (ramp)", "max_ops_per_s"),
+                ("operations", "operations"),
+                ("errors", "errors"),
+                ("p99 first minutes ms", "p99_first_ms"),
+                ("p99 last minutes ms", "p99_last_ms"),
+                ("services first minutes MiB", "services_first_mib"),
+                ("services last minutes MiB", "services_last_mib"),
+                ("p99 drift", "drift_p99"),
+                ("memory drift", "drift_memory"),
+            ],
+        ),
+        ("p99 drift", r.get("drift_p99")),
+        [
+            Aim("errors", False, 0, r.get("errors")),
+            Aim("p99 drift", False, 0.1, r.get("drift_p99")),
+            Aim("memory drift", False, 0.1, r.get("drift_memory")),
+        ],
+    )
+
+
 def _unknown(r: Result) -> Summary:
     return Summary("(not described by bench.report)", _flat(r))
 
@@ -289,6 +355,9 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "gaps": _gaps,
     "gap_catch_up": _gap_catch_up,
     "propagation": _propagation,
+    "stack_memory": _stack_memory,
+    "cluster_intake": _cluster_intake,
+    "soak": _soak,
 }
 
 
