@@ -105,6 +105,8 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run propagation
 	$(UV) run --frozen python -m bench.run stack_memory
 	$(UV) run --frozen python -m bench.run cluster_intake
+	$(UV) run --frozen python -m bench.run propagation_cluster
+	$(UV) run --frozen python -m bench.run stack_memory_cluster
 	$(UV) run --frozen python -m bench.run gaps
 	$(UV) run --frozen python -m bench.run gap_catch_up
 	$(UV) run --frozen python -m bench.report

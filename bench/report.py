@@ -355,7 +355,9 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "gaps": _gaps,
     "gap_catch_up": _gap_catch_up,
     "propagation": _propagation,
+    "propagation_cluster": _propagation,
     "stack_memory": _stack_memory,
+    "stack_memory_cluster": _stack_memory,
     "cluster_intake": _cluster_intake,
     "soak": _soak,
 }
