@@ -310,6 +310,10 @@ def _cluster_intake(r: Result) -> Summary:
     )
 
 
+def _magnitude(value: Any) -> float | None:
+    return abs(value) if isinstance(value, int | float) else None
+
+
 def _soak(r: Result) -> Summary:
     return Summary(
         "the first minutes of the same run; per minute in [soak.md](soak.md)",
@@ -332,8 +336,9 @@ def _soak(r: Result) -> Summary:
         ("p99 drift", r.get("drift_p99")),
         [
             Aim("errors", False, 0, r.get("errors")),
-            Aim("p99 drift", False, 0.1, r.get("drift_p99")),
-            Aim("memory drift", False, 0.1, r.get("drift_memory")),
+            # Flat both ways: a drift of more than 10 % up or down.
+            Aim("p99 drift, either way", False, 0.1, _magnitude(r.get("drift_p99"))),
+            Aim("memory drift, either way", False, 0.1, _magnitude(r.get("drift_memory"))),
         ],
     )
 

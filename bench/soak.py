@@ -244,19 +244,20 @@ def markdown(result: dict[str, Any]) -> str:
         return "met" if abs(value) < AIM_DRIFT else "**MISSED**"
 
     window = result["window_minutes"]
+    ramped = ", ".join(f"{v} at {k} at once" for k, v in result["ramp_ops_per_s"].items())
     lines = [
         "# Soak",
         "",
         f"Written by `python -m bench.soak` on {result['date']}: cluster mode (`make "
         f"run-cluster`), a mixed load of {result['rate_ops_per_s']} operations/s through the "
         f"front (half of the {result['max_ops_per_s']} ops/s measured in the ramp, "
-        f"{result['ramp_ops_per_s']} by concurrency) for {result['minutes']} minutes. "
+        f"{ramped}) for {result['minutes']} minutes. "
         f"{result['machine'].get('cpus')} cores; load average at the start "
         f"{result['machine'].get('load_average_start')}, at the end "
         f"{result['machine'].get('load_average_end')}.",
         "",
         f"- **Errors:** {result['errors']} of {result['operations']} operations "
-        f"{result['errors_by_kind'] or ''} (aim: none: "
+        f"{result['errors_by_kind'] or ''}(aim: none: "
         f"{'met' if result['errors'] == 0 else '**MISSED**'})",
         f"- **p99 drift** (first {window} min {result['p99_first_ms']} ms, last {window} min "
         f"{result['p99_last_ms']} ms): {result['drift_p99']} (aim: under {AIM_DRIFT:.0%}: "
