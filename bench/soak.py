@@ -244,6 +244,7 @@ def markdown(result: dict[str, Any]) -> str:
         return "met" if abs(value) < AIM_DRIFT else "**MISSED**"
 
     window = result["window_minutes"]
+    kinds = f" by kind {result['errors_by_kind']}" if result["errors_by_kind"] else ""
     ramped = ", ".join(f"{v} at {k} at once" for k, v in result["ramp_ops_per_s"].items())
     lines = [
         "# Soak",
@@ -256,8 +257,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['machine'].get('load_average_start')}, at the end "
         f"{result['machine'].get('load_average_end')}.",
         "",
-        f"- **Errors:** {result['errors']} of {result['operations']} operations "
-        f"{result['errors_by_kind'] or ''}(aim: none: "
+        f"- **Errors:** {result['errors']} of {result['operations']} operations"
+        f"{kinds} (aim: none: "
         f"{'met' if result['errors'] == 0 else '**MISSED**'})",
         f"- **p99 drift** (first {window} min {result['p99_first_ms']} ms, last {window} min "
         f"{result['p99_last_ms']} ms): {result['drift_p99']} (aim: under {AIM_DRIFT:.0%}: "
