@@ -102,10 +102,20 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run gateway_intake
 	$(UV) run --frozen python -m bench.run store_durability
 	$(UV) run --frozen python -m bench.run warehouse_2g
+	$(UV) run --frozen python -m bench.run propagation
+	$(UV) run --frozen python -m bench.run stack_memory
+	$(UV) run --frozen python -m bench.run cluster_intake
+	$(UV) run --frozen python -m bench.run propagation_cluster
+	$(UV) run --frozen python -m bench.run stack_memory_cluster
 	$(UV) run --frozen python -m bench.run gaps
 	$(UV) run --frozen python -m bench.run gap_catch_up
 	$(UV) run --frozen python -m bench.run catch_up
 	$(UV) run --frozen python -m bench.run rebuild
+	$(UV) run --frozen python -m bench.report
+
+.PHONY: soak
+soak: install ## cluster mode at half its measured maximum for 30 minutes (MINUTES=, WINDOW=): bench/results/soak.md
+	$(UV) run --frozen python -m bench.run soak --minutes $(or $(MINUTES),30) --window $(or $(WINDOW),5)
 	$(UV) run --frozen python -m bench.report
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)

@@ -283,6 +283,105 @@ def _rebuild(r: Result) -> Summary:
     )
 
 
+def _propagation(r: Result) -> Summary:
+    return Summary(
+        "a raw produce-consume round trip (aiokafka, acks=all) on the same broker, same size",
+        _rates(
+            r,
+            [
+                ("propagation p50 ms", "propagation_p50_ms"),
+                ("propagation p99 ms", "propagation_p99_ms"),
+                ("round trip p50 ms", "raw_p50_ms"),
+                ("round trip p99 ms", "raw_p99_ms"),
+                ("gateway answered p50 ms", "answered_p50_ms"),
+                ("gateway answered p99 ms", "answered_p99_ms"),
+                ("receipts", "receipts"),
+                ("message bytes", "message_bytes"),
+            ],
+        ),
+        ("propagation / round trip (p50)", r.get("ratio_p50")),
+        # Issue 17's aims: p50 at most 2.5 times the round trip's, p99 at most 5 times.
+        [
+            Aim("p50 ratio", False, 2.5, r.get("ratio_p50")),
+            Aim("p99 ratio", False, 5.0, r.get("ratio_p99")),
+        ],
+    )
+
+
+def _stack_memory(r: Result) -> Summary:
+    figures: list[tuple[str, Any]] = [
+        ("needs imported and validated", r.get("imported")),
+        ("plan lines", r.get("plan_lines")),
+    ]
+    for moment in ("at_rest", "after_import_and_plan", "peak"):
+        label = moment.replace("_", " ")
+        figures.append((f"{label}: services MiB", _get(r, moment, "services_total_mib")))
+        for group in ("services_mib", "infrastructure_mib"):
+            per_process = _get(r, moment, group) or {}
+            figures += [(f"{label}: {name} MiB", v) for name, v in per_process.items()]
+    return Summary(
+        "issue 17's budget: 1 GiB for the four services of the one-process stack together",
+        figures,
+        ("services after / 1 GiB", r.get("ratio_services_after_to_aim")),
+        # Issue 17's aim is for the one-process stack; the cluster's figures are for reading.
+        [Aim("services after, MiB", False, 1024, r.get("services_after_mib"))]
+        if r.get("mode", "one-process") == "one-process"
+        else [],
+    )
+
+
+def _cluster_intake(r: Result) -> Summary:
+    return Summary(
+        "the one-process stack's gateway (`make run`), same load, same run",
+        _rates(
+            r,
+            [
+                ("cluster needs/s", "cluster_median_per_s"),
+                ("one-process needs/s", "one_process_median_per_s"),
+                ("cores", "cpus"),
+                ("needs per round and stack", "needs_per_round"),
+                ("concurrency", "concurrency"),
+            ],
+        ),
+        ("cluster / one-process", r.get("ratio_median")),
+        # Issue 17's aim holds on a machine with the cores for two of everything.
+        _ratio_aim(r, "ratio_median", True, 1.6),
+    )
+
+
+def _magnitude(value: Any) -> float | None:
+    return abs(value) if isinstance(value, int | float) else None
+
+
+def _soak(r: Result) -> Summary:
+    return Summary(
+        "the first minutes of the same run; per minute in [soak.md](soak.md)",
+        _rates(
+            r,
+            [
+                ("minutes", "minutes"),
+                ("ops/s sent", "rate_ops_per_s"),
+                ("max ops/s (ramp)", "max_ops_per_s"),
+                ("operations", "operations"),
+                ("errors", "errors"),
+                ("p99 first minutes ms", "p99_first_ms"),
+                ("p99 last minutes ms", "p99_last_ms"),
+                ("services first minutes MiB", "services_first_mib"),
+                ("services last minutes MiB", "services_last_mib"),
+                ("p99 drift", "drift_p99"),
+                ("memory drift", "drift_memory"),
+            ],
+        ),
+        ("p99 drift", r.get("drift_p99")),
+        [
+            Aim("errors", False, 0, r.get("errors")),
+            # Flat both ways: a drift of more than 10 % up or down.
+            Aim("p99 drift, either way", False, 0.1, _magnitude(r.get("drift_p99"))),
+            Aim("memory drift, either way", False, 0.1, _magnitude(r.get("drift_memory"))),
+        ],
+    )
+
+
 def _unknown(r: Result) -> Summary:
     return Summary("(not described by bench.report)", _flat(r))
 
@@ -301,6 +400,12 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "gap_catch_up": _gap_catch_up,
     "catch_up": _catch_up,
     "rebuild": _rebuild,
+    "propagation": _propagation,
+    "propagation_cluster": _propagation,
+    "stack_memory": _stack_memory,
+    "stack_memory_cluster": _stack_memory,
+    "cluster_intake": _cluster_intake,
+    "soak": _soak,
 }
 
 

@@ -80,7 +80,8 @@ def test_each_bench_has_its_ratio_and_aim_and_a_missed_aim_is_marked(tmp_path: P
     assert "consumer / reference): 2.5" in catch_up
     assert "ratio >= 2: met" in catch_up
     assert "aims missed: 1." in report
-    assert "No result yet from: gap_catch_up, gaps, kobo_burst," in report
+    assert "No result yet from: " in report
+    assert "gaps, kobo_burst," in report
 
 
 def test_an_unknown_bench_still_shows_its_numbers(tmp_path: Path) -> None:

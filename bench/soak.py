@@ -1,0 +1,300 @@
+"""Soak: cluster mode under a steady mixed load for `--minutes`, per minute the errors, latency
+p50/p99 and the stack's memory; the drift between the first and the last minutes.
+
+    uv run python -m bench.run soak [--minutes 30] [--rate R] [--window 5] [--ramp-s 60]
+    make soak
+
+The stack runs as `make run-cluster` starts it (bench.stack: three brokers, two instances of
+each service, the front). First a short ramp measures the most operations per second the stack
+serves (closed loop, a few concurrency levels, `--ramp-s` in all); the soak then sends an open
+loop at `--rate` operations per second (default: half that maximum) through the front, mixed:
+needs reported by a partner (40 %), one-unit receipts spread over the demo's four warehouses
+(20 %), a warehouse's stock read (20 %) and the partner's needs listed (20 %). Every answer that
+is not 2xx, and every request that failed, is an error. Each minute: operations, errors (by
+status), latency p50 and p99, and the resident memory of the services (every instance and the
+front) and of the brokers and the store. At the end, the drift of p99 (over the requests of
+the first and the last `--window` minutes) and of the services' memory (the mean of those
+minutes' readings); issue 17's aims: no error, both drifts under 10 %.
+Written to bench/results/soak.json and bench/results/soak.md (the report links it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.gateway_needs import need_body
+from bench.machine import finish, snapshot
+from bench.propagation import percentile
+from bench.stack import ADMIN, PARTNER, Stack, sign_in
+
+RESULTS = Path(__file__).resolve().parent / "results"
+WAREHOUSES = ("BKO-MAIN", "MOP-SUB", "TOM-SUB", "GAO-SUB")
+AIM_DRIFT = 0.10
+MIB = 1024**2
+RAMP_CONCURRENCY = (4, 16, 32)
+MAX_IN_FLIGHT = 256
+
+
+@dataclass
+class Minute:
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: Counter[str] = field(default_factory=Counter)
+    services_mib: float = 0.0
+    infrastructure_mib: dict[str, float] = field(default_factory=dict)
+
+
+class Load:
+    """The mixed operations, each returning its status (or the exception's name)."""
+
+    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+        self.client, self.url = client, url
+        self.partner: dict[str, str] = {}
+        self.admin: dict[str, str] = {}
+        self.rng = random.Random(17)
+        self.count = 0
+
+    async def sign_in(self) -> None:
+        self.partner = await sign_in(self.client, self.url, PARTNER)
+        self.admin = await sign_in(self.client, self.url, ADMIN)
+
+    def _key(self) -> dict[str, str]:
+        return {"Idempotency-Key": f"soak-{uuid.uuid4().hex}"}
+
+    async def need(self) -> httpx.Response:
+        self.count += 1
+        return await self.client.post(
+            f"{self.url}/v1/needs",
+            json=need_body(self.count),
+            headers={**self.partner, **self._key()},
+        )
+
+    async def receipt(self) -> httpx.Response:
+        warehouse = self.rng.choice(WAREHOUSES)
+        return await self.client.post(
+            f"{self.url}/v1/warehouses/{warehouse}/receipts",
+            json={
+                "grn_number": f"GRN-SOAK-{uuid.uuid4().hex[:10]}",
+                "source": "ECHO",
+                "lines": [{"item_code": "KIT-NFI", "quantity": 1, "lot": "SOAK"}],
+            },
+            headers={**self.admin, **self._key()},
+        )
+
+    async def stock(self) -> httpx.Response:
+        warehouse = self.rng.choice(WAREHOUSES)
+        url = f"{self.url}/v1/warehouses/{warehouse}/stock"
+        return await self.client.get(url, headers=self.admin)
+
+    async def needs(self) -> httpx.Response:
+        return await self.client.get(f"{self.url}/v1/needs?limit=20", headers=self.partner)
+
+    def pick(self) -> Callable[[], Awaitable[httpx.Response]]:
+        return self.rng.choices(
+            [self.need, self.receipt, self.stock, self.needs], weights=[4, 2, 2, 2]
+        )[0]
+
+    async def one(self) -> tuple[float, str | None]:
+        """Milliseconds, and the error (None when the answer is 2xx)."""
+        operation = self.pick()
+        started = time.perf_counter()
+        try:
+            response = await operation()
+            error = None if response.is_success else str(response.status_code)
+        except httpx.HTTPError as exc:
+            error = type(exc).__name__
+        return 1000 * (time.perf_counter() - started), error
+
+
+async def ramp(load: Load, seconds: float) -> dict[str, float]:
+    """Operations per second answered at each concurrency (closed loop)."""
+    rates: dict[str, float] = {}
+
+    async def worker(end: float) -> int:
+        done = 0
+        while time.monotonic() < end:
+            _, error = await load.one()
+            done += error is None
+        return done
+
+    for concurrency in RAMP_CONCURRENCY:
+        started = time.monotonic()
+        end = started + seconds / len(RAMP_CONCURRENCY)
+        done = sum(await asyncio.gather(*(worker(end) for _ in range(concurrency))))
+        rates[str(concurrency)] = round(done / (time.monotonic() - started), 1)
+        print(f"ramp: {concurrency} at once: {rates[str(concurrency)]} ops/s", flush=True)
+    return rates
+
+
+async def soak(load: Load, stack: Stack, rate: float, minutes: int) -> list[Minute]:
+    """An open loop at `rate` per second; each request's latency filed under its minute."""
+    records = [Minute() for _ in range(minutes)]
+    in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
+    tasks: set[asyncio.Task[None]] = set()
+    started = time.monotonic()
+
+    async def one(minute: int) -> None:
+        try:
+            latency, error = await load.one()
+        finally:
+            in_flight.release()
+        records[minute].latencies_ms.append(latency)
+        if error is not None:
+            records[minute].errors[error] += 1
+
+    next_at, minute = started, 0
+    while (minute := int((next_at - started) // 60)) < minutes:
+        await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+        await in_flight.acquire()  # at the cap the schedule slips: seen as lower throughput
+        task = asyncio.create_task(one(minute))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        next_at += 1 / rate
+        if int((next_at - started) // 60) > minute:  # the minute is over: read the memory
+            memory = await asyncio.to_thread(stack.memory)
+            records[minute].services_mib = round(sum(memory["services"].values()) / MIB, 1)
+            records[minute].infrastructure_mib = {
+                n: round(v / MIB, 1) for n, v in memory["infrastructure"].items()
+            }
+            summary = summarise([records[minute]])
+            print(f"minute {minute + 1}: {json.dumps(summary)}", flush=True)
+    await asyncio.gather(*tasks)
+    return records
+
+
+def summarise(minutes: list[Minute]) -> dict[str, Any]:
+    latencies = [x for m in minutes for x in m.latencies_ms]
+    errors = sum((m.errors for m in minutes), Counter[str]())
+    return {
+        "operations": len(latencies),
+        "errors": sum(errors.values()),
+        "errors_by_kind": dict(errors),
+        "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
+        "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
+        "services_mib": round(statistics.mean(m.services_mib for m in minutes), 1),
+    }
+
+
+def drift(first: float | None, last: float | None) -> float | None:
+    return None if not first or last is None else round((last - first) / first, 3)
+
+
+async def run(minutes: int, window: int, rate: float | None, ramp_s: float) -> dict[str, Any]:
+    machine = snapshot()
+    stack = Stack("cluster")
+    limits = httpx.Limits(max_connections=MAX_IN_FLIGHT)
+    try:
+        await asyncio.to_thread(stack.start)
+        async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+            load = Load(client, stack.url)
+            await load.sign_in()
+            ramped = await ramp(load, ramp_s)
+            maximum = max(ramped.values())
+            chosen = rate or max(1.0, round(maximum / 2, 1))
+            print(f"soak: {chosen} ops/s for {minutes} minutes", flush=True)
+            records = await soak(load, stack, chosen, minutes)
+    finally:
+        await asyncio.to_thread(stack.stop)
+    first, last = summarise(records[:window]), summarise(records[-window:])
+    whole = summarise(records)
+    return {
+        "benchmark": "soak",
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": finish(machine),
+        "mode": "cluster",
+        "minutes": minutes,
+        "window_minutes": window,
+        "ramp_ops_per_s": ramped,
+        "max_ops_per_s": maximum,
+        "rate_ops_per_s": chosen,
+        "operations": whole["operations"],
+        "errors": whole["errors"],
+        "errors_by_kind": whole["errors_by_kind"],
+        "p99_first_ms": first["p99_ms"],
+        "p99_last_ms": last["p99_ms"],
+        "services_first_mib": first["services_mib"],
+        "services_last_mib": last["services_mib"],
+        "drift_p99": drift(first["p99_ms"], last["p99_ms"]),
+        "drift_memory": drift(first["services_mib"], last["services_mib"]),
+        "aim_drift": AIM_DRIFT,
+        "per_minute": [
+            {"minute": n + 1, **summarise([m]), "infrastructure_mib": m.infrastructure_mib}
+            for n, m in enumerate(records)
+        ],
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    def verdict(value: float | None) -> str:
+        if value is None:
+            return "not measured"
+        return "met" if abs(value) < AIM_DRIFT else "**MISSED**"
+
+    window = result["window_minutes"]
+    kinds = f" by kind {result['errors_by_kind']}" if result["errors_by_kind"] else ""
+    ramped = ", ".join(f"{v} at {k} at once" for k, v in result["ramp_ops_per_s"].items())
+    lines = [
+        "# Soak",
+        "",
+        f"Written by `python -m bench.soak` on {result['date']}: cluster mode (`make "
+        f"run-cluster`), a mixed load of {result['rate_ops_per_s']} operations/s through the "
+        f"front (half of the {result['max_ops_per_s']} ops/s measured in the ramp, "
+        f"{ramped}) for {result['minutes']} minutes. "
+        f"{result['machine'].get('cpus')} cores; load average at the start "
+        f"{result['machine'].get('load_average_start')}, at the end "
+        f"{result['machine'].get('load_average_end')}.",
+        "",
+        f"- **Errors:** {result['errors']} of {result['operations']} operations"
+        f"{kinds} (aim: none: "
+        f"{'met' if result['errors'] == 0 else '**MISSED**'})",
+        f"- **p99 drift** (first {window} min {result['p99_first_ms']} ms, last {window} min "
+        f"{result['p99_last_ms']} ms): {result['drift_p99']} (aim: under {AIM_DRIFT:.0%}: "
+        f"{verdict(result['drift_p99'])})",
+        f"- **Memory drift** of the services (first {result['services_first_mib']} MiB, last "
+        f"{result['services_last_mib']} MiB): {result['drift_memory']} (aim: under "
+        f"{AIM_DRIFT:.0%}: {verdict(result['drift_memory'])})",
+        "",
+        "| minute | operations | errors | p50 ms | p99 ms | services MiB | brokers and store MiB |",
+        "|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for m in result["per_minute"]:
+        infrastructure = ", ".join(f"{k} {v}" for k, v in m["infrastructure_mib"].items())
+        lines.append(
+            f"| {m['minute']} | {m['operations']} | {m['errors']} | {m['p50_ms']} | "
+            f"{m['p99_ms']} | {m['services_mib']} | {infrastructure} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--minutes", type=int, default=30)
+    parser.add_argument("--window", type=int, default=5, help="minutes compared at each end")
+    parser.add_argument("--rate", type=float, default=None, help="ops/s (default: half the max)")
+    parser.add_argument("--ramp-s", type=float, default=60.0)
+    args = parser.parse_args()
+    if args.window * 2 > args.minutes:
+        parser.error("--window must be at most half of --minutes")
+    result = asyncio.run(run(args.minutes, args.window, args.rate, args.ramp_s))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "soak.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "soak.md").write_text(markdown(result))
+    print(markdown(result))
+    print(f"written to {RESULTS / 'soak.md'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The stack benches' arithmetic and their sections of the report (no stack started here: the
+benches themselves are checked by running them at a small size)."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+from bench.propagation import percentile
+from bench.report import render
+from bench.soak import Minute, drift, markdown, summarise
+
+
+def _section(report: str, name: str) -> str:
+    return report.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_percentile_is_the_nearest_rank() -> None:
+    values = [float(v) for v in range(100, 0, -1)]
+
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([7.0], 99) == 7.0
+
+
+def test_soak_minutes_add_up_and_drift_is_relative_to_the_first() -> None:
+    first = Minute(latencies_ms=[10.0, 20.0, 30.0], errors=Counter({"503": 1}), services_mib=100.0)
+    last = Minute(latencies_ms=[40.0], services_mib=110.0)
+
+    both = summarise([first, last])
+
+    assert both["operations"] == 4
+    assert both["errors"] == 1
+    assert both["errors_by_kind"] == {"503": 1}
+    assert both["services_mib"] == 105.0
+    assert drift(100.0, 110.0) == 0.1
+    assert drift(None, 110.0) is None
+
+
+def _soak_result() -> dict[str, object]:
+    minute = {
+        "minute": 1,
+        **summarise([Minute(latencies_ms=[5.0], services_mib=700.0)]),
+        "infrastructure_mib": {"kafka-1": 380.0, "store": 400.0},
+    }
+    return {
+        "date": "2026-12-06T19:00:00+00:00",
+        "machine": {"cpus": 2, "load_average_start": [1, 1, 1], "load_average_end": [2, 2, 2]},
+        "minutes": 4,
+        "window_minutes": 1,
+        "ramp_ops_per_s": {"4": 20.0, "16": 30.0},
+        "max_ops_per_s": 30.0,
+        "rate_ops_per_s": 15.0,
+        "operations": 1000,
+        "errors": 2,
+        "errors_by_kind": {"409": 2},
+        "p99_first_ms": 300.0,
+        "p99_last_ms": 360.0,
+        "services_first_mib": 700.0,
+        "services_last_mib": 707.0,
+        "drift_p99": 0.2,
+        "drift_memory": 0.01,
+        "per_minute": [minute],
+    }
+
+
+def test_the_soak_page_says_what_was_missed(tmp_path: Path) -> None:
+    page = markdown(_soak_result())
+
+    assert "**Errors:** 2 of 1000 operations by kind {'409': 2} (aim: none: **MISSED**)" in page
+    assert "0.2 (aim: under 10%: **MISSED**)" in page
+    assert "0.01 (aim: under 10%: met)" in page
+    assert "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | kafka-1 380.0, store 400.0 |" in page
+
+
+def test_the_report_has_a_section_for_each_stack_bench(tmp_path: Path) -> None:
+    results = {
+        "propagation": {
+            "propagation_p50_ms": 30.0,
+            "propagation_p99_ms": 90.0,
+            "raw_p50_ms": 10.0,
+            "raw_p99_ms": 30.0,
+            "ratio_p50": 3.0,
+            "ratio_p99": 3.0,
+        },
+        "stack_memory": {
+            "imported": 990,
+            "after_import_and_plan": {
+                "services_total_mib": 400.0,
+                "services_mib": {"needs": 100.0},
+                "infrastructure_mib": {"kafka": 360.0},
+            },
+            "services_after_mib": 400.0,
+            "ratio_services_after_to_aim": 0.39,
+        },
+        "cluster_intake": {
+            "cluster_median_per_s": 15.0,
+            "one_process_median_per_s": 16.0,
+            "ratio_median": 0.94,
+            "aim": 1.6,
+        },
+        "soak": _soak_result(),
+    }
+    for name, result in results.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(result))
+
+    report = render(tmp_path)
+
+    propagation = _section(report, "propagation")
+    assert "p50 ratio <= 2.5: **MISSED**" in propagation
+    assert "p99 ratio <= 5: met" in propagation
+    memory = _section(report, "stack_memory")
+    assert "services after, MiB <= 1024: met" in memory
+    assert "| after import and plan: needs MiB | 100.0 |" in memory
+    assert "| after import and plan: kafka MiB | 360.0 |" in memory
+    assert "ratio >= 1.6: **MISSED**" in _section(report, "cluster_intake")
+    soak = _section(report, "soak")
+    assert "[soak.md](soak.md)" in soak
+    assert "errors <= 0: **MISSED**" in soak
+    assert "p99 drift, either way <= 0.1: **MISSED**" in soak
+    assert "memory drift, either way <= 0.1: met" in soak
