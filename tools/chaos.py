@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any
+from unittest import mock
 
 import httpx
 import typer
@@ -259,13 +260,18 @@ class ChaosCluster:
             time.sleep(0.1)
         return pid
 
+    def _tool(self, node: int | None, *args: str) -> None:
+        """kitflow-local as run_system runs it (its cache, the store's backend and heap)."""
+        with mock.patch.dict(os.environ, self.env):
+            self.cluster_mod._tool(self.cluster, node, *args)
+
     def start_broker(self, node: int) -> None:
-        self.cluster_mod._tool(self.cluster, node, "start", "kafka")
+        self._tool(node, "start", "kafka")
         self._remember()
 
     def restart_store(self) -> None:
-        self.cluster_mod._tool(self.cluster, None, "stop", "store")
-        self.cluster_mod._tool(self.cluster, None, "start", "store")
+        self._tool(None, "stop", "store")
+        self._tool(None, "start", "store")
         self._remember()
 
     def stop(self) -> None:
@@ -304,6 +310,8 @@ class Stats:
     retried: Counter[str] = field(default_factory=Counter)
     retry_reasons: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
+    # The first answer of each kind of refusal, to read why.
+    refusal_examples: dict[str, str] = field(default_factory=dict)
 
 
 class CarefulClient:
@@ -355,7 +363,9 @@ class CarefulClient:
         else:
             self.stats.refused[kind] += 1
             slug = outcome.body.get("type", "") if isinstance(outcome.body, dict) else ""
-            self.stats.refusals[f"{kind} {outcome.status} {str(slug).rsplit('/', 1)[-1]}"] += 1
+            refusal = f"{kind} {outcome.status} {str(slug).rsplit('/', 1)[-1]}"
+            self.stats.refusals[refusal] += 1
+            self.stats.refusal_examples.setdefault(refusal, str(outcome.body)[:300])
         return outcome
 
     async def get(self, path: str, who: dict[str, str] | None = None) -> Any:
@@ -381,9 +391,9 @@ class CarefulClient:
                 reason = str(response.status_code)
             if time.monotonic() > deadline:
                 return Outcome(None, reason, attempt)
+            self.stats.retry_reasons[reason] += 1
             if kind != "read":
                 self.stats.retried[kind] += attempt == 1
-                self.stats.retry_reasons[reason] += 1
             # Full jitter: replicas coming back are not hit by every client at once.
             await asyncio.sleep(self.rng.uniform(0, delay))
             delay = min(delay * 2, 5.0)
@@ -439,6 +449,7 @@ class Workload:
         self.expect = Expectations()
         self.numbers = itertools.count(1)
         self.finished = False
+        self.errors: list[str] = []
 
     @property
     def done(self) -> int:
@@ -507,7 +518,7 @@ class Workload:
                     "item_code": x["item_code"],
                     "lot": x["lot"],
                     "owner": x["owner"],
-                    "received": x["quantity"],
+                    "received": abs(x["quantity"]),
                 }
                 for x in out.body["lines"]
             ]
@@ -697,7 +708,12 @@ class Workload:
     async def run(self, concurrency: int) -> None:
         async def worker() -> None:
             while self.done < self.target:
-                await self.one()
+                try:
+                    await self.one()
+                except (RuntimeError, TimeoutError) as exc:
+                    # A read that never answered, a view that never caught up: said as a
+                    # violation at the end; the workload goes on.
+                    self.errors.append(f"{type(exc).__name__}: {exc}"[:300])
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         # Received what was sent, so that in-transit is settled too.
@@ -1052,10 +1068,12 @@ class Result:
     def text(self) -> str:
         wide = Console(width=140, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
         wide.print(self.table())
+        causes = ", ".join(f"{r}: {n}" for r, n in self.stats.retry_reasons.most_common())
+        wide.print(f"retried attempts by cause: {causes or 'none'}")
         for e in self.events:
             wide.print(f"{e.at_s:7.1f} s  {e.kind:<14} {e.what}")
         for r, n in sorted(self.stats.refusals.items()):
-            wide.print(f"refused: {r} x {n}")
+            wide.print(f"refused: {r} x {n}, e.g. {self.stats.refusal_examples[r]}")
         for v in self.violations:
             wide.print(f"VIOLATION: {v}")
         return wide.export_text()
@@ -1083,6 +1101,11 @@ async def drive(
         await wait_all_up(cluster, 300)
         violations = await settle(client, workload.expect, baseline, cluster.bootstrap, settle_s)
         violations += [f"unanswered after every retry: {u}" for u in workload.expect.unanswered]
+        violations += [f"workload: {e}" for e in workload.errors]
+        if stats.retry_reasons["500"]:
+            # Never a 500 (the team's rule): each is a defect, even when a retry then succeeded.
+            errors = stats.retry_reasons["500"]
+            violations.append(f"{errors} answer(s) 500 (see the services' logs)")
     finally:
         await client.close()
     return Result(stats, monkey.events, violations, time.monotonic() - started, workload.done)
