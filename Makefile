@@ -10,7 +10,9 @@ LOCAL := deploy/local/kitflow-local
 PYTHON := $(CURDIR)/.venv/bin/python
 export PYTHON
 
-.PHONY: help install browser run run-cluster stop status test test-unit test-infra lint format snapshots bench clean
+OPERATIONS ?= 10000
+
+.PHONY: help install browser run run-cluster chaos stop status test test-unit test-infra lint format snapshots bench clean
 
 help: ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,6 +29,9 @@ run: install ## start Kafka, the store, the four services and demo data; Ctrl-C 
 
 run-cluster: install ## the same on a three-broker Kafka cluster, two instances of each service and a front (ports beside make run's)
 	$(UV) run --frozen python deploy/local/run_system.py --cluster
+
+chaos: install ## a cluster of its own under a mixed workload while replicas, a broker and the store are killed; then every acknowledged operation checked (OPERATIONS=10000)
+	$(UV) run --frozen python -m tools.chaos --operations $(OPERATIONS)
 
 SERVICE_PROCESSES := python -m kitflow_(stock|needs|distribution|gateway)|deploy/local/front\.py
 LOCAL_DIR := $(or $(KITFLOW_LOCAL_DIR),$(CURDIR)/.local)

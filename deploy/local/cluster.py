@@ -91,11 +91,14 @@ def instances(cluster: Cluster, python: str) -> list[Instance]:
             port = cluster.service_port(kind, i)
             env = {f"KITFLOW_{kind.upper()}_PORT": str(port)}
             if kind == "gateway":
-                # Each gateway calls the services' instance of its own number; the front is
-                # its proxy, so the client address it passes on is believed.
+                # Each gateway calls the services' instance of its own number first and fails
+                # over to the other one (requests safe to repeat); the front is its proxy, so
+                # the client address it passes on is believed.
                 for other in SERVICE_KINDS[:-1]:
-                    url = f"http://127.0.0.1:{cluster.service_port(other, i)}"
-                    env[f"KITFLOW_GATEWAY_{other.upper()}_URL"] = url
+                    own, next_ = (
+                        f"http://127.0.0.1:{cluster.service_port(other, n)}" for n in (i, 3 - i)
+                    )
+                    env[f"KITFLOW_GATEWAY_{other.upper()}_URL"] = f"{own},{next_}"
                 env["KITFLOW_GATEWAY_TRUSTED_PROXIES"] = "127.0.0.1"
             made.append(Instance(f"{kind}-{i}", kind, port, env, []))
     gateways = [f"http://127.0.0.1:{cluster.service_port('gateway', i)}" for i in (1, 2)]

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+# Said by every service while its store cannot be reached (web/problems.py).
+STORE_UNAVAILABLE_DETAIL = (
+    "The store cannot be reached at the moment. Retry with the same Idempotency-Key: a change "
+    "already applied is not applied twice."
+)
+
 # Problem titles: every one the services and the gateway answer with, and the HTTP status
 # phrases Starlette's own errors carry (404 for an unknown path, 405, ...).
 TITLES_FR: Mapping[str, str] = {
@@ -29,6 +35,7 @@ TITLES_FR: Mapping[str, str] = {
     "Service timed out": "Le service n'a pas répondu à temps",
     "Service unavailable": "Service indisponible",
     "Sign-in refused": "Connexion refusée",
+    "Store unavailable": "Stockage indisponible",
     "Submission not turned into a need": "Soumission non transformée en besoin",
     "Too busy": "Service surchargé",
     "Too many requests": "Trop de requêtes",
@@ -88,6 +95,10 @@ DETAILS_FR: Mapping[str, str] = {
     "The request is invalid.": "La requête est invalide.",
     "The request could not be completed. Quote the correlation id to an operator.": (
         "La requête n'a pas pu aboutir. Communiquez l'identifiant de corrélation à un opérateur."
+    ),
+    STORE_UNAVAILABLE_DETAIL: (
+        "Le stockage ne répond pas pour l'instant. Réessayez avec la même Idempotency-Key : une "
+        "modification déjà faite ne l'est pas deux fois."
     ),
     "Dependencies not answering: {failing}": "Dépendances qui ne répondent pas : {failing}",
     "Requests must come through the gateway (missing {header}).": (

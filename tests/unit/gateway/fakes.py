@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
@@ -12,7 +12,7 @@ from kitflow_gateway.domain.audit import AuditEntry, AuditQuery
 from kitflow_gateway.domain.errors import AlreadyExists
 from kitflow_gateway.domain.idempotency import Claim, ClaimState, StoredResponse
 from kitflow_gateway.domain.identity import ApiKey, Organisation, User
-from kitflow_gateway.handlers.ports import Held, Page
+from kitflow_gateway.handlers.ports import Held, Page, UpstreamAnswer
 from kitflow_shared.request_keys import RememberedRequest
 
 T = TypeVar("T")
@@ -274,3 +274,28 @@ class FakeAuditStore:
     async def find(self, query: AuditQuery) -> Page[AuditEntry]:
         rows = [e for e in self.entries.values() if query.organisation in (None, e.organisation)]
         return Page(rows[query.offset : query.offset + query.limit], len(rows))
+
+
+class FakeReplica:
+    """One replica of a service behind the gateway: answers 200, or fails as told."""
+
+    def __init__(self, name: str, failure: Exception | None = None) -> None:
+        self.name = name
+        self.failure = failure
+        self.calls: list[tuple[str, str]] = []
+        self.closed = False
+
+    async def request(
+        self, method: str, target: str, *, body: bytes, headers: Mapping[str, str]
+    ) -> UpstreamAnswer:
+        self.calls.append((method, target))
+        if self.failure is not None:
+            raise self.failure
+        return UpstreamAnswer(200, [("x-replica", self.name)], b"{}")
+
+    async def alive(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+    async def aclose(self) -> None:
+        self.closed = True

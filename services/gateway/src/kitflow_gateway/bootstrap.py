@@ -18,7 +18,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from kitflow_gateway import SERVICE, __version__
 from kitflow_gateway.adapters import mongo
-from kitflow_gateway.adapters.upstream import AiohttpUpstream, HttpxUpstream
+from kitflow_gateway.adapters.upstream import AiohttpUpstream, FailoverUpstream, HttpxUpstream
 from kitflow_gateway.api.deps import API_KEY_HEADER, Gateway
 from kitflow_gateway.api.errors import install_gateway_error_handlers
 from kitflow_gateway.api.middleware import (
@@ -121,11 +121,19 @@ def _upstreams(
     upstreams: dict[str, Upstream] = {}
     for name, url in urls.items():
         transport = transports.get(name)
-        upstreams[name] = (
-            AiohttpUpstream(url, timeout_s=settings.upstream_timeout_s)
-            if transport is None
-            else HttpxUpstream(url, timeout_s=settings.upstream_timeout_s, transport=transport)
-        )
+        if transport is not None:
+            upstreams[name] = HttpxUpstream(
+                url, timeout_s=settings.upstream_timeout_s, transport=transport
+            )
+        else:
+            # Several replicas (comma-separated, this gateway's own first): failover.
+            replicas = [u.strip() for u in url.split(",") if u.strip()]
+            clients = [AiohttpUpstream(u, timeout_s=settings.upstream_timeout_s) for u in replicas]
+            upstreams[name] = (
+                clients[0]
+                if len(clients) == 1
+                else FailoverUpstream(clients, key_header=IDEMPOTENCY_HEADER)
+            )
         runtime.add_closer(upstreams[name].aclose)
     return upstreams
 

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pymongo.errors import ConnectionFailure
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from kitflow_shared.errors import (
@@ -39,11 +40,14 @@ from kitflow_shared.i18n import (
     speaking,
     translate,
 )
+from kitflow_shared.i18n_catalogue import STORE_UNAVAILABLE_DETAIL
 from kitflow_shared.logging import correlation_id_var
 from kitflow_shared.offload import PoolFull
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
+# A store restart takes a few seconds; a client coming back sooner only adds to the queue.
+STORE_RETRY_AFTER_S = 2
 
 
 class Problem(Exception):
@@ -155,6 +159,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             slug="busy",
             headers={"Retry-After": str(exc.retry_after_s)},
             pool=exc.pool,
+        )
+
+    @app.exception_handler(ConnectionFailure)
+    async def _store_unreachable(request: Request, exc: ConnectionFailure) -> JSONResponse:
+        # The store restarting or out of reach: retrying is what helps, and the service is not
+        # broken, so 503 with when to come back rather than 500. What pymongo says names the
+        # store's address: the log has it, the caller does not.
+        log.warning("store unreachable on %s %s: %s", request.method, request.url.path, exc)
+        return problem_response(
+            503,
+            "Store unavailable",
+            STORE_UNAVAILABLE_DETAIL,
+            instance=request.url.path,
+            slug="store-unavailable",
+            headers={"Retry-After": str(STORE_RETRY_AFTER_S)},
+            language=negotiate(request.headers.get("accept-language")),
         )
 
     @app.exception_handler(RequestValidationError)

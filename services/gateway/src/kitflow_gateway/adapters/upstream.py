@@ -11,14 +11,19 @@ services to the gateway that way).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import aiohttp
 import httpx
 from kitflow_shared.serve import KEEP_ALIVE_S
 from yarl import URL
 
-from kitflow_gateway.handlers.ports import UpstreamAnswer, UpstreamTimeout, UpstreamUnavailable
+from kitflow_gateway.handlers.ports import (
+    Upstream,
+    UpstreamAnswer,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
 
 # At most this many connections to one service at once; further calls wait for a free one
 # (within the timeout). Matches what one gateway instance can usefully keep in flight.
@@ -107,3 +112,57 @@ class HttpxUpstream:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+
+# Methods that change nothing: sent again to another replica whatever happened to the first.
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class FailoverUpstream:
+    """The replicas of one service, the gateway's own first (`KITFLOW_GATEWAY_<SVC>_URL` as a
+    comma-separated list). A request goes to the first replica; when that one cannot be reached
+    (refused, or the connection dropped before an answer) it goes to the next, but only if it is
+    safe to repeat: a read, or a change carrying an Idempotency-Key (the service remembers the
+    key with the effect, ADR 0011, so a change the first replica applied is not applied twice).
+    Anything else gets the first replica's failure, as with one replica. A timeout is never
+    repeated here: the service may still be working on it; the client decides."""
+
+    def __init__(self, replicas: Sequence[Upstream], *, key_header: str) -> None:
+        if not replicas:
+            raise ValueError("a service needs at least one replica")
+        self.replicas = list(replicas)
+        self.key_header = key_header.lower()
+
+    def _repeatable(self, method: str, headers: Mapping[str, str]) -> bool:
+        return method.upper() in _SAFE_METHODS or any(
+            name.lower() == self.key_header for name in headers
+        )
+
+    async def request(
+        self, method: str, target: str, *, body: bytes, headers: Mapping[str, str]
+    ) -> UpstreamAnswer:
+        repeatable = self._repeatable(method, headers)
+        for replica in self.replicas[:-1]:
+            try:
+                return await replica.request(method, target, body=body, headers=headers)
+            except UpstreamUnavailable:
+                if not repeatable:
+                    raise
+        return await self.replicas[-1].request(method, target, body=body, headers=headers)
+
+    async def alive(self) -> None:
+        """Alive while any replica is: the routes are served through it."""
+        failure: Exception | None = None
+        for replica in self.replicas:
+            try:
+                await replica.alive()
+            except Exception as exc:  # any failure of a probe: try the next replica
+                failure = exc
+            else:
+                return
+        assert failure is not None
+        raise failure
+
+    async def aclose(self) -> None:
+        for replica in self.replicas:
+            await replica.aclose()
