@@ -59,7 +59,7 @@ def create_app() -> FastAPI:
     warehouse_repo = MongoWarehouseRepository(warehouses_db, runtime.notify)
     catalogue_repo = MongoCatalogueRepository(catalogue_db, runtime.notify)
     handlers = StockHandlers(
-        writer=StockWriter(stock_repo),
+        writer=StockWriter(stock_repo, conflict_deadline_s=settings.write_conflict_deadline_s),
         warehouses=warehouse_repo,
         catalogue=catalogue_repo,
         ledger=MongoLedger(ledger_db, stock_db),

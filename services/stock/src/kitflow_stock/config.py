@@ -1,4 +1,5 @@
 from kitflow_shared.settings import ServiceSettings
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 
@@ -10,3 +11,6 @@ class StockSettings(ServiceSettings):
     port: int = 8001
     # How often stale reservations expire and near-expiry lots are signalled.
     housekeeping_interval_s: float = 300.0
+    # How long a warehouse write that keeps losing to other replicas' writes is retried before
+    # its callers hear 409 (ADR 0035); under the gateway's 30 s upstream timeout.
+    write_conflict_deadline_s: float = Field(default=15.0, gt=0, le=25)
