@@ -286,7 +286,7 @@ def main() -> None:
         "--window",
         type=int,
         default=None,
-        help="minutes compared at each end (default 5; 1 a quarter of a shorter run)",
+        help="minutes compared at each end (default 5; a quarter of a run under 20 minutes)",
     )
     parser.add_argument("--rate", type=float, default=None, help="ops/s (default: half the max)")
     parser.add_argument("--ramp-s", type=float, default=60.0)
