@@ -120,7 +120,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 
 .PHONY: soak
 soak: install ## cluster mode at half its measured maximum for 30 minutes (MINUTES=, WINDOW=): bench/results/soak.md
-	$(UV) run --frozen python -m bench.run soak --minutes $(or $(MINUTES),30) --window $(or $(WINDOW),5)
+	$(UV) run --frozen python -m bench.run soak --minutes $(or $(MINUTES),30) $(if $(WINDOW),--window $(WINDOW))
 	$(UV) run --frozen python -m bench.report
 
 clean: ## remove caches and test artefacts (keeps .local data; `make stop` first)
