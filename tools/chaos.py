@@ -1161,7 +1161,7 @@ def main(
 ) -> None:
     """Run the chaos workload against a cluster of its own; exit 1 on any violation."""
     result = run_chaos(operations, seed, concurrency, service_kills, keep)
-    console.print(result.text())
+    print(result.text())
     summary = Path(os.environ.get("KITFLOW_CHAOS_REPORT", REPO / ".local" / "chaos-last.txt"))
     summary.parent.mkdir(parents=True, exist_ok=True)
     summary.write_text(result.text())
