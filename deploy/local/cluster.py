@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,9 +124,18 @@ def _cluster_id(cluster: Cluster) -> str:
     path = cluster.local_dir / f"kafka-cluster-{cluster.kafka_port}.id"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        # Kafka's own form of a cluster id: a random UUID, URL-safe base64 without padding.
-        path.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        path.write_text(new_cluster_id())
     return path.read_text().strip()
+
+
+def new_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """Kafka's own form of a cluster id: a random UUID, URL-safe base64 without padding. Never
+    one starting with "-" (one in 64 would): kafka-storage would take it for an option, and the
+    nodes would not start. Kafka's Uuid.randomUuid draws again for the same reason."""
+    while True:
+        made = base64.urlsafe_b64encode(draw()).decode().rstrip("=")
+        if not made.startswith("-"):
+            return made
 
 
 def _tool_env(cluster: Cluster, node: int | None) -> dict[str, str]:

@@ -18,6 +18,7 @@ def test_a_short_chaos_run_ends_without_a_violation(tmp_path: Path) -> None:
     result = run_chaos(operations=1000, seed=1017, concurrency=8, service_kills=2, local=tmp_path)
 
     report = result.text()
+    print(report)  # the table, with `-rP`, when it passes as well
     assert result.kills["service-kill"] >= 1, report
     assert result.kills["broker-kill"] == 1, report
     assert result.kills["broker-start"] == 1, report
