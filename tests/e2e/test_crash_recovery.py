@@ -5,6 +5,9 @@ pruning."""
 from __future__ import annotations
 
 import asyncio
+import os
+import random
+import signal
 import sys
 from typing import Any
 
@@ -86,6 +89,30 @@ def _assert_exactly_once(view: list[dict[str, Any]], count: int, final_sequence:
         assert doc["events_applied"] == final_sequence, doc["_id"]  # nothing applied twice
 
 
+async def _freeze_inside_a_batch(
+    consumer: ServiceProcess,
+    store: AsyncMongoClient[dict[str, Any]],
+    infra: Infra,
+    namespace: str,
+    total: int,
+) -> None:
+    """Leave `consumer` stopped at a moment when it has applied records it has not committed:
+    at a batch boundary (applied equal to committed) there would be nothing to redeliver, and
+    the test would prove nothing."""
+    assert consumer.process is not None
+    pid = consumer.process.pid
+    seen: list[tuple[int, int]] = []
+    while True:
+        await asyncio.sleep(random.uniform(0.005, 0.05))
+        os.kill(pid, signal.SIGSTOP)
+        applied, committed = await _applied(store, namespace), await _committed(infra, namespace)
+        seen.append((applied, committed))
+        if 0 < applied < total and applied > committed:
+            return
+        assert applied < total, f"never caught inside a batch (applied, committed): {seen}"
+        os.kill(pid, signal.SIGCONT)
+
+
 async def test_a_consumer_killed_mid_batch_resumes_without_losing_or_doubling_anything(
     infra: Infra,
     topics: str,
@@ -105,23 +132,14 @@ async def test_a_consumer_killed_mid_batch_resumes_without_losing_or_doubling_an
         what="all events published",
     )
 
-    # Big poll batches, so the kill lands inside a batch whose offsets are not committed yet.
+    # Small polls, so the run is many batches. A poll's view writes are one bulk write and its
+    # offsets are committed right after (ADR 0033): the moment between the two is short, so the
+    # consumer is frozen (SIGSTOP) at random moments until one catches it there, then killed.
     distribution = service_process(
-        "distribution", infra, topics, KITFLOW_KAFKA_MAX_POLL_RECORDS="1000"
+        "distribution", infra, topics, KITFLOW_KAFKA_MAX_POLL_RECORDS="5"
     )
     processes.append(distribution.start())
-
-    # Kill while a batch is applied but not yet committed: at a batch boundary (applied equal
-    # to committed) there would be nothing to redeliver, and the test would prove nothing.
-    async def progress() -> tuple[int, int]:
-        return await _applied(store_client, topics), await _committed(infra, topics)
-
-    await eventually(
-        progress,
-        lambda p: 0 < p[0] < total and p[0] > p[1],
-        timeout_s=60,
-        what="distribution applying a batch it has not committed",
-    )
+    await _freeze_inside_a_batch(distribution, store_client, infra, topics, total)
     distribution.kill()
     applied_at_kill = await _applied(store_client, topics)
     committed_at_kill = await _committed(infra, topics)
