@@ -6,27 +6,11 @@ reason."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
-from pathlib import Path
-from types import ModuleType
 
-CLUSTER = Path(__file__).resolve().parents[3] / "deploy" / "local" / "cluster.py"
+from tests.unit.deploy.scripts import load_script
 
-
-def _load() -> ModuleType:
-    # deploy/local is a folder of scripts, not a package: load the module by its path.
-    spec = importlib.util.spec_from_file_location("kitflow_local_cluster", CLUSTER)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cluster = _load()
+cluster = load_script("cluster")
 # 0xf8: its first six bits (62) are "-" in URL-safe base64.
 STARTS_WITH_DASH = bytes([0xF8]) + bytes(15)
 FINE = bytes(range(16))

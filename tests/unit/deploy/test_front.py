@@ -3,28 +3,11 @@ the next gateway tried when one cannot be reached, 502 problem+json when none ca
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import httpx
 
-FRONT = Path(__file__).resolve().parents[3] / "deploy" / "local" / "front.py"
+from tests.unit.deploy.scripts import load_script
 
-
-def _load() -> ModuleType:
-    # deploy/local is a folder of scripts, not a package: load the module by its path.
-    spec = importlib.util.spec_from_file_location("kitflow_local_front", FRONT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-front = _load()
+front = load_script("front")
 GATEWAYS = ["http://gw-a", "http://gw-b"]
 
 

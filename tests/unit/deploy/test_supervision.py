@@ -3,29 +3,15 @@ while it keeps crashing, up to a cap, and starts over once it has stayed up a wh
 
 from __future__ import annotations
 
-import importlib.util
 import signal
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
-SUPERVISION = Path(__file__).resolve().parents[3] / "deploy" / "local" / "supervision.py"
+from tests.unit.deploy.scripts import load_script
 
-
-def _load() -> ModuleType:
-    # deploy/local is a folder of scripts, not a package: load the module by its path.
-    spec = importlib.util.spec_from_file_location("kitflow_local_supervision", SUPERVISION)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-supervision = _load()
+supervision = load_script("supervision")
 
 
 def test_the_delay_doubles_while_a_service_keeps_crashing_and_is_capped() -> None:
