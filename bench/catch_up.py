@@ -30,7 +30,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -72,9 +71,9 @@ from kitflow_shared.topics import DISTRIBUTION_GROUP, NEEDS_EVENTS, STOCK_EVENTS
 from pymongo import AsyncMongoClient
 
 from bench.gaps import ITEMS, PARTNERS, _covered, _needs
+from bench.saving import save
 from tests.support.infra import start_infra
 
-RESULTS = Path(__file__).resolve().parent / "results"
 WAREHOUSES = 50
 Document = dict[str, Any]
 Backlog = dict[str, list[CloudEvent]]
@@ -382,9 +381,7 @@ def main() -> None:
         result = asyncio.run(run(infra, args.needs))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"catch_up-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("catch_up", result)
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
 

@@ -29,7 +29,6 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
@@ -49,9 +48,9 @@ from kitflow_shared.topics import NEEDS_EVENTS, ensure_topics
 from pymongo import AsyncMongoClient
 
 from bench.gaps import ITEMS, _covered, _needs
+from bench.saving import save
 from tests.support.infra import start_infra
 
-RESULTS = Path(__file__).resolve().parent / "results"
 Document = dict[str, Any]
 
 
@@ -215,9 +214,7 @@ def main() -> None:
         result = asyncio.run(run(infra, args.needs))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"gap_catch_up-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("gap_catch_up", result)
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
 

@@ -36,7 +36,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -75,11 +74,11 @@ from kitflow_shared.messaging.outbox import no_notify
 from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
 
+from bench.saving import save
 from tests.support.infra import start_infra
 from tests.support.saga import validated_need
 from tests.support.services import identity, service_process
 
-RESULTS = Path(__file__).resolve().parent / "results"
 COORDINATOR = identity("IOM", Role.COORDINATOR)
 ITEMS = {
     "KIT-SHELTER": ItemCategory.SHELTER,
@@ -409,9 +408,7 @@ def main() -> None:
         result = asyncio.run(run(infra, args.needs, args.warehouses, args.plans, args.repeat))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"gaps-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("gaps", result)
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import platform
 import time
 import uuid
@@ -26,7 +25,6 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,10 +34,10 @@ from kitflow_shared.topics import ensure_topics
 from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
 
+from bench.saving import save
 from tests.support.infra import Infra, start_infra
 from tests.support.services import identity
 
-RESULTS = Path(__file__).resolve().parent / "results"
 Document = dict[str, Any]
 CERCLES = [
     ("ML05", "ML0501", "Mopti"),
@@ -202,9 +200,7 @@ def main() -> None:
         result = asyncio.run(run(infra, args.submissions, args.concurrency))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"kobo_burst-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("kobo_burst", result)
     print(
         f"{result['submissions']} Kobo submissions: {result['kobo_first_delivery']} then "
         f"retried {result['kobo_retry']}, {result['kobo_needs_stored']} needs, "

@@ -20,13 +20,11 @@ import argparse
 import asyncio
 import csv
 import io
-import json
 import platform
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from kitflow_needs.adapters import (
@@ -54,10 +52,10 @@ from kitflow_shared.events import EventContext
 from kitflow_shared.store import ensure_indexes
 from pymongo import AsyncMongoClient
 
+from bench.saving import save
 from tests.support.infra import start_infra
 from tests.unit.needs.hxl_samples import generate
 
-RESULTS = Path(__file__).resolve().parent / "results"
 Document = dict[str, Any]
 
 
@@ -158,9 +156,7 @@ def main() -> None:
         result = asyncio.run(run(infra.store_url, args.rows, args.repeat))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"needs_hxl_import-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("needs_hxl_import", result)
     print(
         f"service {result['service_median_rows_per_s']} rows/s, reference "
         f"{result['reference_median_rows_per_s']} rows/s, ratio {result['ratio']} "

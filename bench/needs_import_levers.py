@@ -42,7 +42,8 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from bench.needs_hxl_import import RESULTS, Document, reference_run
+from bench.needs_hxl_import import Document, reference_run
+from bench.saving import save
 from tests.support.infra import start_infra
 from tests.unit.needs.hxl_samples import generate
 
@@ -189,9 +190,7 @@ def main() -> None:
         result = asyncio.run(run(infra.store_url, setups, args.rounds))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"needs_import_levers-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("needs_import_levers", result)
     print(f"reference: {result['reference_median_rows_per_s']} rows/s (median); written to {out}")
     for name, figures in result["setups"].items():
         print(

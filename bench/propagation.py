@@ -26,7 +26,6 @@ import statistics
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,9 +35,9 @@ from kitflow_shared.topics import STOCK_EVENTS
 from pymongo import AsyncMongoClient
 
 from bench.machine import finish, snapshot
+from bench.saving import save
 from bench.stack import ADMIN, Mode, Stack, sign_in
 
-RESULTS = Path(__file__).resolve().parent / "results"
 WAREHOUSE, ITEM = "BKO-MAIN", "KIT-NFI"
 AIM_P50, AIM_P99 = 2.5, 5.0
 Document = dict[str, Any]
@@ -222,10 +221,8 @@ def main() -> None:
     args = parser.parse_args()
     mode: Mode = "cluster" if args.cluster else "one-process"
     result = asyncio.run(run(mode, args.receipts, args.poll_ms))
-    RESULTS.mkdir(exist_ok=True)
     name = "propagation" if mode == "one-process" else "propagation_cluster"
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save(name, result, stamped=False)
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
 

@@ -21,7 +21,6 @@ import platform
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from kitflow_distribution.rebuild import rebuild_views
@@ -30,9 +29,9 @@ from pymongo import AsyncMongoClient
 
 from bench.catch_up import WAREHOUSES, backlog, consume_raw, publish
 from bench.gaps import ITEMS
+from bench.saving import save
 from tests.support.infra import start_infra
 
-RESULTS = Path(__file__).resolve().parent / "results"
 Document = dict[str, Any]
 
 
@@ -85,9 +84,7 @@ def main() -> None:
         result = asyncio.run(run(infra, args.events))
     finally:
         stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"rebuild-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("rebuild", result)
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
 

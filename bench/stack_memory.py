@@ -26,17 +26,16 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
 
 from bench.machine import finish, snapshot
+from bench.saving import save
 from bench.stack import COORDINATOR, Mode, Stack, sign_in
 from tests.unit.needs.hxl_samples import generate
 
-RESULTS = Path(__file__).resolve().parent / "results"
 GIB = 1024**3
 MIB = 1024**2
 AIM_BYTES = GIB
@@ -191,10 +190,8 @@ def main() -> None:
     args = parser.parse_args()
     mode: Mode = "cluster" if args.cluster else "one-process"
     result = asyncio.run(run(mode, args.needs, args.concurrency, args.settle))
-    RESULTS.mkdir(exist_ok=True)
     name = "stack_memory" if mode == "one-process" else "stack_memory_cluster"
-    out = RESULTS / f"{name}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save(name, result, stamped=False)
     print(json.dumps(result, indent=2))
     print(f"written to {out}")
 

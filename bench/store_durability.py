@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import statistics
@@ -40,9 +39,9 @@ from typing import Any
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from bench.saving import save
 from tests.support.store_process import OnDiskStore
 
-RESULTS = Path(__file__).resolve().parent / "results"
 DURABILITIES = ("deferred", "write", "fsync")
 REFERENCE = "deferred"
 
@@ -181,9 +180,7 @@ def main() -> None:
         finally:
             for store in stores.values():
                 store.stop()
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"store_durability-{datetime.now(UTC):%Y%m%dT%H%M%S}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = save("store_durability", result)
     for name, loads in result["median_ratio_to_deferred"].items():
         medians = result["median_writes_per_s"]
         print(
