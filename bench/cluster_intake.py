@@ -28,30 +28,13 @@ from typing import Any
 
 import httpx
 
-from bench.gateway_needs import _load
+from bench.gateway_needs import alternating_round
 from bench.machine import finish, snapshot
 from bench.stack import PARTNER, Stack, sign_in
 
 RESULTS = Path(__file__).resolve().parent / "results"
 AIM = 1.6
 SLICES = 4
-
-
-async def _round(
-    client: httpx.AsyncClient,
-    paths: dict[str, tuple[str, dict[str, str]]],
-    first: int,
-    needs: int,
-    concurrency: int,
-) -> dict[str, float]:
-    elapsed = dict.fromkeys(paths, 0.0)
-    slice_size = max(1, needs // SLICES)
-    for k in range(SLICES):
-        for path in list(paths) if k % 2 == 0 else list(reversed(paths)):
-            url, headers = paths[path]
-            elapsed[path] += await _load(client, url, headers, first, slice_size, concurrency, True)
-            first += slice_size
-    return {path: SLICES * slice_size / seconds for path, seconds in elapsed.items()}
 
 
 async def measure(
@@ -65,7 +48,7 @@ async def measure(
             for name, stack in stacks.items()
         }
         for r in range(rounds + 1):  # round 0 warms both up and is not counted
-            rate = await _round(client, paths, r * 2 * needs, needs, concurrency)
+            rate = await alternating_round(client, paths, r * 2 * needs, needs, concurrency, SLICES)
             shown = "   ".join(f"{name} {value:7.1f}/s" for name, value in rate.items())
             print(f"round {r}: {shown}{'' if r else '   (warm-up)'}", flush=True)
             if r:

@@ -26,14 +26,13 @@ import statistics
 import subprocess
 import sys
 import uuid
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.gateway_needs import _load, _partner_key, _wait_alive
+from bench.gateway_needs import _partner_key, _wait_alive, alternating_round
 from bench.machine import finish, snapshot
 from tests.support.infra import REPO_ROOT, Infra, start_infra
 from tests.support.services import free_port, service_process
@@ -56,25 +55,6 @@ def _start_bare(infra: Infra, namespace: str, port: int) -> subprocess.Popen[byt
         },
         cwd=REPO_ROOT,
     )
-
-
-async def _round(
-    client: httpx.AsyncClient,
-    paths: dict[str, tuple[str, Mapping[str, str]]],
-    first: int,
-    needs: int,
-    concurrency: int,
-) -> dict[str, float]:
-    """One round: needs a second on each path, the paths taking turns in slices."""
-    elapsed = dict.fromkeys(paths, 0.0)
-    slice_size = max(1, needs // SLICES)
-    for k in range(SLICES):
-        order = list(paths) if k % 2 == 0 else list(reversed(paths))
-        for path in order:
-            url, headers = paths[path]
-            elapsed[path] += await _load(client, url, headers, first, slice_size, concurrency, True)
-            first += slice_size
-    return {path: SLICES * slice_size / seconds for path, seconds in elapsed.items()}
 
 
 async def _measure(
@@ -109,7 +89,9 @@ async def _measure(
         limits = httpx.Limits(max_connections=concurrency)
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
             for r in range(rounds + 1):  # round 0 warms both up and is not counted
-                rate = await _round(client, paths, r * 2 * needs, needs, concurrency)
+                rate = await alternating_round(
+                    client, paths, r * 2 * needs, needs, concurrency, SLICES
+                )
                 print(
                     f"round {r}: gateway {rate['gateway']:7.1f}/s   bare {rate['bare']:7.1f}/s"
                     f"{'' if r else '   (warm-up)'}",

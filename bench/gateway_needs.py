@@ -129,6 +129,30 @@ async def _wait_alive(gateway_url: str) -> None:
             await asyncio.sleep(0.2)
 
 
+async def alternating_round(
+    client: httpx.AsyncClient,
+    paths: Mapping[str, tuple[str, Mapping[str, str]]],
+    first: int,
+    needs: int,
+    concurrency: int,
+    slices: int = SLICES,
+) -> dict[str, float]:
+    """One round: needs created per second on each path (URL and headers), the paths taking
+    turns in `slices` slices."""
+    # Every path adds needs to one store, and each create's duplicate check reads the active
+    # needs of its cercle, so whatever runs later meets a fuller store. Each round therefore
+    # interleaves the paths in slices (a, b, b, a, ...): all meet the same growth, and the
+    # rates are each path's needs over its own time.
+    elapsed = dict.fromkeys(paths, 0.0)
+    slice_size = max(1, needs // slices)
+    for k in range(slices):
+        for path in list(paths) if k % 2 == 0 else list(reversed(list(paths))):
+            url, headers = paths[path]
+            elapsed[path] += await _load(client, url, headers, first, slice_size, concurrency, True)
+            first += slice_size
+    return {path: slices * slice_size / seconds for path, seconds in elapsed.items()}
+
+
 async def _round(
     client: httpx.AsyncClient,
     paths: dict[str, tuple[str, Mapping[str, str]]],
@@ -137,19 +161,8 @@ async def _round(
     concurrency: int,
 ) -> tuple[float, float]:
     """One round: needs created per second through the gateway, and directly."""
-    # Both paths add needs to one store, and each create's duplicate check reads the active
-    # needs of its cercle, so whatever runs later meets a fuller store. Each round therefore
-    # interleaves the paths in slices (gateway, direct, direct, gateway, ...): both meet the
-    # same growth, and the rates are each path's needs over its own time.
-    elapsed = {"gateway": 0.0, "direct": 0.0}
-    slice_size = max(1, needs // SLICES)
-    for k in range(SLICES):
-        order = ("gateway", "direct") if k % 2 == 0 else ("direct", "gateway")
-        for path in order:
-            url, headers = paths[path]
-            elapsed[path] += await _load(client, url, headers, first, slice_size, concurrency, True)
-            first += slice_size
-    return SLICES * slice_size / elapsed["gateway"], SLICES * slice_size / elapsed["direct"]
+    rates = await alternating_round(client, paths, first, needs, concurrency)
+    return rates["gateway"], rates["direct"]
 
 
 async def main(needs: int, concurrency: int, rounds: int) -> dict[str, Any]:
