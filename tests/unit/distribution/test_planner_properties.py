@@ -214,4 +214,7 @@ def _approx(value: float) -> object:
 
 
 def _close(a: float, b: float) -> bool:
-    return abs(a - b) <= 1e-6 * max(1.0, abs(a), abs(b))
+    # The independent solve stops within HiGHS's tolerances (1e-7 per variable), so a sum over
+    # its variables carries noise beyond 1e-6: a plan whose distance is 0 was once compared
+    # with the reference's -1.13e-06.
+    return abs(a - b) <= 1e-5 * max(1.0, abs(a), abs(b))
