@@ -112,6 +112,7 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run cluster_intake
 	$(UV) run --frozen python -m bench.run propagation_cluster
 	$(UV) run --frozen python -m bench.run stack_memory_cluster
+	$(UV) run --frozen python -m bench.run stock_replicas
 	$(UV) run --frozen python -m bench.run gaps
 	$(UV) run --frozen python -m bench.run gap_catch_up
 	$(UV) run --frozen python -m bench.run catch_up

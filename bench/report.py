@@ -6,8 +6,9 @@ Reads the result files the benches write (`<name>.json`, or the newest `<name>-<
 and the machine records of `python -m bench.run` (`<name>.machine.json`), and writes, per
 bench: what it measures (its docstring's first line), the reference it is compared with, the
 figures, the ratio and the aim where one exists (marked met or MISSED), the machine (cores,
-load average at the start and the end) and the date. Plain Markdown tables: matplotlib is not
-a dependency, and a table of a few figures reads as well as a plot.
+load average at the start and the end) and the date; and the plots (`bench.plots`, SVG files
+in `bench/results/plots/`): every aim on one axis, each bench's figures side by side, the
+soak's minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from bench import plots
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -382,6 +385,19 @@ def _soak(r: Result) -> Summary:
     )
 
 
+def _stock_replicas(r: Result) -> Summary:
+    per_s = r.get("median_per_s") or {}
+    lost = r.get("writes_lost_to_another_replica_and_retried") or {}
+    refused = {n: (s or {}).get("409", 0) for n, s in (r.get("statuses") or {}).items()}
+    return Summary(
+        "one stock replica, same requests on the same warehouse, same run",
+        [(f"{n} replica(s) requests/s", v) for n, v in per_s.items()]
+        + [(f"{n} replica(s): lost writes retried", v) for n, v in lost.items()]
+        + [(f"{n} replica(s): answered 409", v) for n, v in refused.items()],
+        ("two replicas / one", _get(r, "ratio_to_one", "2")),
+    )
+
+
 def _unknown(r: Result) -> Summary:
     return Summary("(not described by bench.report)", _flat(r))
 
@@ -406,6 +422,7 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "stack_memory_cluster": _stack_memory,
     "cluster_intake": _cluster_intake,
     "soak": _soak,
+    "stock_replicas": _stock_replicas,
 }
 
 
@@ -448,7 +465,22 @@ def machine_line(result: Result, machine: Result | None) -> str:
     return f"{cpus} cores; load average (1, 5, 15 min) at start {load(start)}, at end {load(end)}"
 
 
-def section(name: str, result: Result, machine: Result | None) -> str:
+def _plots(name: str, result: Result, summary: Summary, plot_dir: Path | None) -> list[str]:
+    if plot_dir is None:
+        return []
+    lines = plots.markdown_image(
+        plot_dir.parent,
+        plots.figures_plot(name, summary.figures, plot_dir / f"{name}.svg"),
+        f"{name}: its figures side by side",
+    )
+    if name == "soak":
+        minutes = plots.soak_plot(result.get("per_minute") or [], plot_dir / "soak-minutes.svg")
+        alt = "soak: latency and memory per minute"
+        lines += plots.markdown_image(plot_dir.parent, minutes, alt)
+    return lines
+
+
+def section(name: str, result: Result, machine: Result | None, plot_dir: Path | None = None) -> str:
     summary = SUMMARIES.get(name, _unknown)(result)
     date = result.get("date") or result.get("when") or (machine or {}).get("ended", "n/a")
     lines = [
@@ -461,6 +493,7 @@ def section(name: str, result: Result, machine: Result | None) -> str:
         lines.append(f"- **Ratio** ({summary.ratio[0]}): {_number(summary.ratio[1])}")
     lines += [f"- **Aim:** {aim}" for aim in summary.aims]
     lines += [f"- **Machine:** {machine_line(result, machine)}", f"- **Date:** {date}", ""]
+    lines += _plots(name, result, summary, plot_dir)
     lines += ["| figure | value |", "|---|---:|"]
     lines += [f"| {label} | {_number(value)} |" for label, value in summary.figures]
     return "\n".join(lines) + "\n"
@@ -475,7 +508,11 @@ def overview(rows: list[tuple[str, Summary]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(results: Path) -> str:
+def render(results: Path, plot: bool = False) -> str:
+    """The report; with `plot`, its SVG plots are written to `results/plots/` and linked."""
+    plot_dir = results / plots.PLOTS if plot else None
+    if plot_dir is not None:
+        plots.clear(plot_dir)  # a bench without results any more leaves no stale plot
     found = latest_results(results)
     sections, rows = [], []
     for name, path in sorted(found.items()):
@@ -483,7 +520,7 @@ def render(results: Path) -> str:
         machine_path = results / f"{name}.machine.json"
         machine = json.loads(machine_path.read_text()) if machine_path.exists() else None
         rows.append((name, SUMMARIES.get(name, _unknown)(result)))
-        sections.append(section(name, result, machine))
+        sections.append(section(name, result, machine, plot_dir))
     missed = sum(1 for _, s in rows for a in s.aims if a.met is False)
     head = [
         "# Benchmark report",
@@ -494,9 +531,13 @@ def render(results: Path) -> str:
         "",
         f"{len(rows)} benches; aims missed: {missed}. {_not_run(found)}",
         "",
-        "",
     ]
-    return "\n".join(head) + overview(rows) + "\n" + "\n".join(sections)
+    if plot_dir is not None:
+        aims = [plots.AimRow(name, aim) for name, summary in rows for aim in summary.aims]
+        head += plots.markdown_image(
+            results, plots.overview_plot(aims, plot_dir / "aims.svg"), "every aim, measured"
+        )
+    return "\n".join(head) + "\n" + overview(rows) + "\n" + "\n".join(sections)
 
 
 def _not_run(found: dict[str, Path]) -> str:
@@ -506,7 +547,7 @@ def _not_run(found: dict[str, Path]) -> str:
 
 def write(results: Path = RESULTS) -> Path:
     out = results / REPORT
-    out.write_text(render(results))
+    out.write_text(render(results, plot=True))
     return out
 
 

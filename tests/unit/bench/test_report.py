@@ -99,3 +99,25 @@ def test_write_puts_the_report_beside_the_results(tmp_path: Path) -> None:
 
     assert out == tmp_path / "report.md"
     assert out.read_text().startswith("# Benchmark report")
+
+
+def test_write_draws_the_plots_and_links_them(tmp_path: Path) -> None:
+    results = _results(tmp_path)
+    stale = results / "plots" / "gone_bench.svg"
+    stale.parent.mkdir()
+    stale.write_text("<svg/>")
+
+    report = write(results).read_text()
+
+    assert "![every aim, measured](plots/aims.svg)" in report
+    assert "![gateway_intake: its figures side by side](plots/gateway_intake.svg)" in report
+    for linked in ("aims.svg", "gateway_intake.svg", "catch_up.svg"):
+        assert (results / "plots" / linked).read_text().startswith("<?xml")
+    assert not stale.exists()
+
+
+def test_render_alone_draws_nothing(tmp_path: Path) -> None:
+    report = render(_results(tmp_path))
+
+    assert "plots/" not in report
+    assert not (tmp_path / "plots").exists()
