@@ -166,15 +166,23 @@ def _top(values: Iterable[Any]) -> float:
 
 
 def soak_plot(per_minute: Sequence[dict[str, Any]], out: Path) -> Path | None:
-    """Latency and memory minute by minute: flat lines are the soak's verdict."""
+    """Latency and memory minute by minute: flat lines are the soak's verdict. The machine's
+    load beneath them, where the soak recorded it, tells a drift from the neighbours' work."""
     minutes = [m for m in per_minute if isinstance(m.get("minute"), int)]
     if len(minutes) < 2:
         return None
     x = [m["minute"] for m in minutes]
     with plt.rc_context(STYLE):
-        figure, (latency, memory) = plt.subplots(
-            2, 1, figsize=(7, 5), sharex=True, layout="constrained"
+        loads = [m.get("load_average") for m in minutes]
+        with_load = any(isinstance(v, int | float) for v in loads)
+        figure, panels = plt.subplots(
+            3 if with_load else 2,
+            1,
+            figsize=(7, 7 if with_load else 5),
+            sharex=True,
+            layout="constrained",
         )
+        latency, memory = panels[0], panels[1]
         latency.plot(x, [m.get("p99_ms") for m in minutes], marker="o", label="p99")
         latency.plot(x, [m.get("p50_ms") for m in minutes], marker="s", label="p50")
         latency.set_ylabel("latency, ms")
@@ -183,9 +191,13 @@ def soak_plot(per_minute: Sequence[dict[str, Any]], out: Path) -> Path | None:
         memory.plot(x, [m.get("services_mib") for m in minutes], marker="o", color=BAR)
         memory.set_ylabel("services' memory, MiB")
         memory.set_ylim(0, _top(m.get("services_mib") for m in minutes))
-        memory.xaxis.set_major_locator(MaxNLocator(integer=True))
-        memory.set_xlabel("minute of the soak")
-        for axes in (latency, memory):
+        if with_load:
+            panels[2].plot(x, loads, marker="^", color="grey")
+            panels[2].set_ylabel("machine load (1 min)")
+            panels[2].set_ylim(0, _top(loads))
+        panels[-1].set_xlabel("minute of the soak")
+        panels[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+        for axes in panels:
             axes.spines[["top", "right"]].set_visible(False)
             axes.grid(axis="y", linewidth=0.3)
         latency.set_title("soak, per minute")

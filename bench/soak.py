@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import time
@@ -55,6 +56,9 @@ class Minute:
     errors: Counter[str] = field(default_factory=Counter)
     services_mib: float = 0.0
     infrastructure_mib: dict[str, float] = field(default_factory=dict)
+    # The machine's 1-minute load average as the minute ends: on a shared machine a p99 that
+    # rises with it is the neighbours' work, not the stack drifting.
+    load_average: float | None = None
 
 
 class Load:
@@ -169,6 +173,7 @@ async def soak(load: Load, stack: Stack, rate: float, minutes: int) -> list[Minu
             records[minute].infrastructure_mib = {
                 n: round(v / MIB, 1) for n, v in memory["infrastructure"].items()
             }
+            records[minute].load_average = round(os.getloadavg()[0], 2)
             summary = summarise([records[minute]])
             print(f"minute {minute + 1}: {json.dumps(summary)}", flush=True)
     await asyncio.gather(*tasks)
@@ -185,7 +190,13 @@ def summarise(minutes: list[Minute]) -> dict[str, Any]:
         "p50_ms": round(percentile(latencies, 50), 1) if latencies else None,
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "services_mib": round(statistics.mean(m.services_mib for m in minutes), 1),
+        "load_average": _mean_load(minutes),
     }
+
+
+def _mean_load(minutes: list[Minute]) -> float | None:
+    loads = [m.load_average for m in minutes if m.load_average is not None]
+    return round(statistics.mean(loads), 2) if loads else None
 
 
 def drift(first: float | None, last: float | None) -> float | None:
@@ -227,6 +238,8 @@ async def run(minutes: int, window: int, rate: float | None, ramp_s: float) -> d
         "p99_last_ms": last["p99_ms"],
         "services_first_mib": first["services_mib"],
         "services_last_mib": last["services_mib"],
+        "load_first": first["load_average"],
+        "load_last": last["load_average"],
         "drift_p99": drift(first["p99_ms"], last["p99_ms"]),
         "drift_memory": drift(first["services_mib"], last["services_mib"]),
         "aim_drift": AIM_DRIFT,
@@ -266,15 +279,20 @@ def markdown(result: dict[str, Any]) -> str:
         f"- **Memory drift** of the services (first {result['services_first_mib']} MiB, last "
         f"{result['services_last_mib']} MiB): {result['drift_memory']} (aim: under "
         f"{AIM_DRIFT:.0%}: {verdict(result['drift_memory'])})",
+        f"- **The machine's load** (1-minute load average, mean over the minutes' ends): first "
+        f"{window} min {result.get('load_first')}, last {window} min {result.get('load_last')}; "
+        "a p99 drift that follows the load is other work on the machine.",
         "",
-        "| minute | operations | errors | p50 ms | p99 ms | services MiB | brokers and store MiB |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| minute | operations | errors | p50 ms | p99 ms | services MiB | load | "
+        "brokers and store MiB |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for m in result["per_minute"]:
         infrastructure = ", ".join(f"{k} {v}" for k, v in m["infrastructure_mib"].items())
         lines.append(
             f"| {m['minute']} | {m['operations']} | {m['errors']} | {m['p50_ms']} | "
-            f"{m['p99_ms']} | {m['services_mib']} | {infrastructure} |"
+            f"{m['p99_ms']} | {m['services_mib']} | {m.get('load_average', 'n/a')} | "
+            f"{infrastructure} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -102,4 +102,13 @@ def test_the_soak_plot_draws_each_minute_and_the_same_input_gives_the_same_file(
     assert first == second  # no date or random id: a rewritten report does not churn in git
     assert b"p99" in first
     assert b"services' memory, MiB" in first
+    assert b"machine load" not in first  # an older soak recorded no load: no empty panel
     assert plots.soak_plot(minutes[:1], tmp_path / "c.svg") is None  # one minute is no line
+
+
+def test_the_soak_plot_draws_the_machine_load_beneath_when_recorded(tmp_path: Path) -> None:
+    minutes = [{"minute": m, "p99_ms": 150.0, "load_average": 2.0 * m} for m in range(1, 6)]
+
+    svg = (plots.soak_plot(minutes, tmp_path / "s.svg") or tmp_path).read_text()
+
+    assert "machine load (1 min)" in svg

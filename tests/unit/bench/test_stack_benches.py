@@ -34,6 +34,9 @@ def test_soak_minutes_add_up_and_drift_is_relative_to_the_first() -> None:
     assert both["errors"] == 1
     assert both["errors_by_kind"] == {"503": 1}
     assert both["services_mib"] == 105.0
+    assert both["load_average"] is None  # neither minute ended with a reading
+    loaded = [Minute(latencies_ms=[1.0], load_average=2.0), Minute(load_average=5.0)]
+    assert summarise(loaded)["load_average"] == 3.5
     assert drift(100.0, 110.0) == 0.1
     assert drift(None, 110.0) is None
 
@@ -41,7 +44,7 @@ def test_soak_minutes_add_up_and_drift_is_relative_to_the_first() -> None:
 def _soak_result() -> dict[str, object]:
     minute = {
         "minute": 1,
-        **summarise([Minute(latencies_ms=[5.0], services_mib=700.0)]),
+        **summarise([Minute(latencies_ms=[5.0], services_mib=700.0, load_average=3.5)]),
         "infrastructure_mib": {"kafka-1": 380.0, "store": 400.0},
     }
     return {
@@ -61,6 +64,8 @@ def _soak_result() -> dict[str, object]:
         "services_last_mib": 707.0,
         "drift_p99": 0.2,
         "drift_memory": 0.01,
+        "load_first": 3.5,
+        "load_last": 9.25,
         "per_minute": [minute],
     }
 
@@ -71,7 +76,8 @@ def test_the_soak_page_says_what_was_missed(tmp_path: Path) -> None:
     assert "**Errors:** 2 of 1000 operations by kind {'409': 2} (aim: none: **MISSED**)" in page
     assert "0.2 (aim: under 10%: **MISSED**)" in page
     assert "0.01 (aim: under 10%: met)" in page
-    assert "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | kafka-1 380.0, store 400.0 |" in page
+    assert "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | 3.5 | kafka-1 380.0, store 400.0 |" in page
+    assert "first 1 min 3.5, last 1 min 9.25" in page
 
 
 def test_the_report_has_a_section_for_each_stack_bench(tmp_path: Path) -> None:
