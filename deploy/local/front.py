@@ -2,11 +2,16 @@
 
 Each request goes to the next gateway in turn. When that one cannot be reached (the connection
 is refused or times out before the request was sent) the next one is tried, since nothing reached
-the first; an instance that fails after it took the request is not retried, as a state change may
-have happened there (the client retries with its Idempotency-Key, as it would anywhere). When no
-instance can be reached: 502 problem+json. The client's address travels in `X-Forwarded-For`
-(appended to what a proxy before us already put there), so the gateways' per-address sign-in
-limits see the client, not the front (they trust the front: `KITFLOW_GATEWAY_TRUSTED_PROXIES`).
+the first. When the connection drops before any answer, the next one is tried only if the request
+is safe to repeat, as the gateway does with the services (ADR 0036): a read, or a change carrying
+an Idempotency-Key (the second gateway's service replays what the first applied). Another change
+is not sent twice: 502, and the client decides. When no instance can be reached: 502
+problem+json. Idle connections are given up before the gateways close them (uvicorn closes an
+idle keep-alive connection after 5 s; a request sent on one at that moment is dropped).
+
+The client's address travels in `X-Forwarded-For` (appended to what a proxy before us already
+put there), so the gateways' per-address sign-in limits see the client, not the front (they
+trust the front: `KITFLOW_GATEWAY_TRUSTED_PROXIES`).
 
 This is for one machine; a real deployment puts its ingress or load balancer here
 (deploy/k8s).
@@ -18,6 +23,7 @@ import itertools
 from collections.abc import Sequence
 
 import httpx
+from kitflow_shared.serve import KEEP_ALIVE_S
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -39,6 +45,20 @@ _NOT_FORWARDED = frozenset(
 )
 _NOT_RETURNED = _NOT_FORWARDED | {"content-encoding"}
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout)
+# The connection closed with no answer at all: what a gateway closing an idle connection gives.
+_DROPPED = httpx.RemoteProtocolError
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# How long a gateway (uvicorn, through kitflow_shared.serve) keeps an idle connection open.
+GATEWAY_KEEP_ALIVE_S = KEEP_ALIVE_S
+
+
+def pool_limits() -> httpx.Limits:
+    """The front's connection pool: idle connections expire at half the gateways' limit."""
+    return httpx.Limits(keepalive_expiry=GATEWAY_KEEP_ALIVE_S / 2)
+
+
+def _repeatable(request: Request) -> bool:
+    return request.method in _SAFE_METHODS or "idempotency-key" in request.headers
 
 
 def create_front(upstreams: Sequence[str], client: httpx.AsyncClient) -> Starlette:
@@ -63,6 +83,10 @@ def create_front(upstreams: Sequence[str], client: httpx.AsyncClient) -> Starlet
                 answer = await client.request(request.method, url, headers=headers, content=body)
             except _NOT_SENT:
                 continue
+            except _DROPPED:
+                if _repeatable(request):
+                    continue
+                return _problem(502, "the gateway instance failed before it answered")
             except httpx.HTTPError:
                 return _problem(502, "the gateway instance failed before it answered")
             kept = [(k, v) for k, v in answer.headers.multi_items() if k not in _NOT_RETURNED]
@@ -94,7 +118,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("upstreams", nargs="+", help="the gateways' base URLs")
     args = parser.parse_args()
-    client = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=2))
+    client = httpx.AsyncClient(timeout=httpx.Timeout(60, connect=2), limits=pool_limits())
     app = create_front([u.rstrip("/") for u in args.upstreams], client)
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
 

@@ -74,3 +74,49 @@ async def test_no_gateway_reachable_answers_502_problem_json() -> None:
     assert answer.status_code == 502
     assert answer.headers["content-type"] == "application/problem+json"
     assert answer.json()["detail"] == "no gateway instance can be reached"
+
+
+class ClosingGateways(FakeGateways):
+    """`closing` drops the connection before answering, as a gateway does when it closes an idle
+    keep-alive connection just as the front reuses it."""
+
+    def __init__(self, closing: frozenset[str]) -> None:
+        super().__init__()
+        self.closing = closing
+        self.dropped: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.url.host in self.closing:
+            self.dropped.append(request)
+            raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
+        return super().__call__(request)
+
+
+async def test_a_read_or_a_keyed_change_dropped_before_an_answer_goes_to_the_next_gateway() -> None:
+    gateways = ClosingGateways(closing=frozenset({"gw-a"}))
+    async with _front(gateways) as client:
+        read = await client.get("/v1/warehouses")
+        keyed = await client.post("/v1/needs", json={}, headers={"Idempotency-Key": "k-1"})
+
+    assert (read.status_code, read.json()["by"]) == (201, "gw-b")
+    assert (keyed.status_code, keyed.json()["by"]) == (201, "gw-b")
+    assert [r.method for r in gateways.dropped] == ["GET"]  # the POST's turn began at gw-b
+    assert gateways.seen[-1].headers["idempotency-key"] == "k-1"
+
+
+async def test_a_change_without_a_key_dropped_before_an_answer_is_not_sent_twice() -> None:
+    gateways = ClosingGateways(closing=frozenset({"gw-a"}))
+    async with _front(gateways) as client:
+        answer = await client.post("/v1/needs", json={"n": 1})
+
+    assert answer.status_code == 502
+    assert answer.json()["detail"] == "the gateway instance failed before it answered"
+    assert len(gateways.dropped) == 1
+    assert gateways.seen == []  # gw-b never saw it: the first may have applied it
+
+
+def test_the_front_gives_up_idle_connections_before_the_gateways_close_them() -> None:
+    limits = front.pool_limits()
+
+    assert limits.keepalive_expiry is not None
+    assert limits.keepalive_expiry < front.GATEWAY_KEEP_ALIVE_S
