@@ -279,9 +279,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"- **Memory drift** of the services (first {result['services_first_mib']} MiB, last "
         f"{result['services_last_mib']} MiB): {result['drift_memory']} (aim: under "
         f"{AIM_DRIFT:.0%}: {verdict(result['drift_memory'])})",
-        f"- **The machine's load** (1-minute load average, mean over the minutes' ends): first "
-        f"{window} min {result.get('load_first')}, last {window} min {result.get('load_last')}; "
-        "a p99 drift that follows the load is other work on the machine.",
+        *_load_line(result, window),
         "",
         "| minute | operations | errors | p50 ms | p99 ms | services MiB | load | "
         "brokers and store MiB |",
@@ -295,6 +293,17 @@ def markdown(result: dict[str, Any]) -> str:
             f"{infrastructure} |"
         )
     return "\n".join(lines) + "\n"
+
+
+def _load_line(result: dict[str, Any], window: int) -> list[str]:
+    """The machine's load beside the drift; a soak from before it was recorded has none."""
+    if result.get("load_first") is None:
+        return []
+    return [
+        f"- **The machine's load** (1-minute load average, mean over the minutes' ends): first "
+        f"{window} min {result['load_first']}, last {window} min {result['load_last']}; "
+        "a p99 drift that follows the load is other work on the machine."
+    ]
 
 
 def main() -> None:
