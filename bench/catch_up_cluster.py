@@ -39,11 +39,12 @@ import multiprocessing
 import platform
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.sharedctypes import Synchronized, SynchronizedArray
-from multiprocessing.synchronize import Barrier
+from multiprocessing.synchronize import Event
 from typing import Any
 
 from kitflow_distribution.consumers import batch_subscriptions, subscriptions
@@ -129,7 +130,8 @@ class Member:
     database: str
     tally: Tally
     index: int
-    ready: Barrier  # every member set up: they join the group together
+    ready: Synchronized[int]  # members set up
+    go: Event  # every member set up: they join the group together
 
 
 def consumer_process(member: Member) -> None:
@@ -156,7 +158,9 @@ async def _consume(member: Member) -> None:
         client_id=f"bench-{member.index}",
         batch_handlers=batches,
     )
-    await asyncio.to_thread(member.ready.wait)
+    with member.ready.get_lock():
+        member.ready.value += 1
+    await asyncio.to_thread(member.go.wait)
     await runner.run()
 
 
@@ -165,13 +169,13 @@ async def consume_group(
 ) -> dict[str, Any]:
     """`members` consumer processes in one group until they handled `total` records."""
     tally = Tally.new(ctx, members)
-    ready = ctx.Barrier(members + 1)
+    ready, go = ctx.Value("q", 0), ctx.Event()
     processes: list[SpawnProcess] = [
         ctx.Process(
             target=consumer_process,
             args=(
                 Member(
-                    infra.kafka_bootstrap, infra.store_url, namespace, database, tally, m, ready
+                    infra.kafka_bootstrap, infra.store_url, namespace, database, tally, m, ready, go
                 ),
             ),
             daemon=True,
@@ -181,12 +185,9 @@ async def consume_group(
     for process in processes:
         process.start()
     try:
-        await asyncio.to_thread(ready.wait, 600)
-        deadline = time.monotonic() + DEADLINE_S
-        while tally.done.value < total:
-            if any(not p.is_alive() for p in processes) or time.monotonic() > deadline:
-                raise RuntimeError(f"{members} consumers handled {tally.done.value} of {total}")
-            await asyncio.sleep(0.05)
+        await _until(lambda: ready.value == members, processes)
+        go.set()
+        await _until(lambda: tally.done.value >= total, processes)
     finally:
         for process in processes:
             process.terminate()
@@ -196,6 +197,14 @@ async def consume_group(
                 process.kill()
                 process.join(10)
     return rates(tally)
+
+
+async def _until(condition: Callable[[], bool], processes: list[SpawnProcess]) -> None:
+    deadline = time.monotonic() + DEADLINE_S
+    while not condition():
+        if not all(p.is_alive() for p in processes) or time.monotonic() > deadline:
+            raise RuntimeError("a consumer process ended, or the deadline passed")
+        await asyncio.sleep(0.05)
 
 
 async def run(infra: Any, needs: int) -> dict[str, Any]:
