@@ -107,15 +107,18 @@ class SharedClock(Clock):
 
 def rates(tally: Tally) -> dict[str, Any]:
     """The group's events per second from its first record to its last, and from the moment
-    every member handled records (the events handled before that moment left out)."""
+    every member that handled records had begun (the events handled before it left out); a
+    member the group gave nothing (the others done first) is counted in `members_handling`."""
     firsts = tally.first[:]
+    handling = [m for m, first in enumerate(firsts) if first > 0.0]
     last, done = tally.last.value, tally.done.value
-    latest = max(range(len(firsts)), key=lambda m: firsts[m])
+    latest = max(handling, key=lambda m: firsts[m])
     steady = done - tally.done_before_first[latest]
     return {
-        "events_per_s": round(done / (last - min(firsts)), 1),
+        "events_per_s": round(done / (last - min(firsts[m] for m in handling)), 1),
         "all_members_events_per_s": round(steady / (last - firsts[latest]), 1),
         "events_before_all_members": done - steady,
+        "members_handling": len(handling),
         "share_per_member": [round(m / done, 3) for m in tally.mine[:]],
     }
 
@@ -270,6 +273,7 @@ def summary(
         "two_consumers_both_running_events_per_s": two["all_members_events_per_s"],
         "two_consumers_events_before_both_running": two["events_before_all_members"],
         "two_consumers_share": two["share_per_member"],
+        "two_consumers_handling": two["members_handling"],
         "ratio_two_consumers_to_reference": round(two["events_per_s"] / reference, 2),
         "ratio_two_consumers_both_running_to_reference": round(
             two["all_members_events_per_s"] / reference, 2

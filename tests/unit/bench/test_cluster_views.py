@@ -30,6 +30,20 @@ def test_the_pair_is_timed_from_the_first_record_and_from_when_both_consume() ->
     assert figures["all_members_events_per_s"] == 225.0  # the other 900 in the last 4 s
     assert figures["events_before_all_members"] == 300
     assert figures["share_per_member"] == [0.583, 0.417]
+    assert figures["members_handling"] == 2
+
+
+def test_a_member_given_nothing_leaves_the_pair_timed_as_one() -> None:
+    tally = Tally.new(multiprocessing.get_context("spawn"), 2)
+    tally.first[0], tally.mine[0] = 100.0, 400
+    tally.done.value, tally.last.value = 400, 102.0
+
+    figures = rates(tally)
+
+    assert figures["events_per_s"] == 200.0
+    assert figures["all_members_events_per_s"] == 200.0
+    assert figures["members_handling"] == 1
+    assert figures["share_per_member"] == [1.0, 0.0]
 
 
 def test_the_shared_clock_counts_each_member_and_starts_once() -> None:
@@ -56,6 +70,7 @@ def test_the_cluster_sections_carry_their_ratios_and_the_aim(tmp_path: Path) -> 
         "events_per_s": 600.0,
         "all_members_events_per_s": 700.0,
         "events_before_all_members": 120,
+        "members_handling": 2,
         "share_per_member": [0.5, 0.5],
     }
     catch_up = summary(2000, 3100, raw=5000.0, reference=1000.0, one=one, two=two)
