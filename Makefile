@@ -117,6 +117,8 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run gap_catch_up
 	$(UV) run --frozen python -m bench.run catch_up
 	$(UV) run --frozen python -m bench.run rebuild
+	$(UV) run --frozen python -m bench.run catch_up_cluster
+	$(UV) run --frozen python -m bench.run rebuild_cluster
 	$(UV) run --frozen python -m bench.report
 
 .PHONY: soak

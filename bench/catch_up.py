@@ -16,7 +16,8 @@ topics; then, from the beginning of the topics, each mode with a consumer group 
 Each mode writes into a database of its own, and is timed from its first record to its last
 (the group's join is left out of every mode). Events per second of each and the ratios to the
 bare loop are written as JSON to bench/results/. The broker and store come from
-KITFLOW_TEST_* variables, else they are started as the tests start them.
+KITFLOW_TEST_* variables, else they are started as the tests start them. In cluster mode (three
+brokers, two consumer processes in one group): bench.catch_up_cluster.
 """
 
 from __future__ import annotations

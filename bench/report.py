@@ -270,6 +270,28 @@ def _catch_up(r: Result) -> Summary:
     )
 
 
+def _catch_up_cluster(r: Result) -> Summary:
+    return Summary(
+        "the same bare loop (one process) on the same three brokers, same store",
+        _rates(
+            r,
+            [
+                ("two consumers (two processes) events/s", "two_consumers_events_per_s"),
+                ("the same, both running events/s", "two_consumers_both_running_events_per_s"),
+                ("one consumer (one process) events/s", "one_consumer_events_per_s"),
+                ("reference events/s", "reference_events_per_s"),
+                ("raw consume events/s", "raw_events_per_s"),
+                ("share of each consumer", "two_consumers_share"),
+                ("two consumers / one", "ratio_two_consumers_to_one"),
+                ("one consumer / reference", "ratio_one_consumer_to_reference"),
+            ],
+        ),
+        ("two consumers / reference", r.get("ratio_two_consumers_to_reference")),
+        # Issue 17's aim: the views catch up at least twice as fast as the per-event loop.
+        _ratio_aim(r, "ratio_two_consumers_to_reference", True, 2.0),
+    )
+
+
 def _rebuild(r: Result) -> Summary:
     return Summary(
         "the raw consume of the same events (aiokafka, no store)",
@@ -416,6 +438,8 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "gap_catch_up": _gap_catch_up,
     "catch_up": _catch_up,
     "rebuild": _rebuild,
+    "catch_up_cluster": _catch_up_cluster,
+    "rebuild_cluster": _rebuild,
     "propagation": _propagation,
     "propagation_cluster": _propagation,
     "stack_memory": _stack_memory,
