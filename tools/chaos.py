@@ -38,8 +38,6 @@ import itertools
 import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,9 +55,10 @@ from kitflow_gateway.config import DEV_ADMIN_PASSWORD
 from rich.console import Console
 from rich.table import Table
 
+from tools.local_system import CLUSTER_OFFSETS, LocalSystem, alive
+
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / "deploy" / "local"
-RUN_SYSTEM = LOCAL / "run_system.py"
 ADMIN = ("admin@iom.int", DEV_ADMIN_PASSWORD)
 # The demo users' (deploy/local/demo_operation.py), good on a development store only.
 DEMO_PASSWORD = "kitflow-demo-passphrase"  # noqa: S105
@@ -77,9 +76,6 @@ FINAL_PLAN_STATES = frozenset(
     {"delivered", "closed", "cancelled", "reserved", "partly-reserved", "dispatched"}
 )
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# The cluster's port layout (deploy/local/cluster.py): offsets from its two bases.
-BROKER_OFFSETS = (0, 1, 2, 10, 11, 12)
-FRONT_OFFSETS = (0, 1, 2, 11, 12, 21, 22, 31, 32)
 
 console = Console()
 
@@ -99,164 +95,42 @@ def _cluster_module() -> ModuleType:
 # --------------------------------------------------------------------------- the cluster
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+class ChaosCluster(LocalSystem):
+    """`run_system.py --cluster` as a child process (tools/local_system.py), and the handles to
+    hurt it."""
 
-
-def _free_base(offsets: tuple[int, ...], rng: random.Random) -> int:
-    for _ in range(200):
-        base = rng.randrange(40_000, 50_000)
-        if all(_free(base + o) for o in offsets):
-            return base
-    raise RuntimeError("no free ports for the cluster")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def _environ(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return {}
-    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
-
-
-@dataclass
-class ChaosCluster:
-    """`run_system.py --cluster` as a child process, and the handles to hurt it."""
-
-    local: Path
-    rng: random.Random
-    kafka_port: int = 0
-    front_port: int = 0
-    store_port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    seen: set[int] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.kafka_port = _free_base(BROKER_OFFSETS, self.rng)
-        self.front_port = _free_base(FRONT_OFFSETS, self.rng)
-        self.store_port = _free_base((0,), self.rng)
+    def __init__(self, local: Path, rng: random.Random) -> None:
+        super().__init__(
+            "cluster",
+            local,
+            {
+                # On disk: the store's restart keeps what it held.
+                "KITFLOW_STORE_BACKEND": "h2",
+                "KITFLOW_STORE_HEAP": os.environ.get("KITFLOW_STORE_HEAP", "768m"),
+                # A supervisor that brings a killed instance back quickly.
+                "KITFLOW_RESTART_FIRST_DELAY_S": "1",
+                "KITFLOW_RESTART_MAX_DELAY_S": "5",
+            },
+            rng=rng,
+        )
         self.cluster_mod = _cluster_module()
         self.cluster = self.cluster_mod.Cluster(
-            local_dir=self.local,
+            local_dir=local,
             kafka_port=self.kafka_port,
             front_port=self.front_port,
             store_port=self.store_port,
             kafka_heap=os.environ.get("KITFLOW_CLUSTER_KAFKA_HEAP", "384m"),
         )
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KITFLOW_LOCAL_DIR": str(self.local),
-            "KITFLOW_CACHE_DIR": os.environ.get("KITFLOW_CACHE_DIR", str(REPO / ".local/cache")),
-            # On disk: the store's restart keeps what it held.
-            "KITFLOW_STORE_BACKEND": "h2",
-            "KITFLOW_STORE_HEAP": os.environ.get("KITFLOW_STORE_HEAP", "768m"),
-            "KITFLOW_CLUSTER_KAFKA_PORT": str(self.kafka_port),
-            "KITFLOW_CLUSTER_FRONT_PORT": str(self.front_port),
-            "KITFLOW_CLUSTER_STORE_PORT": str(self.store_port),
-            "KITFLOW_LOG_JSON": "false",
-            # A supervisor that brings a killed instance back quickly.
-            "KITFLOW_RESTART_FIRST_DELAY_S": "1",
-            "KITFLOW_RESTART_MAX_DELAY_S": "5",
-        }
-
-    @property
-    def output(self) -> Path:
-        return self.local / "run_cluster.out"
-
-    @property
-    def front(self) -> str:
-        return f"http://127.0.0.1:{self.front_port}"
-
-    @property
-    def bootstrap(self) -> str:
-        return str(self.cluster.bootstrap_servers)
-
-    def start(self, timeout_s: float = 600) -> None:
-        with self.output.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603 (our own script)
-                [sys.executable, str(RUN_SYSTEM), "--cluster"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while "kitflow is up." not in self.text():
-            self._remember()
-            if self.process.poll() is not None:
-                raise RuntimeError(f"run_system exited before it was up:\n{self.text()[-4000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not up within {timeout_s:g} s:\n{self.text()[-4000:]}")
-            time.sleep(0.5)
-        self._remember()
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace") if self.output.exists() else ""
-
-    def _remember(self) -> None:
-        if self.process is not None:
-            self.seen |= set(self.service_pids())
-        self.seen |= set(self.infra_pids())
-
-    def service_pids(self) -> dict[int, str]:
-        """pid → instance name (stock-1, gateway-2, ...) of the services run_system supervises."""
-        if self.process is None:
-            return {}
-        found: dict[int, str] = {}
-        for pid in _children(self.process.pid):
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            for kind, offset in self.cluster_mod.PORT_OFFSETS.items():
-                if f"kitflow_{kind}".encode() in command:
-                    port = int(_environ(pid).get(f"KITFLOW_{kind.upper()}_PORT", "0"))
-                    found[pid] = f"{kind}-{port - self.front_port - offset}"
-        return found
-
-    def _broker_pid_file(self, node: int) -> Path:
-        return self.local / f"kafka-{self.cluster.broker_port(node)}" / "kafka.pid"
-
-    def _store_pid_file(self) -> Path:
-        return self.local / f"store-{self.store_port}" / "store.pid"
-
-    def infra_pids(self) -> list[int]:
-        files = [self._broker_pid_file(n) for n in (1, 2, 3)] + [self._store_pid_file()]
-        pids = []
-        for f in files:
-            with contextlib.suppress(OSError, ValueError):
-                pids.append(int(f.read_text()))
-        return pids
+    def instances(self) -> dict[int, str]:
+        """pid → instance name (stock-1, gateway-2, ...) of the services run_system supervises
+        (the front is left out: the workload goes through it)."""
+        return {pid: name for name, pid in self.service_pids().items() if name != "front"}
 
     def kill_broker(self, node: int) -> int:
-        pid = int(self._broker_pid_file(node).read_text())
+        pid = int(self.broker_pid_file(node).read_text())
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.1)
         return pid
 
@@ -267,28 +141,12 @@ class ChaosCluster:
 
     def start_broker(self, node: int) -> None:
         self._tool(node, "start", "kafka")
-        self._remember()
+        self.remember()
 
     def restart_store(self) -> None:
         self._tool(None, "stop", "store")
         self._tool(None, "start", "store")
-        self._remember()
-
-    def stop(self) -> None:
-        """SIGTERM to run_system (it stops the services, brokers and store in order); whatever
-        is left after that, by the pids seen, SIGKILL."""
-        if self.process is not None and self.process.poll() is None:
-            self._remember()
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(180)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        for pid in self.seen | set(self.infra_pids()):
-            with contextlib.suppress(ProcessLookupError):
-                if _alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+        self.remember()
 
 
 # --------------------------------------------------------------------------- the careful client
@@ -786,7 +644,7 @@ class Monkey:
                 await asyncio.to_thread(self._restart_store)
 
     def _kill_service(self) -> None:
-        instances = self.cluster.service_pids()
+        instances = self.cluster.instances()
         if not instances:
             return
         pid = self.rng.choice(sorted(instances))
@@ -1005,7 +863,7 @@ async def settle(
 async def wait_all_up(cluster: ChaosCluster, timeout_s: float) -> None:
     """Until every instance (the supervisor restarts the killed) and the front answer /readyz."""
     ports = [cluster.front_port] + [
-        cluster.front_port + offset + i for offset in (0, 10, 20, 30) for i in (1, 2)
+        cluster.front_port + offset + i for offset in CLUSTER_OFFSETS.values() for i in (1, 2)
     ]
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=2) as http:
@@ -1088,7 +946,7 @@ async def drive(
     settle_s: float,
 ) -> Result:
     stats = Stats()
-    client = CarefulClient(cluster.front, rng, stats, give_up_s=240)
+    client = CarefulClient(cluster.url, rng, stats, give_up_s=240)
     started = time.monotonic()
     try:
         baseline = await take_baseline(client)
@@ -1124,7 +982,7 @@ def run_chaos(
     with _workdir(local) as directory:
         cluster = ChaosCluster(directory, rng)
         try:
-            console.print(f"starting the cluster in {directory} (front {cluster.front}) ...")
+            console.print(f"starting the cluster in {directory} (front {cluster.url}) ...")
             cluster.start()
             console.print("cluster up; workload and chaos ...")
             return asyncio.run(
