@@ -5,8 +5,9 @@ It starts `make run-cluster` (deploy/local/run_system.py --cluster) on ports of 
 directory of its own (never touching a running `make run` or `make run-cluster`), with the
 store on disk (h2) so that a store restart keeps the data. `run_system` seeds the demo Mali
 operation (warehouses, catalogue, partners, users); the workload then runs through the
-round-robin front: receipts, dispatches, transfers (sent and received), needs (created,
-validated), plans (drafted, approved, dispatched, delivered; cancelled when nothing could be
+round-robin front: receipts, dispatches, transfers (sent and received), needs (reported by the
+demo's partner organisations, NRC, DRC and AMSS, each signed in as itself; validated by the
+coordinator), plans (drafted, approved, dispatched, delivered; cancelled when nothing could be
 reserved). Every state change carries an Idempotency-Key and is retried as a careful client
 would: the same key, exponential backoff with jitter, on a connection error, a timeout, 5xx,
 429, and a 409 that says when to come back (Retry-After); any other 4xx is an answer.
@@ -20,7 +21,9 @@ same data. Then, once everything has settled (polled with a deadline), it checks
   sent, plus the transfers received, minus what plans dispatched; the ledger's last running
   balance is the balance; no balance is negative;
 - distribution's view of each balance is stock's;
-- every acknowledged need exists once, in the status its acknowledged commands left;
+- every acknowledged need exists once, in the organisation that reported it, in the status its
+  acknowledged commands left; each partner's own list holds its needs of the run, all of them
+  and no other organisation's;
 - every plan is in a final state: delivered, cancelled, or (its saga done, waiting for a
   command) reserved, partly-reserved, dispatched with every line answered; never reserving or
   dispatching;
@@ -63,7 +66,14 @@ ADMIN = ("admin@iom.int", DEV_ADMIN_PASSWORD)
 # The demo users' (deploy/local/demo_operation.py), good on a development store only.
 DEMO_PASSWORD = "kitflow-demo-passphrase"  # noqa: S105
 COORDINATOR = "coordinator@iom.int"
-PARTNER = "needs@nrc.no"
+# The demo's partner organisations, each reporting its needs with its own sign-in (the gateway
+# counts each organisation's requests apart, as it would real partners'). Each reports from
+# sites of its own, 0.1° of longitude (11 km) apart, so no need is a possible duplicate of
+# another partner's (needs' duplicate rule: the same site within 1 km).
+PARTNERS = {"needs@nrc.no": "NRC", "needs@drc.ngo": "DRC", "needs@amss.ml": "AMSS"}
+PARTNER_SITES_LON = {"NRC": -4.1, "DRC": -4.0, "AMSS": -3.9}
+# Everyone else the workload signs in as works for the cluster lead.
+LEAD = "IOM"
 # Demo warehouses (deploy/demo/mali) and items the demo's plans do not reserve.
 WAREHOUSES = ("BKO-MAIN", "MOP-SUB", "TOM-SUB", "GAO-SUB")
 ITEMS = ("KIT-NFI", "KIT-HYGIENE", "BLANKET", "JERRYCAN-20L")
@@ -167,6 +177,8 @@ class Stats:
     unanswered: Counter[str] = field(default_factory=Counter)
     retried: Counter[str] = field(default_factory=Counter)
     retry_reasons: Counter[str] = field(default_factory=Counter)
+    # Answers 429 (the per-organisation rate limit) by the organisation that got them.
+    rate_limited: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     # The first answer of each kind of refusal, to read why.
     refusal_examples: dict[str, str] = field(default_factory=dict)
@@ -179,6 +191,7 @@ class CarefulClient:
         self.stats = stats
         self.give_up_s = give_up_s
         self.bearers: dict[str, dict[str, str]] = {}
+        self.organisation_of: dict[str, str] = {}  # Authorization header → organisation
         self.keys = itertools.count(1)
         self.run_id = f"{rng.getrandbits(32):08x}"
 
@@ -199,7 +212,9 @@ class CarefulClient:
             )
             if answer.status != 200:
                 raise RuntimeError(f"sign-in of {username}: {answer.status} {answer.body}")
-            self.bearers[username] = {"Authorization": f"Bearer {answer.body['access_token']}"}
+            bearer = f"Bearer {answer.body['access_token']}"
+            self.bearers[username] = {"Authorization": bearer}
+            self.organisation_of[bearer] = PARTNERS.get(username, LEAD)
         return self.bearers[username]
 
     async def admin(self) -> dict[str, str]:
@@ -212,7 +227,7 @@ class CarefulClient:
         headers = {**who, "Idempotency-Key": self.key(kind)}
         self.stats.operations[kind] += 1
         outcome = await self._retrying(
-            kind, lambda: self.http.request(method, path, json=body, headers=headers)
+            kind, lambda: self.http.request(method, path, json=body, headers=headers), who
         )
         if outcome.status is None:
             self.stats.unanswered[kind] += 1
@@ -228,12 +243,17 @@ class CarefulClient:
 
     async def get(self, path: str, who: dict[str, str] | None = None) -> Any:
         who = who or await self.admin()
-        outcome = await self._retrying("read", lambda: self.http.get(path, headers=who))
+        outcome = await self._retrying("read", lambda: self.http.get(path, headers=who), who)
         if outcome.status != 200:
             raise RuntimeError(f"GET {path}: {outcome.status} {outcome.body}")
         return outcome.body
 
-    async def _retrying(self, kind: str, send: Callable[[], Awaitable[httpx.Response]]) -> Outcome:
+    async def _retrying(
+        self,
+        kind: str,
+        send: Callable[[], Awaitable[httpx.Response]],
+        who: dict[str, str] | None = None,
+    ) -> Outcome:
         deadline = time.monotonic() + self.give_up_s
         delay = 0.2
         for attempt in itertools.count(1):
@@ -250,6 +270,9 @@ class CarefulClient:
             if time.monotonic() > deadline:
                 return Outcome(None, reason, attempt)
             self.stats.retry_reasons[reason] += 1
+            if reason == "429":
+                organisation = self.organisation_of.get((who or {}).get("Authorization", ""))
+                self.stats.rate_limited[organisation or "(signing in)"] += 1
             if kind != "read":
                 self.stats.retried[kind] += attempt == 1
             # Full jitter: replicas coming back are not hit by every client at once.
@@ -291,6 +314,7 @@ class Expectations:
     # need id → the status its acknowledged commands left it in
     needs: dict[str, str] = field(default_factory=dict)
     need_refs: dict[str, str] = field(default_factory=dict)  # external ref → need id
+    need_organisations: dict[str, str] = field(default_factory=dict)  # need id → reported by
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # plan id → what was done
     unanswered: list[str] = field(default_factory=list)
     validated_queue: list[str] = field(default_factory=list)
@@ -405,7 +429,7 @@ class Workload:
         )
         self._record(out, StockMove(destination, grn, quantities, True), "transfer-receipt")
 
-    def _need_body(self, ref: str) -> dict[str, Any]:
+    def _need_body(self, ref: str, organisation: str) -> dict[str, Any]:
         households = self.rng.randint(3, 12)
         admin2 = self.rng.choice(NEED_PLACES)
         return {
@@ -414,7 +438,10 @@ class Workload:
                 "admin1_pcode": admin2[:4],
                 "admin2_pcode": admin2,
                 "site_name": f"Chaos site {ref}",
-                "coordinates": {"lat": 14.5 + self.rng.random() / 10, "lon": -4.1},
+                "coordinates": {
+                    "lat": 14.5 + self.rng.random() / 10,
+                    "lon": PARTNER_SITES_LON[organisation],
+                },
             },
             "population": {"households": households, "individuals": households * 6},
             "displacement_status": "idp",
@@ -425,8 +452,10 @@ class Workload:
 
     async def need(self) -> str | None:
         ref = self._doc("CHAOS-NEED")
-        partner = await self.c.sign_in(PARTNER)
-        out = await self.c.command("need", partner, "/v1/needs", self._need_body(ref))
+        username = self.rng.choice(sorted(PARTNERS))
+        organisation = PARTNERS[username]
+        partner = await self.c.sign_in(username)
+        out = await self.c.command("need", partner, "/v1/needs", self._need_body(ref, organisation))
         if out.status is None:
             self.expect.unanswered.append(f"need {ref}")
             return None
@@ -434,6 +463,7 @@ class Workload:
             return None
         need_id = str(out.body["id"])
         self.expect.need_refs[ref] = need_id
+        self.expect.need_organisations[need_id] = organisation
         self.expect.needs[need_id] = str(out.body["status"])
         coordinator = await self.c.sign_in(COORDINATOR)
         out = await self.c.command("validate", coordinator, f"/v1/needs/{need_id}/validate", None)
@@ -693,10 +723,11 @@ async def _card(c: CarefulClient, warehouse: str, item: str) -> list[dict[str, A
             return rows
 
 
-async def _all_needs(c: CarefulClient) -> list[dict[str, Any]]:
+async def _all_needs(c: CarefulClient, who: dict[str, str]) -> list[dict[str, Any]]:
+    """Every need `who` may read (a partner: its organisation's; the admin: all)."""
     found: list[dict[str, Any]] = []
     while True:
-        page = await c.get(f"/v1/needs?limit=500&offset={len(found)}")
+        page = await c.get(f"/v1/needs?limit=500&offset={len(found)}", who)
         found.extend(page["items"])
         if len(found) >= page["total"] or not page["items"]:
             return found
@@ -779,23 +810,7 @@ async def check(
                 f"{place[0]} {place[1]}: distribution sees {theirs}, stock has {mine}"
             )
 
-    needs = await _all_needs(c)
-    refs = Counter(str(n.get("external_ref")) for n in needs)
-    status_of = {str(n["id"]): str(n["status"]) for n in needs}
-    for ref, need_id in expect.need_refs.items():
-        if refs[ref] != 1:
-            violations.append(f"need {ref}: {refs[ref]} needs with this reference")
-        if need_id not in status_of:
-            violations.append(f"need {need_id} ({ref}) acknowledged but not found")
-        elif expect.needs[need_id] == "validated" and status_of[need_id] in ("submitted", "draft"):
-            violations.append(f"need {need_id}: validated but {status_of[need_id]}")
-    for ref, n in refs.items():
-        if run_marker in ref and ref not in expect.need_refs:
-            violations.append(f"need {ref}: exists {n} time(s) though never acknowledged")
-    need_view = {n["need_id"]: n["status"] for n in await c.get("/v1/views/needs", coordinator)}
-    for need_id, status in expect.needs.items():
-        if status == "validated" and need_view.get(need_id) in (None, "submitted"):
-            violations.append(f"need {need_id}: distribution's view has {need_view.get(need_id)}")
+    violations.extend(await _check_needs(c, expect))
 
     for plan_id, plan in plans.items():
         done = expect.plans[plan_id]
@@ -822,6 +837,53 @@ async def check(
             violations.append(f"plan {plan_id}: dispatch acknowledged, status {status}")
 
     violations.extend(await dead_letters(bootstrap))
+    return violations
+
+
+async def _check_needs(c: CarefulClient, expect: Expectations) -> list[str]:
+    """Every acknowledged need once, in its organisation, in the status its commands left; each
+    partner sees its own needs of this run, all of them and no other's; distribution's view."""
+    violations: list[str] = []
+    run_marker = c.run_id.upper()
+    needs = await _all_needs(c, await c.admin())
+    refs = Counter(str(n.get("external_ref")) for n in needs)
+    status_of = {str(n["id"]): str(n["status"]) for n in needs}
+    organisation_of = {str(n["id"]): str(n.get("organisation")) for n in needs}
+    for ref, need_id in expect.need_refs.items():
+        if refs[ref] != 1:
+            violations.append(f"need {ref}: {refs[ref]} needs with this reference")
+        if need_id not in status_of:
+            violations.append(f"need {need_id} ({ref}) acknowledged but not found")
+            continue
+        if expect.needs[need_id] == "validated" and status_of[need_id] in ("submitted", "draft"):
+            violations.append(f"need {need_id}: validated but {status_of[need_id]}")
+        reported_by = expect.need_organisations[need_id]
+        if organisation_of[need_id] != reported_by:
+            violations.append(
+                f"need {need_id}: reported by {reported_by}, organisation "
+                f"{organisation_of[need_id]}"
+            )
+    for ref, n in refs.items():
+        if run_marker in ref and ref not in expect.need_refs:
+            violations.append(f"need {ref}: exists {n} time(s) though never acknowledged")
+    for username, organisation in sorted(PARTNERS.items()):
+        theirs = {
+            str(n["id"])
+            for n in await _all_needs(c, await c.sign_in(username))
+            if run_marker in str(n.get("external_ref"))
+        }
+        acknowledged = {i for i, o in expect.need_organisations.items() if o == organisation}
+        if theirs != acknowledged:
+            violations.append(
+                f"{organisation} sees {len(theirs)} needs of this run, acknowledged "
+                f"{len(acknowledged)}: missing {sorted(acknowledged - theirs)[:5]}, "
+                f"not its own {sorted(theirs - acknowledged)[:5]}"
+            )
+    coordinator = await c.sign_in(COORDINATOR)
+    need_view = {n["need_id"]: n["status"] for n in await c.get("/v1/views/needs", coordinator)}
+    for need_id, status in expect.needs.items():
+        if status == "validated" and need_view.get(need_id) in (None, "submitted"):
+            violations.append(f"need {need_id}: distribution's view has {need_view.get(need_id)}")
     return violations
 
 
@@ -928,6 +990,8 @@ class Result:
         wide.print(self.table())
         causes = ", ".join(f"{r}: {n}" for r, n in self.stats.retry_reasons.most_common())
         wide.print(f"retried attempts by cause: {causes or 'none'}")
+        limited = ", ".join(f"{o}: {n}" for o, n in self.stats.rate_limited.most_common())
+        wide.print(f"429 (rate limit) by organisation: {limited or 'none'}")
         for e in self.events:
             wide.print(f"{e.at_s:7.1f} s  {e.kind:<14} {e.what}")
         for r, n in sorted(self.stats.refusals.items()):
