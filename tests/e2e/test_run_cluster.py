@@ -19,7 +19,9 @@ from kitflow_shared.topics import ALL_TOPICS
 
 from tools.local_system import LocalSystem, alive
 
-pytestmark = pytest.mark.infra
+# Starting three brokers and eight services takes minutes on a loaded 2-core machine: its own
+# deadlines (480 s to be up, 180 s to stop) are the verdicts, not the suite's 300 s default.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
