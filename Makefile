@@ -114,7 +114,6 @@ bench: install ## run every benchmark (ratios against references measured in the
 	$(UV) run --frozen python -m bench.run stack_memory_cluster
 	$(UV) run --frozen python -m bench.run stock_replicas
 	$(UV) run --frozen python -m bench.run gaps
-	$(UV) run --frozen python -m bench.run gap_catch_up
 	$(UV) run --frozen python -m bench.run catch_up
 	$(UV) run --frozen python -m bench.run rebuild
 	$(UV) run --frozen python -m bench.run catch_up_cluster

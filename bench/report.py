@@ -234,23 +234,6 @@ def _gaps(r: Result) -> Summary:
     )
 
 
-def _gap_catch_up(r: Result) -> Summary:
-    return Summary(
-        "a bare loop upserting one document per event from the same topic",
-        _rates(
-            r,
-            [
-                ("needs path one by one, events/s", "views_events_per_s"),
-                ("needs path batched, events/s", "views_batched_events_per_s"),
-                ("reference events/s", "reference_events_per_s"),
-            ],
-        ),
-        ("batched / reference", r.get("ratio_views_batched_to_reference")),
-        # Issue 17's aim: the views catch up at least twice as fast as the per-event loop.
-        _ratio_aim(r, "ratio_views_batched_to_reference", True, 2.0),
-    )
-
-
 def _catch_up(r: Result) -> Summary:
     return Summary(
         "a bare loop consuming the same topics and upserting one document per event, same store",
@@ -435,7 +418,6 @@ SUMMARIES: dict[str, Callable[[Result], Summary]] = {
     "store_durability": _store_durability,
     "warehouse_2g": _warehouse_2g,
     "gaps": _gaps,
-    "gap_catch_up": _gap_catch_up,
     "catch_up": _catch_up,
     "rebuild": _rebuild,
     "catch_up_cluster": _catch_up_cluster,

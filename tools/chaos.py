@@ -5,8 +5,9 @@ It starts `make run-cluster` (deploy/local/run_system.py --cluster) on ports of 
 directory of its own (never touching a running `make run` or `make run-cluster`), with the
 store on disk (h2) so that a store restart keeps the data. `run_system` seeds the demo Mali
 operation (warehouses, catalogue, partners, users); the workload then runs through the
-round-robin front: receipts, dispatches, transfers (sent and received), needs (created,
-validated), plans (drafted, approved, dispatched, delivered; cancelled when nothing could be
+round-robin front: receipts, dispatches, transfers (sent and received), needs (reported by the
+demo's partner organisations, NRC, DRC and AMSS, each signed in as itself; validated by the
+coordinator), plans (drafted, approved, dispatched, delivered; cancelled when nothing could be
 reserved). Every state change carries an Idempotency-Key and is retried as a careful client
 would: the same key, exponential backoff with jitter, on a connection error, a timeout, 5xx,
 429, and a 409 that says when to come back (Retry-After); any other 4xx is an answer.
@@ -20,7 +21,9 @@ same data. Then, once everything has settled (polled with a deadline), it checks
   sent, plus the transfers received, minus what plans dispatched; the ledger's last running
   balance is the balance; no balance is negative;
 - distribution's view of each balance is stock's;
-- every acknowledged need exists once, in the status its acknowledged commands left;
+- every acknowledged need exists once, in the organisation that reported it, in the status its
+  acknowledged commands left; each partner's own list holds its needs of the run, all of them
+  and no other organisation's;
 - every plan is in a final state: delivered, cancelled, or (its saga done, waiting for a
   command) reserved, partly-reserved, dispatched with every line answered; never reserving or
   dispatching;
@@ -38,8 +41,6 @@ import itertools
 import os
 import random
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,14 +58,22 @@ from kitflow_gateway.config import DEV_ADMIN_PASSWORD
 from rich.console import Console
 from rich.table import Table
 
+from tools.local_system import CLUSTER_OFFSETS, LocalSystem, alive
+
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / "deploy" / "local"
-RUN_SYSTEM = LOCAL / "run_system.py"
 ADMIN = ("admin@iom.int", DEV_ADMIN_PASSWORD)
 # The demo users' (deploy/local/demo_operation.py), good on a development store only.
 DEMO_PASSWORD = "kitflow-demo-passphrase"  # noqa: S105
 COORDINATOR = "coordinator@iom.int"
-PARTNER = "needs@nrc.no"
+# The demo's partner organisations, each reporting its needs with its own sign-in (the gateway
+# counts each organisation's requests apart, as it would real partners'). Each reports from
+# sites of its own, 0.1° of longitude (11 km) apart, so no need is a possible duplicate of
+# another partner's (needs' duplicate rule: the same site within 1 km).
+PARTNERS = {"needs@nrc.no": "NRC", "needs@drc.ngo": "DRC", "needs@amss.ml": "AMSS"}
+PARTNER_SITES_LON = {"NRC": -4.1, "DRC": -4.0, "AMSS": -3.9}
+# Everyone else the workload signs in as works for the cluster lead.
+LEAD = "IOM"
 # Demo warehouses (deploy/demo/mali) and items the demo's plans do not reserve.
 WAREHOUSES = ("BKO-MAIN", "MOP-SUB", "TOM-SUB", "GAO-SUB")
 ITEMS = ("KIT-NFI", "KIT-HYGIENE", "BLANKET", "JERRYCAN-20L")
@@ -77,9 +86,6 @@ FINAL_PLAN_STATES = frozenset(
     {"delivered", "closed", "cancelled", "reserved", "partly-reserved", "dispatched"}
 )
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
-# The cluster's port layout (deploy/local/cluster.py): offsets from its two bases.
-BROKER_OFFSETS = (0, 1, 2, 10, 11, 12)
-FRONT_OFFSETS = (0, 1, 2, 11, 12, 21, 22, 31, 32)
 
 console = Console()
 
@@ -99,164 +105,42 @@ def _cluster_module() -> ModuleType:
 # --------------------------------------------------------------------------- the cluster
 
 
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+class ChaosCluster(LocalSystem):
+    """`run_system.py --cluster` as a child process (tools/local_system.py), and the handles to
+    hurt it."""
 
-
-def _free_base(offsets: tuple[int, ...], rng: random.Random) -> int:
-    for _ in range(200):
-        base = rng.randrange(40_000, 50_000)
-        if all(_free(base + o) for o in offsets):
-            return base
-    raise RuntimeError("no free ports for the cluster")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
-    except FileNotFoundError:
-        return []
-
-
-def _environ(pid: int) -> dict[str, str]:
-    try:
-        raw = Path(f"/proc/{pid}/environ").read_bytes()
-    except OSError:
-        return {}
-    pairs = (item.split(b"=", 1) for item in raw.split(b"\0") if b"=" in item)
-    return {k.decode(errors="replace"): v.decode(errors="replace") for k, v in pairs}
-
-
-@dataclass
-class ChaosCluster:
-    """`run_system.py --cluster` as a child process, and the handles to hurt it."""
-
-    local: Path
-    rng: random.Random
-    kafka_port: int = 0
-    front_port: int = 0
-    store_port: int = 0
-    process: subprocess.Popen[bytes] | None = None
-    seen: set[int] = field(default_factory=set)
-
-    def __post_init__(self) -> None:
-        self.kafka_port = _free_base(BROKER_OFFSETS, self.rng)
-        self.front_port = _free_base(FRONT_OFFSETS, self.rng)
-        self.store_port = _free_base((0,), self.rng)
+    def __init__(self, local: Path, rng: random.Random) -> None:
+        super().__init__(
+            "cluster",
+            local,
+            {
+                # On disk: the store's restart keeps what it held.
+                "KITFLOW_STORE_BACKEND": "h2",
+                "KITFLOW_STORE_HEAP": os.environ.get("KITFLOW_STORE_HEAP", "768m"),
+                # A supervisor that brings a killed instance back quickly.
+                "KITFLOW_RESTART_FIRST_DELAY_S": "1",
+                "KITFLOW_RESTART_MAX_DELAY_S": "5",
+            },
+            rng=rng,
+        )
         self.cluster_mod = _cluster_module()
         self.cluster = self.cluster_mod.Cluster(
-            local_dir=self.local,
+            local_dir=local,
             kafka_port=self.kafka_port,
             front_port=self.front_port,
             store_port=self.store_port,
             kafka_heap=os.environ.get("KITFLOW_CLUSTER_KAFKA_HEAP", "384m"),
         )
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "KITFLOW_LOCAL_DIR": str(self.local),
-            "KITFLOW_CACHE_DIR": os.environ.get("KITFLOW_CACHE_DIR", str(REPO / ".local/cache")),
-            # On disk: the store's restart keeps what it held.
-            "KITFLOW_STORE_BACKEND": "h2",
-            "KITFLOW_STORE_HEAP": os.environ.get("KITFLOW_STORE_HEAP", "768m"),
-            "KITFLOW_CLUSTER_KAFKA_PORT": str(self.kafka_port),
-            "KITFLOW_CLUSTER_FRONT_PORT": str(self.front_port),
-            "KITFLOW_CLUSTER_STORE_PORT": str(self.store_port),
-            "KITFLOW_LOG_JSON": "false",
-            # A supervisor that brings a killed instance back quickly.
-            "KITFLOW_RESTART_FIRST_DELAY_S": "1",
-            "KITFLOW_RESTART_MAX_DELAY_S": "5",
-        }
-
-    @property
-    def output(self) -> Path:
-        return self.local / "run_cluster.out"
-
-    @property
-    def front(self) -> str:
-        return f"http://127.0.0.1:{self.front_port}"
-
-    @property
-    def bootstrap(self) -> str:
-        return str(self.cluster.bootstrap_servers)
-
-    def start(self, timeout_s: float = 600) -> None:
-        with self.output.open("wb") as out:
-            self.process = subprocess.Popen(  # noqa: S603 (our own script)
-                [sys.executable, str(RUN_SYSTEM), "--cluster"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout_s
-        while "kitflow is up." not in self.text():
-            self._remember()
-            if self.process.poll() is not None:
-                raise RuntimeError(f"run_system exited before it was up:\n{self.text()[-4000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"not up within {timeout_s:g} s:\n{self.text()[-4000:]}")
-            time.sleep(0.5)
-        self._remember()
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace") if self.output.exists() else ""
-
-    def _remember(self) -> None:
-        if self.process is not None:
-            self.seen |= set(self.service_pids())
-        self.seen |= set(self.infra_pids())
-
-    def service_pids(self) -> dict[int, str]:
-        """pid → instance name (stock-1, gateway-2, ...) of the services run_system supervises."""
-        if self.process is None:
-            return {}
-        found: dict[int, str] = {}
-        for pid in _children(self.process.pid):
-            try:
-                command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            for kind, offset in self.cluster_mod.PORT_OFFSETS.items():
-                if f"kitflow_{kind}".encode() in command:
-                    port = int(_environ(pid).get(f"KITFLOW_{kind.upper()}_PORT", "0"))
-                    found[pid] = f"{kind}-{port - self.front_port - offset}"
-        return found
-
-    def _broker_pid_file(self, node: int) -> Path:
-        return self.local / f"kafka-{self.cluster.broker_port(node)}" / "kafka.pid"
-
-    def _store_pid_file(self) -> Path:
-        return self.local / f"store-{self.store_port}" / "store.pid"
-
-    def infra_pids(self) -> list[int]:
-        files = [self._broker_pid_file(n) for n in (1, 2, 3)] + [self._store_pid_file()]
-        pids = []
-        for f in files:
-            with contextlib.suppress(OSError, ValueError):
-                pids.append(int(f.read_text()))
-        return pids
+    def instances(self) -> dict[int, str]:
+        """pid → instance name (stock-1, gateway-2, ...) of the services run_system supervises
+        (the front is left out: the workload goes through it)."""
+        return {pid: name for name, pid in self.service_pids().items() if name != "front"}
 
     def kill_broker(self, node: int) -> int:
-        pid = int(self._broker_pid_file(node).read_text())
+        pid = int(self.broker_pid_file(node).read_text())
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.1)
         return pid
 
@@ -267,28 +151,12 @@ class ChaosCluster:
 
     def start_broker(self, node: int) -> None:
         self._tool(node, "start", "kafka")
-        self._remember()
+        self.remember()
 
     def restart_store(self) -> None:
         self._tool(None, "stop", "store")
         self._tool(None, "start", "store")
-        self._remember()
-
-    def stop(self) -> None:
-        """SIGTERM to run_system (it stops the services, brokers and store in order); whatever
-        is left after that, by the pids seen, SIGKILL."""
-        if self.process is not None and self.process.poll() is None:
-            self._remember()
-            os.kill(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(180)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-        for pid in self.seen | set(self.infra_pids()):
-            with contextlib.suppress(ProcessLookupError):
-                if _alive(pid):
-                    os.kill(pid, signal.SIGKILL)
+        self.remember()
 
 
 # --------------------------------------------------------------------------- the careful client
@@ -309,6 +177,8 @@ class Stats:
     unanswered: Counter[str] = field(default_factory=Counter)
     retried: Counter[str] = field(default_factory=Counter)
     retry_reasons: Counter[str] = field(default_factory=Counter)
+    # Answers 429 (the per-organisation rate limit) by the organisation that got them.
+    rate_limited: Counter[str] = field(default_factory=Counter)
     refusals: Counter[str] = field(default_factory=Counter)
     # The first answer of each kind of refusal, to read why.
     refusal_examples: dict[str, str] = field(default_factory=dict)
@@ -321,6 +191,7 @@ class CarefulClient:
         self.stats = stats
         self.give_up_s = give_up_s
         self.bearers: dict[str, dict[str, str]] = {}
+        self.organisation_of: dict[str, str] = {}  # Authorization header → organisation
         self.keys = itertools.count(1)
         self.run_id = f"{rng.getrandbits(32):08x}"
 
@@ -341,7 +212,9 @@ class CarefulClient:
             )
             if answer.status != 200:
                 raise RuntimeError(f"sign-in of {username}: {answer.status} {answer.body}")
-            self.bearers[username] = {"Authorization": f"Bearer {answer.body['access_token']}"}
+            bearer = f"Bearer {answer.body['access_token']}"
+            self.bearers[username] = {"Authorization": bearer}
+            self.organisation_of[bearer] = PARTNERS.get(username, LEAD)
         return self.bearers[username]
 
     async def admin(self) -> dict[str, str]:
@@ -354,7 +227,7 @@ class CarefulClient:
         headers = {**who, "Idempotency-Key": self.key(kind)}
         self.stats.operations[kind] += 1
         outcome = await self._retrying(
-            kind, lambda: self.http.request(method, path, json=body, headers=headers)
+            kind, lambda: self.http.request(method, path, json=body, headers=headers), who
         )
         if outcome.status is None:
             self.stats.unanswered[kind] += 1
@@ -370,12 +243,17 @@ class CarefulClient:
 
     async def get(self, path: str, who: dict[str, str] | None = None) -> Any:
         who = who or await self.admin()
-        outcome = await self._retrying("read", lambda: self.http.get(path, headers=who))
+        outcome = await self._retrying("read", lambda: self.http.get(path, headers=who), who)
         if outcome.status != 200:
             raise RuntimeError(f"GET {path}: {outcome.status} {outcome.body}")
         return outcome.body
 
-    async def _retrying(self, kind: str, send: Callable[[], Awaitable[httpx.Response]]) -> Outcome:
+    async def _retrying(
+        self,
+        kind: str,
+        send: Callable[[], Awaitable[httpx.Response]],
+        who: dict[str, str] | None = None,
+    ) -> Outcome:
         deadline = time.monotonic() + self.give_up_s
         delay = 0.2
         for attempt in itertools.count(1):
@@ -392,6 +270,9 @@ class CarefulClient:
             if time.monotonic() > deadline:
                 return Outcome(None, reason, attempt)
             self.stats.retry_reasons[reason] += 1
+            if reason == "429":
+                organisation = self.organisation_of.get((who or {}).get("Authorization", ""))
+                self.stats.rate_limited[organisation or "(signing in)"] += 1
             if kind != "read":
                 self.stats.retried[kind] += attempt == 1
             # Full jitter: replicas coming back are not hit by every client at once.
@@ -433,6 +314,7 @@ class Expectations:
     # need id → the status its acknowledged commands left it in
     needs: dict[str, str] = field(default_factory=dict)
     need_refs: dict[str, str] = field(default_factory=dict)  # external ref → need id
+    need_organisations: dict[str, str] = field(default_factory=dict)  # need id → reported by
     plans: dict[str, dict[str, Any]] = field(default_factory=dict)  # plan id → what was done
     unanswered: list[str] = field(default_factory=list)
     validated_queue: list[str] = field(default_factory=list)
@@ -547,7 +429,7 @@ class Workload:
         )
         self._record(out, StockMove(destination, grn, quantities, True), "transfer-receipt")
 
-    def _need_body(self, ref: str) -> dict[str, Any]:
+    def _need_body(self, ref: str, organisation: str) -> dict[str, Any]:
         households = self.rng.randint(3, 12)
         admin2 = self.rng.choice(NEED_PLACES)
         return {
@@ -556,7 +438,10 @@ class Workload:
                 "admin1_pcode": admin2[:4],
                 "admin2_pcode": admin2,
                 "site_name": f"Chaos site {ref}",
-                "coordinates": {"lat": 14.5 + self.rng.random() / 10, "lon": -4.1},
+                "coordinates": {
+                    "lat": 14.5 + self.rng.random() / 10,
+                    "lon": PARTNER_SITES_LON[organisation],
+                },
             },
             "population": {"households": households, "individuals": households * 6},
             "displacement_status": "idp",
@@ -567,8 +452,10 @@ class Workload:
 
     async def need(self) -> str | None:
         ref = self._doc("CHAOS-NEED")
-        partner = await self.c.sign_in(PARTNER)
-        out = await self.c.command("need", partner, "/v1/needs", self._need_body(ref))
+        username = self.rng.choice(sorted(PARTNERS))
+        organisation = PARTNERS[username]
+        partner = await self.c.sign_in(username)
+        out = await self.c.command("need", partner, "/v1/needs", self._need_body(ref, organisation))
         if out.status is None:
             self.expect.unanswered.append(f"need {ref}")
             return None
@@ -576,6 +463,7 @@ class Workload:
             return None
         need_id = str(out.body["id"])
         self.expect.need_refs[ref] = need_id
+        self.expect.need_organisations[need_id] = organisation
         self.expect.needs[need_id] = str(out.body["status"])
         coordinator = await self.c.sign_in(COORDINATOR)
         out = await self.c.command("validate", coordinator, f"/v1/needs/{need_id}/validate", None)
@@ -786,7 +674,7 @@ class Monkey:
                 await asyncio.to_thread(self._restart_store)
 
     def _kill_service(self) -> None:
-        instances = self.cluster.service_pids()
+        instances = self.cluster.instances()
         if not instances:
             return
         pid = self.rng.choice(sorted(instances))
@@ -835,10 +723,11 @@ async def _card(c: CarefulClient, warehouse: str, item: str) -> list[dict[str, A
             return rows
 
 
-async def _all_needs(c: CarefulClient) -> list[dict[str, Any]]:
+async def _all_needs(c: CarefulClient, who: dict[str, str]) -> list[dict[str, Any]]:
+    """Every need `who` may read (a partner: its organisation's; the admin: all)."""
     found: list[dict[str, Any]] = []
     while True:
-        page = await c.get(f"/v1/needs?limit=500&offset={len(found)}")
+        page = await c.get(f"/v1/needs?limit=500&offset={len(found)}", who)
         found.extend(page["items"])
         if len(found) >= page["total"] or not page["items"]:
             return found
@@ -921,23 +810,7 @@ async def check(
                 f"{place[0]} {place[1]}: distribution sees {theirs}, stock has {mine}"
             )
 
-    needs = await _all_needs(c)
-    refs = Counter(str(n.get("external_ref")) for n in needs)
-    status_of = {str(n["id"]): str(n["status"]) for n in needs}
-    for ref, need_id in expect.need_refs.items():
-        if refs[ref] != 1:
-            violations.append(f"need {ref}: {refs[ref]} needs with this reference")
-        if need_id not in status_of:
-            violations.append(f"need {need_id} ({ref}) acknowledged but not found")
-        elif expect.needs[need_id] == "validated" and status_of[need_id] in ("submitted", "draft"):
-            violations.append(f"need {need_id}: validated but {status_of[need_id]}")
-    for ref, n in refs.items():
-        if run_marker in ref and ref not in expect.need_refs:
-            violations.append(f"need {ref}: exists {n} time(s) though never acknowledged")
-    need_view = {n["need_id"]: n["status"] for n in await c.get("/v1/views/needs", coordinator)}
-    for need_id, status in expect.needs.items():
-        if status == "validated" and need_view.get(need_id) in (None, "submitted"):
-            violations.append(f"need {need_id}: distribution's view has {need_view.get(need_id)}")
+    violations.extend(await _check_needs(c, expect))
 
     for plan_id, plan in plans.items():
         done = expect.plans[plan_id]
@@ -964,6 +837,53 @@ async def check(
             violations.append(f"plan {plan_id}: dispatch acknowledged, status {status}")
 
     violations.extend(await dead_letters(bootstrap))
+    return violations
+
+
+async def _check_needs(c: CarefulClient, expect: Expectations) -> list[str]:
+    """Every acknowledged need once, in its organisation, in the status its commands left; each
+    partner sees its own needs of this run, all of them and no other's; distribution's view."""
+    violations: list[str] = []
+    run_marker = c.run_id.upper()
+    needs = await _all_needs(c, await c.admin())
+    refs = Counter(str(n.get("external_ref")) for n in needs)
+    status_of = {str(n["id"]): str(n["status"]) for n in needs}
+    organisation_of = {str(n["id"]): str(n.get("organisation")) for n in needs}
+    for ref, need_id in expect.need_refs.items():
+        if refs[ref] != 1:
+            violations.append(f"need {ref}: {refs[ref]} needs with this reference")
+        if need_id not in status_of:
+            violations.append(f"need {need_id} ({ref}) acknowledged but not found")
+            continue
+        if expect.needs[need_id] == "validated" and status_of[need_id] in ("submitted", "draft"):
+            violations.append(f"need {need_id}: validated but {status_of[need_id]}")
+        reported_by = expect.need_organisations[need_id]
+        if organisation_of[need_id] != reported_by:
+            violations.append(
+                f"need {need_id}: reported by {reported_by}, organisation "
+                f"{organisation_of[need_id]}"
+            )
+    for ref, n in refs.items():
+        if run_marker in ref and ref not in expect.need_refs:
+            violations.append(f"need {ref}: exists {n} time(s) though never acknowledged")
+    for username, organisation in sorted(PARTNERS.items()):
+        theirs = {
+            str(n["id"])
+            for n in await _all_needs(c, await c.sign_in(username))
+            if run_marker in str(n.get("external_ref"))
+        }
+        acknowledged = {i for i, o in expect.need_organisations.items() if o == organisation}
+        if theirs != acknowledged:
+            violations.append(
+                f"{organisation} sees {len(theirs)} needs of this run, acknowledged "
+                f"{len(acknowledged)}: missing {sorted(acknowledged - theirs)[:5]}, "
+                f"not its own {sorted(theirs - acknowledged)[:5]}"
+            )
+    coordinator = await c.sign_in(COORDINATOR)
+    need_view = {n["need_id"]: n["status"] for n in await c.get("/v1/views/needs", coordinator)}
+    for need_id, status in expect.needs.items():
+        if status == "validated" and need_view.get(need_id) in (None, "submitted"):
+            violations.append(f"need {need_id}: distribution's view has {need_view.get(need_id)}")
     return violations
 
 
@@ -1005,7 +925,7 @@ async def settle(
 async def wait_all_up(cluster: ChaosCluster, timeout_s: float) -> None:
     """Until every instance (the supervisor restarts the killed) and the front answer /readyz."""
     ports = [cluster.front_port] + [
-        cluster.front_port + offset + i for offset in (0, 10, 20, 30) for i in (1, 2)
+        cluster.front_port + offset + i for offset in CLUSTER_OFFSETS.values() for i in (1, 2)
     ]
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=2) as http:
@@ -1070,6 +990,8 @@ class Result:
         wide.print(self.table())
         causes = ", ".join(f"{r}: {n}" for r, n in self.stats.retry_reasons.most_common())
         wide.print(f"retried attempts by cause: {causes or 'none'}")
+        limited = ", ".join(f"{o}: {n}" for o, n in self.stats.rate_limited.most_common())
+        wide.print(f"429 (rate limit) by organisation: {limited or 'none'}")
         for e in self.events:
             wide.print(f"{e.at_s:7.1f} s  {e.kind:<14} {e.what}")
         for r, n in sorted(self.stats.refusals.items()):
@@ -1088,7 +1010,7 @@ async def drive(
     settle_s: float,
 ) -> Result:
     stats = Stats()
-    client = CarefulClient(cluster.front, rng, stats, give_up_s=240)
+    client = CarefulClient(cluster.url, rng, stats, give_up_s=240)
     started = time.monotonic()
     try:
         baseline = await take_baseline(client)
@@ -1124,7 +1046,7 @@ def run_chaos(
     with _workdir(local) as directory:
         cluster = ChaosCluster(directory, rng)
         try:
-            console.print(f"starting the cluster in {directory} (front {cluster.front}) ...")
+            console.print(f"starting the cluster in {directory} (front {cluster.url}) ...")
             cluster.start()
             console.print("cluster up; workload and chaos ...")
             return asyncio.run(

@@ -11,10 +11,14 @@ restarted with backoff while the rest goes on (supervision.py).
 `--cluster` (`make run-cluster`, cluster.py) starts a three-node Kafka cluster instead, a store
 of its own, two instances of each service and a round-robin front before the two gateways, all
 on ports of their own so that it can run beside `make run`.
+
+`--ready-timeout SECONDS` (or `KITFLOW_SERVICES_READY_TIMEOUT_S`) is how long the services get to
+answer /readyz before the start is given up: 90 s, 240 s with `--cluster`.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import signal
@@ -42,7 +46,10 @@ LOCAL_DIR = Path(os.environ.get("KITFLOW_LOCAL_DIR", REPO / ".local"))
 LOG_DIR = LOCAL_DIR / "logs"
 # Lets `make stop` reach this process, which then stops everything in order.
 PID_FILE = LOCAL_DIR / "run_system.pid"
-READY_TIMEOUT_S = 90
+# How long the services get to answer /readyz; `--cluster`: eight services and three brokers on a
+# small machine get longer.
+READY_TIMEOUT_S = {"one-process": 90.0, "cluster": 240.0}
+READY_TIMEOUT_ENV = "KITFLOW_SERVICES_READY_TIMEOUT_S"
 TICK_S = 0.2
 
 console = Console()
@@ -181,16 +188,16 @@ def _supervise(client: httpx.Client) -> None:
             _announce(f"{service.name} is ready again", False)
 
 
-def _wait_all_ready(client: httpx.Client, stopping: Callable[[], bool]) -> None:
+def _wait_all_ready(client: httpx.Client, stopping: Callable[[], bool], timeout_s: float) -> None:
     """Until every service answers /readyz (a crash meanwhile is restarted like any other)."""
-    deadline = time.monotonic() + READY_TIMEOUT_S
+    deadline = time.monotonic() + timeout_s
     waiting = list(SERVICES)
     while waiting and not stopping():
         _supervise(client)
         waiting = [s for s in waiting if not _ready(client, s)]
         if waiting and time.monotonic() > deadline:
             names = ", ".join(f"{s.name} (log {s.shown_log()})" for s in waiting)
-            raise RuntimeError(f"not ready after {READY_TIMEOUT_S}s: {names}")
+            raise RuntimeError(f"not ready after {timeout_s:g}s: {names}")
         time.sleep(TICK_S)
     for service in SERVICES:
         service.awaiting_ready = False
@@ -216,7 +223,7 @@ def _remove_pid_file() -> None:
         PID_FILE.unlink()
 
 
-def main() -> None:
+def main(ready_timeout_s: float) -> None:
     policy = RestartPolicy.from_env()
     stop = False
 
@@ -232,7 +239,7 @@ def main() -> None:
             console.print("[bold]kitflow[/bold]: starting Kafka and the store ...")
             _infra("start")  # on failure it stops what it started itself
         try:
-            run(policy, lambda: stop)
+            run(policy, lambda: stop, ready_timeout_s)
         finally:
             console.print("stopping the services ...")
             _stop_services()
@@ -243,7 +250,7 @@ def main() -> None:
         _remove_pid_file()
 
 
-def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
+def run(policy: RestartPolicy, stopping: Callable[[], bool], ready_timeout_s: float) -> None:
     if stopping():
         return
     env = cluster.service_env(CLUSTER) if CLUSTER is not None else _service_env()
@@ -255,7 +262,7 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
     )
     _spawn_services(env, policy)
     with httpx.Client(timeout=1) as client:
-        _wait_all_ready(client, stopping)
+        _wait_all_ready(client, stopping, ready_timeout_s)
         if stopping():
             return
         # The gateway, or in the cluster the front before the two gateways: the last started.
@@ -297,15 +304,37 @@ def run(policy: RestartPolicy, stopping: Callable[[], bool]) -> None:
             time.sleep(TICK_S)
 
 
+def _arguments(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the whole kitflow system on this machine.")
+    parser.add_argument(
+        "--cluster", action="store_true", help="three Kafka nodes, two instances of each service"
+    )
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        # A string default is converted (and refused) as the option's value would be.
+        default=os.environ.get(READY_TIMEOUT_ENV),
+        metavar="SECONDS",
+        help=f"how long the services get to be ready (${READY_TIMEOUT_ENV}; default 90, 240 with "
+        "--cluster)",
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.ready_timeout is None:
+        arguments.ready_timeout = READY_TIMEOUT_S["cluster" if arguments.cluster else "one-process"]
+    if not arguments.ready_timeout > 0:  # NaN too
+        parser.error("--ready-timeout: a number of seconds above 0")
+    return arguments
+
+
 CLUSTER: cluster.Cluster | None = None
 
 if __name__ == "__main__":
-    if "--cluster" in sys.argv[1:]:
+    ARGUMENTS = _arguments(sys.argv[1:])
+    if ARGUMENTS.cluster:
         CLUSTER = cluster.Cluster.from_env(LOCAL_DIR)
         SERVICES[:] = [
             Service(i.name, i.port, kind=i.kind, env=i.env, command=i.command)
             for i in cluster.instances(CLUSTER, sys.executable)
         ]
-        READY_TIMEOUT_S = 240  # eight services and three brokers on a small machine
         PID_FILE = LOCAL_DIR / "run_cluster.pid"
-    main()
+    main(ARGUMENTS.ready_timeout)

@@ -4,14 +4,8 @@ receipt sent through the front reads back from both gateway instances; SIGTERM s
 
 from __future__ import annotations
 
-import contextlib
 import os
-import random
 import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,129 +17,23 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from kitflow_gateway.config import DEV_ADMIN_PASSWORD
 from kitflow_shared.topics import ALL_TOPICS
 
-from tests.support.infra import REPO_ROOT
+from tools.local_system import LocalSystem, alive
 
-pytestmark = pytest.mark.infra
-
-RUN_SYSTEM = REPO_ROOT / "deploy" / "local" / "run_system.py"
-# The cluster's port layout (deploy/local/cluster.py): offsets from its two bases.
-BROKER_OFFSETS = (0, 1, 2, 10, 11, 12)
-FRONT_OFFSETS = (0, 1, 2, 11, 12, 21, 22, 31, 32)
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
-def _free_base(offsets: tuple[int, ...]) -> int:
-    for _ in range(200):
-        base = random.randrange(30_000, 40_000)
-        if all(_free(base + o) for o in offsets):
-            return base
-    raise RuntimeError("no free ports for the cluster")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def _descendants(pid: int) -> set[int]:
-    found: set[int] = set()
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return found
-    for child in map(int, children):
-        found |= {child, *_descendants(child)}
-    return found
-
-
-class RunCluster:
-    def __init__(self, tmp: Path) -> None:
-        self.local = tmp
-        self.kafka_port = _free_base(BROKER_OFFSETS)
-        self.front_port = _free_base(FRONT_OFFSETS)
-        self.store_port = _free_base((0,))
-        self.env = {
-            **os.environ,
-            "KITFLOW_LOCAL_DIR": str(tmp),
-            "KITFLOW_CACHE_DIR": str(REPO_ROOT / ".local" / "cache"),
-            "KITFLOW_STORE_BACKEND": "memory",
-            "KITFLOW_STORE_HEAP": "512m",
-            "KITFLOW_CLUSTER_KAFKA_PORT": str(self.kafka_port),
-            "KITFLOW_CLUSTER_FRONT_PORT": str(self.front_port),
-            "KITFLOW_CLUSTER_STORE_PORT": str(self.store_port),
-            "KITFLOW_LOG_JSON": "false",
-        }
-        self.output = tmp / "run_cluster.out"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.seen: set[int] = set()
-
-    def start(self) -> None:
-        with self.output.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, str(RUN_SYSTEM), "--cluster"],
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO_ROOT,
-                start_new_session=True,
-            )
-
-    def text(self) -> str:
-        return self.output.read_text(errors="replace")
-
-    @property
-    def bootstrap(self) -> str:
-        return ",".join(f"127.0.0.1:{self.kafka_port + i}" for i in range(3))
-
-    def url(self, offset: int) -> str:
-        return f"http://127.0.0.1:{self.front_port + offset}"
-
-    def infra_pids(self) -> set[int]:
-        """The brokers and the store, launched detached (not our children): from their pid files."""
-        files = [self.local / f"kafka-{self.kafka_port + i}" / "kafka.pid" for i in range(3)]
-        files.append(self.local / f"store-{self.store_port}" / "store.pid")
-        return {int(f.read_text()) for f in files if f.exists()}
-
-    def wait_until(self, text: str, timeout_s: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout_s
-        while text not in self.text():
-            self.seen |= _descendants(self.process.pid) | self.infra_pids()
-            if self.process.poll() is not None:
-                raise AssertionError(f"run_system exited before {text!r}:\n{self.text()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no {text!r} within {timeout_s} s:\n{self.text()}")
-            time.sleep(0.5)
-
-    def kill_everything(self) -> None:
-        """Cleanup after a failure: this run's processes only, by pid."""
-        for pid in self.seen | self.infra_pids():
-            with contextlib.suppress(ProcessLookupError):
-                if _alive(pid):
-                    os.kill(pid, signal.SIGKILL)
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
+# Starting three brokers and eight services takes minutes on a loaded 2-core machine: its own
+# deadlines (480 s to be up, 180 s to stop) are the verdicts, not the suite's 300 s default.
+pytestmark = [pytest.mark.infra, pytest.mark.timeout(900)]
 
 
 @pytest.fixture
-def run_cluster(tmp_path: Path) -> Iterator[RunCluster]:
-    system = RunCluster(tmp_path)
+def run_cluster(tmp_path: Path) -> Iterator[LocalSystem]:
+    # Ports below the benches' and the chaos run's (40,000 up), which may run beside it.
+    system = LocalSystem(
+        "cluster", tmp_path, {"KITFLOW_STORE_HEAP": "512m"}, ports=(30_000, 40_000)
+    )
     try:
         yield system
     finally:
-        system.kill_everything()
+        system.stop(grace_s=0)  # after a failure: this run's processes only, by pid
 
 
 async def _topic_replication(bootstrap: str, topic: str) -> tuple[list[Any], str | None]:
@@ -165,10 +53,9 @@ async def _topic_replication(bootstrap: str, topic: str) -> tuple[list[Any], str
 
 
 async def test_the_cluster_replicates_every_topic_and_serves_through_the_front(
-    run_cluster: RunCluster,
+    run_cluster: LocalSystem,
 ) -> None:
-    run_cluster.start()
-    run_cluster.wait_until("kitflow is up.", timeout_s=480)
+    run_cluster.start(timeout_s=480)
     assert f"http://127.0.0.1:{run_cluster.front_port}" in run_cluster.text()
 
     topic = ALL_TOPICS[0].qualified("")
@@ -178,7 +65,7 @@ async def test_the_cluster_replicates_every_topic_and_serves_through_the_front(
     assert [sorted(p["isr"]) for p in partitions] == [[1, 2, 3]] * len(partitions)
     assert min_isr == "2"
 
-    front, gateways = run_cluster.url(0), [run_cluster.url(1), run_cluster.url(2)]
+    front, gateways = run_cluster.url, run_cluster.gateway_urls()
     async with httpx.AsyncClient(timeout=30) as client:
         token = await client.post(
             f"{front}/v1/auth/token",
@@ -210,7 +97,7 @@ async def test_the_cluster_replicates_every_topic_and_serves_through_the_front(
     assert {r.json()["document_number"] for r in read_back} == {"GRN-CLUSTER-TEST-1"}
 
     # SIGTERM (what `make stop` sends) stops the services, the front, the brokers and the store.
-    run_cluster.seen |= _descendants(run_cluster.process.pid) | run_cluster.infra_pids()  # type: ignore[union-attr]
+    run_cluster.remember()
     started = set(run_cluster.seen)
     assert len(started) >= 9 + 4, run_cluster.text()  # 8 services and the front; 3 brokers, store
     assert run_cluster.process is not None
@@ -220,5 +107,5 @@ async def test_the_cluster_replicates_every_topic_and_serves_through_the_front(
     # Every process stopped on its SIGTERM: none had to be killed (the last broker of three
     # stopped one by one once waited for a lost quorum until it was).
     assert "SIGKILL" not in run_cluster.text()
-    assert sorted(pid for pid in started if _alive(pid)) == []
-    assert not (run_cluster.local / "run_cluster.pid").exists()
+    assert sorted(pid for pid in started if alive(pid)) == []
+    assert not (run_cluster.directory / "run_cluster.pid").exists()

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tools.local_system import port_free
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_TOOL = REPO_ROOT / "deploy" / "local" / "kitflow-local"
 
@@ -26,15 +28,6 @@ DEFAULT_TEST_PORTS = {
     "KITFLOW_KAFKA_CONTROLLER_PORT": ("KITFLOW_TEST_KAFKA_CONTROLLER_PORT", 29093),
     "KITFLOW_STORE_PORT": ("KITFLOW_TEST_STORE_PORT", 27019),
 }
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def _free_port() -> int:
@@ -56,7 +49,7 @@ def choose_ports() -> dict[str, str]:
         if given:
             ports[target] = given
         else:
-            ports[target] = str(default if _port_free(default) else _free_port())
+            ports[target] = str(default if port_free(default) else _free_port())
     return ports
 
 

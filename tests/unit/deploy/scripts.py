@@ -11,7 +11,10 @@ LOCAL = Path(__file__).resolve().parents[3] / "deploy" / "local"
 
 
 def load_script(name: str) -> ModuleType:
-    """deploy/local/<name>.py as the module `kitflow_local_<name>`."""
+    """deploy/local/<name>.py as the module `kitflow_local_<name>`; its folder on the path, as
+    when the script runs, for the siblings it imports by name (run_system: cluster, supervision)."""
+    if str(LOCAL) not in sys.path:
+        sys.path.append(str(LOCAL))
     spec = importlib.util.spec_from_file_location(f"kitflow_local_{name}", LOCAL / f"{name}.py")
     assert spec is not None
     assert spec.loader is not None
