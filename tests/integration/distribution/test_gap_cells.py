@@ -525,6 +525,31 @@ async def test_a_settler_overtaken_by_another_changes_no_cell(
     assert (await _largest_cell(db))[0] == 0
 
 
+async def test_a_settler_refused_for_another_need_s_change_applies_its_own_after(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Another need moves the same cells (and they forget it) between the job's read of them
+    and its updates: refused for the epoch, the job reads again and adds its change once."""
+    await _catalogue(_projection(db))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=0).need_changed(
+            _event(_state("N1", 10, {"TARP": (10, 0, 0, 0)}), 1)
+        )
+    other = _event(_state("N2", 20, {"TARP": (20, 0, 0, 0)}), 1)
+    gate = Gate(lambda: _projection(db).need_changed(other))
+    job = gap_view(db)
+    job._cells = {
+        kind: GatedCollection(db[name], gate)  # type: ignore[misc]
+        for kind, name in mongo_gaps.CELLS.items()
+    }
+    await job.settle_pending()
+
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin2")
+    assert [(r.needs, r.requested, r.households) for r in rows] == [(2, 30, 30)]
+    assert (await _largest_cell(db))[0] == 0
+
+
 async def test_a_crash_then_the_redelivery_then_a_later_change_of_the_need(
     db: AsyncDatabase[Document], reference_db: AsyncDatabase[Document]
 ) -> None:
