@@ -4,11 +4,14 @@ up to what the per-need path groups from the gap documents (ADR 0026)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import random
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bson
 import pytest
 from kitflow_distribution.adapters import mongo_gaps
 from kitflow_distribution.adapters.mongo_gaps import MongoItemView, PerNeedGapTotals
@@ -429,3 +432,145 @@ async def test_a_crashed_poll_parked_for_good_is_completed_by_the_periodic_job(
         await _projection(db, crash_cells_after=2).needs_changed(poll)
     await gap_view(db).settle_pending()
     assert await _both_paths(db) == await _one_by_one(reference_db, poll)
+
+
+# -- a cell's guard bounded by what is in flight (ADR 0037) ----------------------------------
+
+
+async def _largest_cell(db: AsyncDatabase[Document]) -> tuple[int, int]:
+    """The most guard entries (`seen`) any cell holds, and the largest cell's size in bytes."""
+    entries, size = 0, 0
+    for name in mongo_gaps.CELLS.values():
+        async for doc in db[name].find({}):
+            entries = max(entries, len(doc.get("seen", {})))
+            size = max(size, len(bson.encode(doc)))
+    return entries, size
+
+
+async def test_a_cell_does_not_grow_with_the_needs_that_touched_it(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Every need on the same cercle, partner and item: one cell (and its roll-ups) moved by
+    all of them, one by one and in polls. Once their changes are in, the cell keeps no trace
+    of each need: its size is the same after 10 needs as after 200."""
+    projection = _projection(db)
+    await _catalogue(projection)
+
+    def need(n: int) -> CloudEvent:
+        return _event(_state(f"G{n:03}", 5, {"TARP": (10, 5, 0, 0)}), 1)
+
+    for n in range(10):
+        await projection.need_changed(need(n))
+    after_ten = await _largest_cell(db)
+    for first in range(10, 200, 38):
+        await projection.needs_changed([need(n) for n in range(first, min(first + 38, 200))])
+    after_two_hundred = await _largest_cell(db)
+
+    assert after_ten[0] == after_two_hundred[0] == 0
+    assert after_two_hundred[1] == after_ten[1]
+    rows = await gap_view(db).by_item(GapFilter(), "admin2")
+    assert [(r.needs, r.requested, r.planned) for r in rows] == [(200, 2000, 1000)]
+
+
+class Gate:
+    """Runs `first` (another writer's whole step) before any of the guarded writes goes on."""
+
+    def __init__(self, first: Callable[[], Awaitable[Any]]) -> None:
+        self._first = first
+        self._task: asyncio.Future[Any] | None = None
+
+    async def open(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._first())
+        await self._task
+
+
+class GatedCollection:
+    def __init__(self, inner: Any, gate: Gate) -> None:
+        self._inner, self._gate = inner, gate
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def bulk_write(self, requests: list[Any], **kwargs: Any) -> Any:
+        await self._gate.open()
+        return await self._inner.bulk_write(requests, **kwargs)
+
+
+async def test_a_settler_overtaken_by_another_changes_no_cell(
+    db: AsyncDatabase[Document],
+) -> None:
+    """The periodic job reads a crash's pending change; before its cell updates land, the
+    redelivered event completes the change and the cells forget the need. The job's updates,
+    read from a pending change that is gone, must not add it a second time."""
+    await _catalogue(_projection(db))
+    first = _event(_state("N1", 10, {"TARP": (10, 0, 0, 0), "KIT-NFI": (10, 0, 0, 0)}), 1)
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=0).need_changed(first)
+
+    gate = Gate(lambda: _projection(db).need_changed(first))
+    job = gap_view(db)
+    job._cells = {
+        kind: GatedCollection(db[name], gate)  # type: ignore[misc]
+        for kind, name in mongo_gaps.CELLS.items()
+    }
+    await job.settle_pending()
+
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin1")
+    assert {(r.item_code, r.needs, r.requested) for r in rows} == {
+        ("TARP", 1, 10),
+        ("KIT-NFI", 1, 10),
+    }
+    assert (await _largest_cell(db))[0] == 0
+
+
+async def test_a_settler_refused_for_another_need_s_change_applies_its_own_after(
+    db: AsyncDatabase[Document],
+) -> None:
+    """Another need moves the same cells (and they forget it) between the job's read of them
+    and its updates: refused for the epoch, the job reads again and adds its change once."""
+    await _catalogue(_projection(db))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=0).need_changed(
+            _event(_state("N1", 10, {"TARP": (10, 0, 0, 0)}), 1)
+        )
+    other = _event(_state("N2", 20, {"TARP": (20, 0, 0, 0)}), 1)
+    gate = Gate(lambda: _projection(db).need_changed(other))
+    job = gap_view(db)
+    job._cells = {
+        kind: GatedCollection(db[name], gate)  # type: ignore[misc]
+        for kind, name in mongo_gaps.CELLS.items()
+    }
+    await job.settle_pending()
+
+    await _both_paths(db)
+    rows = await gap_view(db).by_item(GapFilter(), "admin2")
+    assert [(r.needs, r.requested, r.households) for r in rows] == [(2, 30, 30)]
+    assert (await _largest_cell(db))[0] == 0
+
+
+async def test_a_crash_then_the_redelivery_then_a_later_change_of_the_need(
+    db: AsyncDatabase[Document], reference_db: AsyncDatabase[Document]
+) -> None:
+    """A crash between the gap documents and the cells, the poll delivered again (the cells
+    forget the needs once their changes are in), then later events of the same needs: each
+    later change reaches every cell once, as one by one."""
+    rng = random.Random(37)
+    first = _poll(rng)
+    later = [
+        _event(_state(f"B{n}", 7, {"TARP": (70, 70, 70, 35)}, cercle="ML0601"), 9)
+        for n in range(12)
+    ]
+    await _catalogue(_projection(db))
+    with pytest.raises(Crash):
+        await _projection(db, crash_cells_after=1).needs_changed(first)
+    await _projection(db).needs_changed(first)  # delivered again after the restart
+    await _projection(db).needs_changed(later[:6])
+    for event in later[6:]:
+        await _projection(db).need_changed(event)
+    await _projection(db).needs_changed(first + later)  # everything once more
+
+    assert await _both_paths(db) == await _one_by_one(reference_db, first + later)
+    assert await db[mongo_gaps.GAPS].count_documents({"pending": {"$exists": True}}) == 0
+    assert (await _largest_cell(db))[0] == 0

@@ -1,20 +1,19 @@
-"""The gap view in MongoDB (ADR 0026, 0027): one document per need, the source of truth, and
-the cells pre-summed from them that the totals are read from.
+"""The gap view in MongoDB (ADR 0026, 0027, 0037): one document per need, the source of truth,
+and the cells pre-summed from them that the totals are read from.
 
 A need's change is written in two steps, each safe to repeat:
 1. its document, guarded by the need's sequence and the document's version, with the cells'
    changes it implies kept on it as `pending` (one atomic update);
-2. the cells, each `$inc`-ed only if its `seen.<need>` is older than that version, and its
-   `seen.<need>` set in the same conditional update; then `pending` is cleared.
+2. the cells, each `$inc`-ed at most once per change (`gap_cell_settling`: a guard entry per
+   need only while its change is in flight, ADR 0037); then `pending` is cleared.
 A crash between two cells leaves `pending` on the document: the next read of the need (the
 redelivered event, or the need's next event) applies what is missing before anything else, and
 the cells already done refuse it. A document is never changed again while it holds a pending
-change, so a cell's `seen.<need>` always says whether the need's latest change is in it.
+change.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict
@@ -24,6 +23,12 @@ from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from kitflow_distribution.adapters.gap_cell_settling import (
+    DUPLICATE_KEY,
+    PENDING,
+    Change,
+    PendingChanges,
+)
 from kitflow_distribution.domain.gap_cells import (
     ITEM_FIGURES,
     SECTOR_HOUSEHOLDS,
@@ -46,20 +51,15 @@ from kitflow_distribution.handlers.ports import (
 
 SEQUENCE = "sequence"
 VERSION = "version"
-PENDING = "pending"
-DUPLICATE_KEY = 11000
 ITEM_TOTALS = ("needs", *ITEM_FIGURES)
 SECTOR_TOTALS = ("needs", "households", *SECTOR_HOUSEHOLDS)
 WEEK_TOTALS = ("requested", "planned", "delivered")
 PLACE_FIELDS = ("organisation", "status", "admin1_pcode", "admin2_pcode", "households")
 
+# Pending changes completed together by the periodic job and the rebuild.
+SETTLE_CHUNK = 200
+
 Document = dict[str, Any]
-
-
-def _seen(need_id: str) -> str:
-    """The need's field in a cell's `seen` (a field name holds no "." and starts with no "$")."""
-    escaped = need_id.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
-    return f"seen.{escaped}"
 
 
 def _cell_doc(change: CellChange) -> Document:
@@ -89,25 +89,25 @@ class MongoGapView:
         self._gaps = gaps
         self._cells = cells
 
+    @property
+    def _pending(self) -> PendingChanges:
+        # Built on each use: the tests swap `_cells` for collections that crash or interleave.
+        return PendingChanges(self._gaps, self._cells)
+
     # -- writes ------------------------------------------------------------------------------
 
     async def get(self, need_id: str) -> StoredGap | None:
         doc = await self._gaps.find_one({"_id": need_id})
         if doc is None:
             return None
-        pending = doc.get(PENDING)
-        if pending is not None:
-            await self._settle(need_id, pending["version"], pending["cells"])
+        if doc.get(PENDING) is not None:
+            await self._pending.complete([_pending_change(doc)])
         return _stored(doc)
 
     async def get_many(self, need_ids: Collection[str]) -> dict[str, StoredGap]:
         docs = [doc async for doc in self._gaps.find({"_id": {"$in": list(need_ids)}})]
-        await self._settle_many(
-            [
-                (doc["_id"], doc[PENDING]["version"], doc[PENDING]["cells"])
-                for doc in docs
-                if doc.get(PENDING) is not None
-            ]
+        await self._pending.complete(
+            [_pending_change(doc) for doc in docs if doc.get(PENDING) is not None]
         )
         return {doc["_id"]: _stored(doc) for doc in docs}
 
@@ -121,16 +121,21 @@ class MongoGapView:
         version: int,
     ) -> bool:
         write = GapWrite(place, sequence, gaps, changes, cells, version)
+        change = _change(write)
+        # The cells read before the document is written: see `gap_cell_settling`.
+        reads = await self._pending.read_cells([change])
         if not await self._write(_guard(write), self._update(write)):
             return False
-        await self._settle(place.need_id, version + 1, [_cell_doc(c) for c in cells])
+        await self._pending.settle([change], reads)
         return True
 
     async def apply_many(self, writes: Sequence[GapWrite]) -> list[bool]:
         """Step 1 for every need in one unordered `bulk_write` (one document each), then step 2
-        for all of them together (`_settle_many`)."""
+        for all of them together: a cell that several of them move gets one update, the sum of
+        their changes (it takes all of them or none)."""
         if not writes:
             return []
+        reads = await self._pending.read_cells([_change(w) for w in writes])
         refused: set[int] = set()
         try:
             await self._gaps.bulk_write(
@@ -148,13 +153,8 @@ class MongoGapView:
                 if not result.matched_count:
                     refused.add(error["index"])
         applied = [n not in refused for n in range(len(writes))]
-        await self._settle_many(
-            [
-                (w.place.need_id, w.version + 1, [_cell_doc(c) for c in w.cells])
-                for w, ok in zip(writes, applied, strict=True)
-                if ok
-            ]
-        )
+        done = [_change(w) for w, ok in zip(writes, applied, strict=True) if ok]
+        await self._pending.settle(done, reads)
         return applied
 
     def _update(self, write: GapWrite) -> Document:
@@ -187,11 +187,13 @@ class MongoGapView:
             }
         }
         need_id = stored.place.need_id
+        change = Change(need_id, stored.version + 1, [_cell_doc(c) for c in cells])
+        reads = await self._pending.read_cells([change])
         guard = {"_id": need_id, SEQUENCE: stored.sequence, **_version_is(stored.version)}
         result = await self._gaps.update_one(guard, update)
         if not result.matched_count:
             return False
-        await self._settle(need_id, stored.version + 1, [_cell_doc(c) for c in cells])
+        await self._pending.settle([change], reads)
         return True
 
     async def needs_filed_elsewhere(self, item_code: str, sector: str) -> list[str]:
@@ -216,68 +218,56 @@ class MongoGapView:
             return bool(result.matched_count)
         return bool(result.matched_count or result.upserted_id is not None)
 
-    async def _settle(self, need_id: str, version: int, cells: list[Document]) -> None:
-        """Add the need's change (as of `version`) to each cell that does not hold it yet, in
-        one round trip, then drop the pending mark."""
-        if cells:
-            await self._add_to_cells(need_id, version, cells)
-        await self._gaps.update_one(
-            {"_id": need_id, f"{PENDING}.version": version}, {"$unset": {PENDING: ""}}
-        )
-
-    async def _add_to_cells(self, need_id: str, version: int, cells: list[Document]) -> None:
-        # The kinds side by side (one round trip's wait): each cell is guarded on its own, so
-        # their order does not matter, and `pending` is cleared only once all are done.
-        await asyncio.gather(
-            *(
-                _add_one_need(collection, need_id, version, _of_kind(cells, kind))
-                for kind, collection in self._cells.items()
-            )
-        )
-
-    async def _settle_many(self, pending: Sequence[tuple[str, int, list[Document]]]) -> None:
-        """`_settle` for many needs (each need once): a cell that several of them move gets
-        one update, the sum of their changes, guarded by each need's `seen` at once (so it
-        takes all of them or none); then every `pending` mark is dropped in one more write."""
-        pending = [p for p in pending if p[2]]
-        if not pending:
-            return
-        await asyncio.gather(
-            *(
-                _add_many_needs(collection, kind, pending)
-                for kind, collection in self._cells.items()
-            )
-        )
-        done = [
-            UpdateOne({"_id": need_id, f"{PENDING}.version": version}, {"$unset": {PENDING: ""}})
-            for need_id, version, _ in pending
-        ]
-        await self._gaps.bulk_write(done, ordered=False)
-
     async def settle_pending(self) -> None:
         """Complete every change a crash left half done (a periodic job): the need's own next
         read would too, but a need whose crashed event was parked may never have one. Safe
-        beside the consumer: each cell refuses what it holds, and a newer change completed
-        this one first."""
-        async for doc in self._gaps.find({PENDING: {"$exists": True}}, {PENDING: 1}):
-            pending = doc[PENDING]
-            await self._settle(doc["_id"], pending["version"], pending["cells"])
+        beside the consumer: each cell refuses what it holds, and a change completed by
+        another meanwhile is left alone."""
+        found = [
+            _pending_change(doc)
+            async for doc in self._gaps.find({PENDING: {"$exists": True}}, {PENDING: 1})
+        ]
+        for first in range(0, len(found), SETTLE_CHUNK):
+            await self._pending.complete(found[first : first + SETTLE_CHUNK])
 
     async def rebuild_cells(self) -> int:
-        """The cells anew from every need's document (run with the consumer stopped)."""
+        """The cells anew from every need's document (run with the consumer stopped): each
+        need's whole contribution written as its pending change, then settled."""
         for collection in self._cells.values():
             await collection.drop()
         count = 0
+        chunk: list[Change] = []
         async for doc in self._gaps.find({}):
             stored = _stored(doc)
             where = NeedWhere(
                 stored.place.admin1_pcode, stored.place.admin2_pcode, stored.place.organisation
             )
             cells = cell_changes({}, contribution(where, stored.items, stored.weeks))
-            await self._settle(stored.place.need_id, stored.version, [_cell_doc(c) for c in cells])
-            await self._gaps.update_one({"_id": doc["_id"]}, {"$unset": {PENDING: ""}})
+            chunk.append(Change(doc["_id"], stored.version, [_cell_doc(c) for c in cells]))
             count += 1
+            if len(chunk) == SETTLE_CHUNK:
+                await self._rebuild(chunk)
+                chunk = []
+        await self._rebuild(chunk)
         return count
+
+    async def _rebuild(self, changes: list[Change]) -> None:
+        if not changes:
+            return
+        reads = await self._pending.read_cells(changes)
+        await self._gaps.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": c.need_id},
+                    {"$set": {PENDING: {"version": c.version, "cells": c.cells}}}
+                    if c.cells
+                    else {"$unset": {PENDING: ""}},
+                )
+                for c in changes
+            ],
+            ordered=False,
+        )
+        await self._pending.settle(changes, reads)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -356,78 +346,12 @@ def _guard(write: GapWrite) -> Document:
     }
 
 
-def _of_kind(cells: list[Document], kind: CellKind) -> list[Document]:
-    return [c for c in cells if c["cell"]["kind"] == kind]
+def _change(write: GapWrite) -> Change:
+    return Change(write.place.need_id, write.version + 1, [_cell_doc(c) for c in write.cells])
 
 
-def _cell_update(
-    cell_id: str, changes: Sequence[tuple[str, int, Document]], upsert: bool
-) -> UpdateOne:
-    """One cell moved by the changes of one or more needs (`need`, `version`, change): only
-    if it holds none of them yet, marking it as holding all of them."""
-    guard: Document = {"_id": cell_id}
-    seen: Document = {}
-    inc: dict[str, int] = defaultdict(int)
-    for need_id, version, change in changes:
-        guard[_seen(need_id)] = {"$not": {"$gte": version}}
-        seen[_seen(need_id)] = version
-        for name, amount in change["inc"].items():
-            inc[name] += amount
-    update: Document = {"$set": {**changes[0][2]["cell"], **seen}}
-    moved = {name: amount for name, amount in inc.items() if amount}
-    if moved:
-        update["$inc"] = moved
-    return UpdateOne(guard, update, upsert=upsert)
-
-
-def _refusals(exc: BulkWriteError) -> list[int]:
-    """The writes of a bulk write whose guard refused (a duplicate key on the upsert's insert),
-    or re-raised if anything else failed."""
-    errors = exc.details.get("writeErrors", [])
-    if any(e.get("code") != DUPLICATE_KEY for e in errors):
-        raise exc
-    return [e["index"] for e in errors]
-
-
-async def _add_one_need(
-    collection: AsyncCollection[Document], need_id: str, version: int, cells: list[Document]
-) -> None:
-    if not cells:
-        return
-    changes = [(c["cell"]["_id"], [(need_id, version, c)]) for c in cells]
-    try:
-        await collection.bulk_write(
-            [_cell_update(cell_id, one, True) for cell_id, one in changes], ordered=False
-        )
-    except BulkWriteError as exc:
-        # As in `_write`: the cell refused (done already) or was created meanwhile.
-        retry = [_cell_update(*changes[n], False) for n in _refusals(exc)]
-        await collection.bulk_write(retry, ordered=False)
-
-
-async def _add_many_needs(
-    collection: AsyncCollection[Document],
-    kind: CellKind,
-    pending: Sequence[tuple[str, int, list[Document]]],
-) -> None:
-    per_cell: dict[str, list[tuple[str, int, Document]]] = defaultdict(list)
-    for need_id, version, cells in pending:
-        for cell in _of_kind(cells, kind):
-            per_cell[cell["cell"]["_id"]].append((need_id, version, cell))
-    if not per_cell:
-        return
-    cell_ids = list(per_cell)
-    try:
-        await collection.bulk_write(
-            [_cell_update(cell_id, per_cell[cell_id], True) for cell_id in cell_ids],
-            ordered=False,
-        )
-    except BulkWriteError as exc:
-        # A cell that holds some of these changes already (settled before a crash, or by the
-        # periodic job), or that was created meanwhile: each need's change on its own guard.
-        for n in _refusals(exc):
-            for need_id, version, cell in per_cell[cell_ids[n]]:
-                await _add_one_need(collection, need_id, version, [cell])
+def _pending_change(doc: Document) -> Change:
+    return Change(doc["_id"], doc[PENDING]["version"], doc[PENDING]["cells"])
 
 
 def _per_region(where: GapFilter, level: str) -> bool:
