@@ -24,6 +24,7 @@ from kitflow_shared.topics import NEEDS_EVENTS
 from kitflow_shared.web.identity import Role
 from pymongo import AsyncMongoClient
 
+from tests.support.kafka import eventually
 from tests.support.services import identity
 
 ADMIN = identity("IOM", Role.ADMIN)
@@ -115,6 +116,32 @@ async def count_in_distribution(
 ) -> int:
     database = store[f"{namespace}_kitflow_distribution"]
     return await database[collection].count_documents(query)
+
+
+async def stock_known_to_distribution(
+    store: AsyncMongoClient[Any],
+    namespace: str,
+    *,
+    warehouses: int,
+    balances: int,
+    timeout_s: float = 30.0,
+) -> None:
+    """Until distribution's views hold the warehouses and their balances: the planner plans only
+    from warehouses it knows, and a warehouse's registration and its receipts leave stock from
+    different documents' outboxes, so the stock view can be complete before the warehouse view
+    (a draft made in between has no line from that warehouse)."""
+    await eventually(
+        lambda: count_in_distribution(store, namespace, "warehouse_view"),
+        lambda n: n == warehouses,
+        timeout_s=timeout_s,
+        what="distribution's warehouse view",
+    )
+    await eventually(
+        lambda: count_in_distribution(store, namespace, "stock_view"),
+        lambda n: n == balances,
+        timeout_s=timeout_s,
+        what="distribution's stock view",
+    )
 
 
 async def plan_of(distribution: httpx.AsyncClient, plan_id: str) -> dict[str, Any]:

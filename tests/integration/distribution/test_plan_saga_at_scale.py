@@ -30,6 +30,7 @@ from tests.support.saga import (
     plan_of,
     plan_status,
     publish_needs,
+    stock_known_to_distribution,
     stock_with,
     validated_need,
 )
@@ -86,10 +87,8 @@ async def test_a_plan_of_ten_thousand_lines_reaches_stock_in_events_well_under_t
         timeout_s=120,
         what="distribution's needs view",
     )
-    await eventually(
-        lambda: count_in_distribution(store_client, topics, "stock_view"),
-        lambda n: n == len(ITEMS) * len(WAREHOUSES),
-        what="distribution's stock view",
+    await stock_known_to_distribution(
+        store_client, topics, warehouses=len(WAREHOUSES), balances=len(ITEMS) * len(WAREHOUSES)
     )
 
     started = time.monotonic()
@@ -165,11 +164,7 @@ async def test_a_plan_of_twelve_hundred_lines_in_one_warehouse_is_dispatched_in_
         lambda n: n == len(needs),
         what="distribution's needs view",
     )
-    await eventually(
-        lambda: count_in_distribution(store_client, topics, "stock_view"),
-        lambda n: n == len(ITEMS),
-        what="distribution's stock view",
-    )
+    await stock_known_to_distribution(store_client, topics, warehouses=1, balances=len(ITEMS))
     draft = await ok(
         await s.distribution.post("/v1/plans", headers=COORDINATOR, json={"title": "Mopti"})
     )
@@ -256,11 +251,7 @@ async def test_a_plan_larger_than_a_plan_may_hold_is_refused_with_the_limit(
             lambda n: n == 2,
             what="the needs in distribution's view",
         )
-        await eventually(
-            lambda: count_in_distribution(store_client, topics, "stock_view"),
-            lambda n: n == 2,
-            what="the stock in distribution's view",
-        )
+        await stock_known_to_distribution(store_client, topics, warehouses=1, balances=2)
         refused = await distribution.post("/v1/plans", headers=COORDINATOR, json={"title": "x"})
         assert refused.status_code == 422, refused.text
         [error] = refused.json()["errors"]

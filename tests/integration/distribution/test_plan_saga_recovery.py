@@ -30,6 +30,7 @@ from tests.support.saga import (
     ok,
     plan_of,
     publish_needs,
+    stock_known_to_distribution,
     stock_with,
     validated_need,
 )
@@ -63,11 +64,7 @@ async def _one_line_plan(
         lambda n: n == 1,
         what="the need in distribution's view",
     )
-    await eventually(
-        lambda: count_in_distribution(store, topics, "stock_view"),
-        lambda n: n == 1,
-        what="the stock in distribution's view",
-    )
+    await stock_known_to_distribution(store, topics, warehouses=1, balances=1)
     draft = await ok(
         await distribution.post(
             "/v1/plans", headers=COORDINATOR, json={"title": "Gao", "need_ids": [need_id]}

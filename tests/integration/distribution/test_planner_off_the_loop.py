@@ -25,6 +25,7 @@ from tests.support.saga import (
     COORDINATOR,
     count_in_distribution,
     publish_needs,
+    stock_known_to_distribution,
     stock_with,
     validated_need,
 )
@@ -86,11 +87,12 @@ async def test_health_and_the_consumer_answer_while_a_large_plan_solves(
         timeout_s=DEADLINE_S,
         what="distribution's needs view",
     )
-    await eventually(
-        lambda: count_in_distribution(store_client, topics, "stock_view"),
-        lambda n: n == len(WAREHOUSES) * len(ITEMS),
+    await stock_known_to_distribution(
+        store_client,
+        topics,
+        warehouses=len(WAREHOUSES),
+        balances=len(WAREHOUSES) * len(ITEMS),
         timeout_s=DEADLINE_S,
-        what="distribution's stock view",
     )
     draft = asyncio.create_task(
         distribution.post("/v1/plans", headers=COORDINATOR, json={"title": "Everything"})
