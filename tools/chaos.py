@@ -532,19 +532,17 @@ class Workload:
         self.expect.plans[plan_id] = record
         out = await self.c.command("plan-approve", coordinator, f"/v1/plans/{plan_id}/approve", {})
         if out.status is None or out.status >= 300:
+            # A draft the coordinator cannot approve (nothing to distribute: the planned
+            # warehouses ran out of the item) is discarded, as a coordinator would; left alone
+            # it would rest in draft, which is no end of a saga.
+            await self._cancel(plan_id, record, "the draft could not be approved")
             return
         record["approved"] = True
         plan = await self._plan_until(plan_id, {"reserved", "partly-reserved"})
         if plan is None:
             return
         if not any(line["reserved"] for line in plan["lines"]):
-            out = await self.c.command(
-                "plan-cancel",
-                coordinator,
-                f"/v1/plans/{plan_id}/cancel",
-                {"reason": "nothing could be reserved"},
-            )
-            record["cancelled"] = out.status is not None and out.status < 300
+            await self._cancel(plan_id, record, "nothing could be reserved")
             return
         body = {"waybill_number": self._doc("PWB"), "destination": "Mopti sites"}
         out = await self.c.command(
@@ -579,6 +577,13 @@ class Workload:
             {"deliveries": deliveries},
         )
         record["delivered"] = out.status is not None and out.status < 300
+
+    async def _cancel(self, plan_id: str, record: dict[str, Any], reason: str) -> None:
+        coordinator = await self.c.sign_in(COORDINATOR)
+        out = await self.c.command(
+            "plan-cancel", coordinator, f"/v1/plans/{plan_id}/cancel", {"reason": reason}
+        )
+        record["cancelled"] = out.status is not None and out.status < 300
 
     async def _plan_until(self, plan_id: str, statuses: set[str]) -> dict[str, Any] | None:
         try:
