@@ -11,63 +11,32 @@ with `REPLICATION` replicas, as the cluster's services do.
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import random
 import shutil
-import socket
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from unittest import mock
 
 from tests.support.infra import REPO_ROOT, Infra
+from tools.local_system import CLUSTER_BROKERS, cluster_script, free_base
 
-CLUSTER_SCRIPT = REPO_ROOT / "deploy" / "local" / "cluster.py"
 REPLICATION = 3
-# deploy/local/cluster.py's layout: brokers at base, +1, +2; their controllers at +10 .. +12.
-BROKER_OFFSETS = (0, 1, 2, 10, 11, 12)
-
-
-def _cluster_script() -> ModuleType:
-    """deploy/local/cluster.py is a script, not a package: loaded by its path."""
-    spec = importlib.util.spec_from_file_location("kitflow_local_cluster", CLUSTER_SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being made
-    spec.loader.exec_module(module)
-    return module
-
-
-def _free_base(offsets: tuple[int, ...]) -> int:
-    def free(port: int) -> bool:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                return False
-            return True
-
-    for _ in range(200):
-        base = random.randrange(50_000, 60_000)
-        if all(free(base + o) for o in offsets):
-            return base
-    raise RuntimeError("no free ports for the cluster")
+BROKER_OFFSETS = CLUSTER_BROKERS
+# Above the ports the tests and the other cluster tools draw from.
+PORTS = (50_000, 60_000)
 
 
 def start_cluster_infra(store_heap: str = "2g") -> tuple[Infra, Callable[[], None]]:
     """Three brokers and the store, up; and the function that stops them and deletes their
     data."""
-    script = _cluster_script()
+    script = cluster_script()
     directory = Path(tempfile.mkdtemp(prefix="kf-bench-cluster-"))
     cluster = script.Cluster(
         local_dir=directory,
-        kafka_port=_free_base(BROKER_OFFSETS),
+        kafka_port=free_base(BROKER_OFFSETS, ports=PORTS),
         front_port=0,  # no services, no front
-        store_port=_free_base((0,)),
+        store_port=free_base((0,), ports=PORTS),
         kafka_heap=os.environ.get("KITFLOW_CLUSTER_KAFKA_HEAP", "384m"),
     )
     # What deploy/local/kitflow-local reads besides what cluster.py passes it: this checkout's

@@ -36,19 +36,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import itertools
 import os
 import random
 import signal
-import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Annotated, Any
 from unittest import mock
 
@@ -58,7 +55,7 @@ from kitflow_gateway.config import DEV_ADMIN_PASSWORD
 from rich.console import Console
 from rich.table import Table
 
-from tools.local_system import CLUSTER_OFFSETS, LocalSystem, alive
+from tools.local_system import CLUSTER_OFFSETS, LocalSystem, alive, cluster_script
 
 REPO = Path(__file__).resolve().parents[1]
 LOCAL = REPO / "deploy" / "local"
@@ -94,18 +91,6 @@ RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 console = Console()
 
 
-def _cluster_module() -> ModuleType:
-    """deploy/local/cluster.py (not a package): the brokers' and the store's start and stop."""
-    spec = importlib.util.spec_from_file_location("kitflow_local_cluster", LOCAL / "cluster.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    # Its dataclasses look their module up while being made.
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 # --------------------------------------------------------------------------- the cluster
 
 
@@ -127,7 +112,7 @@ class ChaosCluster(LocalSystem):
             },
             rng=rng,
         )
-        self.cluster_mod = _cluster_module()
+        self.cluster_mod = cluster_script()
         self.cluster = self.cluster_mod.Cluster(
             local_dir=local,
             kafka_port=self.kafka_port,

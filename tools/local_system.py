@@ -15,6 +15,7 @@ bench/, tests/ and tools/ import it alike, and mypy checks it with the tools.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import random
 import signal
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import Literal
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +40,19 @@ ONE_PROCESS = (0, 1, 2, 3, 10, 11)
 # cluster.py's PORT_OFFSETS: an instance listens on the front's port + this + its number.
 CLUSTER_OFFSETS = {"gateway": 0, "stock": 10, "needs": 20, "distribution": 30}
 PORTS = (40_000, 50_000)
+
+
+def cluster_script() -> ModuleType:
+    """deploy/local/cluster.py (a script, not a package): the brokers' and the store's start
+    and stop, loaded by its path."""
+    path = REPO / "deploy" / "local" / "cluster.py"
+    spec = importlib.util.spec_from_file_location("kitflow_local_cluster", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being made
+    spec.loader.exec_module(module)
+    return module
 
 
 # --------------------------------------------------------------------------- /proc
