@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from bench import plots
-
-
-@dataclass(frozen=True)
-class _Aim:
-    label: str
-    at_least: bool
-    target: float
-    value: float | None
-
-    @property
-    def met(self) -> bool | None:
-        if self.value is None:
-            return None
-        return self.value >= self.target if self.at_least else self.value <= self.target
+from bench.report import Aim
 
 
 def test_a_figure_unit_is_the_last_word_of_its_label() -> None:
@@ -46,11 +32,11 @@ def test_only_units_with_two_figures_or_more_are_compared() -> None:
 
 
 def test_an_aim_is_scored_so_that_one_is_the_aim_and_more_is_better_both_ways() -> None:
-    assert plots.AimRow("x", _Aim("ratio", True, 2.0, 0.5)).score == 0.25
-    assert plots.AimRow("x", _Aim("p50 ratio", False, 2.5, 12.5)).score == 0.2
-    assert plots.AimRow("x", _Aim("errors", False, 0.0, 0.0)).score is None
-    assert plots.AimRow("x", _Aim("ratio", True, 2.0, None)).score is None
-    assert plots.AimRow("b", _Aim("p50 ratio", False, 2.5, 12.4)).verdict == (
+    assert plots.AimRow("x", Aim("ratio", True, 2.0, 0.5)).score == 0.25
+    assert plots.AimRow("x", Aim("p50 ratio", False, 2.5, 12.5)).score == 0.2
+    assert plots.AimRow("x", Aim("errors", False, 0.0, 0.0)).score is None
+    assert plots.AimRow("x", Aim("ratio", True, 2.0, None)).score is None
+    assert plots.AimRow("b", Aim("p50 ratio", False, 2.5, 12.4)).verdict == (
         "12.4, aim <= 2.5: missed"
     )
 
@@ -76,9 +62,9 @@ def test_a_bench_with_nothing_to_compare_has_no_plot(tmp_path: Path) -> None:
 
 def test_the_overview_says_met_and_missed_in_words(tmp_path: Path) -> None:
     rows = [
-        plots.AimRow("catch_up", _Aim("ratio", True, 2.0, 0.46)),
-        plots.AimRow("propagation", _Aim("p99 ratio", False, 5.0, 4.96)),
-        plots.AimRow("soak", _Aim("errors", False, 0.0, 0.0)),  # no ratio: left to the table
+        plots.AimRow("catch_up", Aim("ratio", True, 2.0, 0.46)),
+        plots.AimRow("propagation", Aim("p99 ratio", False, 5.0, 4.96)),
+        plots.AimRow("soak", Aim("errors", False, 0.0, 0.0)),  # no ratio: left to the table
     ]
 
     svg = (plots.overview_plot(rows, tmp_path / "aims.svg") or tmp_path).read_text()
