@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError
+from aiokafka.errors import InvalidReplicationFactorError, KafkaError
 from kitflow_shared.topics import ALL_TOPICS, ensure_topics
 
 from tests.support.infra import Infra
@@ -64,6 +64,16 @@ async def test_declared_topics_are_created_with_their_partitions(
     finally:
         await admin.delete_topics([n for n in await admin.list_topics() if n in declared])
     assert {d["topic"]: len(d["partitions"]) for d in described} == declared
+
+
+async def test_a_topic_the_broker_refuses_raises_the_brokers_reason(
+    infra: Infra, admin: AIOKafkaAdminClient, namespace: str
+) -> None:
+    # One broker cannot hold three replicas. The refusal comes back in the answer, not as an
+    # exception: read, it names the reason, instead of "not visible after creation".
+    with pytest.raises(InvalidReplicationFactorError, match="replication factor"):
+        await ensure_topics(infra.kafka_bootstrap, namespace, 3, ready_timeout_s=1)
+    assert not [n for n in await admin.list_topics() if n.startswith(f"{namespace}.")]
 
 
 async def test_a_send_to_an_undeclared_topic_is_refused(

@@ -15,10 +15,21 @@ are kept thirty days; `python -m kitflow_shared.dead_letters` lists, shows and r
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    InvalidReplicationFactorError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    for_code,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 KEEP_FOREVER_MS = -1
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
@@ -140,10 +151,57 @@ def topic_config(spec: TopicSpec, replication_factor: int) -> dict[str, str]:
     return config
 
 
+# A cluster just started lists brokers before each of them accepts connections ("node not
+# ready"), and refuses a replicated topic until enough brokers have registered: both pass within
+# seconds, so they are asked again until this deadline, then raised with the broker's reason.
+TOPICS_READY_TIMEOUT_S = 60.0
+TOPICS_RETRY_WAIT_S = 0.5
+
+
+def _worth_asking_again(exc: BaseException) -> bool:
+    if isinstance(exc, TimeoutError):
+        return True
+    return isinstance(exc, KafkaError) and (
+        exc.retriable or isinstance(exc, InvalidReplicationFactorError)
+    )
+
+
+async def retry_while_starting(
+    action: Callable[[], Awaitable[T]],
+    what: str,
+    timeout_s: float = TOPICS_READY_TIMEOUT_S,
+    wait_s: float = TOPICS_RETRY_WAIT_S,
+) -> T:
+    """`action()`, asked again on the answers of a broker still starting, until `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            return await action()
+        except Exception as exc:
+            if not _worth_asking_again(exc) or loop.time() + wait_s > deadline:
+                raise
+            log.warning("%s: the broker is not ready yet (%r); asking again", what, exc)
+            await asyncio.sleep(wait_s)
+
+
 async def ensure_topics(
-    bootstrap_servers: str, namespace: str = "", replication_factor: int = 1
+    bootstrap_servers: str,
+    namespace: str = "",
+    replication_factor: int = 1,
+    ready_timeout_s: float = TOPICS_READY_TIMEOUT_S,
 ) -> list[str]:
     """Create every declared topic that does not exist yet; return the names created."""
+    return await retry_while_starting(
+        lambda: _ensure_topics_once(bootstrap_servers, namespace, replication_factor),
+        "creating the topics",
+        ready_timeout_s,
+    )
+
+
+async def _ensure_topics_once(
+    bootstrap_servers: str, namespace: str, replication_factor: int
+) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="kitflow-topics")
     await admin.start()
     try:
@@ -157,16 +215,29 @@ async def ensure_topics(
                 replication_factor=replication_factor,
                 topic_configs=topic_config(spec, replication_factor),
             )
-            try:
-                await admin.create_topics([topic])
+            answer = await admin.create_topics([topic])
+            if _created(answer.topic_errors):
                 created.append(topic.name)
-            except TopicAlreadyExistsError:
-                # Another process created it between our listing and our request: fine.
-                pass
         await _wait_until_listed(admin, {t.qualified(namespace) for t in ALL_TOPICS})
         return created
     finally:
         await admin.close()
+
+
+def _created(topic_errors: list[tuple[Any, ...]]) -> bool:
+    """Whether the broker created the topic; its refusal raised as the error it names. The admin
+    client returns refusals in the answer, it does not raise them: unread, a refused topic
+    showed up only as "not visible after creation", without the broker's reason."""
+    for name, code, *message in topic_errors:
+        if code == 0:
+            continue
+        error = for_code(int(code))
+        if error is TopicAlreadyExistsError:
+            # Another process created it between our listing and our request: fine.
+            return False
+        reason = message[0] if message and message[0] else error.description
+        raise error(f"topic {name}: {reason}")
+    return True
 
 
 async def _wait_until_listed(admin: AIOKafkaAdminClient, names: set[str]) -> None:
