@@ -11,7 +11,8 @@ loop at `--rate` operations per second (default: half that maximum) through the 
 needs reported by a partner (40 %), one-unit receipts spread over the demo's four warehouses
 (20 %), a warehouse's stock read (20 %) and the partner's needs listed (20 %). Every answer that
 is not 2xx, and every request that failed, is an error. Each minute: operations, errors (by
-status), latency p50 and p99, and the resident memory of the services (every instance and the
+status), latency p50 and p99 (and p50 per operation, so that a creep can be named), and the
+resident memory of the services (every instance and the
 front) and of the brokers and the store. At the end, the drift of p99 (over the requests of
 the first and the last `--window` minutes) and of the services' memory (the mean of those
 minutes' readings); issue 17's aims: no error, both drifts under 10 %.
@@ -53,6 +54,8 @@ MAX_IN_FLIGHT = 256
 @dataclass
 class Minute:
     latencies_ms: list[float] = field(default_factory=list)
+    # The same latencies per operation (need, receipt, stock, needs): which one creeps.
+    by_operation: dict[str, list[float]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     services_mib: float = 0.0
     infrastructure_mib: dict[str, float] = field(default_factory=dict)
@@ -111,8 +114,8 @@ class Load:
             [self.need, self.receipt, self.stock, self.needs], weights=[4, 2, 2, 2]
         )[0]
 
-    async def one(self) -> tuple[float, str | None]:
-        """Milliseconds, and the error (None when the answer is 2xx)."""
+    async def one(self) -> tuple[str, float, str | None]:
+        """The operation's name, its milliseconds, and the error (None when the answer is 2xx)."""
         operation = self.pick()
         started = time.perf_counter()
         try:
@@ -120,7 +123,7 @@ class Load:
             error = None if response.is_success else str(response.status_code)
         except httpx.HTTPError as exc:
             error = type(exc).__name__
-        return 1000 * (time.perf_counter() - started), error
+        return operation.__name__, 1000 * (time.perf_counter() - started), error
 
 
 async def ramp(load: Load, seconds: float) -> dict[str, float]:
@@ -130,7 +133,7 @@ async def ramp(load: Load, seconds: float) -> dict[str, float]:
     async def worker(end: float) -> int:
         done = 0
         while time.monotonic() < end:
-            _, error = await load.one()
+            _, _, error = await load.one()
             done += error is None
         return done
 
@@ -152,10 +155,11 @@ async def soak(load: Load, stack: Stack, rate: float, minutes: int) -> list[Minu
 
     async def one(minute: int) -> None:
         try:
-            latency, error = await load.one()
+            operation, latency, error = await load.one()
         finally:
             in_flight.release()
         records[minute].latencies_ms.append(latency)
+        records[minute].by_operation.setdefault(operation, []).append(latency)
         if error is not None:
             records[minute].errors[error] += 1
 
@@ -191,7 +195,16 @@ def summarise(minutes: list[Minute]) -> dict[str, Any]:
         "p99_ms": round(percentile(latencies, 99), 1) if latencies else None,
         "services_mib": round(statistics.mean(m.services_mib for m in minutes), 1),
         "load_average": _mean_load(minutes),
+        "p50_by_operation_ms": _p50_by_operation(minutes),
     }
+
+
+def _p50_by_operation(minutes: list[Minute]) -> dict[str, float]:
+    merged: dict[str, list[float]] = {}
+    for m in minutes:
+        for operation, latencies in m.by_operation.items():
+            merged.setdefault(operation, []).extend(latencies)
+    return {op: round(percentile(xs, 50), 1) for op, xs in sorted(merged.items()) if xs}
 
 
 def _mean_load(minutes: list[Minute]) -> float | None:
@@ -238,6 +251,8 @@ async def run(minutes: int, window: int, rate: float | None, ramp_s: float) -> d
         "p99_last_ms": last["p99_ms"],
         "services_first_mib": first["services_mib"],
         "services_last_mib": last["services_mib"],
+        "p50_by_operation_first_ms": first["p50_by_operation_ms"],
+        "p50_by_operation_last_ms": last["p50_by_operation_ms"],
         "load_first": first["load_average"],
         "load_last": last["load_average"],
         "drift_p99": drift(first["p99_ms"], last["p99_ms"]),
@@ -280,6 +295,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"{result['services_last_mib']} MiB): {result['drift_memory']} (aim: under "
         f"{AIM_DRIFT:.0%}: {verdict(result['drift_memory'])})",
         *_load_line(result, window),
+        *_operations_line(result, window),
         "",
         "| minute | operations | errors | p50 ms | p99 ms | services MiB | load | "
         "brokers and store MiB |",
@@ -304,6 +320,20 @@ def _load_line(result: dict[str, Any], window: int) -> list[str]:
         f"{window} min {result['load_first']}, last {window} min {result['load_last']}; "
         "a p99 drift that follows the load is other work on the machine."
     ]
+
+
+def _operations_line(result: dict[str, Any], window: int) -> list[str]:
+    """Each operation's p50 at both ends: what creeps. A soak from before it was recorded has
+    none."""
+    first, last = result.get("p50_by_operation_first_ms"), result.get("p50_by_operation_last_ms")
+    if not first or not last:
+        return []
+    each = "; ".join(
+        f"{op} {first[op]} → {last[op]} ms ({drift(first[op], last[op])})"
+        for op in sorted(first)
+        if op in last
+    )
+    return [f"- **p50 per operation**, first {window} min → last {window} min: {each}."]
 
 
 def main() -> None:

@@ -41,6 +41,18 @@ def test_soak_minutes_add_up_and_drift_is_relative_to_the_first() -> None:
     assert drift(None, 110.0) is None
 
 
+def test_the_soak_names_each_operations_p50_over_its_minutes() -> None:
+    first = Minute(by_operation={"needs": [10.0, 30.0, 20.0], "receipt": [5.0]})
+    last = Minute(by_operation={"needs": [40.0], "stock": [7.0]})
+
+    assert summarise([first, last])["p50_by_operation_ms"] == {
+        "needs": 20.0,
+        "receipt": 5.0,
+        "stock": 7.0,
+    }
+    assert summarise([Minute()])["p50_by_operation_ms"] == {}
+
+
 def _soak_result() -> dict[str, object]:
     minute = {
         "minute": 1,
@@ -66,6 +78,8 @@ def _soak_result() -> dict[str, object]:
         "drift_memory": 0.01,
         "load_first": 3.5,
         "load_last": 9.25,
+        "p50_by_operation_first_ms": {"needs": 20.0, "receipt": 30.0},
+        "p50_by_operation_last_ms": {"needs": 80.0, "receipt": 31.0},
         "per_minute": [minute],
     }
 
@@ -78,6 +92,9 @@ def test_the_soak_page_says_what_was_missed(tmp_path: Path) -> None:
     assert "0.01 (aim: under 10%: met)" in page
     assert "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | 3.5 | kafka-1 380.0, store 400.0 |" in page
     assert "first 1 min 3.5, last 1 min 9.25" in page
+    assert "needs 20.0 → 80.0 ms (3.0); receipt 30.0 → 31.0 ms (0.033)" in page
+    older = {k: v for k, v in _soak_result().items() if not k.startswith("p50_by_operation")}
+    assert "p50 per operation" not in markdown(older)  # a soak from before it was recorded
 
 
 def test_the_report_has_a_section_for_each_stack_bench(tmp_path: Path) -> None:
