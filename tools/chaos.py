@@ -10,7 +10,8 @@ demo's partner organisations, NRC, DRC and AMSS, each signed in as itself; valid
 coordinator), plans (drafted, approved, dispatched, delivered; cancelled when nothing could be
 reserved). Every state change carries an Idempotency-Key and is retried as a careful client
 would: the same key, exponential backoff with jitter, on a connection error, a timeout, 5xx,
-429, and a 409 that says when to come back (Retry-After); any other 4xx is an answer.
+429, and a 409 that says when to come back, never sooner than an answer's Retry-After; any
+other 4xx is an answer.
 
 Meanwhile the chaos monkey SIGKILLs service instances at random (run_system's supervisor starts
 them again), SIGKILLs one Kafka broker and starts it again, and stops and starts the store on the
@@ -263,7 +264,7 @@ class CarefulClient:
         deadline = time.monotonic() + self.give_up_s
         delay = 0.2
         for attempt in itertools.count(1):
-            reason = ""
+            reason, told = "", None
             try:
                 response = await send()
             except httpx.HTTPError as exc:
@@ -272,7 +273,7 @@ class CarefulClient:
                 body = _body(response)
                 if not _retry(response):
                     return Outcome(response.status_code, body, attempt)
-                reason = str(response.status_code)
+                reason, told = str(response.status_code), retry_after_s(response)
             if time.monotonic() > deadline:
                 return Outcome(None, reason, attempt)
             self.stats.retry_reasons[reason] += 1
@@ -281,8 +282,10 @@ class CarefulClient:
                 self.stats.rate_limited[organisation or "(signing in)"] += 1
             if kind != "read":
                 self.stats.retried[kind] += attempt == 1
-            # Full jitter: replicas coming back are not hit by every client at once.
-            await asyncio.sleep(self.rng.uniform(0, delay))
+            # Full jitter: replicas coming back are not hit by every client at once. A server
+            # that said when to come back (429's window, 503's outage) is asked no sooner.
+            pause = self.rng.uniform(0, delay) + (told or 0.0)
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 5.0)
         raise AssertionError("unreachable")
 
@@ -292,6 +295,13 @@ def _body(response: httpx.Response) -> Any:
         return response.json()
     except ValueError:
         return response.text
+
+
+def retry_after_s(response: httpx.Response) -> float | None:
+    """The answer's Retry-After in seconds (RFC 9110: a number of seconds, or an HTTP date,
+    which the gateways do not send and which is ignored here); None when absent or unreadable."""
+    value = response.headers.get("retry-after", "").strip()
+    return float(value) if value.isdigit() else None
 
 
 def _retry(response: httpx.Response) -> bool:
