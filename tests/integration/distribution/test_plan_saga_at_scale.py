@@ -159,9 +159,12 @@ async def test_a_plan_of_twelve_hundred_lines_in_one_warehouse_is_dispatched_in_
         for n in range(600)
     ]
     await publish_needs(producer, topics, needs)
+    # A backlog of 600 needs, each moving about ten documents (view, gap document, cells): at
+    # the 15-20 needs/s a busy CI machine gives, more than the default 30 s.
     await eventually(
         lambda: count_in_distribution(store_client, topics, "needs_view"),
         lambda n: n == len(needs),
+        timeout_s=120,
         what="distribution's needs view",
     )
     await stock_known_to_distribution(store_client, topics, warehouses=1, balances=len(ITEMS))
