@@ -27,6 +27,13 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
     for_code,
 )
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_delay,
+    wait_fixed,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -173,16 +180,21 @@ async def retry_while_starting(
     wait_s: float = TOPICS_RETRY_WAIT_S,
 ) -> T:
     """`action()`, asked again on the answers of a broker still starting, until `timeout_s`."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    while True:
-        try:
+
+    def not_ready(state: RetryCallState) -> None:
+        failure = state.outcome.exception() if state.outcome else None
+        log.warning("%s: the broker is not ready yet (%r); asking again", what, failure)
+
+    async for attempt in AsyncRetrying(
+        stop=stop_after_delay(max(0.0, timeout_s - wait_s)),
+        wait=wait_fixed(wait_s),
+        retry=retry_if_exception(_worth_asking_again),
+        before_sleep=not_ready,
+        reraise=True,
+    ):
+        with attempt:
             return await action()
-        except Exception as exc:
-            if not _worth_asking_again(exc) or loop.time() + wait_s > deadline:
-                raise
-            log.warning("%s: the broker is not ready yet (%r); asking again", what, exc)
-            await asyncio.sleep(wait_s)
+    raise AssertionError("unreachable: tenacity returns or raises")
 
 
 async def ensure_topics(
