@@ -23,8 +23,9 @@ from tools.local_system import CLUSTER_BROKERS, cluster_script, free_base
 
 REPLICATION = 3
 BROKER_OFFSETS = CLUSTER_BROKERS
-# Above the ports the tests and the other cluster tools draw from.
-PORTS = (50_000, 60_000)
+# Apart from the ports the tests and the other cluster tools draw from, and below the ephemeral
+# range (tools/local_system.py's PORTS says why).
+PORTS = (20_000, 24_000)
 
 
 def start_cluster_infra(store_heap: str = "2g") -> tuple[Infra, Callable[[], None]]:

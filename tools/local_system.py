@@ -39,7 +39,14 @@ CLUSTER_FRONT = (0, 1, 2, 11, 12, 21, 22, 31, 32)
 ONE_PROCESS = (0, 1, 2, 3, 10, 11)
 # cluster.py's PORT_OFFSETS: an instance listens on the front's port + this + its number.
 CLUSTER_OFFSETS = {"gateway": 0, "stock": 10, "needs": 20, "distribution": 30}
-PORTS = (40_000, 50_000)
+# Below the kernel's ephemeral range (32768-60999 by default): a port from that range can be
+# taken, between the draw and the server's bind, as the source port of any outbound connection
+# (the brokers', the store's, the services' own), and then a service cannot listen on it. The
+# benches and the chaos run draw here; bench/kafka_cluster.py and the cluster test use ranges of
+# their own beside it, so that they can run side by side.
+PORTS = (10_000, 19_000)
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+EPHEMERAL_DEFAULT = (32_768, 60_999)
 
 
 def cluster_script() -> ModuleType:
@@ -67,16 +74,34 @@ def port_free(port: int) -> bool:
         return True
 
 
+def ephemeral_ports(source: Path = EPHEMERAL_RANGE_FILE) -> tuple[int, int]:
+    """The kernel's range for outbound connections' source ports (inclusive)."""
+    try:
+        low, high = (int(part) for part in source.read_text().split())
+    except (OSError, ValueError):
+        return EPHEMERAL_DEFAULT
+    return low, high
+
+
 def free_base(
-    offsets: tuple[int, ...], rng: random.Random | None = None, ports: tuple[int, int] = PORTS
+    offsets: tuple[int, ...],
+    rng: random.Random | None = None,
+    ports: tuple[int, int] = PORTS,
+    ephemeral: tuple[int, int] | None = None,
 ) -> int:
-    """A port from which every offset is free (checked now: taken later only by a race)."""
+    """A port from which every offset is free (checked now) and outside the ephemeral range
+    (which an outbound connection could take before the server listens)."""
+    low, high = ephemeral or ephemeral_ports()
     draw = rng or random.Random()
     for _ in range(200):
         base = draw.randrange(*ports)
+        if any(low <= base + o <= high for o in offsets):
+            continue
         if all(port_free(base + o) for o in offsets):
             return base
-    raise RuntimeError(f"no free ports for offsets {offsets} in {ports}")
+    raise RuntimeError(
+        f"no free ports for offsets {offsets} in {ports} outside the ephemeral range {low}-{high}"
+    )
 
 
 def alive(pid: int) -> bool:

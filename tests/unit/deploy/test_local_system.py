@@ -13,7 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from tools.local_system import LocalSystem, alive, children, free_base, tree
+from tools.local_system import (
+    CLUSTER_BROKERS,
+    CLUSTER_FRONT,
+    ONE_PROCESS,
+    PORTS,
+    LocalSystem,
+    alive,
+    children,
+    ephemeral_ports,
+    free_base,
+    port_free,
+    tree,
+)
 
 
 def test_a_cluster_gets_the_layouts_ports_and_this_runs_directory(tmp_path: Path) -> None:
@@ -43,13 +55,56 @@ def test_one_process_leaves_out_the_callers_own_settings_when_asked(
     assert system.gateway_urls() == [system.url]
 
 
+NO_EPHEMERAL = (65_535, 65_535)
+
+
+def _bound_below_the_ephemeral_range() -> socket.socket:
+    """A socket on a port whose predecessor is free, both below the ephemeral range."""
+    for port in range(12_001, 13_000):
+        if not port_free(port - 1):
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            s.close()
+            continue
+        return s
+    raise RuntimeError("no free port in 12000-12999 to take")
+
+
 def test_free_base_never_gives_a_base_whose_offset_is_taken() -> None:
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", 0))
+    with _bound_below_the_ephemeral_range() as taken:
         port = taken.getsockname()[1]
 
+        assert free_base((0,), random.Random(2), (port - 1, port + 1), NO_EPHEMERAL) == port - 1
         with pytest.raises(RuntimeError, match="no free ports"):
-            free_base((0,), random.Random(2), ports=(port, port + 1))
+            free_base((1,), random.Random(2), (port - 1, port), NO_EPHEMERAL)
+
+
+def test_free_base_never_gives_a_port_an_outbound_connection_could_take() -> None:
+    # 15000 and 15001 are free here, but as a source port the kernel might hand either out.
+    with pytest.raises(RuntimeError, match="outside the ephemeral range 15001-15100"):
+        free_base((0, 1), random.Random(3), (15_000, 15_001), (15_001, 15_100))
+
+    bases = {
+        free_base((0, 1), random.Random(s), (14_990, 15_010), (15_001, 15_100)) for s in range(20)
+    }
+    assert max(bases) + 1 < 15_001
+
+
+def test_the_ephemeral_range_is_read_from_the_kernel_or_else_linuxs_default(
+    tmp_path: Path,
+) -> None:
+    given = tmp_path / "ip_local_port_range"
+    given.write_text("20000\t40000\n")
+    assert ephemeral_ports(given) == (20_000, 40_000)
+    assert ephemeral_ports(tmp_path / "absent") == (32_768, 60_999)
+
+
+def test_the_default_ranges_stay_below_this_machines_ephemeral_range() -> None:
+    low, _ = ephemeral_ports()
+    assert PORTS[1] + max(CLUSTER_FRONT + CLUSTER_BROKERS + ONE_PROCESS) < low
 
 
 def test_a_child_is_in_the_tree_while_it_runs_and_not_alive_once_reaped() -> None:
