@@ -41,12 +41,17 @@ def test_soak_minutes_add_up_and_drift_is_relative_to_the_first() -> None:
     assert drift(None, 110.0) is None
 
 
-def test_the_soak_names_each_operations_p50_over_its_minutes() -> None:
+def test_the_soak_names_each_operations_p50_and_p99_over_its_minutes() -> None:
     first = Minute(by_operation={"needs": [10.0, 30.0, 20.0], "receipt": [5.0]})
     last = Minute(by_operation={"needs": [40.0], "stock": [7.0]})
 
     assert summarise([first, last])["p50_by_operation_ms"] == {
         "needs": 20.0,
+        "receipt": 5.0,
+        "stock": 7.0,
+    }
+    assert summarise([first, last])["p99_by_operation_ms"] == {
+        "needs": 40.0,
         "receipt": 5.0,
         "stock": 7.0,
     }
@@ -80,6 +85,8 @@ def _soak_result() -> dict[str, object]:
         "load_last": 9.25,
         "p50_by_operation_first_ms": {"needs": 20.0, "receipt": 30.0},
         "p50_by_operation_last_ms": {"needs": 80.0, "receipt": 31.0},
+        "p99_by_operation_first_ms": {"needs": 50.0, "receipt": 60.0},
+        "p99_by_operation_last_ms": {"needs": 200.0, "receipt": 63.0},
         "per_minute": [minute],
     }
 
@@ -93,8 +100,10 @@ def test_the_soak_page_says_what_was_missed(tmp_path: Path) -> None:
     assert "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | 3.5 | kafka-1 380.0, store 400.0 |" in page
     assert "first 1 min 3.5, last 1 min 9.25" in page
     assert "needs 20.0 → 80.0 ms (3.0); receipt 30.0 → 31.0 ms (0.033)" in page
-    older = {k: v for k, v in _soak_result().items() if not k.startswith("p50_by_operation")}
-    assert "p50 per operation" not in markdown(older)  # a soak from before it was recorded
+    assert "**p99 per operation**, first 1 min → last 1 min: needs 50.0 → 200.0 ms (3.0); " in page
+    assert "receipt 60.0 → 63.0 ms (0.05)" in page
+    older = {k: v for k, v in _soak_result().items() if "by_operation" not in k}
+    assert "per operation" not in markdown(older)  # a soak from before it was recorded
 
 
 def test_the_report_has_a_section_for_each_stack_bench(tmp_path: Path) -> None:
