@@ -11,11 +11,18 @@ loop at `--rate` operations per second (default: half that maximum) through the 
 needs reported by a partner (40 %), one-unit receipts spread over the demo's four warehouses
 (20 %), a warehouse's stock read (20 %) and the partner's needs listed (20 %). Every answer that
 is not 2xx, and every request that failed, is an error. Each minute: operations, errors (by
-status), latency p50 and p99 (and p50 per operation, so that a creep can be named), and the
-resident memory of the services (every instance and the
-front) and of the brokers and the store. At the end, the drift of p99 (over the requests of
-the first and the last `--window` minutes) and of the services' memory (the mean of those
-minutes' readings); issue 17's aims: no error, both drifts under 10 %.
+status), latency p50 and p99 (and each operation's, so that a creep can be named), and the
+resident memory of the services (every instance and the front) and of the brokers and the
+store. At the end, the drift of p99 (over the requests of the first and the last `--window`
+minutes) and of the services' memory (the mean of those minutes' readings); issue 17's aims: no
+error, both drifts under 10 %.
+
+Beside them, two figures that say whose drift it is. The p99 of the operations that reach
+their documents by key (a receipt, a stock read), which no growing collection slows. And the
+reference measured in the same run: each minute, the store's own answer to the partner's
+needs list (the count and the sorted first page, straight from PyMongo, no service between),
+with the number of needs then stored. The embedded store ignores non-unique indexes, so that
+query scans the collection, and reporting and listing needs slow with it on any service.
 Written to bench/results/soak.json and bench/results/soak.md (the report links it).
 """
 
@@ -27,23 +34,26 @@ import json
 import os
 import random
 import statistics
+import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
+from kitflow_shared.settings import CommonSettings
 
 from bench.gateway_needs import need_body
 from bench.machine import finish, snapshot
 from bench.propagation import percentile
 from bench.stack import ADMIN, PARTNER, Stack, sign_in
 
-RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
 WAREHOUSES = ("BKO-MAIN", "MOP-SUB", "TOM-SUB", "GAO-SUB")
 AIM_DRIFT = 0.10
 MIB = 1024**2
@@ -53,6 +63,9 @@ MAX_IN_FLIGHT = 256
 # reach about 2 GiB (1.2 GiB at minute 18). A full heap slows every answer of the store, which
 # is then what the soak measures, not the services.
 STORE_HEAP = "3g"
+# Reached by key, whatever the collections hold: their p99 is the services' drift alone.
+KEY_OPERATIONS = ("receipt", "stock")
+PARTNER_ORGANISATION = "NRC"  # bench.stack's PARTNER signs in for it
 
 
 @dataclass
@@ -66,6 +79,60 @@ class Minute:
     # The machine's 1-minute load average as the minute ends: on a shared machine a p99 that
     # rises with it is the neighbours' work, not the stack drifting.
     load_average: float | None = None
+    # The store's own answer to the partner's needs list as the minute ends (StoreProbe), and
+    # how many needs it then held.
+    store_list_ms: float | None = None
+    store_needs: int | None = None
+    # CPU seconds used in the minute by the store, the brokers and each kind of service (both
+    # instances together): on two cores 120 s is everything, and what takes more and more of
+    # it is what slows the rest.
+    cpu_s: dict[str, float] = field(default_factory=dict)
+
+
+def cpu_by_part(readings: dict[str, float]) -> dict[str, float]:
+    """Stack.cpu's readings by part: `kafka-1`..`kafka-3` are the brokers, `needs` and
+    `needs-2` are needs."""
+    parts: Counter[str] = Counter()
+    for name, seconds in readings.items():
+        part = "brokers" if name.startswith("kafka") else name.split("-")[0]
+        parts[part] += seconds
+    return dict(parts)
+
+
+def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Seconds used between two readings; a part restarted meanwhile counts from zero."""
+    used = {}
+    for part, seconds in sorted(after.items()):
+        earlier = before.get(part, 0.0)
+        used[part] = round(seconds - earlier if seconds >= earlier else seconds, 1)
+    return used
+
+
+class StoreProbe:
+    """bench.store_probe once a minute, in a process of its own: the store's own time for the
+    partner's needs list as the collection grows."""
+
+    def __init__(self, store_url: str, database: str | None = None) -> None:
+        self.store_url = store_url
+        # bench.stack runs the stack without a namespace (it leaves the caller's settings out).
+        self.database = database or CommonSettings(namespace="").database_name("needs")
+
+    async def measure(self, into: Minute) -> None:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.store_probe",
+            self.store_url,
+            self.database,
+            PARTNER_ORGANISATION,
+            stdout=asyncio.subprocess.PIPE,
+            cwd=REPO,
+        )
+        out, _ = await process.communicate()
+        if process.returncode != 0:
+            raise RuntimeError(f"bench.store_probe exited with {process.returncode}")
+        measured = json.loads(out)
+        into.store_list_ms, into.store_needs = measured["list_ms"], measured["needs"]
 
 
 class Load:
@@ -150,7 +217,9 @@ async def ramp(load: Load, seconds: float) -> dict[str, float]:
     return rates
 
 
-async def soak(load: Load, stack: Stack, rate: float, minutes: int) -> list[Minute]:
+async def soak(
+    load: Load, stack: Stack, rate: float, minutes: int, probe: StoreProbe | None = None
+) -> list[Minute]:
     """An open loop at `rate` per second; each request's latency filed under its minute."""
     records = [Minute() for _ in range(minutes)]
     in_flight = asyncio.Semaphore(MAX_IN_FLIGHT)
@@ -167,6 +236,7 @@ async def soak(load: Load, stack: Stack, rate: float, minutes: int) -> list[Minu
         if error is not None:
             records[minute].errors[error] += 1
 
+    cpu_before = cpu_by_part(await asyncio.to_thread(stack.cpu))
     next_at, minute = started, 0
     while (minute := int((next_at - started) // 60)) < minutes:
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -182,6 +252,13 @@ async def soak(load: Load, stack: Stack, rate: float, minutes: int) -> list[Minu
                 n: round(v / MIB, 1) for n, v in memory["infrastructure"].items()
             }
             records[minute].load_average = round(os.getloadavg()[0], 2)
+            cpu_now = cpu_by_part(await asyncio.to_thread(stack.cpu))
+            records[minute].cpu_s = cpu_used(cpu_before, cpu_now)
+            cpu_before = cpu_now
+            if probe is not None:  # beside the load, not in its schedule's way
+                measured = asyncio.create_task(probe.measure(records[minute]))
+                tasks.add(measured)
+                measured.add_done_callback(tasks.discard)
             summary = summarise([records[minute]])
             print(f"minute {minute + 1}: {json.dumps(summary)}", flush=True)
     await asyncio.gather(*tasks)
@@ -201,7 +278,29 @@ def summarise(minutes: list[Minute]) -> dict[str, Any]:
         "load_average": _mean_load(minutes),
         "p50_by_operation_ms": _by_operation(minutes, 50),
         "p99_by_operation_ms": _by_operation(minutes, 99),
+        "p99_by_key_ms": _p99_of(minutes, KEY_OPERATIONS),
+        "store_list_ms": _median(m.store_list_ms for m in minutes),
+        "cpu_s": _mean_cpu(minutes),
+        "store_needs": max(
+            (m.store_needs for m in minutes if m.store_needs is not None), default=None
+        ),
     }
+
+
+def _p99_of(minutes: list[Minute], operations: tuple[str, ...]) -> float | None:
+    latencies = [x for m in minutes for op in operations for x in m.by_operation.get(op, [])]
+    return round(percentile(latencies, 99), 1) if latencies else None
+
+
+def _mean_cpu(minutes: list[Minute]) -> dict[str, float]:
+    read = [m.cpu_s for m in minutes if m.cpu_s]
+    parts = sorted({part for cpu in read for part in cpu})
+    return {p: round(statistics.mean(cpu.get(p, 0.0) for cpu in read), 1) for p in parts}
+
+
+def _median(values: Iterable[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 1) if known else None
 
 
 def _by_operation(minutes: list[Minute], rank: float) -> dict[str, float]:
@@ -238,7 +337,7 @@ async def run(
             maximum = max(ramped.values())
             chosen = rate or max(1.0, round(maximum / 2, 1))
             print(f"soak: {chosen} ops/s for {minutes} minutes", flush=True)
-            records = await soak(load, stack, chosen, minutes)
+            records = await soak(load, stack, chosen, minutes, StoreProbe(stack.store_url))
     finally:
         await asyncio.to_thread(stack.stop)
     first, last = summarise(records[:window]), summarise(records[-window:])
@@ -265,6 +364,16 @@ async def run(
         "p50_by_operation_last_ms": last["p50_by_operation_ms"],
         "p99_by_operation_first_ms": first["p99_by_operation_ms"],
         "p99_by_operation_last_ms": last["p99_by_operation_ms"],
+        "p99_by_key_first_ms": first["p99_by_key_ms"],
+        "p99_by_key_last_ms": last["p99_by_key_ms"],
+        "drift_p99_by_key": drift(first["p99_by_key_ms"], last["p99_by_key_ms"]),
+        "store_list_first_ms": first["store_list_ms"],
+        "store_list_last_ms": last["store_list_ms"],
+        "drift_store_list": drift(first["store_list_ms"], last["store_list_ms"]),
+        "store_needs_first": first["store_needs"],
+        "store_needs_last": last["store_needs"],
+        "cpu_first_s": first["cpu_s"],
+        "cpu_last_s": last["cpu_s"],
         "load_first": first["load_average"],
         "load_last": last["load_average"],
         "drift_p99": drift(first["p99_ms"], last["p99_ms"]),
@@ -308,17 +417,20 @@ def markdown(result: dict[str, Any]) -> str:
         f"{AIM_DRIFT:.0%}: {verdict(result['drift_memory'])})",
         *_load_line(result, window),
         *_operations_line(result, window),
+        *_whose_drift_lines(result, window, verdict),
+        *_cpu_line(result, window),
         "",
         "| minute | operations | errors | p50 ms | p99 ms | services MiB | load | "
-        "brokers and store MiB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---|",
+        "store's own needs list ms | needs stored | brokers and store MiB | CPU s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for m in result["per_minute"]:
         infrastructure = ", ".join(f"{k} {v}" for k, v in m["infrastructure_mib"].items())
         lines.append(
             f"| {m['minute']} | {m['operations']} | {m['errors']} | {m['p50_ms']} | "
             f"{m['p99_ms']} | {m['services_mib']} | {m.get('load_average', 'n/a')} | "
-            f"{infrastructure} |"
+            f"{m.get('store_list_ms') or 'n/a'} | {m.get('store_needs') or 'n/a'} | "
+            f"{infrastructure} | {_parts(m.get('cpu_s') or {}) or 'n/a'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -331,6 +443,47 @@ def _load_line(result: dict[str, Any], window: int) -> list[str]:
         f"- **The machine's load** (1-minute load average, mean over the minutes' ends): first "
         f"{window} min {result['load_first']}, last {window} min {result['load_last']}; "
         "a p99 drift that follows the load is other work on the machine."
+    ]
+
+
+def _whose_drift_lines(
+    result: dict[str, Any], window: int, verdict: Callable[[float | None], str]
+) -> list[str]:
+    """The services' own drift (the operations by key) and the store's (its answer to the
+    needs list). A soak from before they were recorded has neither."""
+    lines = []
+    if result.get("p99_by_key_first_ms") is not None:
+        lines.append(
+            f"- **p99 of the operations by key** ({', '.join(KEY_OPERATIONS)}; first {window} "
+            f"min {result['p99_by_key_first_ms']} ms, last {window} min "
+            f"{result['p99_by_key_last_ms']} ms): {result['drift_p99_by_key']} (under "
+            f"{AIM_DRIFT:.0%}: {verdict(result['drift_p99_by_key'])})"
+        )
+    if result.get("store_list_first_ms") is not None:
+        lines.append(
+            f"- **The store's own answer to the needs list** (count and first page, straight to "
+            f"the store; the reference for reporting and listing needs): first {window} min "
+            f"{result['store_list_first_ms']} ms with {result['store_needs_first']} needs "
+            f"stored, last {window} min {result['store_list_last_ms']} ms with "
+            f"{result['store_needs_last']}: {result['drift_store_list']}"
+        )
+    return lines
+
+
+def _parts(cpu: dict[str, float]) -> str:
+    return ", ".join(f"{part} {seconds}" for part, seconds in cpu.items())
+
+
+def _cpu_line(result: dict[str, Any], window: int) -> list[str]:
+    """Who used the cores at both ends. A soak from before it was recorded has none."""
+    first, last = result.get("cpu_first_s"), result.get("cpu_last_s")
+    if not first or not last:
+        return []
+    each = "; ".join(f"{part} {first.get(part, 0.0)} → {last.get(part, 0.0)}" for part in last)
+    return [
+        f"- **CPU seconds a minute** (mean; {result['machine'].get('cpus')} cores give "
+        f"{60 * (result['machine'].get('cpus') or 0)}), first {window} min → last {window} min: "
+        f"{each}."
     ]
 
 

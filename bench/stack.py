@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 from kitflow_gateway.config import DEV_ADMIN_PASSWORD
 
-from tools.local_system import LocalSystem, Mode, rss_bytes, tree
+from tools.local_system import LocalSystem, Mode, cpu_seconds, rss_bytes, tree
 
 __all__ = ["ADMIN", "COORDINATOR", "PARTNER", "Mode", "Stack", "sign_in"]
 
@@ -64,6 +64,12 @@ class Stack(LocalSystem):
             "services": {n: sum(map(rss_bytes, tree(p))) for n, p in self.service_pids().items()},
             "infrastructure": {n: rss_bytes(p) for n, p in self.infra_pids().items()},
         }
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds used so far: each service instance with its own children (by name, as
+        in `memory`), each broker and the store."""
+        services = {n: sum(map(cpu_seconds, tree(p))) for n, p in self.service_pids().items()}
+        return {**services, **{n: cpu_seconds(p) for n, p in self.infra_pids().items()}}
 
     def stop(self, grace_s: float = 180) -> None:
         super().stop(grace_s)

@@ -144,6 +144,21 @@ def cmdline(pid: int) -> list[str]:
         return []
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of one process so far (with its reaped children's), 0 once it
+    is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    # After the command's ")": state is field 3, so utime (14) .. cstime (17) are 11 .. 14.
+    fields = stat.rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS
+
+
 def rss_bytes(pid: int) -> int:
     """Resident memory of one process (VmRSS), 0 once it is gone."""
     try:

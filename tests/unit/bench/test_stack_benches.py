@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bench.propagation import percentile
 from bench.report import render
-from bench.soak import Minute, drift, markdown, summarise
+from bench.soak import Minute, cpu_by_part, cpu_used, drift, markdown, summarise
 
 
 def _section(report: str, name: str) -> str:
@@ -58,10 +58,51 @@ def test_the_soak_names_each_operations_p50_and_p99_over_its_minutes() -> None:
     assert summarise([Minute()])["p50_by_operation_ms"] == {}
 
 
+def test_the_soak_keeps_the_operations_by_key_and_the_stores_own_answer_apart() -> None:
+    first = Minute(
+        by_operation={"need": [900.0], "receipt": [10.0, 30.0], "stock": [20.0]},
+        store_list_ms=4.0,
+        store_needs=1000,
+    )
+    last = Minute(by_operation={"needs": [800.0]}, store_list_ms=8.0, store_needs=2000)
+
+    both = summarise([first, last])
+
+    assert both["p99_by_key_ms"] == 30.0  # the need's 900 ms is not an operation by key
+    assert both["store_list_ms"] == 6.0
+    assert both["store_needs"] == 2000
+    assert summarise([last])["p99_by_key_ms"] is None
+    assert summarise([Minute()])["store_list_ms"] is None
+
+
+def test_the_soak_counts_each_parts_cpu_in_the_minute() -> None:
+    readings = {"kafka-1": 10.0, "kafka-2": 5.0, "needs": 3.0, "needs-2": 4.0, "front": 1.0}
+    earlier = cpu_by_part(readings)
+    assert earlier == {"brokers": 15.0, "needs": 7.0, "front": 1.0}
+
+    later = {"brokers": 45.0, "needs": 2.5, "front": 1.5, "store": 30.0}
+    # needs restarted meanwhile (its counter began again); the store was not read before.
+    assert cpu_used(earlier, later) == {"brokers": 30.0, "front": 0.5, "needs": 2.5, "store": 30.0}
+
+    minutes = [Minute(cpu_s={"store": 10.0, "needs": 4.0}), Minute(cpu_s={"store": 20.0}), Minute()]
+    assert summarise(minutes)["cpu_s"] == {"needs": 2.0, "store": 15.0}
+
+
 def _soak_result() -> dict[str, object]:
     minute = {
         "minute": 1,
-        **summarise([Minute(latencies_ms=[5.0], services_mib=700.0, load_average=3.5)]),
+        **summarise(
+            [
+                Minute(
+                    latencies_ms=[5.0],
+                    services_mib=700.0,
+                    load_average=3.5,
+                    store_list_ms=5.0,
+                    store_needs=1200,
+                    cpu_s={"brokers": 30.0, "store": 10.0},
+                )
+            ]
+        ),
         "infrastructure_mib": {"kafka-1": 380.0, "store": 400.0},
     }
     return {
@@ -87,6 +128,16 @@ def _soak_result() -> dict[str, object]:
         "p50_by_operation_last_ms": {"needs": 80.0, "receipt": 31.0},
         "p99_by_operation_first_ms": {"needs": 50.0, "receipt": 60.0},
         "p99_by_operation_last_ms": {"needs": 200.0, "receipt": 63.0},
+        "p99_by_key_first_ms": 60.0,
+        "p99_by_key_last_ms": 63.0,
+        "drift_p99_by_key": 0.05,
+        "store_list_first_ms": 5.0,
+        "store_list_last_ms": 15.0,
+        "drift_store_list": 2.0,
+        "store_needs_first": 1200,
+        "store_needs_last": 40000,
+        "cpu_first_s": {"brokers": 30.0, "store": 10.0},
+        "cpu_last_s": {"brokers": 31.0, "store": 40.0},
         "per_minute": [minute],
     }
 
@@ -97,13 +148,24 @@ def test_the_soak_page_says_what_was_missed(tmp_path: Path) -> None:
     assert "**Errors:** 2 of 1000 operations by kind {'409': 2} (aim: none: **MISSED**)" in page
     assert "0.2 (aim: under 10%: **MISSED**)" in page
     assert "0.01 (aim: under 10%: met)" in page
-    assert "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | 3.5 | kafka-1 380.0, store 400.0 |" in page
+    assert (
+        "| 1 | 1 | 0 | 5.0 | 5.0 | 700.0 | 3.5 | 5.0 | 1200 | kafka-1 380.0, store 400.0 | "
+        "brokers 30.0, store 10.0 |" in page
+    )
     assert "first 1 min 3.5, last 1 min 9.25" in page
     assert "needs 20.0 → 80.0 ms (3.0); receipt 30.0 → 31.0 ms (0.033)" in page
     assert "**p99 per operation**, first 1 min → last 1 min: needs 50.0 → 200.0 ms (3.0); " in page
     assert "receipt 60.0 → 63.0 ms (0.05)" in page
-    older = {k: v for k, v in _soak_result().items() if "by_operation" not in k}
-    assert "per operation" not in markdown(older)  # a soak from before it was recorded
+    assert "first 1 min 60.0 ms, last 1 min 63.0 ms): 0.05 (under 10%: met)" in page
+    assert "first 1 min 5.0 ms with 1200 needs stored, last 1 min 15.0 ms with 40000: 2.0" in page
+    assert "(mean; 2 cores give 120), first 1 min → last 1 min: brokers 30.0 → 31.0; " in page
+    assert "store 10.0 → 40.0." in page
+    recorded_later = ("by_operation", "by_key", "store_", "cpu_")
+    older = {k: v for k, v in _soak_result().items() if not any(r in k for r in recorded_later)}
+    assert "per operation" not in markdown(older)  # a soak from before they were recorded
+    assert "operations by key" not in markdown(older)
+    assert "store's own answer" not in markdown(older)
+    assert "CPU seconds" not in markdown(older)
 
 
 def test_the_report_has_a_section_for_each_stack_bench(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import random
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from tools.local_system import (
     LocalSystem,
     alive,
     children,
+    cpu_seconds,
     ephemeral_ports,
     free_base,
     port_free,
@@ -118,3 +120,15 @@ def test_a_child_is_in_the_tree_while_it_runs_and_not_alive_once_reaped() -> Non
         child.wait(10)
 
     assert not alive(child.pid)
+
+
+def test_cpu_seconds_grow_with_work_and_are_zero_once_the_process_is_gone() -> None:
+    before = cpu_seconds(os.getpid())
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass
+    assert cpu_seconds(os.getpid()) >= before + 0.2
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert cpu_seconds(child.pid) == 0.0
