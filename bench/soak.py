@@ -102,11 +102,11 @@ def _cpu_readings(stack: Stack) -> dict[str, float]:
 def cpu_by_part(readings: dict[str, float]) -> dict[str, float]:
     """Stack.cpu's readings by part: `kafka-1`..`kafka-3` are the brokers, `needs` and
     `needs-2` are needs."""
-    parts: Counter[str] = Counter()
+    parts: dict[str, float] = {}
     for name, seconds in readings.items():
         part = "brokers" if name.startswith("kafka") else name.split("-")[0]
-        parts[part] += seconds
-    return dict(parts)
+        parts[part] = parts.get(part, 0.0) + seconds
+    return parts
 
 
 def cpu_used(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
